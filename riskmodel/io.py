@@ -1,0 +1,136 @@
+"""File formats and atomic writes.
+
+Every file riskmodel writes goes through here: written to a temporary file in the same folder
+and renamed into place, so a run that is killed leaves either the old file or the new one,
+never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+
+def _atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write bytes atomically."""
+    return _atomic(path, lambda p: p.write_bytes(data))
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write text (UTF-8) atomically."""
+    return _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def to_json(obj: Any) -> str:
+    """JSON text with numpy scalars/arrays, dates and pydantic models handled; NaN -> null."""
+    return json.dumps(_clean_nan(obj), default=_json_default, indent=2, sort_keys=False) + "\n"
+
+
+def _clean_nan(obj: Any) -> Any:
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean_nan(v) for v in obj]
+    return obj
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Write an object as indented JSON, atomically."""
+    return atomic_write_text(path, to_json(obj))
+
+
+def atomic_write_yaml(path: str | Path, obj: Any) -> Path:
+    """Write an object as block-style YAML, atomically (round-trips through JSON types)."""
+    plain = json.loads(to_json(obj))
+    return atomic_write_text(path, yaml.safe_dump(plain, sort_keys=False, allow_unicode=True))
+
+
+def atomic_write_parquet(path: str | Path, frame: Any) -> Path:
+    """Write a pandas DataFrame as Parquet (pyarrow), atomically."""
+    return _atomic(path, lambda p: frame.to_parquet(p, index=False, engine="pyarrow"))
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file; a syntax error names the file and line."""
+    from riskmodel.errors import InputError
+
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError as exc:
+        raise InputError("file not found", file=path) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "YAML"
+        msg = f"not valid YAML ({exc.__class__.__name__})"
+        raise InputError(msg, file=path, field=where) from exc
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's contents."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hash_series(values: Any) -> str:
+    """Stable hash of a pandas Series/DataFrame (index and values), for calibration provenance."""
+    import pandas as pd
+
+    if isinstance(values, pd.Series | pd.DataFrame):
+        h = pd.util.hash_pandas_object(values, index=True).to_numpy()
+        return sha256_bytes(h.tobytes())
+    return sha256_bytes(np.ascontiguousarray(values).tobytes())
