@@ -1,0 +1,467 @@
+"""The ``Scenario``: everything one simulation needs, validated on construction.
+
+A scenario names the markets (catalogue ids, with design overrides), the link topology and its
+restrictions, the regulatory-event intensities, the fundamentals and dependence, the horizon and
+the Monte Carlo settings. It is plain data: the batch layer reads it from YAML (with sweeps over
+any scalar field), the engine resolves it against calibrations and the catalogue.
+
+Units: quantities in Mt CO2e per year; prices in each market's own currency per tonne, except
+link fees, which are in the scenario's numeraire currency per permit; rates of regulatory events
+per year.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from riskmodel import config
+from riskmodel.errors import InputError
+
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+#: Currencies a scenario may use (the catalogue's).
+CURRENCIES = ("EUR", "USD", "KRW", "CNY", "JPY", "CAD", "CHF", "NZD", "GBP")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+
+class CapSpec(_Model):
+    """Supply rule of a market (overrides the catalogue).
+
+    absolute: S = Q_y; intensity: S = r_y * Y_y with r chosen so E[S] = Q_y;
+    indexed: S = Q_y * (Y_y / E[Y_y]) ** degree (0 absolute, 1 intensity).
+    """
+
+    type: Literal["absolute", "intensity", "indexed"] = "absolute"
+    degree: Share | None = None
+    #: Expected supply in the first simulated year (Mt); default: BAU emissions times
+    #: (1 - abatement share), the cap that makes the observed price level the autarky mean.
+    level: PosFloat | None = None
+    #: Annual change of the expected supply (e.g. -0.022 for the EU linear reduction factor).
+    annual_change: float = 0.0
+
+    @model_validator(mode="after")
+    def _degree(self) -> CapSpec:
+        if self.type == "indexed" and self.degree is None:
+            raise ValueError("an indexed cap needs 'degree' in [0, 1]")
+        if self.type != "indexed" and self.degree is not None:
+            raise ValueError(f"'degree' applies to indexed caps only (type is {self.type!r})")
+        return self
+
+    @property
+    def effective_degree(self) -> float:
+        """0 for absolute, 1 for intensity, ``degree`` for indexed."""
+        return {"absolute": 0.0, "intensity": 1.0}.get(self.type, self.degree or 0.0)
+
+
+class AbatementSpec(_Model):
+    """Abatement response a(p) = c * p ** exponent (linear when exponent = 1).
+
+    ``c`` is calibrated so that the mean autarky price equals the observed price level for the
+    stated abatement share of BAU emissions, unless given (Mt per currency unit).
+    """
+
+    share: Annotated[float, Field(gt=0, lt=1)] = 0.10
+    slope: PosFloat | None = None
+    exponent: PosFloat = 1.0
+    #: Observed price level the slope is calibrated to; default: the calibration's last-year mean.
+    price_level: PosFloat | None = None
+
+
+class CollarSpec(_Model):
+    """Price collar [floor, ceiling] in the market's currency; reserves in Mt (None = unlimited)."""
+
+    floor: NonNegFloat | None = None
+    ceiling: PosFloat | None = None
+    reserve_up: NonNegFloat | None = None
+    reserve_down: NonNegFloat | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> CollarSpec:
+        if self.floor is not None and self.ceiling is not None and self.floor > self.ceiling:
+            raise ValueError(f"floor ({self.floor}) is above ceiling ({self.ceiling})")
+        return self
+
+
+class StabilisationSpec(_Model):
+    """Supply-side stabilisation rules (from the catalogue; switched on here)."""
+
+    msr: bool = False
+    kets_triggers: bool = False
+    #: Probability that the K-ETS regulator acts when a trigger fires (discretionary).
+    kets_probability: Share = 0.5
+    #: Extra supply released when a K-ETS upper trigger acts, as a share of the annual cap.
+    kets_release_share: Share = 0.05
+
+
+class ProcessSpec(_Model):
+    """An inline price process (a synthetic calibration) in the calibration-file form."""
+
+    family: Literal["garch", "gjr", "egarch", "ms", "msgarch"] = "garch"
+    mean: Literal["constant", "ar1"] = "constant"
+    dist: Literal["normal", "t", "skewt"] = "normal"
+    k_regimes: Annotated[int, Field(ge=1, le=4)] = 1
+    params: dict[str, float]
+    last_price: PosFloat
+    state: dict[str, Any] = Field(default_factory=dict)
+
+
+class MarketSpec(_Model):
+    """One market in a scenario: a catalogue id plus overrides, or a fully synthetic market."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    #: Calibration file or market id (default: calibrations/<id>.json); ignored with ``process``.
+    calibration: str | None = None
+    process: ProcessSpec | None = None
+    currency: Literal[CURRENCIES] | None = None  # type: ignore[valid-type]
+    #: Jurisdiction whose fundamentals drive this market's output and BAU emissions.
+    jurisdiction: str | None = None
+    #: BAU (covered) emissions in the first simulated year, Mt; default: the catalogue's.
+    bau_emissions: PosFloat | None = None
+    cap: CapSpec = Field(default_factory=CapSpec)
+    abatement: AbatementSpec = Field(default_factory=AbatementSpec)
+    collar: CollarSpec = Field(default_factory=CollarSpec)
+    #: Offsets usable up to this share of the obligation (supply step at ``offset_price``).
+    offset_limit_share: Share = 0.0
+    offset_price: NonNegFloat | None = None
+    #: Penalty per missing tonne with no make-good: acts as an unlimited-reserve price cap.
+    penalty_cap: PosFloat | None = None
+    stabilisation: StabilisationSpec = Field(default_factory=StabilisationSpec)
+    #: True for a market not in the catalogue: then process, currency, jurisdiction and
+    #: bau_emissions must be given.
+    synthetic: bool = False
+
+    @model_validator(mode="after")
+    def _synthetic(self) -> MarketSpec:
+        if self.synthetic:
+            missing = [
+                f for f in ("process", "currency", "bau_emissions") if getattr(self, f) is None
+            ]
+            if missing:
+                raise ValueError(f"a synthetic market needs {', '.join(missing)}")
+        return self
+
+
+class QuotaSpec(_Model):
+    """A limit on net transfers over a link: in Mt per year, or as a share of the importer's
+    obligation (its supply). Applies in both directions unless the link is one-way."""
+
+    mt: NonNegFloat | None = None
+    share: Share | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> QuotaSpec:
+        if (self.mt is None) == (self.share is None):
+            raise ValueError("give exactly one of 'mt' or 'share'")
+        return self
+
+
+class LinkSpec(_Model):
+    """A link between two markets (multilateral links are several links, or ``topology``)."""
+
+    markets: Annotated[list[str], Field(min_length=2, max_length=2)]
+    #: 'both' or 'one_way' (permits flow from markets[0] to markets[1] only).
+    direction: Literal["both", "one_way"] = "both"
+    quota: QuotaSpec | None = None
+    #: Fee per permit transferred, in the numeraire currency.
+    fee: NonNegFloat = 0.0
+    #: Exchange (discount) rate: one permit of markets[0] covers ``exchange_rate`` tonnes in
+    #: markets[1] (and 1/exchange_rate the other way).
+    exchange_rate: PosFloat = 1.0
+    #: Year the link starts (default: the start of the horizon).
+    start_year: int | None = None
+
+    @field_validator("markets")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if v[0] == v[1]:
+            raise ValueError(f"a link joins two different markets (got {v[0]!r} twice)")
+        return v
+
+    @property
+    def name(self) -> str:
+        """``a-b`` (``a->b`` for one-way links)."""
+        sep = "->" if self.direction == "one_way" else "-"
+        return f"{self.markets[0]}{sep}{self.markets[1]}"
+
+
+class LinkEventSpec(_Model):
+    """Continuous-time Markov chain of one link's state: active, restricted, suspended.
+
+    Rates per year. 'restricted' switches on ``restricted_quota`` and/or ``restricted_fee``;
+    'suspended' removes the link (prices return to autarky at once). ``terminal`` makes
+    suspension absorbing (termination).
+    """
+
+    link: str
+    active_to_restricted: NonNegFloat = 0.0
+    active_to_suspended: NonNegFloat = 0.0
+    restricted_to_active: NonNegFloat = 0.0
+    restricted_to_suspended: NonNegFloat = 0.0
+    suspended_to_active: NonNegFloat = 0.0
+    terminal: bool = False
+    restricted_quota: QuotaSpec | None = None
+    restricted_fee: NonNegFloat = 0.0
+
+    @model_validator(mode="after")
+    def _restriction(self) -> LinkEventSpec:
+        no_restriction = self.restricted_quota is None and not self.restricted_fee
+        if self.active_to_restricted > 0 and no_restriction:
+            raise ValueError("a 'restricted' state needs restricted_quota or restricted_fee")
+        if self.terminal and self.suspended_to_active > 0:
+            raise ValueError("terminal suspension cannot have suspended_to_active > 0")
+        return self
+
+
+class MarketEventSpec(_Model):
+    """Market-level policy events: exemption (a share of covered emissions leaves the cap) and
+    intervention (a temporary price floor and/or extra supply). Rates per year."""
+
+    market: str
+    exemption_on: NonNegFloat = 0.0
+    exemption_off: NonNegFloat = 0.0
+    exemption_share: Share = 0.0
+    intervention_on: NonNegFloat = 0.0
+    intervention_off: NonNegFloat = 0.0
+    intervention_floor: NonNegFloat | None = None
+    intervention_supply_share: Share = 0.0
+
+
+class EventsSpec(_Model):
+    """Regulatory events; empty means the 'linked_events' variant equals 'linked'."""
+
+    links: list[LinkEventSpec] = Field(default_factory=list)
+    markets: list[MarketEventSpec] = Field(default_factory=list)
+
+
+class FundamentalsSpec(_Model):
+    """Output and emissions-intensity uncertainty (MODEL.md §2)."""
+
+    calibration: str | None = None  # default calibrations/fundamentals.json
+    #: Override of corr(dlog output, dlog emissions) per market id (re-derives the intensity law).
+    output_emissions_corr: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(
+        default_factory=dict
+    )
+    #: Scale factor applied to all output / intensity volatilities.
+    vol_scale: PosFloat = 1.0
+    #: Correlation between each market's daily price innovation and its output shock.
+    price_output_corr: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    var1: bool = False
+
+
+class DependenceSpec(_Model):
+    """Cross-market dependence of price innovations."""
+
+    calibration: str | None = None  # default calibrations/dependence.json
+    copula: Literal["gaussian", "t"] = "gaussian"
+    nu: Annotated[float, Field(gt=2)] | None = None
+    #: Explicit correlation matrix of price innovations in the order of ``markets`` (overrides
+    #: the calibration); must be symmetric with unit diagonal and positive definite.
+    corr: list[list[float]] | None = None
+    #: Repair a non-positive-definite matrix to the nearest one (and report it) instead of failing.
+    repair: bool = False
+
+    @model_validator(mode="after")
+    def _t_needs_nu(self) -> DependenceSpec:
+        if self.copula == "t" and self.nu is None and self.calibration is None:
+            # nu may come from the calibration; when neither is given, a default is stated here.
+            self.__dict__["nu"] = 8.0
+        return self
+
+
+class HorizonSpec(_Model):
+    """Simulated compliance years on a trading-day clock."""
+
+    start_year: Annotated[int, Field(ge=2000, le=2100)] = 2023
+    years: Annotated[int, Field(ge=1, le=50)] = 5
+    days_per_year: Annotated[int, Field(ge=1, le=366)] = 252
+
+
+class SimulationSpec(_Model):
+    """Monte Carlo settings. ``paths_per_chunk`` is the grain of the random streams: chunk c of
+    the run draws from ``SeedSequence(seed).spawn(n_chunks)[c]``, so results do not depend on
+    workers or on how chunks are grouped into tasks."""
+
+    paths: Annotated[int, Field(ge=1, le=100_000_000)] = 10_000
+    seed: Annotated[int, Field(ge=0)] = 20261123
+    paths_per_chunk: Annotated[int, Field(ge=1, le=10_000_000)] = 2_000
+    keep_paths: Annotated[int, Field(ge=0, le=10_000)] = 20
+    keep_annual: bool = False
+    #: Numeraire for linked prices and fees.
+    numeraire: Literal[CURRENCIES] = "EUR"  # type: ignore[valid-type]
+    #: Exchange rates: numeraire per unit of each currency (default: calibrations/fx.json).
+    fx: dict[str, PosFloat] = Field(default_factory=dict)
+    #: 'zero': simulate prices as martingales (with banking, no-arbitrage makes the allowance price
+    #: a martingale up to interest; drifts fitted on short samples are mostly noise);
+    #: 'fitted': keep the calibration's mean return.
+    price_drift: Literal["zero", "fitted"] = "zero"
+    variants: list[Literal["autarky", "linked", "linked_events"]] = Field(
+        default_factory=lambda: ["autarky", "linked", "linked_events"]
+    )
+
+    @field_validator("fx")
+    @classmethod
+    def _fx_currencies(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(set(v) - set(CURRENCIES))
+        if bad:
+            raise ValueError(f"unknown currency {bad[0]!r}; allowed: {', '.join(CURRENCIES)}")
+        return v
+
+
+class Scenario(_Model):
+    """A complete, validated simulation scenario (see the module docstring for units)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    #: Citations: the seed passages this scenario quantifies (``seeds/<file>:<line>``).
+    sources: list[str] = Field(default_factory=list)
+    markets: Annotated[list[MarketSpec], Field(min_length=1)]
+    #: Shorthand topologies: 'none' (links as listed), 'multilateral' (all pairs),
+    #: 'chain' (consecutive markets in the listed order).
+    topology: Literal["none", "multilateral", "chain"] = "none"
+    links: list[LinkSpec] = Field(default_factory=list)
+    events: EventsSpec = Field(default_factory=EventsSpec)
+    fundamentals: FundamentalsSpec = Field(default_factory=FundamentalsSpec)
+    dependence: DependenceSpec = Field(default_factory=DependenceSpec)
+    horizon: HorizonSpec = Field(default_factory=HorizonSpec)
+    simulation: SimulationSpec = Field(default_factory=SimulationSpec)
+
+    @model_validator(mode="after")
+    def _consistency(self) -> Scenario:
+        ids = [m.id for m in self.markets]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"markets: market {dup[0]!r} is listed twice")
+        known = set(ids)
+        for k, link in enumerate(self.links):
+            for m in link.markets:
+                if m not in known:
+                    raise ValueError(
+                        f"links[{k}].markets: market {m!r} is not among the scenario's markets "
+                        f"({', '.join(ids)})"
+                    )
+        names = {lk.name for lk in self.all_links()}
+        plain = {"-".join(sorted(lk.markets)) for lk in self.all_links()}
+        for k, ev in enumerate(self.events.links):
+            key = "-".join(sorted(ev.link.replace(">", "").split("-")))
+            if ev.link not in names and key not in plain:
+                raise ValueError(
+                    f"events.links[{k}].link: {ev.link!r} is not a link of this scenario "
+                    f"(links: {', '.join(sorted(names)) or 'none'})"
+                )
+        for k, ev in enumerate(self.events.markets):
+            if ev.market not in known:
+                raise ValueError(f"events.markets[{k}].market: unknown market {ev.market!r}")
+        for mid in self.fundamentals.output_emissions_corr:
+            if mid not in known:
+                raise ValueError(f"fundamentals.output_emissions_corr: unknown market {mid!r}")
+        corr = self.dependence.corr
+        if corr is not None:
+            _check_corr(corr, len(ids), repair=self.dependence.repair)
+        return self
+
+    def all_links(self) -> list[LinkSpec]:
+        """Explicit links plus those implied by ``topology``."""
+        ids = [m.id for m in self.markets]
+        implied: list[LinkSpec] = []
+        if self.topology == "multilateral":
+            implied = [
+                LinkSpec(markets=[a, b]) for i, a in enumerate(ids) for b in ids[i + 1 :]
+            ]
+        elif self.topology == "chain":
+            implied = [LinkSpec(markets=[a, b]) for a, b in zip(ids, ids[1:], strict=False)]
+        explicit = {frozenset(lk.markets) for lk in self.links}
+        return list(self.links) + [lk for lk in implied if frozenset(lk.markets) not in explicit]
+
+    def market_ids(self) -> list[str]:
+        """Market ids in scenario order (the order of every per-market array)."""
+        return [m.id for m in self.markets]
+
+
+def _check_corr(corr: list[list[float]], n: int, *, repair: bool) -> None:
+    """Symmetric, unit diagonal, entries in [-1, 1], and positive definite (unless repair)."""
+    a = np.asarray(corr, dtype=float)
+    if a.shape != (n, n):
+        raise ValueError(f"dependence.corr: must be {n}x{n} (one row per market), got {a.shape}")
+    if not np.allclose(a, a.T, atol=1e-12):
+        raise ValueError("dependence.corr: not symmetric")
+    if not np.allclose(np.diag(a), 1.0):
+        raise ValueError("dependence.corr: must have a unit diagonal")
+    if np.any(np.abs(a) > 1):
+        raise ValueError("dependence.corr: an entry lies outside [-1, 1]")
+    eig = float(np.linalg.eigvalsh(a).min())
+    if eig <= 1e-10 and not repair:
+        raise ValueError(
+            f"dependence.corr: not positive definite (smallest eigenvalue {eig:.3g}); "
+            "fix it or set dependence.repair: true to use the nearest positive-definite matrix"
+        )
+
+
+def format_validation_error(exc: ValidationError, *, file: str | Path | None = None) -> InputError:
+    """Turn a pydantic error into an ``InputError`` naming the file and the dotted field."""
+    first = exc.errors()[0]
+    loc = ".".join(
+        f"[{p}]" if isinstance(p, int) else str(p) for p in first.get("loc", ())
+    ).replace(".[", "[")
+    msg = first.get("msg", "invalid").removeprefix("Value error, ")
+    head, sep, tail = msg.partition(": ")
+    if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]]*", head):  # a validator that names its field
+        loc = f"{loc}.{head}" if loc else head
+        msg = tail
+    inp = first.get("input")
+    if first.get("type") in ("literal_error", "enum") or "Input should be" in msg:
+        msg = f"{msg} (got {inp!r})"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (+{more} more problem{'s' if more > 1 else ''})"
+    return InputError(msg, file=file, field=loc or None)
+
+
+def scenario_from_dict(data: Any, *, file: str | Path | None = None) -> Scenario:
+    """Validate a mapping (e.g. parsed YAML) into a ``Scenario``, or raise ``InputError``."""
+    if not isinstance(data, dict):
+        raise InputError("a scenario must be a mapping of fields", file=file)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(exc, file=file) from None
+
+
+def known_market_ids() -> set[str]:
+    """Market ids of the committed catalogue (stems of ``data/markets/*.yaml``)."""
+    return {p.stem for p in config.MARKETS_DIR.glob("*.yaml")}
+
+
+def check_markets_known(scenario: Scenario, *, file: str | Path | None = None) -> None:
+    """Every non-synthetic market must be in the catalogue."""
+    known = known_market_ids()
+    for k, m in enumerate(scenario.markets):
+        if not m.synthetic and m.id not in known:
+            raise InputError(
+                f"unknown market {m.id!r}; catalogue markets: {', '.join(sorted(known))} "
+                "(or set synthetic: true with an inline process)",
+                file=file,
+                field=f"markets[{k}].id",
+            )
+
+
+def is_finite(x: float | None) -> bool:
+    """True for a finite number."""
+    return x is not None and math.isfinite(x)
