@@ -1,0 +1,70 @@
+"""``riskmodel data``: inspect the price data and what cleaning did to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Price data: summary of every series and of its cleaning.",
+                  no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def summary(
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the full summary (cleaning date by date) as JSON here.",
+        show_default=False)] = None,
+    market: Annotated[str | None, typer.Option(
+        "--market", help="Only the series of this market id (e.g. eu_ets).",
+        show_default=False)] = None,
+) -> None:
+    """Per series: dates, observations, stale share, longest gap, outliers, cleaning."""
+    from rich.console import Console
+
+    from riskmodel import config
+    from riskmodel.data.summary import summarise, summary_table, traps_table, write_summary_json
+
+    res = summarise(config.data_dir(), market=market)
+    console = Console(width=200)
+    console.print(summary_table(res))
+    if res.get("known_traps"):
+        console.print(traps_table(res))
+    console.print("* = representative series of its market (data/manifests/series.yaml)")
+    if json_path is not None:
+        write_summary_json(json_path, res)
+        console.print(f"wrote {json_path}")
+
+
+@app.command()
+def show(
+    series: Annotated[str, typer.Argument(help="Market id or series id (e.g. icap.shenzhen).")],
+    rows: Annotated[int, typer.Option(help="Prices shown at the start and the end.")] = 5,
+) -> None:
+    """One cleaned series: where it comes from, its cleaning report, first and last prices."""
+    from rich.console import Console
+
+    from riskmodel import config
+    from riskmodel.data.series import load_series
+
+    s = load_series(series, config.data_dir())
+    c = Console(width=160)
+    r = s.report
+    c.print(f"[bold]{s.market}[/bold]  {s.series_id}  {s.instrument}  {s.currency}")
+    c.print(f"source: {s.source}")
+    if s.why:
+        c.print(f"why: {s.why}")
+    c.print(f"{r.first_date} .. {r.last_date}: {r.n_clean} prices ({r.n_raw} raw), "
+            f"{r.n_returns} returns ({r.n_returns_excluded} excluded), stale share "
+            f"{r.stale_share:.1%}, longest gap {r.longest_gap_days} d, {r.n_outliers} "
+            f"misprints, {r.n_large_moves} moves beyond 50%; hash {s.data_hash[:12]}")
+    for st in r.steps:
+        c.print(f"  {st.rule:14s} {st.n:5d}  {st.description}")
+        for e in st.events[:8]:
+            c.print(f"      {e}")
+        if st.n > 8:
+            c.print(f"      ... {st.n - 8} more")
+    c.print(s.prices.head(rows).to_string())
+    c.print("...")
+    c.print(s.prices.tail(rows).to_string())
