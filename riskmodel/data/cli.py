@@ -68,3 +68,21 @@ def show(
     c.print(s.prices.head(rows).to_string())
     c.print("...")
     c.print(s.prices.tail(rows).to_string())
+
+
+@app.command()
+def fx(
+    year: Annotated[int, typer.Option(help="Year whose average rates to use.")] = 2022,
+    write: Annotated[bool, typer.Option(
+        "--write/--no-write", help="Write calibrations/fx.json (used by simulations).")] = False,
+) -> None:
+    """Exchange rates for simulation: EUR per unit of each currency (constant, one year's mean)."""
+    from riskmodel import config, io
+    from riskmodel.data.fx import fx_calibration
+
+    cal = fx_calibration(year, data_dir=config.data_dir())
+    for ccy, rate in cal["rates"].items():
+        typer.echo(f"{ccy}  {rate:.6g} EUR   ({cal['source'][ccy]})")
+    if write:
+        path = io.atomic_write_json(config.CALIBRATIONS_DIR / "fx.json", cal)
+        typer.echo(f"wrote {path}")

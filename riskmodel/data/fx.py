@@ -214,3 +214,28 @@ def convert(
     out.attrs["currency"] = to_ccy.upper()
     out.attrs["fx_extended"] = rate.attrs.get("extended", [])
     return out
+
+
+#: ECB euro foreign exchange reference rates, 2022 annual averages (units of currency per EUR),
+#: for currencies the ICAP export lacks. External reference values, stated here rather than read
+#: from ../shared/data; the ICAP-derived rates are used wherever the file has the currency.
+ECB_2022_PER_EUR = {"CAD": 1.3695, "CHF": 1.0047, "JPY": 138.03}
+
+
+def fx_calibration(year: int = 2022, *, data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Constant exchange rates for simulation: EUR per unit of each currency, the mean of the
+    monthly ICAP rates over ``year``; currencies the file lacks come from ``ECB_2022_PER_EUR``
+    and are flagged as such. Written to ``calibrations/fx.json`` by ``riskmodel data fx``."""
+    rates: dict[str, float] = {"EUR": 1.0}
+    origin: dict[str, str] = {"EUR": "numeraire"}
+    for ccy in ("USD", "KRW", "CNY", "NZD", "GBP"):
+        monthly = monthly_rate(ccy, "EUR", data_dir=data_dir)
+        sel = monthly[monthly.index.year == year].dropna()
+        if sel.empty:
+            raise DataError(f"no {ccy}/EUR rate in {year}", file=FX_FILE, field=f"{ccy}/EUR")
+        rates[ccy] = float(sel.mean())
+        origin[ccy] = f"ICAP raw export ({FX_FILE}), mean of {len(sel)} monthly rates in {year}"
+    for ccy, per_eur in ECB_2022_PER_EUR.items():
+        rates[ccy] = 1.0 / per_eur
+        origin[ccy] = "ECB reference rate, 2022 annual average (not in the ICAP export)"
+    return {"numeraire": "EUR", "year": year, "rates": rates, "source": origin}

@@ -1,0 +1,772 @@
+"""Market design catalogue: the schema of ``data/markets/<id>.yaml`` and its loaders.
+
+Each catalogue file holds the design facts of one emissions trading system that the simulation
+needs (cap, coverage, collar, penalty, offsets, banking, stabilisation rules, links, and which
+price series represents it). Every number is a :class:`Sourced` value that cites where it comes
+from (``seeds/<file>:<line>`` or a data file); a fact the sources do not give is ``null`` with a
+``note`` saying so. Loading validates the file and re-raises every problem as one
+:class:`~riskmodel.errors.InputError` that names the file and the dotted field path, one line
+per problem.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from riskmodel import config
+from riskmodel.errors import InputError
+from riskmodel.io import atomic_write_text, read_yaml
+
+#: ISO codes of the catalogue's currencies (ARCHITECTURE.md "Identifiers").
+Currency = Literal["EUR", "KRW", "CNY", "JPY", "USD", "CAD", "CHF", "NZD", "GBP"]
+CURRENCIES: tuple[str, ...] = get_args(Currency)
+#: Jurisdiction ids used by the fundamentals layer.
+Jurisdiction = Literal[
+    "china", "korea", "japan", "eu27", "switzerland", "new_zealand", "uk", "usa", "canada"
+]
+JURISDICTIONS: tuple[str, ...] = get_args(Jurisdiction)
+#: Price instruments of the tidy price frame (Contract 1).
+Instrument = Literal["secondary_spot", "futures_front_dec", "auction", "administrative", "forward"]
+
+_SOURCE_RE = re.compile(r"^(seeds/[\w.\-]+\.txt:\d+(-\d+)?|data/[\w./\-]+)$")
+
+
+def _check_source(source: str) -> str:
+    """A citation must look like ``seeds/<file>.txt:<line>[-<line>]`` or ``data/<path>``."""
+    if not _SOURCE_RE.match(source):
+        raise ValueError(
+            f"source {source!r} must look like seeds/<file>.txt:<line>[-<line>] or data/<path>"
+        )
+    return source
+
+
+#: A citation string, checked for its form (``seeds/<file>.txt:<line>`` or ``data/<path>``).
+Citation = Annotated[str, AfterValidator(_check_source)]
+
+
+class _Strict(BaseModel):
+    """Base of every catalogue model: unknown fields are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Provenance(_Strict):
+    """A fact with its provenance: a value needs a ``source``, a null value needs a ``note``.
+
+    The checks sit on the ``source`` and ``note`` fields so an error names exactly that field.
+    """
+
+    value: Any
+    source: Citation | None = Field(default=None, validate_default=True)
+    note: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if "value" in info.data and info.data["value"] is not None and not v:
+            raise ValueError("a value needs a source (seeds/<file>:<line> or data/<path>)")
+        return v
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if "value" in info.data and info.data["value"] is None and not v:
+            raise ValueError("a null value needs a note saying why (e.g. 'not in the seeds')")
+        return v
+
+
+class Sourced(_Provenance):
+    """A number with its provenance.
+
+    ``value`` is the figure (``high`` the upper end when the source gives a range, ``year`` the
+    year it refers to); ``source`` cites ``seeds/<file>:<line>`` or a data file; a null value
+    must carry a ``note`` ("not in the seeds", or "none: ..." when the feature does not exist).
+    """
+
+    value: float | None
+    unit: str
+    high: float | None = None
+    year: int | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> Sourced:
+        if self.high is not None and (self.value is None or self.high < self.value):
+            raise ValueError("high (upper end of a range) needs a value and must be >= value")
+        return self
+
+
+class PositiveSourced(Sourced):
+    """A sourced quantity that must be strictly positive when given (caps, emissions)."""
+
+    value: Annotated[float, Field(gt=0)] | None
+
+
+class NonNegativeSourced(Sourced):
+    """A sourced amount that cannot be negative (prices, penalties)."""
+
+    value: Annotated[float, Field(ge=0)] | None
+
+
+class ShareSourced(Sourced):
+    """A sourced share in [0, 1] (coverage shares, offset limits, rates)."""
+
+    value: Annotated[float, Field(ge=0, le=1)] | None
+
+
+class SourcedYear(_Provenance):
+    """A year with its provenance (null with a note when the seeds do not give it)."""
+
+    value: Annotated[int, Field(ge=1990, le=2100)] | None
+
+
+class SourcedFlag(_Provenance):
+    """A yes/no design fact with its provenance (null with a note when unknown)."""
+
+    value: bool | None
+
+
+class Proxy(_Strict):
+    """Auction-only market: simulate it with another market's fitted process."""
+
+    of: str
+    reason: str
+    source: Citation
+
+
+class PriceSeries(_Strict):
+    """Which price series represents the market (``market`` null when there is none)."""
+
+    market: str | None
+    instrument: Instrument | None = None
+    proxy: Proxy | None = None
+    note: str | None = None
+
+
+class Phase(_Strict):
+    """A trading phase: its years, total cap and/or reduction below a baseline."""
+
+    name: str
+    start: int
+    end: int | None = None
+    cap_total: PositiveSourced | None = None
+    reduction_vs_baseline: ShareSourced | None = None
+    note: str | None = None
+
+
+class Cap(_Strict):
+    """The cap: absolute (fixed tonnes), intensity (tonnes per output) or indexed (degree b)."""
+
+    type: Literal["absolute", "intensity", "indexed"]
+    degree: Annotated[float, Field(ge=0, le=1)] | None = None
+    path: dict[int, PositiveSourced] = Field(default_factory=dict)
+    linear_reduction_factor: dict[int, ShareSourced] | None = None
+    one_off_reductions: dict[int, PositiveSourced] | None = None
+    phases: list[Phase] = Field(default_factory=list)
+    baseline: PositiveSourced | None = None
+    reduction_target: ShareSourced | None = None
+    benchmark: str | None = None
+    base_year: SourcedYear | None = None
+    type_source: Citation | None = None
+    note: str | None = None
+
+
+class Coverage(_Strict):
+    """What the cap covers."""
+
+    covered_emissions: PositiveSourced
+    share_of_jurisdiction: ShareSourced
+    sectors: list[str]
+    entities: PositiveSourced | None = None
+    threshold: str | None = None
+    note: str | None = None
+
+
+class Collar(_Strict):
+    """Price floor and ceiling (market currency per tonne) and the reserve behind the ceiling."""
+
+    floor: NonNegativeSourced
+    ceiling: NonNegativeSourced
+    reserve: PositiveSourced
+    floor_escalation: ShareSourced | None = None
+
+
+class Penalty(_Strict):
+    """Non-compliance: fine per tonne, price multiple, lump sum, deduction and make-good."""
+
+    amount: NonNegativeSourced
+    make_good: SourcedFlag
+    price_multiple: NonNegativeSourced | None = None
+    lump_sum: NonNegativeSourced | None = None
+    deduction_multiple: NonNegativeSourced | None = None
+    other: str | None = None
+    other_source: Citation | None = None
+
+
+class Offsets(_Strict):
+    """Offset credits: the largest share of the obligation they may cover, and which kinds."""
+
+    limit_share: ShareSourced
+    types: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+
+class Banking(_Strict):
+    """Banking: allowed or not, and its limits in words."""
+
+    allowed: SourcedFlag
+    limits: str | None = None
+
+
+class Borrowing(_Strict):
+    """Borrowing: allowed or not, and the largest share of the obligation."""
+
+    allowed: SourcedFlag
+    limit_share: ShareSourced | None = None
+    note: str | None = None
+
+
+class MSR(_Strict):
+    """EU Market Stability Reserve thresholds (million allowances of TNAC)."""
+
+    intake_rate: ShareSourced
+    intake_threshold: PositiveSourced
+    intermediate_threshold: PositiveSourced | None = None
+    release_amount: PositiveSourced
+    release_threshold: PositiveSourced
+    cancellation_threshold: PositiveSourced
+
+
+class KetsTriggers(_Strict):
+    """K-ETS stabilisation triggers, as multiples of the two-year average price."""
+
+    high_price_multiple: PositiveSourced
+    high_price_months: PositiveSourced
+    volume_price_multiple: PositiveSourced
+    volume_multiple: PositiveSourced
+    low_price_multiple: PositiveSourced
+    discretionary: bool
+    discretionary_source: Citation
+    reserve: PositiveSourced | None = None
+    reserve_auction_share: ShareSourced | None = None
+
+
+class InterventionBand(_Strict):
+    """Chinese pilot intervention rules (whatever the appendix gives; all optional)."""
+
+    upper: NonNegativeSourced | None = None
+    lower: NonNegativeSourced | None = None
+    daily_move_limit: ShareSourced | None = None
+    reserve_share: ShareSourced | None = None
+    buyback_share: ShareSourced | None = None
+    sales_limit_share: ShareSourced | None = None
+    rule: str
+    source: Citation
+    discretionary: bool = True
+    note: str | None = None
+
+
+class Stabilisation(_Strict):
+    """Optional stabilisation blocks."""
+
+    msr: MSR | None = None
+    kets_triggers: KetsTriggers | None = None
+    intervention_band: InterventionBand | None = None
+
+
+class Link(_Strict):
+    """A link to another catalogue market."""
+
+    partner: str
+    since: int
+    until: int | None = None
+    type: Literal["bilateral", "one_way", "multilateral"]
+    source: Citation
+    until_source: Citation | None = None
+    note: str | None = None
+
+
+class MarketDesign(_Strict):
+    """The design of one market, as read from ``data/markets/<id>.yaml``."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: str
+    jurisdiction: Jurisdiction
+    currency: Currency
+    status: Literal["operating", "pilot", "closed"]
+    start_year: SourcedYear
+    price_series: PriceSeries
+    cap: Cap
+    coverage: Coverage
+    collar: Collar
+    penalty: Penalty
+    offsets: Offsets
+    banking: Banking
+    borrowing: Borrowing
+    stabilisation: Stabilisation = Field(default_factory=Stabilisation)
+    links: list[Link] = Field(default_factory=list)
+    notes: str | None = None
+
+
+# --------------------------------------------------------------------------- error reporting
+
+_Problem = tuple[str, str]
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    """Dotted field path from a pydantic location, dropping union-branch labels."""
+    parts = [
+        str(p)
+        for p in loc
+        if not (
+            isinstance(p, str)
+            and (p.startswith("function-") or p in {"float", "int", "bool", "none"})
+        )
+    ]
+    return ".".join(parts) or "(file)"
+
+
+_BOUNDS = {
+    "greater_than": (">", "gt"),
+    "greater_than_equal": (">=", "ge"),
+    "less_than": ("<", "lt"),
+    "less_than_equal": ("<=", "le"),
+}
+
+
+def _message(err: dict[str, Any]) -> str:
+    """A short message for one pydantic error."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind in _BOUNDS:
+        op, key = _BOUNDS[kind]
+        return f"must be {op} {ctx.get(key):g}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {err.get('input')!r})"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _problems_from(exc: ValidationError) -> list[_Problem]:
+    """One (field, message) per pydantic error; a null value reported once, not per branch."""
+    out: list[_Problem] = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        # for "X | None" fields pydantic reports the none branch too: keep the typed branch only
+        if err["type"] == "none_required":
+            continue
+        item = (_dotted(loc), _message(err))
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _raise(file: Path | str, problems: list[_Problem]) -> None:
+    """Raise one InputError carrying every problem, one line each (file: field: message)."""
+    shown = _display(file)
+    first_field, first_msg = problems[0]
+    rest = [f"{shown}: {f}: {m}" for f, m in problems[1:]]
+    err = InputError("\n".join([first_msg, *rest]), file=shown, field=first_field)
+    err.problems = problems  # type: ignore[attr-defined]
+    raise err
+
+
+def _display(path: Path | str) -> str:
+    """Path relative to the project root when inside it (data/markets/eu_ets.yaml)."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(config.PROJECT_ROOT))
+    except ValueError:
+        return str(p)
+
+
+# --------------------------------------------------------------------------- semantic checks
+
+
+def _iter_money(design: MarketDesign) -> list[tuple[str, Sourced | None]]:
+    """The money amounts of a design (they must be in the market currency)."""
+    c, p = design.collar, design.penalty
+    items: list[tuple[str, Sourced | None]] = [
+        ("collar.floor", c.floor),
+        ("collar.ceiling", c.ceiling),
+        ("penalty.amount", p.amount),
+        ("penalty.lump_sum", p.lump_sum),
+    ]
+    band = design.stabilisation.intervention_band
+    if band is not None:
+        items += [
+            ("stabilisation.intervention_band.upper", band.upper),
+            ("stabilisation.intervention_band.lower", band.lower),
+        ]
+    return items
+
+
+def _semantic_problems(design: MarketDesign, stem: str | None) -> list[_Problem]:
+    """Cross-field rules the field types cannot express."""
+    out: list[_Problem] = []
+    if stem is not None and design.id != stem:
+        out.append(("id", f"must equal the file name stem {stem!r} (got {design.id!r})"))
+    cap = design.cap
+    if cap.type == "indexed" and cap.degree is None:
+        out.append(("cap.degree", "an indexed cap needs a degree in [0, 1]"))
+    if cap.type != "indexed" and cap.degree is not None:
+        out.append(("cap.degree", f"only indexed caps have a degree (type is {cap.type})"))
+    if cap.type == "intensity" and not cap.benchmark:
+        out.append(("cap.benchmark", "an intensity cap needs benchmark notes"))
+    if cap.type in {"absolute", "indexed"} and not cap.path and not cap.phases and not cap.note:
+        out.append(("cap.path", "an absolute cap needs a path, phases, or a note saying why not"))
+    if cap.type_source is None and not cap.note:
+        out.append(("cap.type_source", "cite where the cap type comes from, or add cap.note"))
+    for i, ph in enumerate(cap.phases):
+        if ph.end is not None and ph.end < ph.start:
+            out.append((f"cap.phases.{i}.end", f"must be >= start ({ph.start})"))
+    # money amounts are in the market currency
+    for field, s in _iter_money(design):
+        if s is None:
+            continue
+        ccy = (s.unit.split("/")[0].split() or [""])[0]
+        if ccy not in CURRENCIES:
+            known = ", ".join(CURRENCIES)
+            out.append((f"{field}.unit", f"unknown currency {ccy!r} (known: {known})"))
+        elif ccy != design.currency:
+            out.append(
+                (f"{field}.unit", f"must be in the market currency {design.currency} (got {ccy})")
+            )
+    fl, ce = design.collar.floor, design.collar.ceiling
+    if fl.value is not None and ce.value is not None and fl.unit == ce.unit and fl.value > ce.value:
+        out.append(("collar.floor.value", f"floor {fl.value:g} is above the ceiling {ce.value:g}"))
+    band = design.stabilisation.intervention_band
+    if (
+        band
+        and band.lower
+        and band.upper
+        and band.lower.value is not None
+        and band.upper.value is not None
+        and band.lower.value > band.upper.value
+    ):
+        out.append(
+            (
+                "stabilisation.intervention_band.lower.value",
+                f"lower {band.lower.value:g} is above upper {band.upper.value:g}",
+            )
+        )
+    ps = design.price_series
+    if ps.market is None and not ps.note:
+        out.append(("price_series.note", "a market without a price series needs a note"))
+    if ps.market is not None and ps.instrument is None:
+        out.append(("price_series.instrument", "required when price_series.market is given"))
+    for i, link in enumerate(design.links):
+        if link.partner == design.id:
+            out.append((f"links.{i}.partner", "a market cannot link with itself"))
+        if link.until is not None and link.until < link.since:
+            out.append((f"links.{i}.until", f"must be >= since ({link.since})"))
+    return out
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def validate_market(
+    data: Any, file: Path | str = "<memory>", stem: str | None = None
+) -> MarketDesign:
+    """Validate a parsed catalogue mapping; raise InputError naming file and fields."""
+    if not isinstance(data, dict):
+        _raise(file, [("(file)", f"must be a mapping of fields (got {type(data).__name__})")])
+    try:
+        design = MarketDesign.model_validate(data)
+    except ValidationError as exc:
+        _raise(file, _problems_from(exc))
+    problems = _semantic_problems(design, stem)
+    if problems:
+        _raise(file, problems)
+    return design
+
+
+def market_path(market_id: str, directory: Path | str | None = None) -> Path:
+    """The catalogue file of a market id."""
+    return Path(directory or config.MARKETS_DIR) / f"{market_id}.yaml"
+
+
+def load_market(market_id: str, path: Path | str | None = None) -> MarketDesign:
+    """Load and validate one catalogue file (``data/markets/<id>.yaml`` unless ``path`` given)."""
+    p = Path(path) if path is not None else market_path(market_id)
+    if not p.exists():
+        known = ", ".join(sorted(x.stem for x in p.parent.glob("*.yaml"))) or "none"
+        raise InputError(
+            f"no catalogue file for market {market_id!r} (known: {known})",
+            file=_display(p),
+            field="id",
+        )
+    return validate_market(read_yaml(p), file=p, stem=p.stem)
+
+
+def _cross_file_problems(
+    mid: str, m: MarketDesign, markets: dict[str, MarketDesign]
+) -> list[_Problem]:
+    """References to other markets: they must exist, and two-sided links must agree."""
+    out: list[_Problem] = []
+    ps = m.price_series
+    if ps.market is not None and ps.market not in markets:
+        out.append(("price_series.market", f"unknown market {ps.market!r}"))
+    if ps.proxy is not None and ps.proxy.of not in markets:
+        out.append(("price_series.proxy.of", f"unknown market {ps.proxy.of!r}"))
+    for i, link in enumerate(m.links):
+        other = markets.get(link.partner)
+        if other is None:
+            out.append((f"links.{i}.partner", f"unknown link partner {link.partner!r}"))
+            continue
+        if link.type == "one_way":
+            continue
+        back = [lk for lk in other.links if lk.partner == mid]
+        if not back:
+            msg = f"{link.partner} does not list the {link.type} link back"
+            out.append((f"links.{i}.partner", msg))
+        elif (back[0].since, back[0].until, back[0].type) != (link.since, link.until, link.type):
+            out.append(
+                (f"links.{i}", f"disagrees with {link.partner}'s entry (since, until, type)")
+            )
+    return out
+
+
+def load_catalogue(directory: Path | str | None = None) -> dict[str, MarketDesign]:
+    """Load every ``*.yaml`` in the catalogue folder and check references across files.
+
+    Cross-file rules: link partners, proxies and price-series markets must be catalogue ids,
+    and a bilateral or multilateral link must be listed by both partners with the same years.
+    """
+    d = Path(directory or config.MARKETS_DIR)
+    files = sorted(d.glob("*.yaml"))
+    if not files:
+        raise InputError("no catalogue files (*.yaml) found", file=_display(d), field="(folder)")
+    markets = {f.stem: validate_market(read_yaml(f), file=f, stem=f.stem) for f in files}
+    errors: list[tuple[str, str, str]] = []
+    for mid, m in markets.items():
+        shown = _display(market_path(mid, d))
+        errors += [(shown, f, msg) for f, msg in _cross_file_problems(mid, m, markets)]
+    if errors:
+        file, field, msg = errors[0]
+        rest = [": ".join(e) for e in errors[1:]]
+        err = InputError("\n".join([msg, *rest]), file=file, field=field)
+        err.problems = [(e[1], e[2]) for e in errors]  # type: ignore[attr-defined]
+        raise err
+    return markets
+
+
+# --------------------------------------------------------------------------- citations
+
+
+def iter_facts(model: BaseModel, prefix: str = "") -> list[tuple[str, BaseModel]]:
+    """Every sourced fact (and link) in a design, with its dotted field path."""
+    out: list[tuple[str, BaseModel]] = []
+    if isinstance(model, _Provenance | Link):
+        out.append((prefix, model))
+        if isinstance(model, _Provenance):
+            return out
+    for name in type(model).model_fields:
+        val = getattr(model, name)
+        path = f"{prefix}.{name}" if prefix else name
+        items: list[tuple[str, Any]]
+        if isinstance(val, dict):
+            items = [(f"{path}.{k}", v) for k, v in val.items()]
+        elif isinstance(val, list):
+            items = [(f"{path}.{i}", v) for i, v in enumerate(val)]
+        else:
+            items = [(path, val)]
+        for sub_path, sub in items:
+            if isinstance(sub, BaseModel):
+                out += iter_facts(sub, sub_path)
+    return out
+
+
+_WORDS = {
+    0: ("not allowed", "no "),
+    1: ("one",),
+    2: ("two", "twice", "double", "两"),
+    3: ("three",),
+    4: ("four",),
+    5: ("five",),
+    6: ("six",),
+    10: ("ten",),
+}
+
+
+def _renderings(x: float) -> set[str]:
+    """Ways a number may be written in a source: as is, as a percent, in 万 t or 亿 t units."""
+    out: set[str] = set()
+    for y in (x, x * 100, x / 100):
+        r = round(y, 6)
+        out.add(f"{r:.6f}".rstrip("0").rstrip("."))
+    if float(x).is_integer():
+        out.update(_WORDS.get(int(x), ()))
+    return out
+
+
+def _cited_text(seeds_dir: Path, source: str) -> tuple[str | None, str | None]:
+    """The text of the cited seed lines (whitespace and thousands separators removed)."""
+    file, _, lines = source.removeprefix("seeds/").partition(":")
+    path = seeds_dir / file
+    if not path.is_file():
+        return None, f"cited seed file {file!r} not found in {seeds_dir}"
+    first, _, last = lines.partition("-")
+    a, b = int(first), int(last or first)
+    text = path.read_text(encoding="utf-8").splitlines()
+    if not 1 <= a <= b <= len(text):
+        return None, f"cited lines {lines} outside {file} (1-{len(text)})"
+    joined = "".join(text[a - 1 : b])
+    return re.sub(r"[\s,]", "", joined).lower(), None
+
+
+def check_citations(
+    markets: dict[str, MarketDesign], seeds_dir: Path | str, data_dir: Path | str | None = None
+) -> list[str]:
+    """Problems with the catalogue's citations, one line each ("<id>: <field>: <problem>").
+
+    A seed citation must name an existing file and lines inside it, and the cited lines must
+    contain the value (and the upper end of a range; as written, as a percent, in 万 or 亿
+    tonnes, or as a number word). A data citation must name an existing file when ``data_dir``
+    is given. Links are checked for their ``since`` year.
+    """
+    seeds_dir = Path(seeds_dir)
+    problems: list[str] = []
+    for mid, m in sorted(markets.items()):
+        for path, fact in iter_facts(m):
+            src = getattr(fact, "source", None)
+            if src is None:
+                continue
+            if src.startswith("data/"):
+                if data_dir is not None and not (Path(data_dir) / src[5:]).is_file():
+                    problems.append(f"{mid}: {path}.source: data file {src!r} not found")
+                continue
+            text, err = _cited_text(seeds_dir, src)
+            if err is not None:
+                problems.append(f"{mid}: {path}.source: {err}")
+                continue
+            assert text is not None
+            if isinstance(fact, Link):
+                values: list[Any] = [fact.since]
+            else:
+                values = [getattr(fact, "value", None), getattr(fact, "high", None)]
+            for v in values:
+                if isinstance(v, bool) or v is None:
+                    continue
+                if not any(r.lower().replace(" ", "") in text for r in _renderings(float(v))):
+                    problems.append(f"{mid}: {path}: value {v:g} not found on {src}")
+    return problems
+
+
+# --------------------------------------------------------------------------- README table
+
+_TABLE_BEGIN = "<!-- BEGIN catalogue_table (generated by riskmodel.data.catalogue) -->"
+_TABLE_END = "<!-- END catalogue_table -->"
+
+
+def _fmt(s: Sourced | None, suffix: str = "") -> str:
+    """A table cell: the value (or range), 'none', or 'n/s' (not in the seeds)."""
+    if s is None:
+        return "—"
+    if s.value is None:
+        note = (s.note or "").lower()
+        return "none" if note.startswith("none") else "n/s" if "not in the seeds" in note else "—"
+    v = f"{s.value:,.10g}"
+    if s.high is not None:
+        v += f"–{s.high:,.10g}"
+    return v + suffix
+
+
+def _penalty_cell(m: MarketDesign) -> str:
+    p = m.penalty
+    if p.amount.value is not None:
+        return _fmt(p.amount, f" {m.currency}/t")
+    parts = []
+    if p.price_multiple is not None:
+        parts.append(_fmt(p.price_multiple, "× price"))
+    if p.lump_sum is not None:
+        parts.append(_fmt(p.lump_sum, f" {m.currency}"))
+    if p.deduction_multiple is not None:
+        parts.append(_fmt(p.deduction_multiple, "× shortfall"))
+    return "; ".join(parts) or _fmt(p.amount)
+
+
+def catalogue_table(markets: dict[str, MarketDesign] | None = None) -> str:
+    """Markdown table of the catalogue, one row per market, generated from the files.
+
+    Cells: a value (or range), ``none`` (the design has no such feature), ``n/s`` (not in the
+    seeds) or ``—``. The README embeds this table between markers so it cannot drift.
+    """
+    markets = load_catalogue() if markets is None else markets
+    head = [
+        "id",
+        "status",
+        "start",
+        "cap type",
+        "currency",
+        "floor",
+        "ceiling",
+        "penalty",
+        "offset limit",
+        "links",
+        "price series",
+    ]
+    rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for mid in sorted(markets):
+        m = markets[mid]
+        links = (
+            ", ".join(
+                f"{lk.partner} ({lk.since}–{lk.until})"
+                if lk.until
+                else f"{lk.partner} ({lk.since})"
+                for lk in m.links
+            )
+            or "—"
+        )
+        ps = m.price_series
+        series = "—" if ps.market is None else f"{ps.market} {ps.instrument}"
+        if ps.proxy is not None:
+            series += f" (proxy: {ps.proxy.of})"
+        start = "n/s" if m.start_year.value is None else str(m.start_year.value)
+        cells = [
+            mid,
+            m.status,
+            start,
+            m.cap.type,
+            m.currency,
+            _fmt(m.collar.floor),
+            _fmt(m.collar.ceiling),
+            _penalty_cell(m),
+            _fmt(m.offsets.limit_share),
+            links,
+            series,
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def readme_with_table(text: str, table: str) -> str:
+    """Replace the generated block of the catalogue README with ``table``."""
+    if _TABLE_BEGIN not in text or _TABLE_END not in text:
+        raise InputError("generated-table markers not found", field="README.md")
+    head, rest = text.split(_TABLE_BEGIN, 1)
+    _, tail = rest.split(_TABLE_END, 1)
+    return f"{head}{_TABLE_BEGIN}\n{table}{_TABLE_END}{tail}"
+
+
+def write_readme_table(readme: Path | str | None = None) -> Path:
+    """Regenerate the market table in ``data/markets/README.md`` from the catalogue files."""
+    path = Path(readme) if readme is not None else config.MARKETS_DIR / "README.md"
+    text = path.read_text(encoding="utf-8")
+    return atomic_write_text(path, readme_with_table(text, catalogue_table()))
