@@ -1,0 +1,573 @@
+"""``riskmodel fit``: fit, select, backtest and save the price process of one market or of all.
+
+``riskmodel fit MARKET`` selects by BIC over the 18 single-regime models (``--model auto``), or
+fits the models named (``--model garch-t``, ``--model gjr-skewt,egarch-t``; regime models
+``ms2``, ``msgarch2-t``; ``--model all`` = the 18 plus ms2, msgarch2-normal and msgarch2-t;
+``--regimes`` adds ms2 and msgarch2-t to the automatic selection), and writes
+``<out>/<market>.json``. ``--backtest`` prints the out-of-sample VaR/ES table of the chosen model
+and two benchmarks; ``--plots`` writes PNGs next to the calibration. ``--all`` does this for every
+market with daily data, writes the proxies of auction-only markets, the dependence file and
+``README.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from riskmodel import config
+from riskmodel.errors import DataError, FitError, InputError, RiskmodelError
+from riskmodel.fit import backtest as bt
+from riskmodel.fit.calibration import (
+    PROXIES,
+    Calibration,
+    apply,
+    fit_family,
+    implied_conversion,
+    load_calibration,
+    proxy_calibration,
+    write_readme,
+)
+from riskmodel.fit.diagnostics import diagnose
+from riskmodel.fit.garch import ALL_SPECS, ModelSpec, fit_garch, select_model, validate_returns
+from riskmodel.io import atomic_write_json
+
+REGIME_DEFAULT = ("ms2", "msgarch2-t")
+REGIME_ALL = ("ms2", "msgarch2-normal", "msgarch2-t")
+BENCHMARKS = ("garch-normal", "garch-t")
+#: Markets whose PNGs ``--all --plots`` writes by default (keeps the repository small).
+DEFAULT_PLOT_MARKETS = ("eu_ets", "k_ets", "china_ets")
+
+console = Console(width=160)
+
+
+@dataclass
+class MarketResult:
+    """What fitting one market produced."""
+
+    calibration: Calibration
+    std_resid: pd.Series
+    selection: pd.DataFrame
+    backtests: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_models(model: str, regimes: bool) -> tuple[list[ModelSpec], list[str]]:
+    """``--model`` text -> (single-regime specs, regime model names)."""
+    text = model.strip().lower()
+    if text == "auto":
+        return list(ALL_SPECS), list(REGIME_DEFAULT) if regimes else []
+    if text == "all":
+        return list(ALL_SPECS), list(REGIME_ALL)
+    specs: list[ModelSpec] = []
+    regime: list[str] = []
+    for name in (n.strip() for n in text.split(",") if n.strip()):
+        if name.startswith("ms"):
+            _check_regime_name(name)
+            regime.append(name)
+        else:
+            specs.append(ModelSpec.parse(name))
+    if regimes:
+        regime += [r for r in REGIME_DEFAULT if r not in regime]
+    if not specs and not regime:
+        raise InputError("no model given", field="--model")
+    return specs, regime
+
+
+def _check_regime_name(name: str) -> None:
+    ok = name[2:].isdigit() if not name.startswith("msgarch") else True
+    if name.startswith("msgarch"):
+        k, _, dist = name[len("msgarch") :].partition("-")
+        ok = k.isdigit() and dist in ("", "normal", "t")
+    if not ok:
+        raise InputError(
+            f"model {name!r} not understood: regime models are ms<K> or msgarch<K>-normal|t",
+            field="--model",
+        )
+
+
+def fit_regime(returns: pd.Series, name: str) -> Any:
+    """Fit ``ms<K>`` or ``msgarch<K>-<dist>`` with the regime modules."""
+    if name.startswith("msgarch"):
+        from riskmodel.fit.msgarch import fit_msgarch
+
+        k, _, dist = name[len("msgarch") :].partition("-")
+        return fit_msgarch(returns, k_regimes=int(k), dist=dist or "normal")
+    from riskmodel.fit.markov import fit_markov
+
+    return fit_markov(returns, k_regimes=int(name[2:]))
+
+
+def fit_market(
+    market: str,
+    *,
+    model: str = "auto",
+    regimes: bool = False,
+    out: Path,
+    backtest: bool = False,
+    plots: bool = False,
+    refit_every: int = bt.REFIT_EVERY,
+    test_size: int = bt.TEST_SIZE,
+    save: bool = True,
+) -> MarketResult:
+    """Fit one market with daily data, choose its model, optionally backtest and plot, save."""
+    from riskmodel.data.series import load_series
+
+    series = load_series(market)
+    if series.instrument == "auction" or market in PROXIES:
+        what = (
+            f"its proxy is the {PROXIES[market]['of']} process (`riskmodel fit {market}` writes it)"
+            if market in PROXIES
+            else "no proxy is defined (it is not linked to a market with daily data)"
+        )
+        raise DataError(
+            f"{market} has too few prices for a fit ({len(series.prices)} points, "
+            f"{series.instrument}): {what}",
+            file=series.series_id,
+            field="instrument",
+        )
+    r = validate_returns(series)
+    specs, regime_names = parse_models(model, regimes)
+    notes: list[str] = []
+    selection_notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if len(specs) > 1:
+            sel = select_model(series, specs)
+            chosen: Any = sel.chosen
+            table = sel.table
+            selection_notes = sel.notes
+        elif specs:
+            chosen = fit_garch(series, specs[0].mean, specs[0].vol, specs[0].dist)
+            table = pd.DataFrame([_row(chosen.name, chosen, converged=True)]).set_index("model")
+        else:
+            chosen, table = None, pd.DataFrame()
+        for name in regime_names:
+            try:
+                res = fit_regime(r, name)
+            except (RiskmodelError, ImportError, ValueError) as exc:
+                notes.append(f"{name} not fitted: {exc}")
+                continue
+            row = _row(name, res, converged=bool(getattr(res, "converged", True)))
+            table = pd.concat([table, pd.DataFrame([row]).set_index("model")])
+            if row["converged"] and (chosen is None or res.bic < chosen.bic):
+                chosen = res
+    notes += [f"{market}: {w.message}" for w in caught if "did not converge" in str(w.message)]
+    if chosen is None:
+        raise FitError(f"{market}: no model could be fitted ({'; '.join(notes)})")
+    name = getattr(chosen, "name", None) or _regime_name(chosen)
+    table["chosen"] = table.index == name
+    table = table.sort_values("bic", na_position="last")
+    cal = Calibration.from_fit(chosen, series, diagnostics=diagnose(chosen), selection=table)
+    if notes or selection_notes:
+        cal.fit["notes"] = selection_notes + notes
+    result = MarketResult(cal, _std_resid(chosen), table, notes=notes)
+    if backtest:
+        result.backtests = run_backtests(r, cal, refit_every=refit_every, test_size=test_size)
+        chosen_bt = next((b for b in result.backtests if b["model"] == cal.model_name), None)
+        cal.backtest = chosen_bt
+    if save:
+        cal.save(out)
+    if plots:
+        from riskmodel.fit.plots import write_plots
+
+        applied = apply(cal, r)
+        regimes, label = None, None
+        if applied.smoothed_probs is None:
+            try:  # regime probabilities for illustration beside a single-regime calibration
+                regimes = fit_regime(r, "ms2").smoothed
+                label = f"ms2 smoothed probabilities (illustration; chosen: {cal.model_name})"
+            except (RiskmodelError, ImportError, ValueError) as exc:
+                notes.append(f"{market}: no regime picture ({exc})")
+        write_plots(cal, applied, series.prices, out, regimes=regimes, regimes_label=label)
+    return result
+
+
+def _regime_name(res: Any) -> str:
+    fam = fit_family(res)
+    k = int(getattr(res, "k_regimes", 2))
+    return f"ms{k}" if fam == "ms" else f"msgarch{k}-{getattr(res, 'dist', 'normal')}"
+
+
+def _row(name: str, fit: Any, *, converged: bool) -> dict[str, Any]:
+    return {
+        "model": name,
+        "nobs": int(fit.nobs),
+        "k": int(getattr(fit, "num_params", None) or getattr(fit, "n_params", 0)) or None,
+        "loglik": float(fit.loglik),
+        "aic": float(fit.aic),
+        "bic": float(fit.bic),
+        "converged": converged,
+        "note": "; ".join(getattr(fit, "problems", []) or []),
+    }
+
+
+def _std_resid(fit: Any) -> pd.Series:
+    z = fit.std_resid
+    return pd.Series(z).dropna()
+
+
+def run_backtests(
+    returns: pd.Series, cal: Calibration, *, refit_every: int, test_size: int
+) -> list[dict[str, Any]]:
+    """Backtest the chosen model and the GARCH-normal / GARCH-t benchmarks."""
+    names = [cal.model_name] + [b for b in BENCHMARKS if b != cal.model_name]
+    rows = []
+    for name in names:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = bt.backtest(returns, name, refit_every=refit_every, test_size=test_size)
+        except RiskmodelError as exc:
+            console.print(f"[yellow]{cal.market}: backtest of {name} failed: {exc}[/]")
+            continue
+        rows.append({"market": cal.market, **res.summary, "notes": res.notes})
+    return rows
+
+
+# --------------------------------------------------------------------------- proxies
+
+
+def fit_proxy(market: str, out: Path) -> Calibration:
+    """Proxy calibration of an auction-only market from its linked market's calibration."""
+    from riskmodel.data.series import load_series
+
+    info = PROXIES[market]
+    of = load_calibration(info["of"], out)
+    own = load_series(market)
+    of_series = load_series(info["of"])
+    fx, source = _fx_for_proxy(of.currency, info["currency"], own.prices, of_series.prices, info)
+    auction = {
+        "series_id": own.series_id,
+        "instrument": own.instrument,
+        "n_prices": len(own.prices),
+        "first": own.prices.index[0].date().isoformat(),
+        "last": own.prices.index[-1].date().isoformat(),
+    }
+    if own.currency != of_series.currency:
+        implied, how = implied_conversion(own.prices, of_series.prices, since=info["link_start"])
+        auction["implied_conversion"] = implied
+        auction["implied_conversion_note"] = how
+    cal = proxy_calibration(market, of, fx_rate=fx, fx_source=source, auction=auction)
+    cal.save(out)
+    return cal
+
+
+def _fx_for_proxy(
+    from_ccy: str, to_ccy: str, own: pd.Series, of: pd.Series, info: dict[str, str]
+) -> tuple[float | None, str]:
+    """Units of ``to_ccy`` per unit of ``from_ccy``: the data layer's FX calibration (ICAP
+    monthly rates averaged over 2022, ECB averages for currencies ICAP lacks: the rates the
+    engine uses), else the latest ICAP monthly rate, else the ratio implied by the auctions."""
+    if from_ccy == to_ccy:
+        return 1.0, "same currency"
+    try:
+        from riskmodel.data.fx import fx_calibration
+
+        fx = fx_calibration(2022)
+        rates, src = fx["rates"], fx.get("source", {})
+        if from_ccy in rates and to_ccy in rates:
+            return float(rates[from_ccy]) / float(rates[to_ccy]), (
+                f"riskmodel.data.fx.fx_calibration(2022), EUR per unit: {from_ccy} "
+                f"{src.get(from_ccy, '')}; {to_ccy} {src.get(to_ccy, '')}"
+            )
+    except (RiskmodelError, ImportError, KeyError, TypeError):
+        pass
+    try:
+        from riskmodel.data.fx import monthly_rate
+
+        m = monthly_rate(from_ccy, to_ccy)
+        return float(m.iloc[-1]), f"ICAP monthly rate {m.name} for {m.index[-1]}"
+    except (RiskmodelError, ImportError):
+        pass
+    factor, how = implied_conversion(own, of, since=info["link_start"])
+    return factor, f"no exchange rate in the data: {how}"
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _f(v: Any, nd: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "–"
+        return "∞" if not math.isfinite(v) else f"{v:.{nd}f}"
+    return str(v)
+
+
+def print_selection(market: str, table: pd.DataFrame, top: int = 8) -> None:
+    t = Table(title=f"{market}: model selection (BIC, best first)")
+    for col in ("model", "loglik", "bic", "persistence", "converged", "chosen", "note"):
+        t.add_column(col)
+    for name, row in table.head(top).iterrows():
+        t.add_row(
+            str(name),
+            _f(row.get("loglik"), 1),
+            _f(row.get("bic"), 1),
+            _f(row.get("persistence"), 4),
+            str(row.get("converged")),
+            "✓" if row.get("chosen") else "",
+            str(row.get("note") or "")[:60],
+        )
+    console.print(t)
+
+
+def print_summary(cals: list[Calibration]) -> None:
+    t = Table(title="Chosen models")
+    for col in (
+        "market",
+        "series",
+        "model",
+        "nobs",
+        "persistence",
+        "half-life",
+        "ann. vol %",
+        "BIC",
+        "LB p z²(10)",
+        "traffic light",
+    ):
+        t.add_column(col)
+    for c in cals:
+        d = c.diagnostics
+        t.add_row(
+            c.market,
+            c.series_id,
+            c.model_name + (" (proxy)" if c.proxy else ""),
+            _f(c.nobs),
+            _f(d.get("persistence"), 4),
+            _f(d.get("half_life_days"), 1),
+            _f(d.get("annualised_vol_pct"), 1),
+            _f(c.bic, 1),
+            _f(d.get("lb_z2_10_p"), 3),
+            (c.backtest or {}).get("traffic_light", "–"),
+        )
+    console.print(t)
+
+
+def print_backtests(rows: list[dict[str, Any]]) -> None:
+    t = Table(title="Backtests: one-day VaR 95/99 and ES 97.5, out of sample")
+    for col in (
+        "market",
+        "model",
+        "days",
+        "hits95 (exp)",
+        "Kupiec p",
+        "CC p",
+        "hits99 (exp)",
+        "Kupiec p",
+        "CC p",
+        "Basel",
+        "ES MF p",
+        "Z2",
+    ):
+        t.add_column(col)
+    for s in rows:
+        t.add_row(
+            s["market"],
+            s["model"],
+            str(s["n_test"]),
+            f"{s['hits_95']} ({s['expected_95']:.1f})",
+            _f(s["kupiec_p_95"]),
+            _f(s["cc_p_95"]),
+            f"{s['hits_99']} ({s['expected_99']:.1f})",
+            _f(s["kupiec_p_99"]),
+            _f(s["cc_p_99"]),
+            f"{s['traffic_light']} ({s['basel_exceptions']}/{s['basel_days']})",
+            _f(s["es_mcneil_frey_p"]),
+            _f(s["es_z2"], 2),
+        )
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- --all
+
+
+def daily_markets() -> list[str]:
+    """Markets of the series registry with daily (non-auction) data, in registry order."""
+    from riskmodel.data.series import read_registry
+
+    return [m for m, e in read_registry().markets.items() if e.instrument != "auction"]
+
+
+def build_dependence(resids: dict[str, pd.Series], out: Path) -> str:
+    """Save ``dependence.json`` from the chosen models' standardised residuals (if available)."""
+    try:
+        from riskmodel.fit import dependence
+    except ImportError:
+        return "dependence module not available: dependence.json not written"
+    fit_ccc = getattr(dependence, "fit_ccc", None)
+    if fit_ccc is None:
+        return "riskmodel.fit.dependence.fit_ccc not available yet: dependence.json not written"
+    frame = pd.DataFrame(resids).sort_index()
+    res = fit_ccc(frame)
+    res.save(out / "dependence.json")
+    return f"dependence.json written (CCC on {frame.shape[1]} markets, {frame.shape[0]} dates)"
+
+
+def fit_all(
+    *,
+    model: str,
+    regimes: bool,
+    out: Path,
+    backtest: bool,
+    plots: bool,
+    plot_markets: list[str] | None,
+    refit_every: int,
+    test_size: int,
+) -> None:
+    """Fit every daily market, write proxies, dependence and README."""
+    results: dict[str, MarketResult] = {}
+    skipped: list[str] = []
+    for market in daily_markets():
+        if market in PROXIES:
+            continue
+        want_plots = plots and (plot_markets is None or market in plot_markets)
+        try:
+            res = fit_market(
+                market,
+                model=model,
+                regimes=regimes,
+                out=out,
+                backtest=backtest,
+                plots=want_plots,
+                refit_every=refit_every,
+                test_size=test_size,
+            )
+        except RiskmodelError as exc:
+            skipped.append(f"{market}: not fitted ({exc})")
+            console.print(f"[yellow]{market}: not fitted: {exc}[/]")
+            continue
+        results[market] = res
+        c = res.calibration
+        console.print(
+            f"{market:<11} {c.model_name:<18} nobs {c.nobs:>5}  BIC {c.bic:10.1f}  "
+            f"persistence {_f(c.diagnostics.get('persistence'), 4)}"
+        )
+    notes = list(skipped)
+    for res in results.values():
+        notes += res.notes
+    for market in PROXIES:
+        try:
+            cal = fit_proxy(market, out)
+            console.print(f"{market:<11} proxy of {cal.proxy['of']} ({cal.proxy['fx_source']})")
+        except RiskmodelError as exc:
+            notes.append(f"{market}: proxy not written ({exc})")
+    from riskmodel.data.series import read_registry
+
+    for market, entry in read_registry().markets.items():
+        if entry.instrument == "auction" and market not in PROXIES:
+            notes.append(
+                f"{market}: auction prices only ({entry.series_id}) and not linked to a market "
+                "with daily data: neither fitted nor proxied"
+            )
+    notes.append(build_dependence({m: r.std_resid for m, r in results.items()}, out))
+    rows = [b for r in results.values() for b in r.backtests]
+    table_md = None
+    if rows:
+        atomic_write_json(out / "backtest.json", {"rows": rows, "scheme": _scheme(refit_every)})
+        table_md = bt.backtest_markdown(rows)
+        print_backtests(rows)
+    write_readme(out, table_md, notes + ([_scheme(refit_every)] if rows else []))
+    from riskmodel.fit.calibration import load_all
+
+    print_summary(load_all(out))
+
+
+def _scheme(refit_every: int) -> str:
+    return (
+        f"Backtests: last min(500, n-250) returns of each series, expanding window, refitted "
+        f"every {refit_every} days, parameters fixed in between (variance updated daily); "
+        "Basel traffic light on the 99% VaR of the last 250 test days; ES 97.5 by McNeil–Frey "
+        "(bootstrap p) and Acerbi–Szekely Z2."
+    )
+
+
+def fit(
+    market: Annotated[
+        str | None, typer.Argument(help="Market id (e.g. eu_ets); omit with --all.")
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="auto (BIC over 18 single-regime models), a model (garch-t, ar1-gjr-skewt, "
+            "egarch-normal, ms2, msgarch2-t), a comma-separated list, or all.",
+        ),
+    ] = "auto",
+    all_: Annotated[bool, typer.Option("--all", help="Fit every market with daily data.")] = False,
+    regimes: Annotated[
+        bool, typer.Option("--regimes", help="Add ms2 and msgarch2-t to the selection.")
+    ] = False,
+    backtest: Annotated[
+        bool, typer.Option("--backtest", help="Out-of-sample VaR/ES backtests.")
+    ] = False,
+    plots: Annotated[
+        bool, typer.Option("--plots", help="Write PNGs next to the calibration.")
+    ] = False,
+    plot_markets: Annotated[
+        str | None,
+        typer.Option(
+            "--plot-markets",
+            help="With --all --plots: comma-separated markets "
+            f"(default {','.join(DEFAULT_PLOT_MARKETS)}).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Calibration folder (default calibrations/).")
+    ] = None,
+    refit_every: Annotated[
+        int, typer.Option("--refit-every", help="Backtest: days between re-estimations.")
+    ] = bt.REFIT_EVERY,
+    test_size: Annotated[
+        int, typer.Option("--test-size", help="Backtest: out-of-sample days.")
+    ] = bt.TEST_SIZE,
+) -> None:
+    """Fit price processes and write calibrations (see `riskmodel fit --help`)."""
+    out_dir = out if out is not None else config.CALIBRATIONS_DIR
+    if all_:
+        pm = plot_markets.split(",") if plot_markets else list(DEFAULT_PLOT_MARKETS)
+        fit_all(
+            model=model,
+            regimes=regimes,
+            out=out_dir,
+            backtest=backtest,
+            plots=plots,
+            plot_markets=[m.strip() for m in pm],
+            refit_every=refit_every,
+            test_size=test_size,
+        )
+        return
+    if not market:
+        raise InputError("give a MARKET or --all", field="market")
+    if market in PROXIES:
+        cal = fit_proxy(market, out_dir)
+        console.print(f"{market}: proxy of {cal.proxy['of']} written ({cal.proxy['reason']})")
+        return
+    res = fit_market(
+        market,
+        model=model,
+        regimes=regimes,
+        out=out_dir,
+        backtest=backtest,
+        plots=plots,
+        refit_every=refit_every,
+        test_size=test_size,
+    )
+    print_selection(market, res.selection)
+    for n in res.notes:
+        console.print(f"[yellow]{n}[/]")
+    print_summary([res.calibration])
+    if res.backtests:
+        print_backtests(res.backtests)
+    console.print(f"written {out_dir / (market + '.json')}")
