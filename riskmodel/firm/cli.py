@@ -1,0 +1,75 @@
+"""``riskmodel report``: a firm's compliance-cost risk report from a run or a scenario."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from riskmodel import config
+from riskmodel.errors import InputError
+
+
+def _library(ref: str, folder: Path, what: str) -> Path:
+    """A file path, or the name of a file in the project library (``folder/<name>.yaml``)."""
+    p = Path(ref)
+    if p.exists() or p.suffix in (".yaml", ".yml"):
+        return p
+    cand = folder / f"{ref}.yaml"
+    if cand.is_file():
+        return cand
+    raise InputError(f"no {what} file {ref!r} (nor {cand})", field=f"--{what}")
+
+
+def report(
+    firm: Annotated[str, typer.Option("--firm", help="Firm YAML file, or the name of one in "
+                                      "data/firms/.", show_default=False)],
+    run: Annotated[str | None, typer.Option("--run", help="Run folder or run id (runs/<id>).",
+                                            show_default=False)] = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="Scenario YAML file or library name (simulated here).",
+        show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: <run>/reports/<firm>, or "
+        "reports/<firm>-<scenario>).",
+        show_default=False)] = None,
+    paths: Annotated[int | None, typer.Option(
+        "--paths", min=1, help="Paths to simulate (default: the scenario's / the run's).",
+        show_default=False)] = None,
+    point: Annotated[int, typer.Option("--point", min=0, help="Sweep point to report.")] = 0,
+    events: Annotated[bool, typer.Option(
+        "--events/--no-events", help="Simulate each regulatory event alone for its effect.")]
+        = True,
+    event_paths: Annotated[int | None, typer.Option(
+        "--event-paths", min=1, help="Paths per single-event simulation (default: min(paths, "
+        "20000)).", show_default=False)] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print report.pdf (headless "
+                                      "Chromium).")] = False,
+    screenshot: Annotated[Path | None, typer.Option(
+        "--screenshot", help="Also save a PNG of the first page here (headless Chromium).",
+        show_default=False)] = None,
+) -> None:
+    """Write a firm's compliance-cost risk report (HTML, JSON, CSV) for a run or a scenario."""
+    from riskmodel.firm.report import make_report
+
+    if (run is None) == (scenario is None):
+        raise InputError("give exactly one of --run or --scenario", field="--run")
+    firm_path = _library(firm, config.FIRMS_DIR, "firm")
+    scn = _library(scenario, config.SCENARIOS_DIR, "scenario") if scenario else None
+    if out is None:  # beside the run, or reports/<firm>-<scenario>
+        if run is not None:
+            from riskmodel.batch.runs import find_run
+
+            out = find_run(run) / "reports" / firm_path.stem
+        else:
+            out = config.PROJECT_ROOT / "reports" / f"{firm_path.stem}-{scn.stem}"
+    t0 = time.perf_counter()
+    files = make_report(firm_path, out=out, run=run, scenario=scn, paths=paths, point=point,
+                        events=events, event_paths=event_paths, pdf=pdf)
+    if screenshot is not None:
+        from riskmodel.firm.browser import screenshot as shoot
+
+        shoot(files["html"], screenshot)
+    typer.echo(f"report written to {files['html']} ({time.perf_counter() - t0:.1f}s)")

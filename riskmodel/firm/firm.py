@@ -1,0 +1,217 @@
+"""A covered firm (MODEL.md §6): the YAML firm file, validated, and its loader.
+
+Units: quantities in Mt CO2e per year (the engine's unit); money in the firm's *market* currency
+(prices, abatement cost curve, hedge prices, penalty), converted to the reporting ``currency`` at
+a fixed rate at the end (exchange-rate risk is not modelled: the engine's FX rates are fixed).
+Reported costs are in millions of the reporting currency (Mt × currency per tonne).
+
+A firm file::
+
+    name: Example steelmaker
+    market: k_ets                      # a market id of the scenario
+    currency: KRW                      # reporting currency (default: the market's)
+    emissions:
+      level: 75.0                      # Mt in the first simulated year (or ``share`` of BAU)
+      annual_change: -0.01
+      elasticity: 1.0                  # d log e / d log U (the market's BAU emissions)
+      idiosyncratic_vol: 0.04          # sd of the firm's own annual log shock
+    abatement: {slope: 2000.0, curvature: 0.0, max_share: 0.15}
+    allocation: {by_year: {2024: 70.0, 2025: 69.0}}   # or {level:, annual_change:}, {output_based:}
+    bank: 2.0
+    hedges:
+      - {type: futures, year: 2024, ratio: 0.5}        # at today's forward
+      - {type: fixed_price, year: 2025, volume: 1.0, price: 9000}
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from riskmodel.errors import InputError
+from riskmodel.io import read_yaml
+from riskmodel.sim.scenario import CURRENCIES, format_validation_error
+
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Year = Annotated[int, Field(ge=2000, le=2100)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmissionsSpec(_Model):
+    """Gross (pre-abatement) emissions of the firm per compliance year.
+
+    ``share`` mode: e_y = share · U_y · z_y (MODEL.md §6). ``level`` mode:
+    e_y = level · (1 + annual_change)^(y − y0) · (X_y / E[X_y])^elasticity · z_y, X = U or Y
+    (``driver``). U is the market's BAU emissions on the path (the engine's ``bau`` annual
+    array), Y its covered output (``output``), E[·] the mean over the paths, z a lognormal
+    idiosyncratic factor with mean 1 (log sd ``idiosyncratic_vol``, AR(1) coefficient
+    ``idiosyncratic_persistence`` across years) drawn from the firm's own seeded stream.
+    """
+
+    share: Annotated[float, Field(gt=0, le=1)] | None = None
+    level: PosFloat | None = None
+    annual_change: Annotated[float, Field(gt=-1)] = 0.0
+    elasticity: Annotated[float, Field(ge=0, le=3)] = 1.0
+    #: What the firm's emissions follow in ``level`` mode: the market's BAU emissions U or its
+    #: covered output Y (the engine's ``output`` annual array).
+    driver: Literal["bau", "output"] = "bau"
+    idiosyncratic_vol: Annotated[float, Field(ge=0, le=2)] = 0.0
+    idiosyncratic_persistence: Annotated[float, Field(ge=-0.99, le=0.99)] = 0.0
+    #: Seed of the idiosyncratic stream (default: derived from the firm's name).
+    seed: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> EmissionsSpec:
+        if (self.share is None) == (self.level is None):
+            raise ValueError("give exactly one of 'share' (of the market's BAU) or 'level' (Mt)")
+        if self.share is not None and (self.annual_change or self.elasticity != 1.0
+                                       or self.driver != "bau"):
+            raise ValueError("'annual_change', 'elasticity' and 'driver' apply to 'level' "
+                             "mode only")
+        return self
+
+
+class AbatementSpec(_Model):
+    """The firm's own marginal abatement cost curve MAC(a) = slope · a + curvature · a².
+
+    a in Mt, MAC in market currency per tonne. The firm abates while MAC < price, up to
+    ``max_share`` of its gross emissions; its abatement cost is the area under the MAC curve,
+    slope · a²/2 + curvature · a³/3 (million currency units). No abatement when both are 0.
+    """
+
+    slope: NonNegFloat = 0.0
+    curvature: NonNegFloat = 0.0
+    max_share: Share = 1.0
+
+    @property
+    def active(self) -> bool:
+        """True when the firm can abate at all."""
+        return (self.slope > 0 or self.curvature > 0) and self.max_share > 0
+
+
+class AllocationSpec(_Model):
+    """Free allocation (Mt) per compliance year: one of
+
+    ``by_year`` (a mapping year → Mt; every simulated year must be listed), ``level`` with
+    ``annual_change`` (a level in the first simulated year), or ``output_based`` (an intensity
+    benchmark: allocation = ratio × the firm's gross emissions before abatement, i.e. output ×
+    benchmark intensity, so abating does not cut the allocation). No allocation when empty.
+    """
+
+    by_year: dict[Year, NonNegFloat] | None = None
+    level: NonNegFloat | None = None
+    annual_change: Annotated[float, Field(gt=-1)] = 0.0
+    output_based: Annotated[float, Field(ge=0, le=2)] | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> AllocationSpec:
+        modes = [m for m in ("by_year", "level", "output_based") if getattr(self, m) is not None]
+        if len(modes) > 1:
+            raise ValueError(f"give one of by_year, level or output_based (got {', '.join(modes)})")
+        if self.annual_change and self.level is None:
+            raise ValueError("'annual_change' applies to 'level' mode only")
+        return self
+
+
+class HedgeSpec(_Model):
+    """A hedge for one compliance year's purchase.
+
+    ``futures``: bought at today's forward F0 (default: the mean compliance price of that year
+    under the variant evaluated, the fair forward, so the hedge changes risk, not expected cost;
+    ``price`` sets F0). ``fixed_price``: a contract to buy ``volume`` at ``price``. Either way the
+    cost of year y gains (F0 − p_y) × volume. Volume in Mt, or ``ratio`` × the expected net
+    purchase of that year (gross emissions − abatement − allocation, unhedged, same variant).
+    """
+
+    type: Literal["futures", "fixed_price"] = "futures"
+    year: Year
+    volume: float | None = None
+    ratio: float | None = None
+    price: PosFloat | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> HedgeSpec:
+        if (self.volume is None) == (self.ratio is None):
+            raise ValueError("give exactly one of 'volume' (Mt) or 'ratio' (of expected purchase)")
+        if self.type == "fixed_price" and self.price is None:
+            raise ValueError("a fixed_price contract needs 'price'")
+        return self
+
+
+class PenaltySpec(_Model):
+    """Penalty per missing tonne (market currency). Without make-good the firm pays
+    min(price, amount) per tonne it lacks (the penalty caps its price); with make-good it must
+    still surrender the allowances, so the penalty is never chosen and never paid."""
+
+    amount: PosFloat
+    make_good: bool = False
+
+
+class Firm(_Model):
+    """A covered firm in one market of a scenario (see the module docstring for units)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    #: Where the numbers come from (or a statement that they are illustrative).
+    sources: list[str] = Field(default_factory=list)
+    market: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    #: Reporting currency (default: the market's).
+    currency: Literal[CURRENCIES] | None = None  # type: ignore[valid-type]
+    #: Reporting currency per unit of market currency (default: the scenario's FX rates).
+    fx_rate: PosFloat | None = None
+    emissions: EmissionsSpec
+    abatement: AbatementSpec = Field(default_factory=AbatementSpec)
+    allocation: AllocationSpec = Field(default_factory=AllocationSpec)
+    #: Allowances held at the start (Mt); used before buying.
+    bank: NonNegFloat = 0.0
+    #: What happens to a surplus: kept in the bank for later years, or sold at p_y.
+    surplus: Literal["bank", "sell"] = "bank"
+    penalty: PenaltySpec | None = None
+    hedges: list[HedgeSpec] = Field(default_factory=list)
+    #: Annual rate to discount later years' costs in the horizon total (0: plain sum).
+    discount_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    def stream_seed(self) -> int:
+        """Seed of the firm's idiosyncratic stream (stable across runs and machines)."""
+        if self.emissions.seed is not None:
+            return self.emissions.seed
+        return int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:8], "little")
+
+
+def firm_from_dict(data: Any, *, file: str | Path | None = None) -> Firm:
+    """Validate a mapping into a ``Firm``, or raise ``InputError`` naming file and field."""
+    if not isinstance(data, dict):
+        raise InputError("a firm file must be a mapping of fields", file=file)
+    try:
+        return Firm.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(exc, file=file) from None
+
+
+def load_firm(path: str | Path) -> Firm:
+    """Read and validate a firm YAML file."""
+    path = Path(path)
+    return firm_from_dict(read_yaml(path), file=path)
+
+
+def check_firm_years(firm: Firm, years: list[int], *, file: str | Path | None = None) -> None:
+    """Allocation and hedges must refer to simulated years (InputError otherwise)."""
+    if firm.allocation.by_year is not None:
+        missing = [y for y in years if y not in firm.allocation.by_year]
+        if missing:
+            raise InputError(
+                f"no allocation for simulated year(s) {', '.join(map(str, missing))} "
+                f"(horizon {years[0]}-{years[-1]})", file=file, field="allocation.by_year")
+    for k, h in enumerate(firm.hedges):
+        if h.year not in years:
+            raise InputError(
+                f"hedge year {h.year} is outside the horizon {years[0]}-{years[-1]}",
+                file=file, field=f"hedges[{k}].year")

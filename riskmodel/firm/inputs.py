@@ -1,0 +1,273 @@
+"""Where a firm report gets its paths: a run folder's ``annual.npz``, or the engine.
+
+A run keeps the per-path compliance-year arrays only when its scenario had
+``simulation.keep_annual``; otherwise (and for ``--scenario``) the scenario is simulated here with
+``keep_annual`` on and the same seed, which reproduces the run path for path (the engine's
+chunk streams depend on the seed and the chunk grain only). The effect of each regulatory event
+is measured by simulating the scenario once per event with only that event switched on (variants
+``linked`` and ``linked_events`` on the same seed, so on common random numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from riskmodel import config
+from riskmodel.errors import InputError
+from riskmodel.firm.cost import MarketPaths
+from riskmodel.firm.firm import Firm
+from riskmodel.sim.scenario import EventsSpec, Scenario
+
+#: Default paths per single-event simulation (each is a full simulation).
+EVENT_PATHS = 20_000
+
+
+@dataclass
+class FirmInputs:
+    """Everything the report needs from the simulation side."""
+
+    scenario: Scenario
+    market: MarketPaths
+    #: Kept daily price paths of the firm's market ``[variant, path, day]`` (may be None).
+    daily: np.ndarray | None
+    per_event: dict[str, MarketPaths] = field(default_factory=dict)
+    fx: float = 1.0
+    currency: str = ""
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def engine() -> Any:
+    """The engine module (``RISKMODEL_ENGINE`` or ``riskmodel.sim.engine``)."""
+    from riskmodel.batch.parallel import default_engine, load_engine
+
+    return load_engine(default_engine())
+
+
+def simulate(scenario: Scenario) -> Any:
+    """Run the engine on a scenario (``simulate``, or chunk by chunk and merge)."""
+    eng = engine()
+    if hasattr(eng, "simulate"):
+        return eng.simulate(scenario)
+    sim = scenario.simulation
+    n_chunks = -(-sim.paths // sim.paths_per_chunk)
+    parts = []
+    for c in range(n_chunks):
+        first = c * sim.paths_per_chunk
+        parts.append(eng.simulate_chunk(scenario, chunk_index=c,
+                                        n_paths=min(sim.paths_per_chunk, sim.paths - first),
+                                        first_path=first))
+    return eng.merge_chunks(scenario, parts)
+
+
+def with_annual(scenario: Scenario, *, paths: int | None = None, **sim: Any) -> Scenario:
+    """A copy of the scenario that keeps the annual arrays (and other simulation overrides)."""
+    upd = {"keep_annual": True, **sim}
+    if paths is not None:
+        upd["paths"] = paths
+    data = scenario.model_dump()
+    data["simulation"].update(upd)
+    return Scenario.model_validate(data)
+
+
+def years_of(scenario: Scenario) -> list[int]:
+    """Compliance years of the horizon."""
+    h = scenario.horizon
+    return list(range(h.start_year, h.start_year + h.years))
+
+
+def market_currency(scenario: Scenario, market: str) -> str:
+    """The currency of a scenario market (its override, else the catalogue's)."""
+    spec = next((m for m in scenario.markets if m.id == market), None)
+    if spec is None:
+        raise InputError(f"market {market!r} is not in scenario {scenario.name!r} "
+                         f"(markets: {', '.join(scenario.market_ids())})", field="market")
+    if spec.currency:
+        return str(spec.currency)
+    from riskmodel.data.catalogue import load_market
+
+    return str(load_market(market).currency)
+
+
+def fx_rate(scenario: Scenario, firm: Firm, market_ccy: str, report_ccy: str,
+            *, file: str | Path | None = None) -> float:
+    """Reporting currency per unit of market currency: the firm's ``fx_rate``, else the
+    scenario's rates (``simulation.fx`` over ``calibrations/fx.json``, numeraire per unit)."""
+    if firm.fx_rate is not None:
+        return float(firm.fx_rate)
+    if report_ccy == market_ccy:
+        return 1.0
+    rates: dict[str, float] = {}
+    path = config.CALIBRATIONS_DIR / "fx.json"
+    num = scenario.simulation.numeraire
+    if path.is_file():
+        import json
+
+        d = json.loads(path.read_text(encoding="utf-8"))
+        r = {str(a): float(b) for a, b in (d.get("rates") or {}).items()}
+        r[d.get("numeraire", "EUR")] = 1.0
+        if num in r:
+            rates = {c: v / r[num] for c, v in r.items()}
+    rates.update(scenario.simulation.fx)
+    rates[num] = 1.0
+    missing = [c for c in (market_ccy, report_ccy) if c not in rates]
+    if missing:
+        raise InputError(f"no exchange rate for {missing[0]} to report {market_ccy} costs in "
+                         f"{report_ccy}: give fx_rate ({report_ccy} per {market_ccy})",
+                         file=file, field="fx_rate")
+    return rates[market_ccy] / rates[report_ccy]
+
+
+def market_paths(annual: dict[str, np.ndarray], scenario: Scenario, market: str,
+                 currency: str = "") -> MarketPaths:
+    """Slice one market out of the engine's annual arrays."""
+    return MarketPaths.from_annual(annual, variants=list(scenario.simulation.variants),
+                                   market_ids=scenario.market_ids(), market=market,
+                                   years=years_of(scenario), currency=currency)
+
+
+def daily_prices(paths: dict[str, np.ndarray] | None, scenario: Scenario,
+                 market: str) -> np.ndarray | None:
+    """Kept daily price paths of one market ``[variant, path, day]``, if the engine kept any."""
+    arr = (paths or {}).get("price")
+    if arr is None or np.asarray(arr).ndim != 4 or np.asarray(arr).shape[1] == 0:
+        return None
+    return np.asarray(arr)[:, :, scenario.market_ids().index(market), :]
+
+
+def single_events(scenario: Scenario) -> dict[str, EventsSpec]:
+    """One ``EventsSpec`` per regulatory event of the scenario, each with only that event on:
+    a link's restriction (quota / fee; its suspension rates zeroed), a link's suspension or
+    termination from the active state (restriction rates zeroed), a market's exemption, a
+    market's intervention. A suspension that can only follow a restriction
+    (``restricted_to_suspended``) is part of the joint effect only."""
+    out: dict[str, EventsSpec] = {}
+    for lk in scenario.events.links:
+        if lk.active_to_restricted > 0:
+            one = lk.model_copy(update={"active_to_suspended": 0.0,
+                                        "restricted_to_suspended": 0.0})
+            what = "quota" if lk.restricted_quota is not None else "fee"
+            out[f"{lk.link}: {what} imposed"] = EventsSpec(links=[one])
+        if lk.active_to_suspended > 0:  # (restricted -> suspended needs the restriction)
+            one = lk.model_copy(update={"active_to_restricted": 0.0,
+                                        "restricted_to_suspended": 0.0})
+            what = "terminated" if lk.terminal else "suspended"
+            out[f"{lk.link}: {what}"] = EventsSpec(links=[one])
+    for mk in scenario.events.markets:
+        if mk.exemption_on > 0:
+            one = mk.model_copy(update={"intervention_on": 0.0})
+            out[f"{mk.market}: exemption"] = EventsSpec(markets=[one])
+        if mk.intervention_on > 0:
+            one = mk.model_copy(update={"exemption_on": 0.0})
+            out[f"{mk.market}: intervention"] = EventsSpec(markets=[one])
+    return out
+
+
+def event_paths(scenario: Scenario, market: str, *, paths: int, currency: str = ""
+                ) -> dict[str, MarketPaths]:
+    """Per single event: the firm's market under ``linked`` and ``linked_events``."""
+    variants = list(scenario.simulation.variants)
+    if "linked" not in variants or "linked_events" not in variants:
+        return {}
+    out = {}
+    for name, ev in single_events(scenario).items():
+        data = scenario.model_dump()
+        data["events"] = ev.model_dump()
+        data["simulation"].update(keep_annual=True, keep_paths=0, paths=paths,
+                                  variants=["linked", "linked_events"])
+        scn = Scenario.model_validate(data)
+        res = simulate(scn)
+        out[name] = market_paths(res.annual, scn, market, currency)
+    return out
+
+
+def from_run(run_dir: str | Path, *, point: int = 0) -> tuple[Scenario, dict[str, np.ndarray],
+                                                                dict[str, np.ndarray], str]:
+    """Scenario, annual arrays and kept paths of a run folder's sweep point (re-simulated with
+    the same seed when the run kept no annual arrays)."""
+    from riskmodel.batch.runner import ANNUAL, PATHS, read_manifest
+    from riskmodel.batch.runs import find_run
+    from riskmodel.batch.scenario_file import plan_from_json
+
+    d = find_run(run_dir)
+    manifest = read_manifest(d)
+    plan = plan_from_json(manifest["plan"])
+    if not 0 <= point < len(plan.scenarios):
+        raise InputError(f"the run has {len(plan.scenarios)} sweep point(s); got {point}",
+                         field="--point")
+    scn = plan.scenarios[point]
+    prefix = f"p{point:04d}__"
+
+    def load(name: str) -> dict[str, np.ndarray]:
+        if not (d / name).is_file():
+            return {}
+        with np.load(d / name) as z:
+            return {k[len(prefix):]: z[k] for k in z.files if k.startswith(prefix)}
+
+    annual, kept = load(ANNUAL), load(PATHS)
+    if annual:
+        return scn, annual, kept, f"run {d.name} (annual arrays of sweep point {point})"
+    res = simulate(with_annual(scn))
+    return (scn, res.annual, kept or (res.paths or {}),
+            f"run {d.name}, sweep point {point}, re-simulated with keep_annual (same seed)")
+
+
+def load_inputs(
+    firm: Firm,
+    *,
+    run: str | Path | None = None,
+    scenario: str | Path | Scenario | None = None,
+    paths: int | None = None,
+    point: int = 0,
+    events: bool = True,
+    event_paths_n: int | None = None,
+    firm_file: str | Path | None = None,
+) -> FirmInputs:
+    """Market paths for ``firm`` from a run folder or a scenario (file or object)."""
+    from riskmodel.firm.firm import check_firm_years
+
+    if (run is None) == (scenario is None):
+        raise InputError("give exactly one of --run or --scenario", field="--run")
+    if run is not None:
+        scn, annual, kept, source = from_run(run, point=point)
+        if paths is not None and paths != scn.simulation.paths:
+            scn = with_annual(scn, paths=paths)
+            res = simulate(scn)
+            annual, kept = res.annual, res.paths or {}
+            source += f"; re-simulated with {paths} paths"
+    else:
+        if isinstance(scenario, Scenario):
+            scn, source = scenario, f"scenario {scenario.name}"
+        else:
+            from riskmodel.batch.scenario_file import load_scenario_file
+
+            plan = load_scenario_file(scenario, paths=paths)
+            if not 0 <= point < len(plan.scenarios):
+                raise InputError(f"the scenario has {len(plan.scenarios)} sweep point(s); got "
+                                 f"{point}", file=scenario, field="--point")
+            scn = plan.scenarios[point]
+            source = f"scenario file {Path(scenario).name} (sweep point {plan.point_label(point)})"
+        scn = with_annual(scn, paths=paths)
+        res = simulate(scn)
+        annual, kept = res.annual, res.paths or {}
+    if not annual:
+        raise InputError("the engine returned no annual arrays (simulation.keep_annual)",
+                         field="annual")
+    check_firm_years(firm, years_of(scn), file=firm_file)
+    ccy = market_currency(scn, firm.market)
+    report_ccy = firm.currency or ccy
+    mp = market_paths(annual, scn, firm.market, ccy)
+    fx = fx_rate(scn, firm, ccy, report_ccy, file=firm_file)
+    per_event: dict[str, MarketPaths] = {}
+    notes: list[str] = []
+    if events and single_events(scn):
+        n = event_paths_n or min(scn.simulation.paths, EVENT_PATHS)
+        per_event = event_paths(scn, firm.market, paths=n, currency=ccy)
+        notes.append(f"event effects: each event alone, {n} paths on the run's seed")
+    return FirmInputs(scenario=scn, market=mp, daily=daily_prices(kept, scn, firm.market),
+                      per_event=per_event, fx=fx, currency=report_ccy, source=source,
+                      notes=notes)
