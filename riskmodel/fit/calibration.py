@@ -535,6 +535,28 @@ PROXIES: dict[str, dict[str, str]] = {
         "the WCI (California-Quebec) programme it intends to link with; the California process "
         "is used (both in USD).",
     },
+    # Markets with no price series at all: the dynamics of a comparable market, rescaled to
+    # the last price level the seeds report (documented, never fitted).
+    "tokyo": {
+        "of": "k_ets",
+        "currency": "JPY",
+        "price_level": "1500",
+        "level_source": "seeds/aspi-2017-next-generation-carbon-market-cooperation-zh.txt:803-804",
+        "reason": "Tokyo has no public price series: trades are bilateral and undisclosed "
+        "(seeds/aspi-2018-carbon-market-cooperation-northeast-asia.txt:590). The K-ETS process "
+        "(the nearest absolute-cap Northeast Asian market, also thinly traded) stands in for its "
+        "dynamics, rescaled to the last average traded price the seeds give, JPY 1,500/t in "
+        "2016.",
+    },
+    "saitama": {
+        "of": "k_ets",
+        "currency": "JPY",
+        "price_level": "1500",
+        "level_source": "seeds/aspi-2017-next-generation-carbon-market-cooperation-zh.txt:803-804",
+        "reason": "Saitama has no public price series and has been linked with Tokyo since 2011, "
+        "so it takes Tokyo's proxy: the K-ETS process rescaled to JPY 1,500/t (the Tokyo average "
+        "traded price in 2016 the seeds give).",
+    },
 }
 
 
@@ -604,10 +626,10 @@ def proxy_calibration(
         diagnostics=dict(of.diagnostics),
         proxy={
             "of": info["of"],
-            "fx": info["fx"],
+            "fx": info.get("fx", "level"),
             "fx_rate": fx_rate,
             "fx_source": fx_source,
-            "link_start": info["link_start"],
+            "link_start": info.get("link_start"),
             "reason": info["reason"],
             "auction_prices": auction,
         },

@@ -242,6 +242,14 @@ def fit_proxy(market: str, out: Path) -> Calibration:
 
     info = PROXIES[market]
     of = load_calibration(info["of"], out)
+    if "price_level" in info:  # no price series at all: rescale to the stated level
+        level = float(info["price_level"])
+        conv = level / float(of.state["last_price"])
+        source = (f"no price series: level set to {level:g} {info['currency']}/t "
+                  f"({info['level_source']}); {info['of']}'s dynamics")
+        cal = proxy_calibration(market, of, fx_rate=conv, fx_source=source, auction=None)
+        cal.save(out)
+        return cal
     own = load_series(market)
     of_series = load_series(info["of"])
     fx, source = _fx_for_proxy(of.currency, info["currency"], own.prices, of_series.prices, info)

@@ -109,6 +109,11 @@ class StabilisationSpec(_Model):
     kets_probability: Share = 0.5
     #: Extra supply released when a K-ETS upper trigger acts, as a share of the annual cap.
     kets_release_share: Share = 0.05
+    #: EU MSR: total number of allowances in circulation at the start (Mt); default: the
+    #: catalogue's intake threshold (an assumption: the seeds give no TNAC level).
+    tnac0: NonNegFloat | None = None
+    #: EU MSR: allowances held in the reserve at the start (Mt).
+    msr_reserve0: NonNegFloat = 0.0
 
 
 class ProcessSpec(_Model):
@@ -144,6 +149,17 @@ class MarketSpec(_Model):
     #: Penalty per missing tonne with no make-good: acts as an unlimited-reserve price cap.
     penalty_cap: PosFloat | None = None
     stabilisation: StabilisationSpec = Field(default_factory=StabilisationSpec)
+    #: Supply rule the fitted price history was generated under (the bridge's S_obs); default:
+    #: the catalogue's cap type (absolute for synthetic markets).
+    observed_cap: CapSpec | None = None
+    #: Annual log growth of covered output (mean, sd); override the fundamentals calibration
+    #: (needed for a synthetic market whose jurisdiction is not calibrated).
+    output_growth: float | None = None
+    output_vol: NonNegFloat | None = None
+    #: Guard on the simulated price process: largest daily residual, percent log return (the
+    #: variance is capped at its square); None switches it off. Fitted EGARCH processes with
+    #: nu near 2 have infinite variance and overflow over multi-year horizons without it.
+    max_daily_return: PosFloat | None = 25.0
     #: True for a market not in the catalogue: then process, currency, jurisdiction and
     #: bau_emissions must be given.
     synthetic: bool = False
@@ -308,10 +324,13 @@ class SimulationSpec(_Model):
     numeraire: Literal[CURRENCIES] = "EUR"  # type: ignore[valid-type]
     #: Exchange rates: numeraire per unit of each currency (default: calibrations/fx.json).
     fx: dict[str, PosFloat] = Field(default_factory=dict)
-    #: 'zero': simulate prices as martingales (with banking, no-arbitrage makes the allowance price
-    #: a martingale up to interest; drifts fitted on short samples are mostly noise);
-    #: 'fitted': keep the calibration's mean return.
-    price_drift: Literal["zero", "fitted"] = "zero"
+    #: 'martingale' (default): the price itself is a martingale, E[P_{t+1} | F_t] = P_t — with
+    #: banking, no-arbitrage makes the allowance price a martingale up to interest, and drifts
+    #: fitted on short samples are mostly noise; the mean and AR(1) terms are dropped and the log
+    #: return carries the compensator -h_t/2. 'zero': log price is a martingale (mean and AR
+    #: dropped, no compensator: the price drifts up by exp(h/2) a day). 'fitted': keep the
+    #: calibration's mean and AR(1) terms.
+    price_drift: Literal["martingale", "zero", "fitted"] = "martingale"
     variants: list[Literal["autarky", "linked", "linked_events"]] = Field(
         default_factory=lambda: ["autarky", "linked", "linked_events"]
     )

@@ -1,0 +1,241 @@
+"""``riskmodel run`` and ``riskmodel runs``: batch runs of scenario files and their results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from riskmodel import config
+from riskmodel.batch.runner import SUMMARY, RunOptions, resume_run, run_plan
+from riskmodel.batch.runs import compare_runs, find_run, list_runs, show_run
+from riskmodel.batch.scenario_file import load_scenario_file
+from riskmodel.errors import InputError
+
+_err = Console(stderr=True)
+_out = Console()
+
+
+class _PathsPerSecond(ProgressColumn):
+    """Paths per second (over this session)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} paths/s" if speed else "- paths/s", style="progress.data.speed")
+
+
+class RichProgress:
+    """A rich progress bar fed by the runner (paths done, paths/s, time left)."""
+
+    def __init__(self, label: str, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} paths"),
+            _PathsPerSecond(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            console=_err,
+            disable=quiet,
+            transient=False,
+        )
+        self.label = label
+        self.task_id: int | None = None
+
+    def start(self, total_paths: int, done_paths: int) -> None:
+        """Begin (a resume starts part-way)."""
+        self.progress.start()
+        self.task_id = self.progress.add_task(self.label, total=total_paths,
+                                              completed=done_paths)
+
+    def advance(self, paths: int) -> None:
+        """Paths just finished."""
+        if self.task_id is not None:
+            self.progress.advance(self.task_id, paths)
+
+    def stop(self) -> None:
+        """Close the bar."""
+        self.progress.stop()
+
+
+def _scenario_path(ref: str) -> Path:
+    """A scenario file path, or the name of one in the library (data/scenarios/<name>.yaml)."""
+    p = Path(ref)
+    if p.exists() or p.suffix in (".yaml", ".yml"):
+        return p
+    lib = config.SCENARIOS_DIR / f"{ref}.yaml"
+    if lib.is_file():
+        return lib
+    have = ", ".join(sorted(x.stem for x in config.SCENARIOS_DIR.glob("*.yaml")))
+    raise InputError(f"no scenario file {ref!r} (library scenarios: {have or 'none'})",
+                     field="SCENARIO")
+
+
+def run(
+    scenario: Annotated[
+        str | None,
+        typer.Argument(help="Scenario YAML file, or the name of one in data/scenarios/.",
+                       show_default=False),
+    ] = None,
+    n_jobs: Annotated[int, typer.Option("--n-jobs", "-j", help="Local worker processes "
+                                        "(-1: all cores).")] = 1,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="dask.distributed scheduler (tcp://host:port): run the chunks on "
+        "that cluster instead of local processes.", show_default=False)] = None,
+    paths: Annotated[int | None, typer.Option("--paths", help="Override simulation.paths.",
+                                              show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override simulation.seed.",
+                                             show_default=False)] = None,
+    chunk_size: Annotated[int | None, typer.Option(
+        "--chunk-size", help="Paths per task, rounded up to whole chunks of "
+        "simulation.paths_per_chunk (default one chunk per task). Never changes results.",
+        show_default=False)] = None,
+    resume: Annotated[Path | None, typer.Option(
+        "--resume", help="Finish an interrupted run folder (only its missing chunks).",
+        show_default=False)] = None,
+    run_id: Annotated[str | None, typer.Option(
+        "--run-id", help="Run folder name (default <scenario>-<time>-<hash>).",
+        show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder of run folders.")] = config.RUNS_DIR,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; "
+                                        "print only the run folder.")] = False,
+) -> None:
+    """Run a scenario file (all its sweep points) and write runs/<run-id>/."""
+    if n_jobs == 0 or n_jobs < -1:
+        raise InputError(f"must be a positive number of processes or -1 (got {n_jobs})",
+                         field="--n-jobs")
+    if chunk_size is not None and chunk_size < 1:
+        raise InputError(f"must be a positive number of paths (got {chunk_size})",
+                         field="--chunk-size")
+    options = RunOptions(n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size)
+    if resume is not None:
+        if scenario is not None or paths is not None or seed is not None or run_id is not None:
+            raise InputError("--resume takes the run folder only (its scenario, paths and seed "
+                             "are fixed)", field="--resume")
+        bar = RichProgress(f"resume {resume.name}", quiet=quiet)
+        try:
+            run_dir = resume_run(resume, options=options, progress=bar)
+        finally:
+            bar.stop()
+    else:
+        if scenario is None:
+            raise InputError("give a scenario file (or --resume RUN_DIR)", field="SCENARIO")
+        plan = load_scenario_file(_scenario_path(scenario), paths=paths, seed=seed)
+        bar = RichProgress(plan.name, quiet=quiet)
+        try:
+            run_dir = run_plan(plan, out=out, run_id=run_id, options=options, progress=bar)
+        finally:
+            bar.stop()
+    if quiet:
+        typer.echo(str(run_dir))
+        return
+    typer.echo((run_dir / SUMMARY).read_text(encoding="utf-8"))
+    typer.echo(f"results: {run_dir}")
+
+
+runs_app = typer.Typer(
+    help="List runs, show one run's summary, compare two runs.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+
+_OutOpt = Annotated[Path, typer.Option("--out", help="Folder of run folders.")]
+
+
+def _print_frame(frame: pd.DataFrame, title: str | None = None, *, floatfmt: str = "{:.4g}"
+                 ) -> None:
+    if not _out.is_terminal:  # piped: plain text, never truncated
+        if title:
+            typer.echo(title)
+        typer.echo(frame.to_string(index=False, float_format=lambda v: floatfmt.format(v)))
+        return
+    table = Table(title=title, show_lines=False)
+    for c in frame.columns:
+        table.add_column(str(c), justify="right" if frame[c].dtype.kind in "fiu" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[
+            floatfmt.format(v) if isinstance(v, float) and pd.notna(v)
+            else ("" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+            for v in row
+        ])
+    _out.print(table)
+
+
+@runs_app.callback()
+def _runs_default(ctx: typer.Context, out: _OutOpt = config.RUNS_DIR) -> None:
+    """Without a subcommand: list the runs."""
+    ctx.obj = {"out": out}
+    if ctx.invoked_subcommand is None:
+        _list(out)
+
+
+def _list(out: Path) -> None:
+    frame = list_runs(out)
+    if frame.empty:
+        _out.print(f"no runs in {out}")
+        return
+    _print_frame(frame, title=f"runs in {out}")
+
+
+@runs_app.command("list")
+def list_cmd(ctx: typer.Context) -> None:
+    """List the run folders, newest first."""
+    _list(ctx.obj["out"])
+
+
+@runs_app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or prefix) or folder.")],
+    manifest: Annotated[bool, typer.Option("--manifest", help="Print the manifest JSON.")] = False,
+) -> None:
+    """Show one run's summary (or its manifest)."""
+    out = ctx.obj["out"]
+    if manifest:
+        d = find_run(run_ref, out=out)
+        typer.echo((d / "manifest.json").read_text(encoding="utf-8"))
+        return
+    typer.echo(show_run(run_ref, out=out))
+
+
+@runs_app.command("compare")
+def compare_cmd(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(metavar="RUN_A")],
+    b: Annotated[str, typer.Argument(metavar="RUN_B")],
+    statistic: Annotated[list[str] | None, typer.Option(
+        "--statistic", "-s", help="Only these statistics (repeatable).", show_default=False)
+    ] = None,
+    variant: Annotated[str | None, typer.Option(
+        "--variant", help="Only this variant (autarky, linked, linked_events).",
+        show_default=False)] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Also write the full comparison.",
+                                             show_default=False)] = None,
+) -> None:
+    """Compare two runs (e.g. the same scenario under two designs) side by side."""
+    out = ctx.obj["out"]
+    frame = compare_runs(a, b, out=out, statistics=statistic)
+    if variant is not None:
+        frame = frame[frame["variant"] == variant]
+    if csv is not None:
+        from riskmodel.io import atomic_write_text
+
+        atomic_write_text(csv, frame.to_csv(index=False))
+    na, nb = find_run(a, out=out).name, find_run(b, out=out).name
+    _print_frame(frame, title=f"A = {na}   B = {nb}   diff = B - A")

@@ -1,0 +1,511 @@
+"""Run folders: manifest, chunk ledger, resume, and the final merge.
+
+``runs/<run-id>/`` holds
+
+- ``manifest.json``: the scenario as resolved (with its sweep points), seed entropy, chunk
+  layout, package versions, git commit, calibration hashes, start / end times, one entry per
+  session (first run and each resume), and at the end the chunk ledger;
+- ``chunks/p0000-c000017.pkl``: one file per finished chunk (the engine's picklable
+  ``ChunkStats``), each written atomically as its task returns — the ledger is the set of these
+  files, so a run killed at any moment keeps every finished chunk;
+- ``results.parquet``: the tidy table (scenario, sweep point, variant, market, year, statistic,
+  value, mcse), merged in chunk order per sweep point, so it is the same whatever the workers,
+  task size, backend or interruptions;
+- ``paths.npz`` (kept sample paths, and ``annual.npz`` when asked), ``summary.txt``.
+
+Every file goes through ``riskmodel.io``'s atomic writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import inspect
+import io
+import json
+import pickle
+import platform
+import re
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from riskmodel import config
+from riskmodel.batch.parallel import (
+    DEFAULT_ENGINE,
+    ChunkSpec,
+    Task,
+    backend_name,
+    connect,
+    default_engine,
+    default_threads,
+    execute,
+    load_engine,
+    make_tasks,
+    resolve_scenario,
+)
+from riskmodel.batch.scenario_file import ScenarioPlan, plan_from_json, scenario_calibrations
+from riskmodel.errors import DataError, InputError
+from riskmodel.io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_parquet,
+    atomic_write_text,
+    sha256_file,
+    to_json,
+)
+
+SCHEMA = "riskmodel.run/1"
+MANIFEST = "manifest.json"
+CHUNKS = "chunks"
+RESULTS = "results.parquet"
+PATHS = "paths.npz"
+ANNUAL = "annual.npz"
+SUMMARY = "summary.txt"
+#: Columns the batch layer puts in front of the engine's tidy table.
+LEAD_COLUMNS = ["scenario", "sweep_point", "sweep"]
+_CHUNK_FILE = re.compile(r"^p(\d{4})-c(\d{6})\.pkl$")
+_PACKAGES = ("riskmodel", "numpy", "scipy", "pandas", "numba", "arch", "statsmodels", "joblib",
+             "dask", "distributed", "pydantic", "pyarrow")
+
+
+class ProgressSink(Protocol):
+    """What the runner reports progress to (the CLI's progress bar, or nothing)."""
+
+    def start(self, total_paths: int, done_paths: int) -> None: ...
+
+    def advance(self, paths: int) -> None: ...
+
+
+@dataclass
+class RunOptions:
+    """How to execute (never changes results)."""
+
+    n_jobs: int = 1
+    #: dask scheduler address ``tcp://host:port`` or a ``distributed.Client``.
+    scheduler: Any = None
+    #: Paths per task, rounded up to whole chunks of ``simulation.paths_per_chunk``; default one
+    #: chunk per task.
+    chunk_size: int | None = None
+    threads: int | None = None
+    #: Engine module (default ``riskmodel.sim.engine``, or ``RISKMODEL_ENGINE``).
+    engine: str = field(default_factory=default_engine)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def plan_hash(plan: ScenarioPlan) -> str:
+    """SHA-256 of the resolved plan (scenario, sweep points): what a resume must match."""
+    body = {"scenarios": [s.model_dump(mode="json") for s in plan.scenarios],
+            "points": plan.points}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def new_run_id(plan: ScenarioPlan, *, when: dt.datetime | None = None) -> str:
+    """``<scenario-name>-<YYYYmmdd-HHMMSS>-<hash8>`` (hash of plan and time)."""
+    when = when or dt.datetime.now(dt.UTC)
+    stamp = when.strftime("%Y%m%d-%H%M%S")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", plan.name).strip("_") or "run"
+    h = hashlib.sha256(f"{plan_hash(plan)}{when.isoformat()}".encode()).hexdigest()[:8]
+    return f"{name}-{stamp}-{h}"
+
+
+def layouts(plan: ScenarioPlan) -> list[ChunkSpec]:
+    """Chunk layout of every sweep point."""
+    return [ChunkSpec(s.simulation.paths, s.simulation.paths_per_chunk) for s in plan.scenarios]
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a result depends on."""
+    out = {"python": platform.python_version()}
+    for p in _PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def git_commit() -> dict[str, Any]:
+    """HEAD commit of the checkout and whether tracked files differ from it (read-only git)."""
+    def git(*args: str) -> str | None:
+        try:
+            r = subprocess.run(["git", "-C", str(config.PROJECT_ROOT), *args],
+                               capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    head = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if head else None
+    return {"commit": head, "dirty": bool(status) if status is not None else None}
+
+
+def calibration_hashes(plan: ScenarioPlan) -> dict[str, str]:
+    """SHA-256 of every calibration file the run reads (and the shared ones that exist)."""
+    base_dir = plan.file.parent if plan.file is not None else None
+    paths: set[Path] = set()
+    for sc in plan.scenarios:
+        paths.update(p for _, p in scenario_calibrations(sc, base_dir=base_dir).values())
+    for name in ("dependence.json", "fundamentals.json", "fx.json"):
+        paths.add(config.CALIBRATIONS_DIR / name)
+    out = {}
+    for p in sorted(paths):
+        if p.is_file():
+            try:
+                key = str(p.relative_to(config.PROJECT_ROOT))
+            except ValueError:
+                key = str(p)
+            out[key] = sha256_file(p)
+    return out
+
+
+def seed_info(plan: ScenarioPlan) -> list[dict[str, Any]]:
+    """Seed entropy and chunk layout per sweep point."""
+    out = []
+    for sc, lay in zip(plan.scenarios, layouts(plan), strict=True):
+        ss = np.random.SeedSequence(sc.simulation.seed)
+        out.append({"seed": sc.simulation.seed, "entropy": str(ss.entropy),
+                    "paths": lay.paths, "paths_per_chunk": lay.grain, "n_chunks": lay.n_chunks})
+    return out
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+def chunk_file(run_dir: Path, point: int, chunk: int) -> Path:
+    """Ledger file of one finished chunk."""
+    return run_dir / CHUNKS / f"p{point:04d}-c{chunk:06d}.pkl"
+
+
+def finished_chunks(run_dir: Path) -> set[tuple[int, int]]:
+    """(point, chunk) of every chunk in the ledger."""
+    d = run_dir / CHUNKS
+    if not d.is_dir():
+        return set()
+    out = set()
+    for p in d.iterdir():
+        m = _CHUNK_FILE.match(p.name)
+        if m:
+            out.add((int(m.group(1)), int(m.group(2))))
+    return out
+
+
+def _store(run_dir: Path, session: int, task: Task, parts: list[tuple[int, Any]],
+           lay: ChunkSpec) -> int:
+    """Write each chunk of a finished task atomically; returns the paths stored."""
+    n = 0
+    for c, part in parts:
+        first, size = lay.bounds(c)
+        blob = pickle.dumps(
+            {"point": task.point, "chunk": c, "first_path": first, "n_paths": size,
+             "session": session, "finished": _now(), "stats": part},
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        atomic_write_bytes(chunk_file(run_dir, task.point, c), blob)
+        n += size
+    return n
+
+
+def _load_chunk(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+        raise DataError(f"unreadable chunk ({exc}); delete it and resume to recompute it",
+                        file=path) from None
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a run folder (InputError when there is none)."""
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        raise InputError("not a run folder (no manifest.json)", file=Path(run_dir))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"manifest is not valid JSON ({exc.msg})", file=path) from None
+
+
+def new_run_dir(
+    plan: ScenarioPlan, *, out: str | Path | None = None, run_id: str | None = None
+) -> Path:
+    """The folder a new run will use (checked, not created)."""
+    out = Path(out) if out is not None else config.RUNS_DIR
+    run_id = run_id or new_run_id(plan)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", run_id) or run_id in (".", ".."):
+        raise InputError(f"use letters, digits, '.', '_' and '-' only (got {run_id!r})",
+                         field="--run-id")
+    run_dir = out / run_id
+    if run_dir.exists():
+        raise InputError("a run with this id exists; use --resume to finish it",
+                         file=run_dir, field="--run-id")
+    return run_dir
+
+
+def create_run(
+    plan: ScenarioPlan,
+    *,
+    out: str | Path | None = None,
+    run_id: str | None = None,
+    engine: str = DEFAULT_ENGINE,
+) -> Path:
+    """Make ``<out>/<run-id>/`` with its manifest (status 'running'); the plan is already valid."""
+    run_dir = new_run_dir(plan, out=out, run_id=run_id)
+    manifest = {
+        "schema": SCHEMA,
+        "run_id": run_dir.name,
+        "scenario": plan.name,
+        "status": "running",
+        "started": _now(),
+        "finished": None,
+        "plan": plan.to_json(),
+        "plan_hash": plan_hash(plan),
+        "scenario_file_sha256": sha256_file(plan.file) if plan.file and plan.file.is_file()
+        else None,
+        "seeds": seed_info(plan),
+        "engine": engine,
+        "versions": package_versions(),
+        "git": git_commit(),
+        "calibrations": calibration_hashes(plan),
+        "host": {"name": socket.gethostname(), "platform": platform.platform()},
+        "sessions": [],
+        "ledger": None,
+        "outputs": None,
+    }
+    (run_dir / CHUNKS).mkdir(parents=True)
+    atomic_write_json(run_dir / MANIFEST, manifest)
+    return run_dir
+
+
+def run_plan(
+    plan: ScenarioPlan,
+    *,
+    out: str | Path | None = None,
+    run_id: str | None = None,
+    options: RunOptions | None = None,
+    progress: ProgressSink | None = None,
+    preflight: bool = True,
+) -> Path:
+    """Create a run folder for a validated plan, run every chunk, merge; returns the folder."""
+    options = options or RunOptions()
+    run_dir = new_run_dir(plan, out=out, run_id=run_id)
+    if preflight:
+        check_engine(plan, options.engine)
+    with connect(options.scheduler) as client:  # an unreachable cluster writes nothing
+        run_dir = create_run(plan, out=out, run_id=run_dir.name, engine=options.engine)
+        opts = replace(options, scheduler=client) if client is not None else options
+        return _execute(run_dir, plan, read_manifest(run_dir), opts, progress)
+
+
+def resume_run(
+    run_dir: str | Path,
+    *,
+    options: RunOptions | None = None,
+    progress: ProgressSink | None = None,
+) -> Path:
+    """Finish a run: simulate only the chunks missing from its ledger, then merge."""
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    if manifest.get("schema") != SCHEMA:
+        raise InputError(f"unknown run schema {manifest.get('schema')!r}", file=run_dir / MANIFEST,
+                         field="schema")
+    plan = plan_from_json(manifest["plan"])
+    if plan_hash(plan) != manifest.get("plan_hash"):
+        raise InputError("the scenario no longer validates to the same plan (the schema or its "
+                         "defaults changed); start a new run", file=run_dir / MANIFEST,
+                         field="plan")
+    changed = sorted(
+        k for k, v in calibration_hashes(plan).items()
+        if k in manifest.get("calibrations", {}) and manifest["calibrations"][k] != v
+    )
+    gone = sorted(set(manifest.get("calibrations", {})) - set(calibration_hashes(plan)))
+    if changed or gone:
+        raise InputError(
+            f"calibrations changed since the run started ({', '.join(changed + gone)}): finished "
+            "chunks would mix two models; start a new run", file=run_dir / MANIFEST,
+            field="calibrations",
+        )
+    options = options or RunOptions()
+    options.engine = manifest.get("engine", options.engine)
+    with connect(options.scheduler) as client:
+        for tmp in run_dir.rglob("*.tmp"):  # half-written files of a killed session
+            tmp.unlink(missing_ok=True)
+        opts = replace(options, scheduler=client) if client is not None else options
+        return _execute(run_dir, plan, manifest, opts, progress)
+
+
+def check_engine(plan: ScenarioPlan, engine: str) -> None:
+    """Resolve every sweep point (calibrations, catalogue, fx) with the engine before any
+    folder is made, so a scenario the engine cannot run writes nothing."""
+    for k, sc in enumerate(plan.scenarios):
+        try:
+            resolve_scenario(engine, sc)
+        except InputError as exc:
+            where = f" at sweep point {k} ({plan.point_label(k)})" if plan.sweep else ""
+            raise InputError(f"{exc.reason}{where}", file=exc.file or plan.file,
+                             field=exc.field) from None
+
+
+def _scheduler_label(scheduler: Any) -> str | None:
+    """The scheduler address of a client (or the address given)."""
+    if scheduler is None or isinstance(scheduler, str):
+        return scheduler
+    return str(getattr(getattr(scheduler, "scheduler", None), "address", None) or scheduler)
+
+
+def _execute(
+    run_dir: Path,
+    plan: ScenarioPlan,
+    manifest: dict[str, Any],
+    options: RunOptions,
+    progress: ProgressSink | None,
+) -> Path:
+    lays = layouts(plan)
+    done = finished_chunks(run_dir)
+    grain_max = max(lay.grain for lay in lays)
+    per_task = 1 if options.chunk_size is None else max(1, -(-options.chunk_size // grain_max))
+    tasks = make_tasks(lays, done, per_task)
+    session = len(manifest.get("sessions", []))
+    info = {
+        "session": session,
+        "started": _now(),
+        "finished": None,
+        "backend": backend_name(options.n_jobs, options.scheduler),
+        "n_jobs": options.n_jobs,
+        "scheduler": _scheduler_label(options.scheduler),
+        "chunks_per_task": per_task,
+        "tasks": len(tasks),
+        "threads_per_worker": options.threads
+        if options.threads is not None else default_threads(options.n_jobs, options.scheduler),
+        "chunks_found": len(done),
+        "chunks_run": sum(len(t.chunks) for t in tasks),
+    }
+    manifest.setdefault("sessions", []).append(info)
+    manifest["status"] = "running"
+    atomic_write_json(run_dir / MANIFEST, manifest)
+
+    total = sum(lay.paths for lay in lays)
+    done_paths = sum(lays[k].bounds(c)[1] for k, c in done if k < len(lays))
+    if progress is not None:
+        progress.start(total, done_paths)
+    t0 = time.perf_counter()
+
+    def on_result(task: Task, parts: list[tuple[int, Any]]) -> None:
+        n = _store(run_dir, session, task, parts, lays[task.point])
+        if progress is not None:
+            progress.advance(n)
+
+    execute(tasks, plan.scenarios, lays, on_result, n_jobs=options.n_jobs,
+            scheduler=options.scheduler, threads=options.threads, engine=options.engine)
+    info["seconds"] = round(time.perf_counter() - t0, 3)
+    info["finished"] = _now()
+    finalize(run_dir, plan, manifest, options.engine)
+    return run_dir
+
+
+# --------------------------------------------------------------------------- merge
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine: str) -> None:
+    """Merge every point's chunks in chunk order; write results, paths, summary, manifest."""
+    eng = load_engine(engine)
+    takes_resolved = "resolved" in inspect.signature(eng.merge_chunks).parameters
+    lays = layouts(plan)
+    frames: list[pd.DataFrame] = []
+    paths: dict[str, np.ndarray] = {}
+    annual: dict[str, np.ndarray] = {}
+    texts: list[str] = []
+    ledger: list[dict[str, Any]] = []
+    notes: dict[str, list[int]] = {}
+    for k, (sc, lay) in enumerate(zip(plan.scenarios, lays, strict=True)):
+        parts = []
+        for c in range(lay.n_chunks):
+            f = chunk_file(run_dir, k, c)
+            if not f.is_file():
+                raise DataError("chunk missing from the ledger; resume the run", file=f)
+            rec = _load_chunk(f)
+            parts.append(rec["stats"])
+            ledger.append({"point": k, "chunk": c, "first_path": rec["first_path"],
+                           "n_paths": rec["n_paths"], "session": rec["session"],
+                           "finished": rec["finished"], "sha256": sha256_file(f)})
+        rs = resolve_scenario(engine, sc) if takes_resolved else None
+        res = eng.merge_chunks(sc, parts, **({"resolved": rs} if rs is not None else {}))
+        table = res.table.copy()
+        table.insert(0, "sweep", plan.point_label(k))
+        table.insert(0, "sweep_point", np.int32(k))
+        table.insert(0, "scenario", plan.name)
+        frames.append(table)
+        for name, arr in (getattr(res, "paths", None) or {}).items():
+            paths[f"p{k:04d}__{name}"] = np.asarray(arr)
+        for name, arr in (getattr(res, "annual", None) or {}).items():
+            annual[f"p{k:04d}__{name}"] = np.asarray(arr)
+        head = f"## sweep point {k}: {plan.point_label(k)}" if plan.sweep is not None else ""
+        texts.append("\n".join(x for x in (head, res.summary()) if x))
+        for note in getattr(res, "notes", None) or []:
+            notes.setdefault(str(note), []).append(k)
+    results = pd.concat(frames, ignore_index=True)
+    results["sweep_point"] = results["sweep_point"].astype("int32")
+    atomic_write_parquet(run_dir / RESULTS, results)
+    outputs = {RESULTS: {"rows": len(results), "columns": list(results.columns)}}
+    if paths:
+        atomic_write_bytes(run_dir / PATHS, _npz_bytes(paths))
+        outputs[PATHS] = {k: list(v.shape) for k, v in paths.items()}
+    if annual:
+        atomic_write_bytes(run_dir / ANNUAL, _npz_bytes(annual))
+        outputs[ANNUAL] = {k: list(v.shape) for k, v in annual.items()}
+    manifest["finished"] = _now()
+    note_lines = [f"- {n}" + (f" (sweep points {', '.join(map(str, ks))})"
+                               if plan.sweep is not None and len(ks) < len(lays) else "")
+                  for n, ks in notes.items()]
+    tail = "\n\nengine notes (assumed or repaired):\n" + "\n".join(note_lines) if notes else ""
+    summary = summary_header(manifest, plan) + "\n\n" + "\n\n".join(texts) + tail + "\n"
+    atomic_write_text(run_dir / SUMMARY, summary)
+    outputs[SUMMARY] = {"lines": summary.count("\n")}
+    manifest["status"] = "complete"
+    manifest["ledger"] = {"chunks": len(ledger), "entries": ledger}
+    manifest["outputs"] = outputs
+    manifest["engine_notes"] = notes
+    atomic_write_json(run_dir / MANIFEST, manifest)
+
+
+def summary_header(manifest: dict[str, Any], plan: ScenarioPlan) -> str:
+    """First lines of ``summary.txt``: what ran, how much, how long."""
+    seeds = manifest.get("seeds") or [{}]
+    secs = sum(s.get("seconds", 0.0) for s in manifest.get("sessions", []))
+    lines = [
+        f"run {manifest['run_id']}  scenario {plan.name}",
+        f"{plan.base.description.strip()}" if plan.base.description.strip() else "",
+        f"paths {seeds[0].get('paths')} x {len(plan.scenarios)} sweep point(s), "
+        f"seed {seeds[0].get('seed')}, {seeds[0].get('n_chunks')} chunk(s) of "
+        f"{seeds[0].get('paths_per_chunk')}; horizon {plan.base.horizon.start_year}+"
+        f"{plan.base.horizon.years}y; simulated in {secs:.1f}s over "
+        f"{len(manifest.get('sessions', []))} session(s)",
+    ]
+    if plan.base.sources:
+        lines.append("sources: " + "; ".join(plan.base.sources))
+    return "\n".join(x for x in lines if x)
+
+
+def describe(run_dir: str | Path) -> str:
+    """A manifest as pretty JSON (for ``riskmodel runs show --manifest``)."""
+    return to_json(read_manifest(run_dir))
+

@@ -1,0 +1,426 @@
+"""Scenario files: YAML → validated ``Scenario`` plus a sweep → one ``Scenario`` per sweep point.
+
+A scenario file is a ``Scenario`` mapping (``riskmodel.sim.scenario``) with an optional
+top-level ``sweep:`` block over any numeric scalar field, addressed by a dotted path with list
+indices (``links[0].quota.share``; a market may be addressed by id, ``markets[k_ets].collar.floor``;
+a key of a mapping field, ``fundamentals.output_emissions_corr.k_ets``)::
+
+    sweep:
+      grid:                       # cartesian product, first path varies slowest
+        links[0].quota.share: [0.1, 0.3, 0.5]
+        fundamentals.output_emissions_corr.k_ets: {start: 0.2, stop: 0.8, num: 3}
+    # or
+    sweep:
+      list:                       # explicit points
+        - {links[0].quota.share: 0.1}
+        - {links[0].quota.share: 0.9, links[0].fee: 2.0}
+
+Everything is validated here, before anything is written: the schema, the catalogue ids, the
+calibration files a scenario names, and every sweep point (each point is re-validated as a whole
+scenario, so a point that breaks a rule, e.g. a floor above the ceiling, is reported with its
+sweep path). Errors are ``InputError`` naming the file and the dotted field.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from riskmodel import config
+from riskmodel.errors import InputError
+from riskmodel.io import read_yaml
+from riskmodel.sim.scenario import Scenario, check_markets_known, scenario_from_dict
+
+#: Top-level keys of a scenario file that are not ``Scenario`` fields.
+FILE_ONLY_KEYS = ("sweep",)
+#: Most sweep points one file may ask for (a guard against a typo exploding a grid).
+MAX_SWEEP_POINTS = 10_000
+
+_TOKEN = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
+
+
+@dataclass
+class ScenarioPlan:
+    """A validated scenario file: the base scenario and one scenario per sweep point."""
+
+    base: Scenario
+    #: One mapping path -> value per sweep point; ``[{}]`` without a sweep.
+    points: list[dict[str, float]]
+    scenarios: list[Scenario]
+    file: Path | None = None
+    sweep: dict[str, Any] | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The scenario's name."""
+        return self.base.name
+
+    def point_label(self, k: int) -> str:
+        """``path=value, ...`` for sweep point k (``base`` without a sweep)."""
+        pt = self.points[k]
+        return ", ".join(f"{p}={v:g}" for p, v in pt.items()) or "base"
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as resolved (for the run manifest; ``plan_from_json`` reads it back)."""
+        return {
+            "file": str(self.file) if self.file is not None else None,
+            "scenario": self.base.model_dump(mode="json"),
+            "sweep": self.sweep,
+            "overrides": self.overrides,
+            "points": self.points,
+        }
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_scenario_file(
+    path: str | Path,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+    check_calibrations: bool = True,
+) -> ScenarioPlan:
+    """Read, validate and expand a scenario file; ``paths`` / ``seed`` override the file's."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("expected a scenario YAML file, got a directory", file=path)
+    data = read_yaml(path)
+    return plan_from_dict(
+        data, file=path, paths=paths, seed=seed, check_calibrations=check_calibrations
+    )
+
+
+def plan_from_dict(
+    data: Any,
+    *,
+    file: str | Path | None = None,
+    paths: int | None = None,
+    seed: int | None = None,
+    check_calibrations: bool = True,
+) -> ScenarioPlan:
+    """Validate a parsed scenario mapping (with an optional ``sweep``) into a ``ScenarioPlan``."""
+    if not isinstance(data, dict):
+        raise InputError("a scenario file must be a mapping of fields", file=file)
+    data = copy.deepcopy(data)
+    sweep = data.pop("sweep", None)
+    overrides: dict[str, Any] = {}
+    for key, val in (("paths", paths), ("seed", seed)):
+        if val is not None:
+            sim = data.setdefault("simulation", {})
+            if not isinstance(sim, dict):
+                raise InputError("must be a mapping", file=file, field="simulation")
+            sim[key] = val
+            overrides[f"simulation.{key}"] = val
+    base = scenario_from_dict(data, file=file)
+    check_markets_known(base, file=file)
+    if check_calibrations:
+        check_calibration_files(base, file=file)
+    points = expand_sweep(sweep, base, file=file)
+    scenarios = [apply_point(base, pt, file=file, check_calibrations=check_calibrations)
+                 for pt in points] if sweep is not None else [base]
+    return ScenarioPlan(
+        base=base, points=points, scenarios=scenarios, file=Path(file) if file else None,
+        sweep=sweep, overrides=overrides,
+    )
+
+
+def plan_from_json(obj: dict[str, Any]) -> ScenarioPlan:
+    """Rebuild a plan from ``ScenarioPlan.to_json`` (a run's manifest), re-validating it."""
+    file = obj.get("file")
+    data = dict(obj["scenario"])
+    if obj.get("sweep") is not None:
+        data["sweep"] = obj["sweep"]
+    plan = plan_from_dict(data, file=file, check_calibrations=False)
+    plan.overrides = dict(obj.get("overrides") or {})
+    return plan
+
+
+def calibration_path(name: str, *, base_dir: Path | None = None) -> Path:
+    """Where a calibration reference points: a market id, a file name, or a path."""
+    p = Path(name)
+    if p.suffix != ".json":
+        p = p.with_name(p.name + ".json")
+    if p.is_absolute():
+        return p
+    cands = [config.CALIBRATIONS_DIR / p]
+    if base_dir is not None:
+        cands.insert(0, base_dir / p)
+    for c in cands:
+        if c.is_file():
+            return c
+    return cands[-1]
+
+
+def scenario_calibrations(
+    scenario: Scenario, *, base_dir: Path | None = None
+) -> dict[str, tuple[str, Path]]:
+    """Calibration files a scenario needs: dotted field -> (reference, path)."""
+    out: dict[str, tuple[str, Path]] = {}
+    for k, m in enumerate(scenario.markets):
+        if m.process is not None:
+            continue
+        ref = m.calibration or m.id
+        out[f"markets[{k}].calibration"] = (ref, calibration_path(ref, base_dir=base_dir))
+    for fld, ref in (
+        ("fundamentals.calibration", scenario.fundamentals.calibration),
+        ("dependence.calibration", scenario.dependence.calibration),
+    ):
+        if ref is not None:
+            out[fld] = (ref, calibration_path(ref, base_dir=base_dir))
+    return out
+
+
+def check_calibration_files(scenario: Scenario, *, file: str | Path | None = None) -> None:
+    """Every calibration a scenario names (explicitly or by market id) must exist."""
+    base_dir = Path(file).parent if file is not None else None
+    for fld, (ref, path) in scenario_calibrations(scenario, base_dir=base_dir).items():
+        if not path.is_file():
+            have = sorted(p.stem for p in config.CALIBRATIONS_DIR.glob("*.json"))
+            raise InputError(
+                f"unknown calibration {ref!r} (no {path.name} in {config.CALIBRATIONS_DIR.name}/; "
+                f"available: {', '.join(have) or 'none'}; or give the market an inline process)",
+                file=file,
+                field=fld,
+            )
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def expand_sweep(
+    sweep: Any, base: Scenario, *, file: str | Path | None = None
+) -> list[dict[str, float]]:
+    """The sweep points of a ``sweep:`` block (``[{}]`` when there is none)."""
+    if sweep is None:
+        return [{}]
+    if not isinstance(sweep, dict) or set(sweep) - {"grid", "list"} or len(sweep) != 1:
+        raise InputError(
+            "must be a mapping with exactly one of 'grid' (path: values) or 'list' "
+            "(a list of {path: value} points)",
+            file=file,
+            field="sweep",
+        )
+    kind, body = next(iter(sweep.items()))
+    if kind == "grid":
+        if not isinstance(body, dict) or not body:
+            raise InputError("must map at least one field path to a list of values",
+                             file=file, field="sweep.grid")
+        axes: list[tuple[str, list[float]]] = []
+        for p, vals in body.items():
+            where = f"sweep.grid.{p}"
+            check_sweep_path(base, str(p), file=file, where=where)
+            axes.append((str(p), _values(vals, file=file, where=where)))
+        n = int(np.prod([len(v) for _, v in axes]))
+        if n > MAX_SWEEP_POINTS:
+            raise InputError(f"{n} points is more than {MAX_SWEEP_POINTS}", file=file,
+                             field="sweep.grid")
+        names = [p for p, _ in axes]
+        return [dict(zip(names, combo, strict=True))
+                for combo in itertools.product(*(v for _, v in axes))]
+    if not isinstance(body, list) or not body:
+        raise InputError("must be a non-empty list of {path: value} points", file=file,
+                         field="sweep.list")
+    if len(body) > MAX_SWEEP_POINTS:
+        raise InputError(f"{len(body)} points is more than {MAX_SWEEP_POINTS}", file=file,
+                         field="sweep.list")
+    points: list[dict[str, float]] = []
+    for i, pt in enumerate(body):
+        if not isinstance(pt, dict) or not pt:
+            raise InputError("a point must be a non-empty mapping {path: value}", file=file,
+                             field=f"sweep.list[{i}]")
+        point: dict[str, float] = {}
+        for p, v in pt.items():
+            where = f"sweep.list[{i}].{p}"
+            check_sweep_path(base, str(p), file=file, where=where)
+            point[str(p)] = _number(v, file=file, where=where)
+        points.append(point)
+    return points
+
+
+def _number(v: Any, *, file: str | Path | None, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+        hint = ""
+        if isinstance(v, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", v.strip()):
+            hint = "; YAML reads 1e6 as text: write 1.0e+6"
+        raise InputError(f"sweep values must be finite numbers (got {v!r}{hint})", file=file,
+                         field=where)
+    return v
+
+
+def _values(vals: Any, *, file: str | Path | None, where: str) -> list[float]:
+    """A list of numbers, or ``{start, stop, num}`` (inclusive linspace)."""
+    if isinstance(vals, dict):
+        if set(vals) != {"start", "stop", "num"}:
+            raise InputError("a range needs exactly start, stop and num", file=file, field=where)
+        start = _number(vals["start"], file=file, where=f"{where}.start")
+        stop = _number(vals["stop"], file=file, where=f"{where}.stop")
+        num = vals["num"]
+        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+            raise InputError(f"num must be a positive integer (got {num!r})", file=file,
+                             field=f"{where}.num")
+        return [round(float(x), 12) for x in np.linspace(start, stop, num)]
+    if not isinstance(vals, list) or not vals:
+        raise InputError("must be a non-empty list of numbers or {start, stop, num}",
+                         file=file, field=where)
+    out = [_number(v, file=file, where=f"{where}[{i}]") for i, v in enumerate(vals)]
+    if len(set(out)) != len(out):
+        raise InputError("values repeat", file=file, field=where)
+    return out
+
+
+def parse_path(path: str) -> list[str | int]:
+    """``a.b[0].c`` -> ``['a', 'b', 0, 'c']`` (non-integer brackets stay strings)."""
+    tokens: list[str | int] = []
+    pos = 0
+    for m in _TOKEN.finditer(path):
+        gap = path[pos : m.start()]
+        if gap not in ("", "."):
+            raise ValueError(f"cannot parse field path {path!r}")
+        pos = m.end()
+        name, idx = m.group(1), m.group(2)
+        if name is not None:
+            tokens.append(name)
+        else:
+            tokens.append(int(idx) if re.fullmatch(r"-?\d+", idx) else idx)
+    if not tokens or path[pos:] != "" or path.endswith("."):
+        raise ValueError(f"cannot parse field path {path!r}")
+    return tokens
+
+
+def _unwrap(tp: Any) -> tuple[Any, bool]:
+    """Strip Annotated / Optional; returns (type, nullable)."""
+    nullable = False
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            nullable = nullable or len(args) < len(typing.get_args(tp))
+            if len(args) != 1:
+                return tp, nullable
+            tp = args[0]
+        else:
+            return tp, nullable
+
+
+def _numeric(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, int | float) and not issubclass(tp, bool)
+
+
+def check_sweep_path(
+    base: Scenario, path: str, *, file: str | Path | None = None, where: str | None = None
+) -> None:
+    """The path must lead to a numeric scalar field of the scenario schema (and list indices or
+    market ids must exist in ``base``)."""
+    where = where or f"sweep.{path}"
+    try:
+        tokens = parse_path(path)
+    except ValueError as exc:
+        raise InputError(str(exc), file=file, field=where) from None
+    tp: Any = Scenario
+    obj: Any = base
+    walked: list[str] = []
+    for tok in tokens:
+        tp, _ = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        here = ".".join(walked) or "scenario"
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if not isinstance(tok, str) or tok not in tp.model_fields:
+                allowed = ", ".join(tp.model_fields)
+                raise InputError(f"{here} has no field {tok!r} (fields: {allowed})",
+                                 file=file, field=where)
+            tp = tp.model_fields[tok].annotation
+            obj = getattr(obj, tok, None) if obj is not None else None
+        elif origin is list:
+            seq = obj if isinstance(obj, list) else []
+            idx = _index(seq, tok)
+            if idx is None:
+                raise InputError(f"{here} has no element [{tok}] (it has {len(seq)})",
+                                 file=file, field=where)
+            tp = typing.get_args(tp)[0]
+            obj = seq[idx]
+        elif origin is dict:
+            if not isinstance(tok, str):
+                raise InputError(f"{here} is a mapping; use .key, not [{tok}]", file=file,
+                                 field=where)
+            tp = typing.get_args(tp)[1]
+            obj = obj.get(tok) if isinstance(obj, dict) else None
+        else:
+            raise InputError(f"{here} is a scalar; it has no part {tok!r}", file=file,
+                             field=where)
+        walked.append(f"[{tok}]" if isinstance(tok, int) else str(tok))
+    tp, _ = _unwrap(tp)
+    if not _numeric(tp):
+        name = getattr(tp, "__name__", None) or str(tp)
+        raise InputError(
+            f"can only sweep numeric fields; {path} is {name}", file=file, field=where
+        )
+
+
+def _index(seq: list[Any], tok: str | int) -> int | None:
+    """List position of ``tok``: an integer index, or an element whose ``id`` equals it."""
+    if isinstance(tok, int):
+        return tok if -len(seq) <= tok < len(seq) else None
+    for i, el in enumerate(seq):
+        if getattr(el, "id", None) == tok or (isinstance(el, dict) and el.get("id") == tok):
+            return i
+    return None
+
+
+def set_path(data: dict[str, Any], tokens: list[str | int], value: Any) -> None:
+    """Set a value in a plain (dumped) scenario mapping, creating missing sub-mappings."""
+    obj: Any = data
+    for i, tok in enumerate(tokens):
+        last = i == len(tokens) - 1
+        if isinstance(obj, list):
+            key: Any = _index(obj, tok)
+            if key is None:
+                raise KeyError(tok)
+        else:
+            key = tok
+        if last:
+            obj[key] = value
+            return
+        nxt = obj[key] if isinstance(obj, list) else obj.get(key)
+        if nxt is None:
+            nxt = {}
+            obj[key] = nxt
+        obj = nxt
+
+
+def apply_point(
+    base: Scenario,
+    point: dict[str, float],
+    *,
+    file: str | Path | None = None,
+    check_calibrations: bool = True,
+) -> Scenario:
+    """The base scenario with one sweep point's values set, re-validated as a whole."""
+    data = base.model_dump(mode="python")
+    for p, v in point.items():
+        set_path(data, parse_path(p), v)
+    label = ", ".join(f"{p}={v:g}" for p, v in point.items())
+    try:
+        sc = scenario_from_dict(data, file=file)
+        check_markets_known(sc, file=file)
+        if check_calibrations:
+            check_calibration_files(sc, file=file)
+    except InputError as exc:
+        raise InputError(
+            f"sweep point ({label}) is invalid: {exc.reason}",
+            file=file,
+            field=exc.field or "sweep",
+        ) from None
+    return sc

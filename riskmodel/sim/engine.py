@@ -1,0 +1,162 @@
+"""Python API of the engine (Contract 3): ``simulate``, ``simulate_chunk``, ``merge_chunks``.
+
+Chunk c of a scenario simulates paths ``[c * paths_per_chunk, ...)`` from
+``SeedSequence(seed).spawn(n_chunks)[c]`` (``SeedSequence(seed, spawn_key=(c,))``), which is
+split into three streams: prices and output, regulatory events, K-ETS discretion. Chunk
+statistics are sums, merged in chunk-index order, so results are bit-identical whatever the
+grouping of chunks into tasks or workers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.errors import InputError
+from riskmodel.sim import layout as L
+from riskmodel.sim.kernel import run_paths
+from riskmodel.sim.resolve import Resolved, resolve
+from riskmodel.sim.scenario import Scenario
+from riskmodel.sim.stats import ChunkStats, build_table, merge
+
+ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky")
+
+
+def n_chunks(scenario: Scenario) -> int:
+    """Number of chunks of the fixed grain ``paths_per_chunk``."""
+    s = scenario.simulation
+    return math.ceil(s.paths / s.paths_per_chunk)
+
+
+def chunk_streams(seed: int, chunk_index: int) -> tuple[np.random.Generator, ...]:
+    """(main, events, kets) generators of chunk c: children of spawn(n_chunks)[c]."""
+    ss = np.random.SeedSequence(seed, spawn_key=(chunk_index,))
+    return tuple(np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(3))
+
+
+def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = None,
+                   first_path: int | None = None, *, resolved: Resolved | None = None
+                   ) -> ChunkStats:
+    """Simulate one chunk and return its mergeable statistics."""
+    sim = scenario.simulation
+    nc = n_chunks(scenario)
+    if not 0 <= chunk_index < nc:
+        raise InputError(f"chunk_index {chunk_index} outside 0..{nc - 1}", field="chunk_index")
+    grain = sim.paths_per_chunk
+    exp_first = chunk_index * grain
+    exp_n = min(grain, sim.paths - exp_first)
+    if first_path is not None and first_path != exp_first:
+        raise InputError(f"chunk {chunk_index} starts at path {exp_first} (paths_per_chunk "
+                         f"{grain}), not {first_path}", field="first_path")
+    if n_paths is not None and n_paths != exp_n:
+        raise InputError(f"chunk {chunk_index} has {exp_n} paths, not {n_paths}",
+                         field="n_paths")
+    rs = resolved if resolved is not None else resolve(scenario)
+    n, Y, dpy = rs.n, rs.years, rs.dpy
+    T = Y * dpy
+    g_main, g_ev, g_kets = chunk_streams(sim.seed, chunk_index)
+    nv = 3 if rs.has_events else 2
+    s1 = np.zeros((3, n + 1, Y + 1, L.NSTAT))
+    s2 = np.zeros_like(s1)
+    s12 = np.zeros((n + 1, Y + 1, L.NSTAT))
+    hp = np.zeros((3, n, Y + 1, L.NBINS + 2), dtype=np.int64)
+    he = np.zeros((3, n + 1, Y + 1, L.NBINS + 2), dtype=np.int64)
+    nkeep = max(0, min(sim.keep_paths - exp_first, exp_n))
+    keep_price = np.zeros((3, nkeep, n, T))
+    keep_bau = np.zeros((nkeep, n, T))
+    ann_on = sim.keep_annual
+    ann = np.zeros((len(ANNUAL_NAMES), 3, exp_n if ann_on else 0, n, Y))
+    from riskmodel.linking import workspace
+
+    fwork, iwork = workspace(n, len(rs.ends))
+    n_bad, n_clip = run_paths(exp_n, exp_first, sim.keep_paths, T, dpy, Y, nv, rs.copula_t, rs.cnu,
+              rs.mp, rs.mi, rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum, rs.rh0, rs.rp0cum, rs.tab,
+              rs.comp, rs.chol, rs.jdrift, rs.jsd, rs.jcorr, rs.qobs, rs.qcf, rs.ends, rs.lpar, rs.lk_f,
+              rs.s_conv, rs.ev_link, rs.ev_ex, rs.ev_int, rs.has_events, rs.st,
+              rs.plo, rs.pstep, rs.elo, rs.estep, g_main, g_ev, g_kets, fwork, iwork,
+              s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on)
+    if nv == 2:  # no events: linked_events is linked (same draws, nothing happens)
+        for arr in (s1, s2, hp, he, keep_price):
+            arr[2] = arr[1]
+        s12[:] = s2[1]
+        ann[:, 2] = ann[:, 1]
+    return ChunkStats(chunk_index=chunk_index, first_path=exp_first, n_paths=exp_n, s1=s1,
+                      s2=s2, s12=s12, hp=hp, he=he, keep_price=keep_price, keep_bau=keep_bau,
+                      annual=ann if ann_on else None, meta={"infeasible_steps": int(n_bad),
+                                                          "clipped_days": int(n_clip)})
+
+
+@dataclass
+class SimulationResult:
+    """Result of a simulation: tidy table, kept paths, per-path annual arrays, notes."""
+
+    scenario: Scenario
+    table: pd.DataFrame
+    paths: dict[str, np.ndarray]
+    annual: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, statistic: str, market: str, variant: str = "linked", year: int = -1
+            ) -> tuple[float, float]:
+        """(value, mcse) of one table cell."""
+        t = self.table
+        r = t[(t.statistic == statistic) & (t.market == market) & (t.variant == variant)
+              & (t.year == year)]
+        if r.empty:
+            raise KeyError(f"{variant}/{market}/{year}/{statistic} not in the table")
+        return float(r.value.iloc[0]), float(r.mcse.iloc[0])
+
+    def summary(self, year: int = -1) -> str:
+        """Text table of the main statistics per market and variant (horizon by default)."""
+        stats = ["price_mean", "price_q05", "price_q95", "volatility", "p_floor", "p_ceiling",
+                 "p_quota", "emissions_mean", "emissions_sd", "flow_mean", "gain_mean"]
+        t = self.table[(self.table.year == year) & self.table.statistic.isin(stats)]
+        wide = t.pivot_table(index=["market", "variant"], columns="statistic", values="value",
+                             sort=False)
+        wide = wide[[s for s in stats if s in wide.columns]]
+        head = (f"{self.scenario.name}: {self.meta.get('paths')} paths, "
+                f"{'horizon' if year == -1 else year}")
+        return head + "\n" + wide.to_string(float_format=lambda v: f"{v:.4g}")
+
+
+def merge_chunks(scenario: Scenario, parts: list[ChunkStats], *,
+                 resolved: Resolved | None = None) -> SimulationResult:
+    """Merge chunk statistics (in chunk-index order) into a ``SimulationResult``."""
+    rs = resolved if resolved is not None else resolve(scenario)
+    cs = merge(parts)
+    sim = scenario.simulation
+    table = build_table(cs, rs.ids, list(sim.variants), scenario.horizon.start_year, rs.dpy,
+                        rs.mp, rs.plo, rs.pstep, rs.elo, rs.estep, rs.has_events)
+    vidx = [L.VARIANTS.index(v) for v in sim.variants]
+    paths = {"price": cs.keep_price[vidx], "bau": cs.keep_bau}
+    annual: dict[str, np.ndarray] = {}
+    if cs.annual is not None:
+        annual = {name: cs.annual[k][vidx] for k, name in enumerate(ANNUAL_NAMES)}
+    meta = dict(rs.meta)
+    steps = cs.n_paths * rs.years * rs.dpy * rs.n
+    meta.update(clipped_share=cs.meta.get("clipped_days", 0) / steps,
+                infeasible_steps=cs.meta.get("infeasible_steps", 0), paths=cs.n_paths,
+                variants=list(sim.variants), markets=rs.ids,
+                c=rs.mp[:, L.C].tolist(), fx=rs.mp[:, L.FX].tolist(),
+                price_level=rs.mp[:, L.PLEVEL].tolist(), bau=rs.mp[:, L.BAU].tolist())
+    return SimulationResult(scenario=scenario, table=table, paths=paths, annual=annual,
+                            notes=list(rs.notes), meta=meta)
+
+
+def simulate(scenario: Scenario) -> SimulationResult:
+    """Run every chunk of the scenario in this process and merge."""
+    rs = resolve(scenario)
+    parts: list[ChunkStats] = []
+    for c in range(n_chunks(scenario)):
+        part = simulate_chunk(scenario, c, resolved=rs)
+        if parts:  # fold the (large) histograms at once; keep the small per-chunk sums
+            parts[0].hp += part.hp
+            parts[0].he += part.he
+            part.hp = part.he = None
+        parts.append(part)
+    return merge_chunks(scenario, parts, resolved=rs)

@@ -1,0 +1,567 @@
+"""The one-pass Monte Carlo kernel (numba): draws, prices, output, bridge, link, events, stats.
+
+Per path and trading day: correlated innovations -> each market's fitted price recursion ->
+output paths -> observed BAU emissions ``U = S_obs + c p_obs^eta`` (MODEL.md §3 bridge) ->
+per variant (autarky, linked, linked with events) the counterfactual required abatement
+``D = U (1 - exempt) - S'`` cleared by ``linkstep`` (collars, offsets, penalty, links) ->
+streaming statistics. Nothing grows with the number of days: per-path accumulators are folded
+into the chunk sums at each compliance date (the last trading day of a year). The three variants
+share every price and output draw (common random numbers); events and K-ETS discretion draw
+from their own streams.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from riskmodel.linking import (
+    FLAG_EXPORT_QUOTA,
+    FLAG_IMPORT_QUOTA,
+    M_C,
+    M_CEIL,
+    M_ETA,
+    M_EXP_CAP,
+    M_FEE_EXP,
+    M_FEE_IMP,
+    M_FLOOR,
+    M_FX,
+    M_IMP_CAP,
+    M_P_AUT,
+    M_RES_DOWN,
+    M_RES_UP,
+    M_S,
+    N_LINK_OUT,
+    N_MARKET_FIELDS,
+    N_OUT,
+    O_FLOW,
+    O_PRICE,
+    STATUS_INFEASIBLE,
+    own_price,
+    solve_step,
+)
+from riskmodel.sim import layout as L
+from riskmodel.sim.events import step_chain
+from riskmodel.sim.innovations import lookup
+from riskmodel.sim.price_kernels import init_state, price_step
+
+_TINY = 1e-12
+#: Log prices at or below this are a zero price (no scarcity): no log return is taken across them.
+_LOG_POS = math.log(_TINY) + 1.0
+_NA = 16  # per-path accumulators
+_QFLAGS = FLAG_IMPORT_QUOTA | FLAG_EXPORT_QUOTA
+
+
+@njit(cache=True)
+def abatement(c: float, eta: float, p: float) -> float:
+    """a(p) = c p**eta for p >= 0 (0 below)."""
+    if p <= 0.0:
+        return 0.0
+    if eta == 1.0:
+        return c * p
+    return c * p**eta
+
+
+@njit(cache=True)
+def _cost(c: float, eta: float, a: float) -> float:
+    """Abatement cost of a tonnes: integral of the marginal cost (a / c) ** (1 / eta)."""
+    if a <= 0.0:
+        return 0.0
+    if eta == 1.0:
+        return a * a / (2.0 * c)
+    k = 1.0 / eta
+    return a ** (1.0 + k) / ((1.0 + k) * c**k)
+
+
+@njit(cache=True)
+def _bin(v: float, lo: float, step: float, nb: int) -> int:
+    """Histogram bin: 0 underflow, 1..nb regular, nb + 1 overflow."""
+    f = (v - lo) / step
+    if math.isnan(f) or f < 0.0:
+        return 0
+    if f >= nb:
+        return nb + 1
+    return int(f) + 1
+
+
+@njit(cache=True)
+def _root(par, a):
+    while par[a] != a:
+        a = par[a]
+    return a
+
+
+@njit(cache=True)
+def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
+    """Closed form of MODEL.md §4 when every active link is plain (no quota, no fee, same
+    permit units), abatement is linear and no collar can bind: each connected group trades at
+    ``P = sum c_i fx_i^-1 (fx_i p_i') / sum c_i fx_i^-1`` (numeraire). Returns False (nothing
+    written) when it does not apply, e.g. a price would hit the zero floor."""
+    n = mkt.shape[0]
+    for i in range(n):
+        if (mkt[i, M_ETA] != 1.0 or mkt[i, M_S] != 1.0 or mkt[i, M_FLOOR] != 0.0
+                or mkt[i, M_CEIL] != np.inf):
+            return False
+        par[i] = i
+        num[i] = 0.0
+        den[i] = 0.0
+    for q in range(ends.shape[0]):
+        st = lst[q]
+        if st == 2:
+            continue
+        off = 0 if st == 0 else 4
+        if (lw[q, off] != np.inf or lw[q, off + 1] != np.inf or lw[q, off + 2] != 0.0
+                or lw[q, off + 3] != 0.0):
+            return False
+        ra = _root(par, ends[q, 0])
+        rb = _root(par, ends[q, 1])
+        if ra != rb:
+            par[rb] = ra
+    for i in range(n):
+        r = _root(par, i)
+        w = mkt[i, M_C] / mkt[i, M_FX]
+        num[r] += w * mkt[i, M_P_AUT] * mkt[i, M_FX]
+        den[r] += w
+    for i in range(n):
+        if _root(par, i) == i and num[i] <= 0.0:
+            return False
+    for i in range(n):
+        r = _root(par, i)
+        q_ = num[r] / den[r] / mkt[i, M_FX]
+        price[i] = q_
+        x[i] = mkt[i, M_C] * (mkt[i, M_P_AUT] - q_)
+    return True
+
+
+@njit(cache=True)
+def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
+              mp, mi, rmu, rom, ral, rbe, rcum, rh0, rp0cum, tab, comp, chol, jdrift, jsd, jcorr,
+              qobs, qcf, ends, lpar, lk_f, s_conv, ev_link, ev_ex, ev_int, has_events, st,
+              plo, pstep, elo, estep, g_main, g_ev, g_kets, fwork, iwork,
+              s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on):
+    """Simulate ``n_paths`` paths and add their statistics to the chunk arrays.
+
+    s1/s2 [3, N + 1, Y + 1, NSTAT]: per-path sums and sums of squares; s12 [N + 1, Y + 1,
+    NSTAT]: cross sums linked x linked_events; hp [3, N, Y + 1, NBINS + 2] compliance-price
+    histograms (log price); he [3, N + 1, Y + 1, NBINS + 2] emissions histograms.
+    """
+    N = mp.shape[0]
+    J = jdrift.shape[0]
+    NL = ends.shape[0]
+    NB = L.NBINS
+    nz = N + J
+    gz = np.empty(nz)
+    x = np.empty(nz)
+    h = np.zeros((N, L.KMAX))
+    prev = np.zeros((N, 3))
+    reg = np.zeros(N, dtype=np.int64)
+    logp = np.empty(N)
+    logY = np.empty(J)
+    M = np.empty(J)
+    U = np.empty(N)
+    Sb = np.empty(N)
+    Sv = np.empty((3, N))
+    price = np.empty((3, N))
+    paut = np.empty((3, N))
+    xv = np.empty((3, N))
+    qbind = np.zeros((3, N), dtype=np.bool_)
+    mkt = np.zeros((N, N_MARKET_FIELDS))
+    for i in range(N):
+        mkt[i, M_C] = mp[i, L.C]
+        mkt[i, M_ETA] = mp[i, L.ETA]
+        mkt[i, M_FX] = mp[i, L.FX]
+        mkt[i, M_S] = s_conv[i]
+        mkt[i, M_CEIL] = mp[i, L.CEIL]
+        mkt[i, M_RES_UP] = mp[i, L.RES_UP]
+        mkt[i, M_IMP_CAP] = np.inf
+        mkt[i, M_EXP_CAP] = np.inf
+        mkt[i, M_FEE_IMP] = 0.0
+        mkt[i, M_FEE_EXP] = 0.0
+    out = np.zeros((N, N_OUT))
+    lout = np.zeros((max(NL, 1), N_LINK_OUT))
+    flags = np.zeros(N, dtype=np.int64)
+    lw = lpar.copy()
+    lst = np.zeros(NL, dtype=np.int64)
+    lst1 = np.zeros(NL, dtype=np.int64)
+    par = np.zeros(N, dtype=np.int64)
+    pnum = np.zeros(N)
+    pden = np.zeros(N)
+    pr_s = np.zeros(N)
+    x_s = np.zeros(N)
+    fl1 = np.zeros((3, N))
+    rd1 = np.zeros((3, N))
+    ru1 = np.zeros((3, N))
+    n_infeasible = 0
+    n_clipped = 0
+    lstate = np.zeros(NL, dtype=np.int64)
+    exs = np.zeros(N, dtype=np.int64)
+    ins = np.zeros(N, dtype=np.int64)
+    acc = np.zeros((3, N, _NA))
+    hacc = np.zeros((3, N + 1, _NA))
+    lprev = np.zeros((3, N))
+    lcur = np.zeros((3, N))
+    adj = np.zeros((3, N))
+    adjk = np.zeros((3, N))
+    tnac = np.zeros((3, N))
+    mres = np.zeros((3, N))
+    ring = np.zeros((3, N, 24))
+    msum = np.zeros((3, N))
+    hicnt = np.zeros((3, N))
+    acted = np.zeros((3, N, 2), dtype=np.bool_)
+    yv = np.zeros((3, N + 1, L.NSTAT))
+    mlen = max(1, dpy // 12)
+    for p in range(n_paths):
+        gp = first_path + p
+        keep = gp < keep_n
+        for i in range(N):
+            fam = mi[i, L.FAM]
+            u0 = g_main.random() if (fam == L.F_MS or fam == L.F_MSGARCH) else 0.0
+            init_state(i, mp, mi, rh0, rp0cum, u0, h, prev, reg)
+            logp[i] = mp[i, L.LOGP0]
+            for v in range(3):
+                adj[v, i] = 0.0
+                adjk[v, i] = 0.0
+                tnac[v, i] = st[i, L.MSR_TNAC0]
+                mres[v, i] = st[i, L.MSR_RES0]
+                msum[v, i] = 0.0
+                hicnt[v, i] = 0.0
+                acted[v, i, 0] = False
+                acted[v, i, 1] = False
+                for m in range(24):
+                    ring[v, i, m] = st[i, L.K_AVG0]
+        for j in range(J):
+            logY[j] = 0.0
+        for q in range(NL):
+            lstate[q] = 0
+        for i in range(N):
+            exs[i] = 0
+            ins[i] = 0
+        acc[:, :, :] = 0.0
+        hacc[:, :, :] = 0.0
+        for t in range(T):
+            y = t // dpy
+            last = (t % dpy) == dpy - 1
+            # ---- innovations
+            for q in range(nz):
+                gz[q] = g_main.standard_normal()
+            for a in range(nz):
+                sacc = 0.0
+                for b in range(a + 1):
+                    sacc += chol[a, b] * gz[b]
+                x[a] = sacc
+            if copula_t:
+                w = math.sqrt(cnu / (2.0 * g_main.standard_gamma(0.5 * cnu)))
+                for i in range(N):
+                    x[i] *= w
+            for i in range(N):
+                z = lookup(mi[i, L.TAB_MODE], mp[i, L.TAB_LO], mp[i, L.TAB_STEP], tab[i], x[i])
+                fam = mi[i, L.FAM]
+                u = g_main.random() if (fam == L.F_MS or fam == L.F_MSGARCH) else 0.0
+                r = price_step(i, mp, mi, rmu, rom, ral, rbe, rcum, comp, z, u, h, prev, reg)
+                if abs(prev[i, 1]) >= mp[i, L.MAXR]:
+                    n_clipped += 1
+                logp[i] += r / 100.0
+            for j in range(J):
+                logY[j] += jdrift[j] + jsd[j] * x[N + j]
+                M[j] = math.exp(logY[j] - jcorr[j] * (t + 1))
+            # ---- events
+            if has_events and nv > 2:
+                for q in range(NL):
+                    lstate[q] = step_chain(ev_link[q], lstate[q], g_ev.random())
+                for i in range(N):
+                    if mi[i, L.HAS_EX]:
+                        exs[i] = step_chain(ev_ex[i], exs[i], g_ev.random())
+                    if mi[i, L.HAS_INT]:
+                        ins[i] = step_chain(ev_int[i], ins[i], g_ev.random())
+            # ---- bridge
+            for i in range(N):
+                mm = M[mi[i, L.JUR]]
+                pobs = math.exp(logp[i])
+                dobs = abatement(mp[i, L.C], mp[i, L.ETA], pobs)
+                sobs = qobs[i, y] * (mm ** mp[i, L.B_OBS] if mp[i, L.B_OBS] != 0.0 else 1.0)
+                U[i] = sobs + dobs
+                Sb[i] = qcf[i, y] * (mm ** mp[i, L.B_CF] if mp[i, L.B_CF] != 0.0 else 1.0)
+            # ---- variants
+            for v in range(nv):
+                for i in range(N):
+                    S = Sb[i] + adj[v, i] + adjk[v, i]
+                    ex = 0.0
+                    fl = mp[i, L.FLOOR]
+                    rd = mp[i, L.RES_DOWN]
+                    if v == 2:
+                        if exs[i] == 1:
+                            ex = mp[i, L.EX_SHARE]
+                        if ins[i] == 1:
+                            S += mp[i, L.INT_SUPPLY] * Sb[i]
+                            if mp[i, L.INT_FLOOR] > fl:
+                                fl = mp[i, L.INT_FLOOR]
+                                rd = np.inf
+                    Sv[v, i] = S
+                    d = U[i] * (1.0 - ex) - S
+                    if mp[i, L.ETA] == 1.0:
+                        pa = d / mp[i, L.C]
+                    else:
+                        pa = (max(d, 0.0) / mp[i, L.C]) ** (1.0 / mp[i, L.ETA])
+                    paut[v, i] = pa
+                    mkt[i, M_P_AUT] = pa
+                    mkt[i, M_FLOOR] = fl
+                    mkt[i, M_RES_DOWN] = rd
+                    if mp[i, L.OFF_ON] > 0.0:
+                        mkt[i, M_RES_UP] = mp[i, L.OFF_SHARE] * S
+                for q in range(NL):
+                    if v == 0 or t < lk_f[q, L.START_DAY]:
+                        lst[q] = 2
+                    elif v == 1:
+                        lst[q] = 0
+                    else:
+                        lst[q] = lstate[q]
+                    a = ends[q, 0]
+                    b = ends[q, 1]
+                    for col in range(8):
+                        lw[q, col] = lpar[q, col]
+                    sh = lk_f[q, L.Q_SHARE]
+                    if sh >= 0.0:
+                        lw[q, 0] = min(lpar[q, 0], sh * Sv[v, b] * s_conv[b])
+                        lw[q, 1] = min(lpar[q, 1], sh * Sv[v, a] * s_conv[a])
+                    sh = lk_f[q, L.RQ_SHARE]
+                    if sh >= 0.0:
+                        lw[q, 4] = min(lpar[q, 4], sh * Sv[v, b] * s_conv[b])
+                        lw[q, 5] = min(lpar[q, 5], sh * Sv[v, a] * s_conv[a])
+                # fast paths: isolated markets (autarky, or no active link) use the exact own
+                # response; a variant whose inputs equal the previous one's reuses its solution
+                same = v > 0
+                any_link = False
+                for q in range(NL):
+                    if lst[q] != 2:
+                        any_link = True
+                    if v == 2 and lst[q] != lst1[q]:
+                        same = False
+                if v == 1 and any_link:
+                    same = False
+                if same:
+                    for i in range(N):
+                        if (paut[v, i] != paut[v - 1, i] or mkt[i, M_FLOOR] != fl1[v - 1, i]
+                                or mkt[i, M_RES_DOWN] != rd1[v - 1, i]
+                                or mkt[i, M_RES_UP] != ru1[v - 1, i]):
+                            same = False
+                            break
+                if same:
+                    for i in range(N):
+                        price[v, i] = price[v - 1, i]
+                        xv[v, i] = xv[v - 1, i]
+                        qbind[v, i] = qbind[v - 1, i]
+                elif not any_link:
+                    for i in range(N):
+                        price[v, i] = own_price(mkt, i, 0.0)[0]
+                        xv[v, i] = 0.0
+                        qbind[v, i] = False
+                elif plain_pools(mkt, ends, lw, lst, par, pnum, pden, pr_s, x_s):
+                    for i in range(N):
+                        price[v, i] = pr_s[i]
+                        xv[v, i] = x_s[i]
+                        qbind[v, i] = False
+                else:
+                    status = solve_step(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)
+                    if status == STATUS_INFEASIBLE:
+                        n_infeasible += 1
+                    for i in range(N):
+                        price[v, i] = out[i, O_PRICE]
+                        xv[v, i] = out[i, O_FLOW]
+                        qbind[v, i] = (flags[i] & _QFLAGS) != 0
+                for i in range(N):
+                    fl1[v, i] = mkt[i, M_FLOOR]
+                    rd1[v, i] = mkt[i, M_RES_DOWN]
+                    ru1[v, i] = mkt[i, M_RES_UP]
+                if v == 1:
+                    for q in range(NL):
+                        lst1[q] = lst[q]
+            # ---- daily statistics
+            for v in range(nv):
+                for i in range(N):
+                    pv = price[v, i]
+                    a = acc[v, i]
+                    a[0] += pv
+                    if v > 0 and pv == price[v - 1, i]:
+                        lp = lcur[v - 1, i]  # same price as the previous variant: reuse the log
+                    else:
+                        lp = math.log(max(pv, _TINY))
+                    lcur[v, i] = lp
+                    if t > 0 and lp > _LOG_POS and lprev[v, i] > _LOG_POS:
+                        d = lp - lprev[v, i]
+                        a[1] += d * d
+                        a[2] += 1.0
+                    if pv <= 0.0:
+                        a[7] += 1.0  # a zero price: supply exceeds BAU, no scarcity
+                    lprev[v, i] = lp
+                    if mp[i, L.COLLAR_F] > 0.0 and pv <= mp[i, L.COLLAR_F] * (1.0 + 1e-9):
+                        a[3] += 1.0
+                    if pv >= mp[i, L.COLLAR_K] * (1.0 - 1e-9):
+                        a[4] += 1.0
+                    if qbind[v, i]:
+                        a[5] += 1.0
+                    a[6] += 1.0
+                    if keep:
+                        keep_price[v, p, i, t] = pv
+                        if v == 0:
+                            keep_bau[p, i, t] = U[i]
+                    if mi[i, L.KETS_ON]:
+                        msum[v, i] += pv
+            # ---- K-ETS triggers (monthly)
+            if (t + 1) % mlen == 0:
+                for v in range(nv):
+                    for i in range(N):
+                        if not mi[i, L.KETS_ON]:
+                            continue
+                        mavg = msum[v, i] / mlen
+                        msum[v, i] = 0.0
+                        avg2 = 0.0
+                        for m in range(24):
+                            avg2 += ring[v, i, m]
+                        avg2 /= 24.0
+                        if mavg >= st[i, L.K_HI_MULT] * avg2:
+                            hicnt[v, i] += 1.0
+                        else:
+                            hicnt[v, i] = 0.0
+                        up = (hicnt[v, i] >= st[i, L.K_HI_MONTHS]
+                              or mavg >= st[i, L.K_MID_MULT] * avg2)
+                        down = mavg < st[i, L.K_LO_MULT] * avg2
+                        uu = g_kets.random()
+                        if up and not acted[v, i, 0] and uu < st[i, L.K_PROB]:
+                            adjk[v, i] += st[i, L.K_SHARE] * qcf[i, y]
+                            acted[v, i, 0] = True
+                        elif down and not acted[v, i, 1] and uu < st[i, L.K_PROB]:
+                            adjk[v, i] -= st[i, L.K_SHARE] * qcf[i, y]
+                            acted[v, i, 1] = True
+                        for m in range(23):
+                            ring[v, i, m] = ring[v, i, m + 1]
+                        ring[v, i, 23] = mavg
+            # ---- compliance date
+            if last:
+                for v in range(nv):
+                    for k in range(L.NSTAT):
+                        yv[v, N, k] = 0.0
+                    for i in range(N):
+                        a = acc[v, i]
+                        pv = price[v, i]
+                        c = mp[i, L.C]
+                        eta = mp[i, L.ETA]
+                        fx = mp[i, L.FX]
+                        E = U[i] - abatement(c, eta, pv)
+                        yv[v, i, L.ST_PRICE] = pv
+                        yv[v, i, L.ST_PRICE_AVG] = a[0] / a[6]
+                        yv[v, i, L.ST_MSR] = a[1] / a[2] if a[2] > 0 else 0.0
+                        yv[v, i, L.ST_FLOOR] = a[3] / a[6]
+                        yv[v, i, L.ST_CEIL] = a[4] / a[6]
+                        yv[v, i, L.ST_QUOTA] = a[5] / a[6]
+                        yv[v, i, L.ST_EMIS] = E
+                        yv[v, i, L.ST_SUPPLY] = Sv[v, i]
+                        yv[v, i, L.ST_FLOW] = xv[v, i] if v > 0 else 0.0
+                        yv[v, i, L.ST_TRANSFER] = yv[v, i, L.ST_FLOW] * pv * fx
+                        g = 0.0
+                        gap = 0.0
+                        if v > 0:
+                            pa = price[0, i]
+                            aa = abatement(c, eta, pa)
+                            al = abatement(c, eta, pv)
+                            g = (_cost(c, eta, aa) - _cost(c, eta, al) - pv * (aa - al)) * fx
+                            gap = pa - pv
+                        yv[v, i, L.ST_GAIN] = g
+                        yv[v, i, L.ST_GAP] = gap
+                        yv[v, i, L.ST_BAU] = U[i]
+                        yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
+                        yv[v, i, L.ST_PAUT] = paut[v, i]
+                        yv[v, i, L.ST_ZERO] = a[7] / a[6]
+                        for k in (L.ST_EMIS, L.ST_SUPPLY, L.ST_FLOW, L.ST_TRANSFER, L.ST_GAIN,
+                                  L.ST_BAU):
+                            yv[v, N, k] += yv[v, i, k]
+                        # per-path horizon accumulators
+                        ha = hacc[v, i]
+                        for k in range(7):
+                            ha[k] += a[k]
+                        ha[7] += E
+                        ha[8] += Sv[v, i]
+                        ha[9] += yv[v, i, L.ST_FLOW]
+                        ha[10] += yv[v, i, L.ST_TRANSFER]
+                        ha[11] += g
+                        ha[12] += U[i]
+                        ha[13] += gap
+                        ha[14] += a[7]
+                        for k in range(_NA):
+                            a[k] = 0.0
+                        hp[v, i, y, _bin(math.log(max(pv, _TINY)), plo[i], pstep[i], NB)] += 1
+                        if ann_on:
+                            ann[0, v, p, i, y] = pv
+                            ann[1, v, p, i, y] = U[i]
+                            ann[2, v, p, i, y] = Sv[v, i]
+                            ann[3, v, p, i, y] = E
+                            ann[4, v, p, i, y] = yv[v, i, L.ST_FLOW]
+                            ann[5, v, p, i, y] = M[mi[i, L.JUR]]
+                            ann[6, v, p, i, y] = paut[v, i]
+                        # stabilisation: MSR decides next year's supply adjustment
+                        if mi[i, L.MSR_ON]:
+                            tn = tnac[v, i] + Sv[v, i] - E
+                            nxt = 0.0
+                            if tn > st[i, L.MSR_IN]:
+                                nxt = -st[i, L.MSR_RATE] * tn
+                            elif tn < st[i, L.MSR_REL_TH] and mres[v, i] > 0.0:
+                                nxt = min(st[i, L.MSR_REL_AMT], mres[v, i])
+                            mres[v, i] -= nxt
+                            if mres[v, i] > st[i, L.MSR_CANCEL]:
+                                mres[v, i] = st[i, L.MSR_CANCEL]
+                            tnac[v, i] = tn + nxt
+                            adj[v, i] = nxt
+                        adjk[v, i] = 0.0
+                        acted[v, i, 0] = False
+                        acted[v, i, 1] = False
+                    hacc[v, N, 7] += yv[v, N, L.ST_EMIS]
+                    hacc[v, N, 8] += yv[v, N, L.ST_SUPPLY]
+                    hacc[v, N, 9] += yv[v, N, L.ST_FLOW]
+                    hacc[v, N, 10] += yv[v, N, L.ST_TRANSFER]
+                    hacc[v, N, 11] += yv[v, N, L.ST_GAIN]
+                    hacc[v, N, 12] += yv[v, N, L.ST_BAU]
+                    for i in range(N + 1):
+                        for k in range(L.NSTAT):
+                            val = yv[v, i, k]
+                            s1[v, i, y, k] += val
+                            s2[v, i, y, k] += val * val
+                        he[v, i, y, _bin(yv[v, i, L.ST_EMIS], elo[i], estep[i], NB)] += 1
+                if nv > 2:
+                    for i in range(N + 1):
+                        for k in range(L.NSTAT):
+                            s12[i, y, k] += yv[1, i, k] * yv[2, i, k]
+        # ---- horizon statistics of this path (y = Y)
+        for v in range(nv):
+            for i in range(N + 1):
+                ha = hacc[v, i]
+                if i < N:
+                    yv[v, i, L.ST_PRICE] = price[v, i]
+                    yv[v, i, L.ST_PRICE_AVG] = ha[0] / ha[6]
+                    yv[v, i, L.ST_MSR] = ha[1] / ha[2] if ha[2] > 0 else 0.0
+                    yv[v, i, L.ST_FLOOR] = ha[3] / ha[6]
+                    yv[v, i, L.ST_CEIL] = ha[4] / ha[6]
+                    yv[v, i, L.ST_QUOTA] = ha[5] / ha[6]
+                    yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
+                    yv[v, i, L.ST_PAUT] = paut[v, i]
+                    yv[v, i, L.ST_GAP] = ha[13] / Y
+                    yv[v, i, L.ST_ZERO] = ha[14] / ha[6]
+                    hp[v, i, Y, _bin(math.log(max(price[v, i], _TINY)), plo[i], pstep[i],
+                                     NB)] += 1
+                yv[v, i, L.ST_EMIS] = ha[7]
+                yv[v, i, L.ST_SUPPLY] = ha[8]
+                yv[v, i, L.ST_FLOW] = ha[9]
+                yv[v, i, L.ST_TRANSFER] = ha[10]
+                yv[v, i, L.ST_GAIN] = ha[11]
+                yv[v, i, L.ST_BAU] = ha[12]
+                for k in range(L.NSTAT):
+                    val = yv[v, i, k]
+                    s1[v, i, Y, k] += val
+                    s2[v, i, Y, k] += val * val
+                he[v, i, Y, _bin(ha[7], elo[i] * Y, estep[i] * Y, NB)] += 1
+        if nv > 2:
+            # yv holds horizon values of both variants now
+            for i in range(N + 1):
+                for k in range(L.NSTAT):
+                    s12[i, Y, k] += yv[1, i, k] * yv[2, i, k]
+    return n_infeasible, n_clipped

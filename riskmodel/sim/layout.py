@@ -1,0 +1,61 @@
+"""Column indices of the flat arrays the resolver builds and the kernel reads.
+
+One place for the layout so ``resolve.py`` (writer) and ``kernel.py`` (reader) cannot drift.
+"""
+
+from __future__ import annotations
+
+# ---- per-market float parameters mp[N, NPF]
+MU, PHI, OMEGA, ALPHA, GAMMA, BETA = 0, 1, 2, 3, 4, 5
+H0, E0, Z0, R0, LOGP0 = 6, 7, 8, 9, 10
+C, ETA, FX, BAU, PLEVEL = 11, 12, 13, 14, 15
+B_OBS, B_CF, OFF_SHARE = 16, 17, 18
+TAB_LO, TAB_STEP = 19, 20
+EX_SHARE, INT_FLOOR, INT_SUPPLY = 21, 22, 23
+#: Collar as the link solver sees it (own currency; Mt; inf = unlimited / none): FLOOR is at
+#: least 0 (unlimited withholding at 0 = prices never negative, surplus unused); OFF_ON: the
+#: ceiling slot holds offsets whose reserve is OFF_SHARE x supply on each step.
+FLOOR, RES_DOWN, CEIL, RES_UP, OFF_ON = 24, 25, 26, 27, 28
+#: The collar the user set (for bound-hit statistics): floor (0 = none), ceiling (inf = none).
+COLLAR_F, COLLAR_K = 29, 30
+#: Guard: the largest daily residual (percent log return) and the matching variance ceiling.
+MAXR = 31
+#: 1.0 when the price is simulated as a martingale: the log return carries the compensator
+#: kappa(h) = 100 log E[exp(clip(sqrt(h) z)/100)] (percent units), tabulated on a grid of log h
+#: from the market's innovation law and guard, so that E[P_{t+1} | F_t] = P_t.
+COMP = 32
+#: Grid (log variance) of the exact martingale compensator table ``comp[i, :]``.
+CMP_LO, CMP_STEP = 33, 34
+NPF = 35
+
+# ---- per-market integer parameters mi[N, NPI]
+FAM, AR, K, TAB_MODE, JUR, HAS_EX, HAS_INT, MSR_ON, KETS_ON = 0, 1, 2, 3, 4, 5, 6, 7, 8
+NPI = 9
+
+#: Price families.
+F_GARCH, F_GJR, F_EGARCH, F_MS, F_MSGARCH = 0, 1, 2, 3, 4
+FAMILIES = {"garch": F_GARCH, "gjr": F_GJR, "egarch": F_EGARCH, "ms": F_MS, "msgarch": F_MSGARCH}
+#: Most regimes.
+KMAX = 4
+
+# ---- links: the solver's ends/lpar plus lk_f[L, NLF] (dynamic quota shares, start day)
+Q_SHARE, RQ_SHARE, START_DAY = 0, 1, 2
+NLF = 3
+
+# ---- stabilisation st[N, NST]
+MSR_RATE, MSR_IN, MSR_REL_AMT, MSR_REL_TH, MSR_CANCEL, MSR_TNAC0, MSR_RES0 = range(7)
+K_HI_MULT, K_HI_MONTHS, K_MID_MULT, K_LO_MULT, K_PROB, K_SHARE, K_AVG0 = range(7, 14)
+NST = 14
+
+# ---- statistics (last axis of the sums)
+(ST_PRICE, ST_PRICE_AVG, ST_MSR, ST_FLOOR, ST_CEIL, ST_QUOTA, ST_EMIS, ST_SUPPLY, ST_FLOW,
+ ST_TRANSFER, ST_GAIN, ST_GAP, ST_BAU, ST_OUTPUT, ST_PAUT, ST_ZERO) = range(16)
+NSTAT = 16
+STAT_NAMES = ("price", "price_avg", "mean_sq_return", "p_floor", "p_ceiling", "p_quota",
+              "emissions", "supply", "flow", "transfer", "gain", "gap", "bau", "output",
+              "price_autarky_uncollared", "p_zero")
+
+#: Variants (kernel order).
+VARIANTS = ("autarky", "linked", "linked_events")
+#: Histogram bins (plus an underflow and an overflow bin).
+NBINS = 2000
