@@ -1,7 +1,7 @@
 """The ``riskmodel`` command line.
 
-Subcommands live beside the code they drive and are imported lazily, so ``riskmodel --help``
-stays fast: ``data`` (riskmodel.data.cli), ``fit`` (riskmodel.fit.cli), ``run`` and ``runs``
+Subcommands live beside the code they drive and are imported lazily (only the one that runs):
+``data`` (riskmodel.data.cli), ``fit`` (riskmodel.fit.cli), ``run`` and ``runs``
 (riskmodel.batch.cli), ``report`` (riskmodel.firm.cli).
 """
 
@@ -12,13 +12,48 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from riskmodel import config
 from riskmodel.errors import RiskmodelError
 
+#: Subcommands: name -> (module, attribute, is a sub-app). Imported only when used, so that
+#: ``riskmodel run`` does not pay for arch/statsmodels and ``riskmodel data`` not for numba.
+SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
+    "data": ("riskmodel.data.cli", "app", True),
+    "fit": ("riskmodel.fit.cli", "fit", False),
+    "run": ("riskmodel.batch.cli", "run", False),
+    "runs": ("riskmodel.batch.cli", "runs_app", True),
+    "report": ("riskmodel.firm.cli", "report", False),
+}
+
+
+class _LazyGroup(TyperGroup):
+    """A click group that imports a subcommand's module the first time it is needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *SUBCOMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SUBCOMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attr, group = SUBCOMMANDS[cmd_name]
+        obj = getattr(importlib.import_module(module), attr)
+        if group:
+            cmd = typer.main.get_group(obj)
+        else:
+            single = typer.Typer(add_completion=False)
+            single.command(cmd_name)(obj)
+            cmd = typer.main.get_command(single)
+        cmd.name = cmd_name
+        return cmd
+
+
 app = typer.Typer(
     name="riskmodel",
+    cls=_LazyGroup,
     help=(
         "Quantify the risks of linking carbon markets: clean real price histories, fit autarky "
         "price processes, simulate linked markets on common random numbers, report firm risk."
@@ -46,30 +81,6 @@ def main(
     config.set_data_dir(data_dir)
 
 
-def _mount(module: str, attr: str, name: str, *, group: bool) -> None:
-    """Register a subcommand (group) defined in ``module.attr``."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:  # a subcommand whose module is not written yet
-        if exc.name != module:
-            raise
-        return
-    obj = getattr(mod, attr, None)
-    if obj is None:
-        return
-    if group:
-        app.add_typer(obj, name=name)
-    else:
-        app.command(name)(obj)
-
-
-_mount("riskmodel.data.cli", "app", "data", group=True)
-_mount("riskmodel.fit.cli", "fit", "fit", group=False)
-_mount("riskmodel.batch.cli", "run", "run", group=False)
-_mount("riskmodel.batch.cli", "runs_app", "runs", group=True)
-_mount("riskmodel.firm.cli", "report", "report", group=False)
-
-
 def run() -> None:
     """Entry point: user errors print one line and exit 2; bugs keep their traceback."""
     try:
@@ -83,8 +94,6 @@ def run() -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)

@@ -75,7 +75,8 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
     fwork, iwork = workspace(n, len(rs.ends))
     n_bad, n_clip = run_paths(exp_n, exp_first, sim.keep_paths, T, dpy, Y, nv, rs.copula_t, rs.cnu,
               rs.mp, rs.mi, rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum, rs.rh0, rs.rp0cum, rs.tab,
-              rs.comp, rs.chol, rs.jdrift, rs.jsd, rs.jcorr, rs.qobs, rs.qcf, rs.ends, rs.lpar, rs.lk_f,
+              rs.comp, rs.chol, rs.jdrift, rs.jsd, rs.jcorr, rs.qobs, rs.qcf, rs.ends, rs.lpar,
+              rs.lk_f,
               rs.s_conv, rs.ev_link, rs.ev_ex, rs.ev_int, rs.has_events, rs.st,
               rs.plo, rs.pstep, rs.elo, rs.estep, g_main, g_ev, g_kets, fwork, iwork,
               s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on)

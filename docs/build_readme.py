@@ -1,0 +1,84 @@
+"""Assemble README.md from docs/README.template.md and the generated tables, so the README
+cannot drift from what the code produced.
+
+    python docs/build_readme.py [runs/<china_korea run>]
+
+Inserts: the main job's summary (the given run, else the newest china_korea run), the calibration
+and backtest tables (calibrations/README.md), the linking tables (docs/results_linking.md), the
+firm-report pictures (docs/report_*.png) and the benchmark results (benchmarks/results/*.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _section(text: str, start: str, stop: str | None = None) -> str:
+    body = text.split(start, 1)[1]
+    return body.split(stop, 1)[0].strip() if stop else body.strip()
+
+
+def main_output(run: Path | None) -> str:
+    if run is None:
+        runs = sorted((ROOT / "runs").glob("china_korea-2*"), key=lambda p: p.stat().st_mtime)
+        runs = [r for r in runs if (r / "summary.txt").is_file()]
+        if not runs:
+            raise SystemExit("no china_korea run: run `riskmodel run china_korea` first")
+        run = runs[-1]
+    lines = (run / "summary.txt").read_text().splitlines()
+    keep = [ln for ln in lines if not ln.startswith(("run ", "sources:"))]
+    return "\n".join(keep).strip()
+
+
+def calibrations() -> str:
+    text = (ROOT / "calibrations/README.md").read_text()
+    chosen = _section(text, "## Chosen models", "## Proxies")
+    proxies = _section(text, "## Proxies (auction-only markets, never fitted)", "## Backtests")
+    back = _section(text, "## Backtests", "## Notes")
+    notes = _section(text, "## Notes") if "## Notes" in text else ""
+    return (f"### Chosen models\n\n{chosen}\n\n### Proxies\n\n{proxies}\n\n"
+            f"### Backtests (one-day VaR and ES, out of sample)\n\n{back}\n\n{notes}")
+
+
+def linking() -> str:
+    text = (ROOT / "docs/results_linking.md").read_text()
+    return text.split("\n", 1)[1].strip().replace("\n## ", "\n### ")
+
+
+def reports() -> str:
+    pics = sorted((ROOT / "docs").glob("report_*.png"))
+    return "\n\n".join(
+        f"**{p.stem.removeprefix('report_').replace('_', ' ')}** "
+        f"(`data/firms/{p.stem.removeprefix('report_')}.yaml`)\n\n![{p.stem}](docs/{p.name})"
+        for p in pics
+    )
+
+
+def benchmarks() -> str:
+    out = []
+    for name in ("engine", "linking", "msgarch", "batch", "report"):
+        p = ROOT / "benchmarks/results" / f"{name}.md"
+        if p.is_file():
+            body = p.read_text().strip()
+            title, _, rest = body.partition("\n")
+            rest = rest.replace("\n## ", "\n#### ")
+            out.append(f"### {title.lstrip('# ')}\n{rest}")
+    return "\n\n".join(out)
+
+
+def build(run: Path | None = None) -> str:
+    text = (ROOT / "docs/README.template.md").read_text()
+    parts = (("{{MAIN_OUTPUT}}", lambda: main_output(run)), ("{{CALIBRATIONS}}", calibrations),
+             ("{{LINKING}}", linking), ("{{REPORTS}}", reports), ("{{BENCHMARKS}}", benchmarks))
+    for key, fn in parts:
+        text = text.replace(key, fn())
+    return text
+
+
+if __name__ == "__main__":
+    arg = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    (ROOT / "README.md").write_text(build(arg))
+    print("README.md written")
