@@ -7,6 +7,8 @@ calls it: new autarky prices each call, preallocated arrays), after a warm-up ca
 
 * ``pool``: :func:`solve_pool`, linear abatement, no collars (the closed-form case);
 * ``pool+collars``: :func:`solve_pool` with collars, finite reserves, market quotas and fees;
+* ``quota link``: :func:`solve_step`, a quota on link 0-1, the other links plain, a collar on
+  market 0 (the engine benchmark's topology);
 * ``step plain``: :func:`solve_step` with a chain of plain links (contracted into one pool);
 * ``network``: :func:`solve_step` with a chain of restricted links (fee and quota on each);
 * ``network eta``: the same with power-law abatement (Illinois root-finder);
@@ -76,6 +78,9 @@ def _loop_step(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, draws): 
     return acc
 
 
+QUOTA = 25.0  # Mt, the quota of the ``quota link`` case
+
+
 def _markets(n: int, rng: np.random.Generator, collars: bool, eta: float = 1.0) -> np.ndarray:
     m = market_array(n)
     m[:, M_C] = rng.uniform(0.3, 3.0, n)
@@ -130,6 +135,16 @@ def bench(n: int, ndraw: int, nqp: int, rng: np.random.Generator) -> dict[str, f
         m = _markets(n, rng, True, eta)
         res[name] = _time(_loop_step, m, la.ends, la.lpar, state, out,
                           lout, flags, fwork, iwork, draws)
+    # one restricted link (quota 0-1) and plain links, a collar on market 0 (the engine's case)
+    one = compile_topology(n, [Link(0, 1, quota_ab=QUOTA, quota_ba=QUOTA)]
+                           + [Link(i, i + 1) for i in range(1, n - 1)])
+    m = _markets(n, rng, False)
+    m[0, M_FLOOR] = 20.0
+    m[0, M_CEIL] = 70.0
+    m[0, M_RES_UP] = 10.0
+    m[0, M_RES_DOWN] = 10.0
+    res["quota link"] = _time(_loop_step, m, one.ends, one.lpar, state, out, lout, flags,
+                              fwork, iwork, draws)
     # QP reference on the network problems
     m = _markets(n, rng, True)
     t0 = time.process_time()
@@ -146,7 +161,7 @@ def main() -> None:
     ap.add_argument("--qp-draws", type=int, default=20)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
-    cols = ["pool", "pool+collars", "step plain", "network", "network eta", "qp"]
+    cols = ["pool", "pool+collars", "quota link", "step plain", "network", "network eta", "qp"]
     rows = []
     for n in (2, 3, 5, 10):
         r = bench(n, args.draws, args.qp_draws, rng)
@@ -170,7 +185,10 @@ def main() -> None:
     lines += [
         "",
         "pool: solve_pool, no collars; pool+collars: collars with finite reserves, market quotas "
-        "and fees; step plain: solve_step on a chain of plain links (one pool); network: "
+        "and fees; quota link: solve_step on a chain whose first link has a quota "
+        f"({QUOTA:g} Mt both ways) and whose other links are plain, a collar (20-70, reserves "
+        "10 Mt) on market 0 only; step plain: solve_step on a chain of plain links (one pool); "
+        "network: "
         "solve_step on a chain of links each with a fee and a quota (tree solver); network eta: "
         "the same with eta = 0.8 (Illinois root-finder); qp: scipy SLSQP on the network problem.",
         "",

@@ -25,7 +25,12 @@ One step (:func:`solve_step`):
    each child's hub price follows from its edge (price + fee while flowing, inverse response
    where the quota binds, inside the fee band when no permits move).
 
-Shortcuts (same answers, fewer operations): an isolated market gets its autarky outcome directly;
+Shortcuts (same answers, fewer operations): when abatement is linear, no active link carries a
+fee and the active links form a forest, :func:`_fast_solve` tries the closed form first (each pool
+of non-binding links at ``sum s c (p - fee side) - imports over binding quotas`` over
+``sum c s^2 / fx``) and keeps it only when every optimality condition holds strictly (no collar or
+market bound binds, free links inside their quotas, binding quotas with the right price gap);
+otherwise an isolated market gets its autarky outcome directly;
 a pool without collars, bounds or fees and with linear abatement gets the closed form
 ``P = sum s c p / sum c s^2 / fx``; a component of two single markets joined by one restricted
 link is solved as one pool with the link's quotas and fees folded into the two markets (the
@@ -113,6 +118,9 @@ _K_PLAIN_CYCLE = 3
 _K_CYCLE = 4  # restricted link closing a cycle: its flow is an outer variable (solve_step)
 _NEAR = 1e-10  # relative margin around a child's crossings where the shortcut is not taken
 
+
+#: Relative tolerance for 'the flow is at its quota' when reporting the shadow price.
+_QTOL = 1e-9
 
 @njit(cache=True)
 def _find(uf: np.ndarray, u: int) -> int:
@@ -489,6 +497,9 @@ def _solve_step(
     nl = ends.shape[0]
     if fwork.shape[0] < 14 * n * n + 24 * n + 128 + nl or iwork.shape[0] < 24 * n + 7 * nl + 32:
         return STATUS_WORKSPACE
+    if contract_plain and _fast_solve(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork,
+                                      False):
+        return STATUS_OK
     gflow = fwork[:nl]
     cyc = iwork[:nl]
     fw = fwork[nl:]
@@ -1005,9 +1016,9 @@ def _solve(
             gap = pc - pi  # into the child
             lout[l, LO_GAP] = gap if into_b else -gap
             sh = 0.0
-            if fl >= uin:
+            if fl >= uin - _QTOL * max(1.0, abs(uin)):  # at the quota (up to rounding)
                 sh = max(sh, gap - tin)
-            if fl <= -uout:
+            if fl <= -uout + _QTOL * max(1.0, abs(uout)):
                 sh = max(sh, -gap - tout)
             if fl > 0.0:
                 lout[l, LO_FEE] = tin * fl
@@ -1161,9 +1172,9 @@ def _solve_pair(
     fl = lo2[1]  # into j (common units)
     gap = hub_j - hub_i
     sh = 0.0
-    if fl >= uin:
+    if fl >= uin - _QTOL * max(1.0, abs(uin)):  # at the quota (up to rounding)
         sh = max(sh, gap - tin)
-    if fl <= -uout:
+    if fl <= -uout + _QTOL * max(1.0, abs(uout)):
         sh = max(sh, -gap - tout)
     lout[l, LO_FLOW] = fl if j_is_b else -fl
     lout[l, LO_GAP] = gap if j_is_b else -gap
@@ -1352,3 +1363,334 @@ def _plain_flows(
         sent = surplus[w]  # from w to its parent
         surplus[par[w]] += sent
         lout[l, LO_FLOW] = sent if ends[l, 0] == w else -sent
+
+
+# ---------------------------------------------------------------------------------------------
+# exact fast path: nothing binds at the unconstrained solution
+
+_FAST_RTOL = 1e-9  # relative margin from every bound that the fast path requires
+
+
+@njit(cache=True, inline="always")
+def _fast_market_ok(mkt: np.ndarray, i: int, q: float, x: float, d: float) -> bool:
+    """Market i at own price q with net imports x (own Mt), fee shift d: on the guessed side
+    of its fee band, strictly inside its collar and its bounds (margin ``_FAST_RTOL``)."""
+    p = mkt[i, M_P_AUT]
+    fi = mkt[i, M_FEE_IMP]
+    fe = mkt[i, M_FEE_EXP]
+    if fi + fe != 0.0:
+        m = _FAST_RTOL * max(1.0, abs(p))
+        if d == fi and d != -fe:
+            if not p - q > m:
+                return False
+        elif not q - p > m:
+            return False
+    f = mkt[i, M_FLOOR]
+    k = mkt[i, M_CEIL]
+    if f > -np.inf and not q - f > _FAST_RTOL * max(1.0, abs(f)):
+        return False
+    if k < np.inf and not k - q > _FAST_RTOL * max(1.0, abs(k)):
+        return False
+    ui = mkt[i, M_IMP_CAP]
+    ue = mkt[i, M_EXP_CAP]
+    if ui < np.inf and not ui - x > _FAST_RTOL * max(1.0, ui):
+        return False
+    if ue < np.inf and not x + ue > _FAST_RTOL * max(1.0, ue):
+        return False
+    return True
+
+
+@njit(cache=True)
+def _fast_solve(
+    mkt: np.ndarray,
+    ends: np.ndarray,
+    lpar: np.ndarray,
+    lstate: np.ndarray,
+    out: np.ndarray,
+    lout: np.ndarray,
+    flags: np.ndarray,
+    fwork: np.ndarray,
+    iwork: np.ndarray,
+    pool_all: bool,
+) -> bool:
+    """Solve the step directly when no collar or market bound binds; False if it cannot.
+
+    Applies when abatement is linear, no link carries a fee and the active links form a forest
+    over the markets (``pool_all``: all markets in one pool, no links). Link quotas may bind: a
+    binding link carries its quota and splits the component into pools with fixed injections
+    (active set grown from the unconstrained solution, at most one pass per link). Each pool has
+    the closed-form hub price ``(sum s c (p - d) - y) / sum c s^2 / fx`` (y: its imports over
+    binding links, d: the market fee of the side the market trades on, guessed from the fee-free
+    price). The answer is returned only when it satisfies every optimality condition: each
+    market trades on the guessed side with its own price strictly inside its collar and its flow
+    strictly inside its bounds, free links strictly inside their quotas, binding links with the
+    importer's hub price strictly above the exporter's (margins ``_FAST_RTOL``). It is then the
+    unique solution, which the general solver returns up to rounding. Nothing is written
+    (outputs) otherwise.
+    """
+    n = mkt.shape[0]
+    nl = ends.shape[0]
+    if iwork.shape[0] < 11 * n + 1 + 3 * nl or fwork.shape[0] < 7 * n:
+        return False
+    for i in range(n):
+        if mkt[i, M_ETA] != 1.0:
+            return False
+    uf = iwork[0:n]
+    cnt = iwork[n:2 * n]
+    root = iwork[2 * n:3 * n]
+    comp = iwork[3 * n:4 * n]  # root of the market's component over all active links
+    puf = iwork[4 * n:5 * n]  # plain pools (for the quota flags)
+    adj_start = iwork[5 * n:6 * n + 1]
+    adj = iwork[6 * n + 1:6 * n + 1 + 2 * nl]
+    o = 6 * n + 1 + 2 * nl
+    order = iwork[o:o + n]
+    fill = iwork[o + n:o + 2 * n]
+    plink = iwork[o + 2 * n:o + 3 * n]  # parent link in the BFS forest; -1 root, -2 unseen
+    csize = iwork[o + 3 * n:o + 4 * n]
+    bind = iwork[o + 4 * n:o + 4 * n + nl]  # +1: at the a -> b quota, -1: at b -> a, 0: free
+    num = fwork[0:n]
+    den = fwork[n:2 * n]
+    yin = fwork[2 * n:3 * n]
+    dlt = fwork[3 * n:4 * n]
+    xs = fwork[4 * n:5 * n]
+    surplus = fwork[5 * n:6 * n]
+    lflow = fwork[6 * n:7 * n]  # flow on each market's parent link, a -> b
+    # ---- the forest of active links (fee-free)
+    for i in range(n):
+        uf[i] = 0 if pool_all else i
+        puf[i] = uf[i]
+    for l in range(nl):
+        bind[l] = 0
+        st = lstate[l]
+        if st == 2:
+            continue
+        ca, cb, fa, fb = _link_params(lpar, st, l)
+        if fa != 0.0 or fb != 0.0 or not (ca > 0.0 or cb > 0.0):
+            return False
+        ra = _find(uf, ends[l, 0])
+        rb = _find(uf, ends[l, 1])
+        if ra == rb:
+            return False
+        uf[ra] = rb
+        if ca == np.inf and cb == np.inf:
+            puf[_find(puf, ends[l, 0])] = _find(puf, ends[l, 1])
+    for i in range(n):
+        csize[i] = 0
+    for i in range(n):
+        comp[i] = _find(uf, i)
+        csize[comp[i]] += 1
+    if nl > 0:
+        for i in range(n + 1):
+            adj_start[i] = 0
+        for l in range(nl):
+            if lstate[l] != 2:
+                adj_start[ends[l, 0] + 1] += 1
+                adj_start[ends[l, 1] + 1] += 1
+        for i in range(n):
+            adj_start[i + 1] += adj_start[i]
+        for i in range(n):
+            fill[i] = adj_start[i]
+        for l in range(nl):
+            if lstate[l] != 2:
+                a = ends[l, 0]
+                b = ends[l, 1]
+                adj[fill[a]] = l
+                fill[a] += 1
+                adj[fill[b]] = l
+                fill[b] += 1
+        for i in range(n):
+            plink[i] = -2
+        tail = 0
+        head = 0
+        for r in range(n):
+            if plink[r] != -2:
+                continue
+            plink[r] = -1
+            order[tail] = r
+            tail += 1
+            while head < tail:
+                u = order[head]
+                head += 1
+                for kk in range(adj_start[u], adj_start[u + 1]):
+                    l = adj[kk]
+                    w = ends[l, 1] if ends[l, 0] == u else ends[l, 0]
+                    if plink[w] != -2:
+                        continue
+                    plink[w] = l
+                    order[tail] = w
+                    tail += 1
+    # ---- active set of binding quotas, grown from the unconstrained solution
+    done = False
+    for _ in range(nl + 1):
+        for i in range(n):
+            uf[i] = 0 if pool_all else i
+        for l in range(nl):
+            if lstate[l] != 2 and bind[l] == 0:
+                ra = _find(uf, ends[l, 0])
+                rb = _find(uf, ends[l, 1])
+                uf[ra] = rb
+        for i in range(n):
+            cnt[i] = 0
+            num[i] = 0.0
+            den[i] = 0.0
+            yin[i] = 0.0
+        for i in range(n):
+            r = _find(uf, i)
+            root[i] = r
+            cnt[r] += 1
+            s = mkt[i, M_S]
+            c = mkt[i, M_C]
+            num[r] += s * c * mkt[i, M_P_AUT]
+            den[r] += c * s * s / mkt[i, M_FX]
+        for l in range(nl):
+            if bind[l] != 0:
+                ca, cb, fa, fb = _link_params(lpar, lstate[l], l)
+                fl = ca if bind[l] > 0 else -cb
+                yin[root[ends[l, 1]]] += fl
+                yin[root[ends[l, 0]]] -= fl
+        # market fees: the side each market trades on at the fee-free price
+        fees = False
+        for i in range(n):
+            dlt[i] = 0.0
+            if mkt[i, M_FEE_IMP] + mkt[i, M_FEE_EXP] != 0.0 and csize[comp[i]] > 1:
+                fees = True
+                r = root[i]
+                b = (num[r] - yin[r]) / den[r] * mkt[i, M_S] / mkt[i, M_FX]
+                p = mkt[i, M_P_AUT]
+                if p > b:
+                    dlt[i] = mkt[i, M_FEE_IMP]
+                elif p < b:
+                    dlt[i] = -mkt[i, M_FEE_EXP]
+                else:
+                    return False
+        if fees:
+            for i in range(n):
+                num[i] = 0.0
+            for i in range(n):
+                num[root[i]] += mkt[i, M_S] * mkt[i, M_C] * (mkt[i, M_P_AUT] - dlt[i])
+        for i in range(n):
+            if csize[comp[i]] == 1:
+                xs[i] = 0.0
+                continue
+            r = root[i]
+            s = mkt[i, M_S]
+            q = (num[r] - yin[r]) / den[r] * s / mkt[i, M_FX] + dlt[i]
+            x = mkt[i, M_C] * (mkt[i, M_P_AUT] - q)
+            if nl == 0 and not _fast_market_ok(mkt, i, q, x, dlt[i]):
+                return False  # one pool: no active set to grow, fail early
+            xs[i] = x * s
+        if nl == 0:
+            done = True
+            break
+        # link flows: peel each tree from its leaves; free links beyond a quota bind next
+        for i in range(n):
+            surplus[i] = -xs[i]
+        grown = False
+        for kk in range(n - 1, -1, -1):
+            w = order[kk]
+            l = plink[w]
+            if l < 0:
+                continue
+            sent = surplus[w]  # from w to the other end of l
+            u = ends[l, 1] if ends[l, 0] == w else ends[l, 0]
+            surplus[u] += sent
+            fl = sent if ends[l, 0] == w else -sent  # a -> b
+            ca, cb, fa, fb = _link_params(lpar, lstate[l], l)
+            if bind[l] != 0:
+                fl = ca if bind[l] > 0 else -cb
+            elif ca < np.inf and not ca - fl > _FAST_RTOL * max(1.0, ca):
+                if not fl - ca > _FAST_RTOL * max(1.0, ca) or ca == 0.0:
+                    return False  # too close to the quota to tell
+                bind[l] = 1
+                grown = True
+            elif cb < np.inf and not fl + cb > _FAST_RTOL * max(1.0, cb):
+                if not -cb - fl > _FAST_RTOL * max(1.0, cb) or cb == 0.0:
+                    return False
+                bind[l] = -1
+                grown = True
+            lflow[w] = fl
+        if not grown:
+            done = True
+            break
+    if not done:
+        return False
+    # ---- check every market: side, collar, bounds
+    if nl > 0:
+        for i in range(n):
+            if csize[comp[i]] == 1:
+                continue
+            r = root[i]
+            s = mkt[i, M_S]
+            q = (num[r] - yin[r]) / den[r] * s / mkt[i, M_FX] + dlt[i]
+            if not _fast_market_ok(mkt, i, q, xs[i] / s, dlt[i]):
+                return False
+    # binding quotas: the importer's hub price strictly above the exporter's
+    for l in range(nl):
+        if bind[l] != 0:
+            ra = root[ends[l, 0]]
+            rb = root[ends[l, 1]]
+            ha = (num[ra] - yin[ra]) / den[ra]
+            hb = (num[rb] - yin[rb]) / den[rb]
+            gap = (hb - ha) if bind[l] > 0 else (ha - hb)
+            if not gap > _FAST_RTOL * max(1.0, abs(ha), abs(hb)):
+                return False
+    # ---- outputs of links
+    for l in range(nl):
+        for j in range(N_LINK_OUT):
+            lout[l, j] = 0.0
+        if lstate[l] != 2:
+            lout[l, LO_ACTIVE] = 1.0
+    for i in range(n):
+        if nl > 0 and plink[i] >= 0:
+            lout[plink[i], LO_FLOW] = lflow[i]
+    for i in range(n):
+        flags[i] = FLAG_LINKED if csize[comp[i]] > 1 else 0
+    for l in range(nl):
+        if bind[l] != 0:
+            ra = root[ends[l, 0]]
+            rb = root[ends[l, 1]]
+            gap = (num[rb] - yin[rb]) / den[rb] - (num[ra] - yin[ra]) / den[ra]
+            lout[l, LO_GAP] = gap
+            lout[l, LO_SHADOW] = abs(gap)
+            imp = ends[l, 1] if bind[l] > 0 else ends[l, 0]
+            exp = ends[l, 0] if bind[l] > 0 else ends[l, 1]
+            pi_ = _find(puf, imp)
+            pe = _find(puf, exp)
+            for i in range(n):
+                rp = _find(puf, i)
+                if rp == pi_:
+                    flags[i] |= FLAG_IMPORT_QUOTA
+                elif rp == pe:
+                    flags[i] |= FLAG_EXPORT_QUOTA
+    # ---- market outputs (component id: its lowest market index)
+    for i in range(n):
+        cnt[i] = n
+    for i in range(n):
+        r = comp[i]
+        if i < cnt[r]:
+            cnt[r] = i
+    for i in range(n):
+        out[i, O_COMPONENT] = cnt[comp[i]]
+        if csize[comp[i]] == 1:
+            _market_out(mkt, i, 0.0, 0.0, out, flags, True)
+            continue
+        # inside its collar and bounds: no reserve, no own shadow price, no collar flag
+        r = root[i]
+        pi = (num[r] - yin[r]) / den[r]
+        s = mkt[i, M_S]
+        fx = mkt[i, M_FX]
+        x = xs[i] / s
+        q = pi * s / fx + dlt[i]
+        pa = own_price(mkt, i, 0.0)[0]
+        out[i, O_PRICE] = q
+        out[i, O_PRICE_NUM] = q * fx / s
+        out[i, O_HUB] = pi
+        out[i, O_FLOW] = x
+        out[i, O_RESERVE] = 0.0
+        out[i, O_EMIS] = x
+        out[i, O_SHADOW] = 0.0
+        out[i, O_AUTARKY] = pa
+        out[i, O_GAIN] = gain(mkt[i, M_C], pa, q)
+        out[i, O_RENT] = 0.0
+        out[i, O_FEE] = mkt[i, M_FEE_IMP] * x if x > 0.0 else -mkt[i, M_FEE_EXP] * x
+    return True
