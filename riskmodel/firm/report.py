@@ -164,20 +164,25 @@ def summary_lines(r: FirmRisk, effects: pd.DataFrame, inputs: FirmInputs) -> lis
         ("linked" if "linked" in vs else vs[0])
     tot = r.value(main, "var_total")
     if tot > 0:
+        half = r.value(main, "var_interaction") / 2  # Shapley: the interaction split evenly
         lines.append(
             f"Under {LABELS.get(main, main)}, the price explains "
-            f"{r.value(main, 'var_price') / tot:.0%} of the cost variance and the firm's own "
-            f"volume {r.value(main, 'var_volume') / tot:.0%} (interaction "
-            f"{r.value(main, 'var_interaction') / tot:.0%})"
+            f"{(r.value(main, 'var_price') + half) / tot:.0%} of the cost variance and the firm's "
+            f"own volume {(r.value(main, 'var_volume') + half) / tot:.0%} (Shapley split of their "
+            f"interaction, {r.value(main, 'var_interaction') / tot:.0%})"
             + (f", regulatory events {r.value(main, 'var_events') / tot:.0%}"
                if main == "linked_events" and "linked" in vs else "") + ".")
     k = vs.index(main)
-    h0 = r.hedge_joint[k, 0]
+    # the per-year ratio h* = Cov(C_y, p_y)/Var(p_y) is what a desk would trade; the horizon
+    # hedge behind the ES figure solves all years jointly (its yearly legs can offset each other
+    # because yearly prices along a path are nearly collinear, so they are not quoted here)
+    h0 = r.hedge_ratio[k, 0]
     buy0 = float(r.bought[k, :, 0].mean())
     ratio = f"; expected purchase {buy0:,.3g} Mt" if buy0 > 0 else ""
     lines.append(
-        f"A minimum-variance futures hedge ({h0:,.3g} Mt for {r.years[0]}{ratio}) changes ES "
-        f"97.5 under {LABELS.get(main, main)} from {money(r.value(main, 'es975_unhedged'), ccy)} "
+        f"A minimum-variance futures hedge ({h0:,.3g} Mt for {r.years[0]}{ratio}; all years "
+        f"hedged jointly for the horizon) changes ES 97.5 under {LABELS.get(main, main)} from "
+        f"{money(r.value(main, 'es975_unhedged'), ccy)} "
         f"to {money(r.value(main, 'es975_mv_hedged'), ccy)}"
         + (f"; the firm's own hedges give {money(r.value(main, 'es975'), ccy)}"
            if r.firm.hedges else "") + ".")
