@@ -115,14 +115,14 @@ class SimulationResult:
     def summary(self, year: int = -1) -> str:
         """Text table of the main statistics per market and variant (horizon by default)."""
         stats = ["price_mean", "price_q05", "price_q95", "volatility", "p_floor", "p_ceiling",
-                 "p_quota", "emissions_mean", "emissions_sd", "flow_mean", "gain_mean"]
+                 "p_quota", "p_zero", "emissions_mean", "emissions_sd", "flow_mean", "gain_mean"]
         t = self.table[(self.table.year == year) & self.table.statistic.isin(stats)]
         wide = t.pivot_table(index=["market", "variant"], columns="statistic", values="value",
                              sort=False)
         wide = wide[[s for s in stats if s in wide.columns]]
         head = (f"{self.scenario.name}: {self.meta.get('paths')} paths, "
                 f"{'horizon' if year == -1 else year}")
-        return head + "\n" + wide.to_string(float_format=lambda v: f"{v:.4g}")
+        return head + "\n" + wide.to_string(float_format=lambda v: f"{v:.4g}", na_rep="")
 
 
 def merge_chunks(scenario: Scenario, parts: list[ChunkStats], *,
