@@ -502,8 +502,46 @@ def markov_loglik(returns: Any, params: dict[str, float]) -> float:
     return float(ll)
 
 
+class RegimeResultMixin:
+    """What every K-regime result derives from its parameters and likelihood: the transition
+    matrix, ergodic probabilities, expected durations and information criteria. Needs
+    ``params``, ``k_regimes``, ``loglik``, ``nobs`` and ``n_params``."""
+
+    params: dict[str, float]
+    k_regimes: int
+    loglik: float
+    nobs: int
+
+    @property
+    def n_params(self) -> int:  # pragma: no cover - each result defines its own
+        raise NotImplementedError
+
+    @property
+    def transition(self) -> np.ndarray:
+        """P[i, j] = P(s_t = j | s_{t-1} = i)."""
+        return transition_from_params(self.params, self.k_regimes)
+
+    @property
+    def ergodic_probs(self) -> np.ndarray:
+        return ergodic_probs(self.transition)
+
+    @property
+    def expected_durations(self) -> np.ndarray:
+        """Expected regime durations in observations, 1 / (1 - p_kk)."""
+        with np.errstate(divide="ignore"):
+            return 1.0 / (1.0 - np.diag(self.transition))
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + math.log(self.nobs) * self.n_params
+
+
 @dataclass
-class MarkovResult:
+class MarkovResult(RegimeResultMixin):
     """A fitted (or fixed-parameter) K-state Markov-switching mean/variance model."""
 
     params: dict[str, float]
@@ -542,31 +580,8 @@ class MarkovResult:
         return np.array([self.params[f"sigma2_{k}"] for k in range(self.k_regimes)])
 
     @property
-    def transition(self) -> np.ndarray:
-        """P[i, j] = P(s_t = j | s_{t-1} = i)."""
-        return transition_from_params(self.params, self.k_regimes)
-
-    @property
-    def ergodic_probs(self) -> np.ndarray:
-        return ergodic_probs(self.transition)
-
-    @property
-    def expected_durations(self) -> np.ndarray:
-        """Expected regime durations in observations, 1 / (1 - p_kk)."""
-        with np.errstate(divide="ignore"):
-            return 1.0 / (1.0 - np.diag(self.transition))
-
-    @property
     def n_params(self) -> int:
         return _n_free(self.k_regimes)
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + math.log(self.nobs) * self.n_params
 
     @property
     def conditional_mean(self) -> pd.Series:

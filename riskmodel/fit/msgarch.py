@@ -53,6 +53,7 @@ from riskmodel.errors import FitError, InputError
 from riskmodel.fit.markov import (
     LOG_2PI,
     VAR_FLOOR_REL,
+    RegimeResultMixin,
     SimulatedPaths,
     as_generator,
     as_returns,
@@ -377,7 +378,7 @@ def msgarch_loglik_numpy(
 
 
 @dataclass
-class MSGarchResult:
+class MSGarchResult(RegimeResultMixin):
     """A fitted (or fixed-parameter) Haas-Mittnik-Paolella MS-GARCH model."""
 
     params: dict[str, float]
@@ -433,19 +434,6 @@ class MSGarchResult:
         return self.params.get("nu", 0.0)
 
     @property
-    def transition(self) -> np.ndarray:
-        return transition_from_params(self.params, self.k_regimes)
-
-    @property
-    def ergodic_probs(self) -> np.ndarray:
-        return ergodic_probs(self.transition)
-
-    @property
-    def expected_durations(self) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            return 1.0 / (1.0 - np.diag(self.transition))
-
-    @property
     def regime_unconditional_variances(self) -> np.ndarray:
         """omega_k / (1 - alpha_k - beta_k) (inf when alpha_k + beta_k >= 1)."""
         pers = self.alpha + self.beta
@@ -471,14 +459,6 @@ class MSGarchResult:
     @property
     def n_params(self) -> int:
         return _Spec(self.k_regimes, self.dist == "t").n_free
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + math.log(self.nobs) * self.n_params
 
     @property
     def conditional_variance(self) -> pd.Series:
