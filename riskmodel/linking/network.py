@@ -131,6 +131,36 @@ def _find(uf: np.ndarray, u: int) -> int:
 
 
 @njit(cache=True)
+def _csr_adjacency(nv: int, nl: int, ends: np.ndarray, vert: np.ndarray, mapped: bool,
+                   sel: np.ndarray, want: int, negate: bool, start: np.ndarray, adj: np.ndarray,
+                   fill: np.ndarray) -> None:
+    """Adjacency lists (CSR: ``adj[start[v]:start[v + 1]]`` = links at vertex v) of the
+    undirected graph whose edges are the links with ``(sel[l] == want) != negate``, joining
+    vertices ``vert[ends[l, 0]]`` and ``vert[ends[l, 1]]`` (the markets themselves unless
+    ``mapped``; ``vert`` is then not read). ``fill`` is scratch of length ``nv``."""
+    for v in range(nv + 1):
+        start[v] = 0
+    for l in range(nl):
+        if (sel[l] == want) != negate:
+            a = vert[ends[l, 0]] if mapped else ends[l, 0]
+            b = vert[ends[l, 1]] if mapped else ends[l, 1]
+            start[a + 1] += 1
+            start[b + 1] += 1
+    for v in range(nv):
+        start[v + 1] += start[v]
+    for v in range(nv):
+        fill[v] = start[v]
+    for l in range(nl):
+        if (sel[l] == want) != negate:
+            a = vert[ends[l, 0]] if mapped else ends[l, 0]
+            b = vert[ends[l, 1]] if mapped else ends[l, 1]
+            adj[fill[a]] = l
+            fill[a] += 1
+            adj[fill[b]] = l
+            fill[b] += 1
+
+
+@njit(cache=True)
 def _link_params(lpar: np.ndarray, state: int, l: int) -> tuple[float, float, float, float]:
     """(cap a->b, cap b->a, fee a->b, fee b->a) of link l in its state."""
     if state == 1:
@@ -762,24 +792,7 @@ def _solve(
                 status = STATUS_CYCLE
             else:
                 uf[ra] = rb
-    for v in range(nn + 1):
-        adj_start[v] = 0
-    for l in range(nl):
-        if kind[l] == _K_EDGE:
-            adj_start[node_of[ends[l, 0]] + 1] += 1
-            adj_start[node_of[ends[l, 1]] + 1] += 1
-    for v in range(nn):
-        adj_start[v + 1] += adj_start[v]
-    for v in range(nn):
-        seen[v] = adj_start[v]
-    for l in range(nl):
-        if kind[l] == _K_EDGE:
-            va = node_of[ends[l, 0]]
-            vb = node_of[ends[l, 1]]
-            adj[seen[va]] = l
-            seen[va] += 1
-            adj[seen[vb]] = l
-            seen[vb] += 1
+    _csr_adjacency(nn, nl, ends, node_of, True, kind, _K_EDGE, False, adj_start, adj, seen)
     # ---- 3. BFS: order, parents, edge parameters oriented parent -> child
     for v in range(nn):
         seen[v] = 0
@@ -1313,24 +1326,7 @@ def _plain_flows(
             surplus[ends[l, 0]] -= lout[l, LO_FLOW]
         elif kind[l] == _K_PLAIN or kind[l] == _K_PLAIN_CYCLE:
             lout[l, LO_ACTIVE] = 1.0
-    for i in range(n + 1):
-        padj_start[i] = 0
-    for l in range(nl):
-        if kind[l] == _K_PLAIN:
-            padj_start[ends[l, 0] + 1] += 1
-            padj_start[ends[l, 1] + 1] += 1
-    for i in range(n):
-        padj_start[i + 1] += padj_start[i]
-    for i in range(n):
-        seen[i] = padj_start[i]
-    for l in range(nl):
-        if kind[l] == _K_PLAIN:
-            a = ends[l, 0]
-            b = ends[l, 1]
-            padj[seen[a]] = l
-            seen[a] += 1
-            padj[seen[b]] = l
-            seen[b] += 1
+    _csr_adjacency(n, nl, ends, node_of, False, kind, _K_PLAIN, False, padj_start, padj, seen)
     for i in range(n):
         seen[i] = 0
         par[i] = -1
@@ -1480,24 +1476,8 @@ def _fast_solve(
         comp[i] = _find(uf, i)
         csize[comp[i]] += 1
     if nl > 0:
-        for i in range(n + 1):
-            adj_start[i] = 0
-        for l in range(nl):
-            if lstate[l] != 2:
-                adj_start[ends[l, 0] + 1] += 1
-                adj_start[ends[l, 1] + 1] += 1
-        for i in range(n):
-            adj_start[i + 1] += adj_start[i]
-        for i in range(n):
-            fill[i] = adj_start[i]
-        for l in range(nl):
-            if lstate[l] != 2:
-                a = ends[l, 0]
-                b = ends[l, 1]
-                adj[fill[a]] = l
-                fill[a] += 1
-                adj[fill[b]] = l
-                fill[b] += 1
+        # links not suspended (state 2); vert is unused (the markets are the vertices)
+        _csr_adjacency(n, nl, ends, fill, False, lstate, 2, True, adj_start, adj, fill)
         for i in range(n):
             plink[i] = -2
         tail = 0
