@@ -48,10 +48,13 @@ def two_market(paths=500, ppc=100, events=None, links=None, **kw):
 
 
 def test_chunk_streams_follow_the_contract():
-    g = chunk_streams(5, 3)[0]
-    child = np.random.SeedSequence(5).spawn(7)[3]
-    ref = np.random.Generator(np.random.PCG64(child.spawn(3)[0]))
-    assert g.random() == ref.random()
+    from riskmodel.sim.rng import state_from_seed
+
+    streams = chunk_streams(5, 3)
+    kids = np.random.SeedSequence(5).spawn(7)[3].spawn(3)
+    for k, s in enumerate(streams):
+        np.testing.assert_array_equal(s, state_from_seed(kids[k]))
+    assert len({s.tobytes() for s in streams}) == 3
 
 
 def test_chunking_and_merge_order_are_bit_identical():
@@ -336,8 +339,10 @@ def test_benchmark_garch_kernel_has_the_unconditional_variance():
     om, al, be, n, npaths = 0.05, 0.08, 0.9, 20, 40_000
     mode, lo, step, vals = build_table("t", 6.0, None, "gaussian", None)
     h0 = om / (1 - al - be)
-    out = garch_t_paths(0.0, om, al, 0.0, be, h0, lo, step, vals, np.random.default_rng(5),
-                        npaths, n)
+    from riskmodel.sim.rng import ZT, state_from_seed
+
+    out = garch_t_paths(0.0, om, al, 0.0, be, h0, lo, step, vals,
+                        state_from_seed(np.random.SeedSequence(5)), ZT, npaths, n)
     v = out.var(ddof=1)
     se = math.sqrt((np.mean((out - out.mean()) ** 4) - v**2) / npaths)
     assert abs(v - n * h0) < 3 * se
@@ -363,3 +368,65 @@ def test_martingale_drift_keeps_the_mean_price(family, dist, params):
     row = res.table.query("variant == 'autarky' and market == 'a' and year == -1 "
                           "and statistic == 'price_mean'").iloc[0]
     assert abs(row.value - 50.0) < 3 * row.mcse, (row.value, row.mcse)
+
+
+def test_blocked_price_recursions_equal_the_day_by_day_step():
+    """The kernel runs the recursions a year at a time (``shock_block`` for the variances,
+    then ``log_price_block`` for compensators and returns); bit-identical to ``price_step``
+    day by day, for every family, with the martingale compensator and a fitted AR term."""
+    from riskmodel.sim.price_kernels import init_state, log_price_block, price_step, shock_block
+
+    msg = {"family": "msgarch", "dist": "t", "k_regimes": 2,
+           "params": {"mu": 0.0, "omega_0": 0.03, "alpha_0": 0.05, "beta_0": 0.92,
+                      "omega_1": 0.3, "alpha_1": 0.1, "beta_1": 0.85, "nu": 6.0,
+                      "p_00": 0.98, "p_01": 0.02, "p_10": 0.04, "p_11": 0.96}}
+    ms = {"family": "ms", "dist": "normal", "k_regimes": 2,
+          "params": {"mu_0": 0.1, "mu_1": -0.2, "sigma2_0": 1.0, "sigma2_1": 6.0,
+                     "p_00": 0.97, "p_01": 0.03, "p_10": 0.05, "p_11": 0.95}}
+    procs = [
+        {"family": "garch", "dist": "t", "params": {"mu": 0.01, "omega": 0.05, "alpha": 0.08,
+                                                    "beta": 0.9, "nu": 6.0}},
+        {"family": "gjr", "dist": "normal", "params": {"mu": 0.0, "omega": 0.05, "alpha": 0.05,
+                                                       "gamma": 0.06, "beta": 0.9}},
+        {"family": "egarch", "dist": "t", "params": {"mu": 0.0, "omega": 0.6, "alpha": 1.2,
+                                                     "gamma": -0.1, "beta": 0.95, "nu": 2.2}},
+        ms, msg]
+    mk = [{"id": f"m{k}", "synthetic": True, "currency": "EUR", "bau_emissions": 100.0,
+           "output_growth": 0.0, "output_vol": 0.01, "process": {**p, "last_price": 50.0}}
+          for k, p in enumerate(procs)]
+    scn = scenario_from_dict({"name": "blk", "markets": mk,
+                              "dependence": {"corr": np.eye(5).tolist()},
+                              "horizon": {"years": 1, "days_per_year": 40},
+                              "simulation": {"paths": 10}})
+    from riskmodel.sim.resolve import resolve
+
+    rs = resolve(scn)
+    rs.mp[0, L.PHI] = 0.2  # an AR(1) mean: the return feeds the next day's
+    n, nd = rs.mp.shape[0], 40
+    rng = np.random.default_rng(3)
+    z, u = rng.standard_normal((nd, n)) * 1.5, rng.random((nd, n))
+    args = (rs.mp, rs.mi, rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum)
+
+    def fresh():
+        h, prev, reg = np.zeros((n, L.KMAX)), np.zeros((n, 3)), np.zeros(n, dtype=np.int64)
+        for i in range(n):
+            init_state(i, rs.mp, rs.mi, rs.rh0, rs.rp0cum, 0.4, h, prev, reg)
+        return h, prev, reg
+
+    h, prev, reg = fresh()
+    ref = np.zeros((nd, n))
+    lp = np.zeros(n)
+    for d in range(nd):
+        for i in range(n):
+            lp[i] += price_step(i, *args, rs.comp, z[d, i], u[d, i], h, prev, reg) / 100.0
+            ref[d, i] = lp[i]
+    h2, prev2, reg2 = fresh()
+    eb, hb, mb, kb, pob = (np.empty((nd, n)) for _ in range(5))
+    clipped = shock_block(nd, *args, z, u.ravel(), n, np.arange(n), h2, prev2, reg2, eb, hb, mb)
+    log_price_block(nd, rs.mp, rs.mi, rs.comp, eb, hb, mb, kb, prev2, np.zeros(n), pob)
+    np.testing.assert_array_equal(pob, ref)
+    np.testing.assert_array_equal(h2, h)
+    np.testing.assert_array_equal(prev2, prev)
+    np.testing.assert_array_equal(reg2, reg)
+    assert clipped == int(np.sum(np.abs(eb) >= rs.mp[:, L.MAXR]))
+    assert (rs.mp[:, L.COMP] == 1.0).all() and np.abs(kb).min() > 0.0

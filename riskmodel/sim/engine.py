@@ -20,6 +20,7 @@ from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
 from riskmodel.sim.kernel import run_paths
 from riskmodel.sim.resolve import Resolved, resolve
+from riskmodel.sim.rng import ZT, state_from_seed
 from riskmodel.sim.scenario import Scenario
 from riskmodel.sim.stats import ChunkStats, build_table, merge
 
@@ -32,10 +33,11 @@ def n_chunks(scenario: Scenario) -> int:
     return math.ceil(s.paths / s.paths_per_chunk)
 
 
-def chunk_streams(seed: int, chunk_index: int) -> tuple[np.random.Generator, ...]:
-    """(main, events, kets) generators of chunk c: children of spawn(n_chunks)[c]."""
+def chunk_streams(seed: int, chunk_index: int) -> tuple[np.ndarray, ...]:
+    """(main, events, kets) xoshiro256++ states of chunk c (:mod:`riskmodel.sim.rng`), seeded
+    from the children of ``SeedSequence(seed, spawn_key=(c,))`` = ``spawn(n_chunks)[c]``."""
     ss = np.random.SeedSequence(seed, spawn_key=(chunk_index,))
-    return tuple(np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(3))
+    return tuple(state_from_seed(s) for s in ss.spawn(3))
 
 
 def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = None,
@@ -58,7 +60,7 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
     rs = resolved if resolved is not None else resolve(scenario)
     n, Y, dpy = rs.n, rs.years, rs.dpy
     T = Y * dpy
-    g_main, g_ev, g_kets = chunk_streams(sim.seed, chunk_index)
+    s_main, s_ev, s_kets = chunk_streams(sim.seed, chunk_index)
     nv = 3 if rs.has_events else 2
     s1 = np.zeros((3, n + 1, Y + 1, L.NSTAT))
     s2 = np.zeros_like(s1)
@@ -78,7 +80,7 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
               rs.comp, rs.chol, rs.jdrift, rs.jsd, rs.jcorr, rs.qobs, rs.qcf, rs.ends, rs.lpar,
               rs.lk_f,
               rs.s_conv, rs.ev_link, rs.ev_ex, rs.ev_int, rs.has_events, rs.st,
-              rs.plo, rs.pstep, rs.elo, rs.estep, g_main, g_ev, g_kets, fwork, iwork,
+              rs.plo, rs.pstep, rs.elo, rs.estep, s_main, s_ev, s_kets, ZT, fwork, iwork,
               s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on)
     if nv == 2:  # no events: linked_events is linked (same draws, nothing happens)
         for arr in (s1, s2, hp, he, keep_price):

@@ -68,6 +68,16 @@ def step_chain(cum: np.ndarray, state: int, u: float) -> int:
     return n - 1
 
 
+@njit(cache=True, inline="always")
+def step_chain_at(cum: np.ndarray, q: int, state: int, u: float) -> int:
+    """:func:`step_chain` for chain q of a stack ``cum[q]`` (no array view in the hot loop)."""
+    n = cum.shape[2]
+    for j in range(n - 1):
+        if u < cum[q, state, j]:
+            return j
+    return n - 1
+
+
 @njit(cache=True)
 def simulate_chain(cum: np.ndarray, state0: int, u: np.ndarray) -> np.ndarray:
     """State path of one chain for the uniforms u (tests)."""

@@ -135,6 +135,23 @@ def lookup(mode: int, lo: float, step: float, vals: np.ndarray, x: float) -> flo
     return vals[k] + w * (vals[k + 1] - vals[k])
 
 
+@njit(cache=True, inline="always")
+def lookup_at(mode: int, lo: float, step: float, tab: np.ndarray, i: int, x: float) -> float:
+    """:func:`lookup` on row ``tab[i]`` (no array view in the hot loop)."""
+    if mode == 0:
+        return x
+    s = x if mode == 1 else math.asinh(x)
+    f = (s - lo) / step
+    n = tab.shape[1]
+    k = int(math.floor(f))
+    if k < 0:
+        k = 0
+    elif k > n - 2:
+        k = n - 2
+    w = f - k
+    return tab[i, k] + w * (tab[i, k + 1] - tab[i, k])
+
+
 def nearest_correlation(a: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     """Nearest positive-definite correlation matrix by eigenvalue clipping and rescaling."""
     try:  # prefer the dependence helper's repair when it exists

@@ -43,9 +43,10 @@ from riskmodel.linking import (
     solve_step,
 )
 from riskmodel.sim import layout as L
-from riskmodel.sim.events import step_chain
-from riskmodel.sim.innovations import lookup
-from riskmodel.sim.price_kernels import init_state, price_step
+from riskmodel.sim.events import step_chain_at
+from riskmodel.sim.innovations import lookup_at
+from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block
+from riskmodel.sim.rng import fill_gamma, fill_normal, fill_uniform, uniform
 
 _TINY = 1e-12
 #: Log prices at or below this are a zero price (no scarcity): no log return is taken across them.
@@ -54,7 +55,7 @@ _NA = 16  # per-path accumulators
 _QFLAGS = FLAG_IMPORT_QUOTA | FLAG_EXPORT_QUOTA
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def abatement(c: float, eta: float, p: float) -> float:
     """a(p) = c p**eta for p >= 0 (0 below)."""
     if p <= 0.0:
@@ -64,7 +65,7 @@ def abatement(c: float, eta: float, p: float) -> float:
     return c * p**eta
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _cost(c: float, eta: float, a: float) -> float:
     """Abatement cost of a tonnes: integral of the marginal cost (a / c) ** (1 / eta)."""
     if a <= 0.0:
@@ -75,7 +76,18 @@ def _cost(c: float, eta: float, a: float) -> float:
     return a ** (1.0 + k) / ((1.0 + k) * c**k)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _index(m: float, b: float) -> float:
+    """Supply index ``m**b`` of an indexed cap (b = 0 absolute, 1 intensity) without a pow call
+    in the two common cases."""
+    if b == 0.0:
+        return 1.0
+    if b == 1.0:
+        return m
+    return m**b
+
+
+@njit(cache=True, inline="always")
 def _bin(v: float, lo: float, step: float, nb: int) -> int:
     """Histogram bin: 0 underflow, 1..nb regular, nb + 1 overflow."""
     f = (v - lo) / step
@@ -135,25 +147,29 @@ def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
               mp, mi, rmu, rom, ral, rbe, rcum, rh0, rp0cum, tab, comp, chol, jdrift, jsd, jcorr,
               qobs, qcf, ends, lpar, lk_f, s_conv, ev_link, ev_ex, ev_int, has_events, st,
-              plo, pstep, elo, estep, g_main, g_ev, g_kets, fwork, iwork,
+              plo, pstep, elo, estep, s_main, s_ev, s_kets, zt, fwork, iwork,
               s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on):
     """Simulate ``n_paths`` paths and add their statistics to the chunk arrays.
 
     s1/s2 [3, N + 1, Y + 1, NSTAT]: per-path sums and sums of squares; s12 [N + 1, Y + 1,
     NSTAT]: cross sums linked x linked_events; hp [3, N, Y + 1, NBINS + 2] compliance-price
-    histograms (log price); he [3, N + 1, Y + 1, NBINS + 2] emissions histograms.
+    histograms (log price); he [3, N + 1, Y + 1, NBINS + 2] emissions histograms. s_main / s_ev /
+    s_kets: the chunk's three :mod:`riskmodel.sim.rng` streams (prices and output; events; K-ETS
+    discretion), zt the ziggurat table.
+
+    Draws are made a year (``dpy`` days) at a time into buffers, in this order per path and
+    block: the normals of every day (``N + J`` per day), the t-copula mixing gammas, the regime
+    uniforms of the regime-switching markets; the event chains' uniforms from their own stream.
     """
     N = mp.shape[0]
     J = jdrift.shape[0]
     NL = ends.shape[0]
     NB = L.NBINS
     nz = N + J
-    gz = np.empty(nz)
-    x = np.empty(nz)
     h = np.zeros((N, L.KMAX))
     prev = np.zeros((N, 3))
     reg = np.zeros(N, dtype=np.int64)
@@ -212,12 +228,49 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     acted = np.zeros((3, N, 2), dtype=np.bool_)
     yv = np.zeros((3, N + 1, L.NSTAT))
     mlen = max(1, dpy // 12)
+    # per-block draw buffers (one block = up to one year of days)
+    msx = np.full(N, -1, dtype=np.int64)  # slot of market i among the regime-switching ones
+    nms = 0
+    for i in range(N):
+        if mi[i, L.FAM] == L.F_MS or mi[i, L.FAM] == L.F_MSGARCH:
+            msx[i] = nms
+            nms += 1
+    exx = np.full(N, -1, dtype=np.int64)  # event-chain slots: links, then exemptions, ...
+    inx = np.full(N, -1, dtype=np.int64)  # ... then interventions
+    nch = NL
+    for i in range(N):
+        if mi[i, L.HAS_EX]:
+            exx[i] = nch
+            nch += 1
+    for i in range(N):
+        if mi[i, L.HAS_INT]:
+            inx[i] = nch
+            nch += 1
+    ev_on = has_events and nv > 2
+    gzb = np.empty(dpy * nz)
+    pend = np.empty(2 * dpy * nz + 2, dtype=np.int64)
+    wgb = np.empty(dpy if copula_t else 0)
+    urb = np.empty(dpy * nms)
+    evb = np.empty(dpy * nch if ev_on else 0)
+    xb = np.empty((dpy, nz))
+    zb = np.empty((dpy, N))
+    Mb = np.empty((dpy, J))
+    pob = np.empty((dpy, N))
+    eb = np.empty((dpy, N))
+    hb = np.empty((dpy, N))
+    mb = np.empty((dpy, N))
+    kb = np.empty((dpy, N))
+    Ub = np.empty((dpy, N))
+    Sbb = np.empty((dpy, N))
+    lsb = np.zeros((dpy, NL), dtype=np.int64)
+    exb = np.zeros((dpy, N), dtype=np.int64)
+    inb = np.zeros((dpy, N), dtype=np.int64)
     for p in range(n_paths):
         gp = first_path + p
         keep = gp < keep_n
         for i in range(N):
             fam = mi[i, L.FAM]
-            u0 = g_main.random() if (fam == L.F_MS or fam == L.F_MSGARCH) else 0.0
+            u0 = uniform(s_main) if (fam == L.F_MS or fam == L.F_MSGARCH) else 0.0
             init_state(i, mp, mi, rh0, rp0cum, u0, h, prev, reg)
             logp[i] = mp[i, L.LOGP0]
             for v in range(3):
@@ -243,46 +296,77 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
         for t in range(T):
             y = t // dpy
             last = (t % dpy) == dpy - 1
-            # ---- innovations
-            for q in range(nz):
-                gz[q] = g_main.standard_normal()
-            for a in range(nz):
-                sacc = 0.0
-                for b in range(a + 1):
-                    sacc += chol[a, b] * gz[b]
-                x[a] = sacc
-            if copula_t:
-                w = math.sqrt(cnu / (2.0 * g_main.standard_gamma(0.5 * cnu)))
-                for i in range(N):
-                    x[i] *= w
-            for i in range(N):
-                z = lookup(mi[i, L.TAB_MODE], mp[i, L.TAB_LO], mp[i, L.TAB_STEP], tab[i], x[i])
-                fam = mi[i, L.FAM]
-                u = g_main.random() if (fam == L.F_MS or fam == L.F_MSGARCH) else 0.0
-                r = price_step(i, mp, mi, rmu, rom, ral, rbe, rcum, comp, z, u, h, prev, reg)
-                if abs(prev[i, 1]) >= mp[i, L.MAXR]:
-                    n_clipped += 1
-                logp[i] += r / 100.0
+            td = t % dpy
+            if td == 0:
+                # ---- the year's exogenous paths, in loops whose iterations are independent
+                # (or short recurrences), so that the CPU overlaps them: draws, copula
+                # innovations, output, event chains, the fitted price recursions and the
+                # observed BAU emissions of every day of the block (a year, or what is left)
+                nd = min(dpy, T - t)
+                fill_normal(s_main, zt, gzb[:nd * nz], pend)
+                if copula_t:
+                    fill_gamma(s_main, zt, 0.5 * cnu, wgb[:nd])
+                if nms > 0:
+                    fill_uniform(s_main, urb[:nd * nms])
+                if ev_on:
+                    fill_uniform(s_ev, evb[:nd * nch])
+                for d in range(nd):
+                    o = d * nz
+                    for a in range(nz):
+                        sacc = 0.0
+                        for b in range(a + 1):
+                            sacc += chol[a, b] * gzb[o + b]
+                        xb[d, a] = sacc
+                    if copula_t:
+                        w = math.sqrt(cnu / (2.0 * wgb[d]))
+                        for i in range(N):
+                            xb[d, i] *= w
+                    for i in range(N):
+                        zb[d, i] = lookup_at(mi[i, L.TAB_MODE], mp[i, L.TAB_LO], mp[i, L.TAB_STEP],
+                                             tab, i, xb[d, i])
+                for d in range(nd):
+                    for j in range(J):
+                        logY[j] += jdrift[j] + jsd[j] * xb[d, N + j]
+                        Mb[d, j] = math.exp(logY[j] - jcorr[j] * (t + d + 1))
+                if ev_on:
+                    for d in range(nd):
+                        o = d * nch
+                        for q in range(NL):
+                            lstate[q] = step_chain_at(ev_link, q, lstate[q], evb[o + q])
+                            lsb[d, q] = lstate[q]
+                        for i in range(N):
+                            if exx[i] >= 0:
+                                exs[i] = step_chain_at(ev_ex, i, exs[i], evb[o + exx[i]])
+                            if inx[i] >= 0:
+                                ins[i] = step_chain_at(ev_int, i, ins[i], evb[o + inx[i]])
+                            exb[d, i] = exs[i]
+                            inb[d, i] = ins[i]
+                # fitted prices: the variance recursions (serial), then the martingale
+                # compensators (independent), then the returns and log prices (short chains)
+                n_clipped += shock_block(nd, mp, mi, rmu, rom, ral, rbe, rcum, zb, urb, nms, msx,
+                                         h, prev, reg, eb, hb, mb)
+                log_price_block(nd, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob)
+                for d in range(nd):
+                    for i in range(N):
+                        pob[d, i] = math.exp(pob[d, i])
+                for d in range(nd):
+                    for i in range(N):
+                        mm = Mb[d, mi[i, L.JUR]]
+                        dobs = abatement(mp[i, L.C], mp[i, L.ETA], pob[d, i])
+                        Ub[d, i] = qobs[i, y] * _index(mm, mp[i, L.B_OBS]) + dobs
+                        Sbb[d, i] = qcf[i, y] * _index(mm, mp[i, L.B_CF])
+            # ---- today's slice of the block
             for j in range(J):
-                logY[j] += jdrift[j] + jsd[j] * x[N + j]
-                M[j] = math.exp(logY[j] - jcorr[j] * (t + 1))
-            # ---- events
-            if has_events and nv > 2:
+                M[j] = Mb[td, j]
+            if ev_on:
                 for q in range(NL):
-                    lstate[q] = step_chain(ev_link[q], lstate[q], g_ev.random())
+                    lstate[q] = lsb[td, q]
                 for i in range(N):
-                    if mi[i, L.HAS_EX]:
-                        exs[i] = step_chain(ev_ex[i], exs[i], g_ev.random())
-                    if mi[i, L.HAS_INT]:
-                        ins[i] = step_chain(ev_int[i], ins[i], g_ev.random())
-            # ---- bridge
+                    exs[i] = exb[td, i]
+                    ins[i] = inb[td, i]
             for i in range(N):
-                mm = M[mi[i, L.JUR]]
-                pobs = math.exp(logp[i])
-                dobs = abatement(mp[i, L.C], mp[i, L.ETA], pobs)
-                sobs = qobs[i, y] * (mm ** mp[i, L.B_OBS] if mp[i, L.B_OBS] != 0.0 else 1.0)
-                U[i] = sobs + dobs
-                Sb[i] = qcf[i, y] * (mm ** mp[i, L.B_CF] if mp[i, L.B_CF] != 0.0 else 1.0)
+                U[i] = Ub[td, i]
+                Sb[i] = Sbb[td, i]
             # ---- variants
             for v in range(nv):
                 for i in range(N):
@@ -381,8 +465,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
             for v in range(nv):
                 for i in range(N):
                     pv = price[v, i]
-                    a = acc[v, i]
-                    a[0] += pv
+                    acc[v, i, 0] += pv
                     if v > 0 and pv == price[v - 1, i]:
                         lp = lcur[v - 1, i]  # same price as the previous variant: reuse the log
                     else:
@@ -390,18 +473,18 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     lcur[v, i] = lp
                     if t > 0 and lp > _LOG_POS and lprev[v, i] > _LOG_POS:
                         d = lp - lprev[v, i]
-                        a[1] += d * d
-                        a[2] += 1.0
+                        acc[v, i, 1] += d * d
+                        acc[v, i, 2] += 1.0
                     if pv <= 0.0:
-                        a[7] += 1.0  # a zero price: supply exceeds BAU, no scarcity
+                        acc[v, i, 7] += 1.0  # a zero price: supply exceeds BAU, no scarcity
                     lprev[v, i] = lp
                     if mp[i, L.COLLAR_F] > 0.0 and pv <= mp[i, L.COLLAR_F] * (1.0 + 1e-9):
-                        a[3] += 1.0
+                        acc[v, i, 3] += 1.0
                     if pv >= mp[i, L.COLLAR_K] * (1.0 - 1e-9):
-                        a[4] += 1.0
+                        acc[v, i, 4] += 1.0
                     if qbind[v, i]:
-                        a[5] += 1.0
-                    a[6] += 1.0
+                        acc[v, i, 5] += 1.0
+                    acc[v, i, 6] += 1.0
                     if keep:
                         keep_price[v, p, i, t] = pv
                         if v == 0:
@@ -427,7 +510,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         up = (hicnt[v, i] >= st[i, L.K_HI_MONTHS]
                               or mavg >= st[i, L.K_MID_MULT] * avg2)
                         down = mavg < st[i, L.K_LO_MULT] * avg2
-                        uu = g_kets.random()
+                        uu = uniform(s_kets)
                         if up and not acted[v, i, 0] and uu < st[i, L.K_PROB]:
                             adjk[v, i] += st[i, L.K_SHARE] * qcf[i, y]
                             acted[v, i, 0] = True
@@ -443,18 +526,18 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     for k in range(L.NSTAT):
                         yv[v, N, k] = 0.0
                     for i in range(N):
-                        a = acc[v, i]
                         pv = price[v, i]
                         c = mp[i, L.C]
                         eta = mp[i, L.ETA]
                         fx = mp[i, L.FX]
                         E = U[i] - abatement(c, eta, pv)
                         yv[v, i, L.ST_PRICE] = pv
-                        yv[v, i, L.ST_PRICE_AVG] = a[0] / a[6]
-                        yv[v, i, L.ST_MSR] = a[1] / a[2] if a[2] > 0 else 0.0
-                        yv[v, i, L.ST_FLOOR] = a[3] / a[6]
-                        yv[v, i, L.ST_CEIL] = a[4] / a[6]
-                        yv[v, i, L.ST_QUOTA] = a[5] / a[6]
+                        yv[v, i, L.ST_PRICE_AVG] = acc[v, i, 0] / acc[v, i, 6]
+                        yv[v, i, L.ST_MSR] = (acc[v, i, 1] / acc[v, i, 2] if acc[v, i, 2] > 0
+                                              else 0.0)
+                        yv[v, i, L.ST_FLOOR] = acc[v, i, 3] / acc[v, i, 6]
+                        yv[v, i, L.ST_CEIL] = acc[v, i, 4] / acc[v, i, 6]
+                        yv[v, i, L.ST_QUOTA] = acc[v, i, 5] / acc[v, i, 6]
                         yv[v, i, L.ST_EMIS] = E
                         yv[v, i, L.ST_SUPPLY] = Sv[v, i]
                         yv[v, i, L.ST_FLOW] = xv[v, i] if v > 0 else 0.0
@@ -472,24 +555,23 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         yv[v, i, L.ST_BAU] = U[i]
                         yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
                         yv[v, i, L.ST_PAUT] = paut[v, i]
-                        yv[v, i, L.ST_ZERO] = a[7] / a[6]
+                        yv[v, i, L.ST_ZERO] = acc[v, i, 7] / acc[v, i, 6]
                         for k in (L.ST_EMIS, L.ST_SUPPLY, L.ST_FLOW, L.ST_TRANSFER, L.ST_GAIN,
                                   L.ST_BAU):
                             yv[v, N, k] += yv[v, i, k]
                         # per-path horizon accumulators
-                        ha = hacc[v, i]
                         for k in range(7):
-                            ha[k] += a[k]
-                        ha[7] += E
-                        ha[8] += Sv[v, i]
-                        ha[9] += yv[v, i, L.ST_FLOW]
-                        ha[10] += yv[v, i, L.ST_TRANSFER]
-                        ha[11] += g
-                        ha[12] += U[i]
-                        ha[13] += gap
-                        ha[14] += a[7]
+                            hacc[v, i, k] += acc[v, i, k]
+                        hacc[v, i, 7] += E
+                        hacc[v, i, 8] += Sv[v, i]
+                        hacc[v, i, 9] += yv[v, i, L.ST_FLOW]
+                        hacc[v, i, 10] += yv[v, i, L.ST_TRANSFER]
+                        hacc[v, i, 11] += g
+                        hacc[v, i, 12] += U[i]
+                        hacc[v, i, 13] += gap
+                        hacc[v, i, 14] += acc[v, i, 7]
                         for k in range(_NA):
-                            a[k] = 0.0
+                            acc[v, i, k] = 0.0
                         hp[v, i, y, _bin(math.log(max(pv, _TINY)), plo[i], pstep[i], NB)] += 1
                         if ann_on:
                             ann[0, v, p, i, y] = pv
@@ -534,31 +616,31 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
         # ---- horizon statistics of this path (y = Y)
         for v in range(nv):
             for i in range(N + 1):
-                ha = hacc[v, i]
                 if i < N:
                     yv[v, i, L.ST_PRICE] = price[v, i]
-                    yv[v, i, L.ST_PRICE_AVG] = ha[0] / ha[6]
-                    yv[v, i, L.ST_MSR] = ha[1] / ha[2] if ha[2] > 0 else 0.0
-                    yv[v, i, L.ST_FLOOR] = ha[3] / ha[6]
-                    yv[v, i, L.ST_CEIL] = ha[4] / ha[6]
-                    yv[v, i, L.ST_QUOTA] = ha[5] / ha[6]
+                    yv[v, i, L.ST_PRICE_AVG] = hacc[v, i, 0] / hacc[v, i, 6]
+                    yv[v, i, L.ST_MSR] = (hacc[v, i, 1] / hacc[v, i, 2] if hacc[v, i, 2] > 0
+                                          else 0.0)
+                    yv[v, i, L.ST_FLOOR] = hacc[v, i, 3] / hacc[v, i, 6]
+                    yv[v, i, L.ST_CEIL] = hacc[v, i, 4] / hacc[v, i, 6]
+                    yv[v, i, L.ST_QUOTA] = hacc[v, i, 5] / hacc[v, i, 6]
                     yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
                     yv[v, i, L.ST_PAUT] = paut[v, i]
-                    yv[v, i, L.ST_GAP] = ha[13] / Y
-                    yv[v, i, L.ST_ZERO] = ha[14] / ha[6]
+                    yv[v, i, L.ST_GAP] = hacc[v, i, 13] / Y
+                    yv[v, i, L.ST_ZERO] = hacc[v, i, 14] / hacc[v, i, 6]
                     hp[v, i, Y, _bin(math.log(max(price[v, i], _TINY)), plo[i], pstep[i],
                                      NB)] += 1
-                yv[v, i, L.ST_EMIS] = ha[7]
-                yv[v, i, L.ST_SUPPLY] = ha[8]
-                yv[v, i, L.ST_FLOW] = ha[9]
-                yv[v, i, L.ST_TRANSFER] = ha[10]
-                yv[v, i, L.ST_GAIN] = ha[11]
-                yv[v, i, L.ST_BAU] = ha[12]
+                yv[v, i, L.ST_EMIS] = hacc[v, i, 7]
+                yv[v, i, L.ST_SUPPLY] = hacc[v, i, 8]
+                yv[v, i, L.ST_FLOW] = hacc[v, i, 9]
+                yv[v, i, L.ST_TRANSFER] = hacc[v, i, 10]
+                yv[v, i, L.ST_GAIN] = hacc[v, i, 11]
+                yv[v, i, L.ST_BAU] = hacc[v, i, 12]
                 for k in range(L.NSTAT):
                     val = yv[v, i, k]
                     s1[v, i, Y, k] += val
                     s2[v, i, Y, k] += val * val
-                he[v, i, Y, _bin(ha[7], elo[i] * Y, estep[i] * Y, NB)] += 1
+                he[v, i, Y, _bin(hacc[v, i, 7], elo[i] * Y, estep[i] * Y, NB)] += 1
         if nv > 2:
             # yv holds horizon values of both variants now
             for i in range(N + 1):

@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from riskmodel.sim import layout as L
+from riskmodel.sim.rng import fill_normal
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -39,6 +40,24 @@ def draw_regime(cum: np.ndarray, u: float, k: int) -> int:
     """First regime j with u < cum[j] (the last if rounding leaves none), as the fit layer."""
     for j in range(k - 1):
         if u < cum[j]:
+            return j
+    return k - 1
+
+
+@njit(cache=True)
+def _draw_at(cum, i: int, u: float, k: int) -> int:
+    """:func:`draw_regime` on row ``cum[i]`` (no array view in the hot loop)."""
+    for j in range(k - 1):
+        if u < cum[i, j]:
+            return j
+    return k - 1
+
+
+@njit(cache=True, inline="always")
+def _draw_next(cum, i: int, s: int, u: float, k: int) -> int:
+    """:func:`draw_regime` on ``cum[i, s]`` (market i's transition row from regime s)."""
+    for j in range(k - 1):
+        if u < cum[i, s, j]:
             return j
     return k - 1
 
@@ -54,13 +73,13 @@ def init_state(i, mp, mi, rh0, rp0cum, u0, h, prev, reg):
         kk = mi[i, L.K]
         for k in range(kk):
             h[i, k] = rh0[i, k]
-        reg[i] = draw_regime(rp0cum[i], u0, kk)
+        reg[i] = _draw_at(rp0cum, i, u0, kk)
     else:
         h[i, 0] = mp[i, L.H0]
         reg[i] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def compensator(i, mp, comp, hv) -> float:
     """Martingale compensator kappa(h) of market i (0 unless the price is a martingale)."""
     if mp[i, L.COMP] == 0.0:
@@ -76,46 +95,155 @@ def compensator(i, mp, comp, hv) -> float:
     return comp[i, k] + w * (comp[i, k + 1] - comp[i, k])
 
 
-@njit(cache=True)
-def price_step(i, mp, mi, rmu, rom, ral, rbe, rcum, comp, z, u, h, prev, reg) -> float:
-    """One day's percent log return of market i given its standardised innovation z (and the
-    uniform u for the regime draw); updates the state in place."""
-    fam = mi[i, L.FAM]
+@njit(cache=True, inline="always")
+def _shock_garch(i, mp, z, h, prev):
+    hh = h[i, 0]
     big = mp[i, L.MAXR]
-    if fam == L.F_GARCH or fam == L.F_GJR:
-        hh = h[i, 0]
-        e = min(max(math.sqrt(hh) * z, -big), big)
-        r = mp[i, L.MU] - compensator(i, mp, comp, hh) + mp[i, L.PHI] * prev[i, 0] + e
-        a = mp[i, L.ALPHA]
-        if e < 0.0:
-            a += mp[i, L.GAMMA]
-        h[i, 0] = mp[i, L.OMEGA] + a * e * e + mp[i, L.BETA] * hh
-    elif fam == L.F_EGARCH:
-        hh = h[i, 0]
-        e = min(max(math.sqrt(hh) * z, -big), big)
-        r = mp[i, L.MU] - compensator(i, mp, comp, hh) + mp[i, L.PHI] * prev[i, 0] + e
-        lh = (mp[i, L.OMEGA] + mp[i, L.ALPHA] * (abs(z) - _SQRT_2_OVER_PI)
-              + mp[i, L.GAMMA] * z + mp[i, L.BETA] * math.log(hh))
-        h[i, 0] = min(math.exp(min(lh, 700.0)), big * big)
-    elif fam == L.F_MS:
-        kk = mi[i, L.K]
-        s = draw_regime(rcum[i, reg[i]], u, kk)
-        reg[i] = s
-        e = min(max(math.sqrt(rom[i, s]) * z, -big), big)
-        r = rmu[i, s] - compensator(i, mp, comp, rom[i, s]) + e
-    else:  # msgarch
-        kk = mi[i, L.K]
-        s = draw_regime(rcum[i, reg[i]], u, kk)
-        reg[i] = s
-        e = min(max(math.sqrt(h[i, s]) * z, -big), big)
-        r = mp[i, L.MU] - compensator(i, mp, comp, h[i, s]) + e
-        e2 = e * e
-        for k in range(kk):
-            h[i, k] = rom[i, k] + ral[i, k] * e2 + rbe[i, k] * h[i, k]
-    prev[i, 0] = r
+    e = min(max(math.sqrt(hh) * z, -big), big)
+    a = mp[i, L.ALPHA]
+    if e < 0.0:
+        a += mp[i, L.GAMMA]
+    h[i, 0] = mp[i, L.OMEGA] + a * e * e + mp[i, L.BETA] * hh
     prev[i, 1] = e
     prev[i, 2] = z
+    return e, hh, mp[i, L.MU]
+
+
+@njit(cache=True, inline="always")
+def _shock_egarch(i, mp, z, h, prev):
+    hh = h[i, 0]
+    big = mp[i, L.MAXR]
+    e = min(max(math.sqrt(hh) * z, -big), big)
+    lh = (mp[i, L.OMEGA] + mp[i, L.ALPHA] * (abs(z) - _SQRT_2_OVER_PI)
+          + mp[i, L.GAMMA] * z + mp[i, L.BETA] * math.log(hh))
+    h[i, 0] = min(math.exp(min(lh, 700.0)), big * big)
+    prev[i, 1] = e
+    prev[i, 2] = z
+    return e, hh, mp[i, L.MU]
+
+
+@njit(cache=True, inline="always")
+def _shock_ms(i, mp, mi, rmu, rom, rcum, z, u, prev, reg):
+    s = _draw_next(rcum, i, reg[i], u, mi[i, L.K])
+    reg[i] = s
+    hh = rom[i, s]
+    big = mp[i, L.MAXR]
+    e = min(max(math.sqrt(hh) * z, -big), big)
+    prev[i, 1] = e
+    prev[i, 2] = z
+    return e, hh, rmu[i, s]
+
+
+@njit(cache=True, inline="always")
+def _shock_msgarch(i, mp, mi, rom, ral, rbe, rcum, z, u, h, prev, reg):
+    kk = mi[i, L.K]
+    s = _draw_next(rcum, i, reg[i], u, kk)
+    reg[i] = s
+    hh = h[i, s]
+    big = mp[i, L.MAXR]
+    e = min(max(math.sqrt(hh) * z, -big), big)
+    e2 = e * e
+    for k in range(kk):
+        h[i, k] = rom[i, k] + ral[i, k] * e2 + rbe[i, k] * h[i, k]
+    prev[i, 1] = e
+    prev[i, 2] = z
+    return e, hh, mp[i, L.MU]
+
+
+@njit(cache=True, inline="always")
+def price_step(i, mp, mi, rmu, rom, ral, rbe, rcum, comp, z, u, h, prev, reg) -> float:
+    """One day's percent log return of market i given its standardised innovation z (and the
+    uniform u for the regime draw); updates the state in place. The kernel runs the same steps
+    in blocks (:func:`shock_block`, then the compensator and the return)."""
+    fam = mi[i, L.FAM]
+    if fam == L.F_GARCH or fam == L.F_GJR:
+        e, hv, m = _shock_garch(i, mp, z, h, prev)
+    elif fam == L.F_EGARCH:
+        e, hv, m = _shock_egarch(i, mp, z, h, prev)
+    elif fam == L.F_MS:
+        e, hv, m = _shock_ms(i, mp, mi, rmu, rom, rcum, z, u, prev, reg)
+    else:
+        e, hv, m = _shock_msgarch(i, mp, mi, rom, ral, rbe, rcum, z, u, h, prev, reg)
+    r = m - compensator(i, mp, comp, hv) + ar_coefficient(i, mp, mi) * prev[i, 0] + e
+    prev[i, 0] = r
     return r
+
+
+@njit(cache=True)
+def shock_block(nd, mp, mi, rmu, rom, ral, rbe, rcum, zb, urb, nms, msx, h, prev, reg,
+                eb, hb, mb) -> int:
+    """The variance recursions of every market over ``nd`` days: what :func:`price_step` does
+    except the drift terms that need a transcendental call or the last return. Fills the guarded
+    residual ``eb[d, i]``, the variance that scaled it ``hb[d, i]`` and the drift ``mb[d, i]``
+    (mu, or the regime's mean), updates the state and returns how often the guard acted.
+
+    One loop per family present (markets of a family interleaved day by day, so that their
+    independent recursions overlap): a loop body without the other families' code keeps its
+    values in registers (EGARCH's log/exp calls would otherwise force spills on every market).
+    The kernel then forms ``r = m - kappa(hv) + phi r_prev + e`` in separate loops (same
+    arithmetic, same results as :func:`price_step`).
+    """
+    n = mp.shape[0]
+    clipped = 0
+    for fam in range(5):
+        nf = 0
+        for i in range(n):
+            if mi[i, L.FAM] == fam:
+                nf += 1
+        if nf == 0:
+            continue
+        for d in range(nd):
+            for i in range(n):
+                if mi[i, L.FAM] != fam:
+                    continue
+                z = zb[d, i]
+                if fam == L.F_GARCH or fam == L.F_GJR:
+                    e, hv, m = _shock_garch(i, mp, z, h, prev)
+                elif fam == L.F_EGARCH:
+                    e, hv, m = _shock_egarch(i, mp, z, h, prev)
+                elif fam == L.F_MS:
+                    e, hv, m = _shock_ms(i, mp, mi, rmu, rom, rcum, z, urb[d * nms + msx[i]],
+                                         prev, reg)
+                else:
+                    e, hv, m = _shock_msgarch(i, mp, mi, rom, ral, rbe, rcum, z,
+                                              urb[d * nms + msx[i]], h, prev, reg)
+                if abs(e) >= mp[i, L.MAXR]:
+                    clipped += 1
+                eb[d, i] = e
+                hb[d, i] = hv
+                mb[d, i] = m
+    return clipped
+
+
+@njit(cache=True, inline="always")
+def ar_coefficient(i, mp, mi) -> float:
+    """phi of market i's mean equation (0 for the regime families, which have none)."""
+    fam = mi[i, L.FAM]
+    if fam == L.F_MS or fam == L.F_MSGARCH:
+        return 0.0
+    return mp[i, L.PHI]
+
+
+@njit(cache=True)
+def log_price_block(nd, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob) -> None:
+    """After :func:`shock_block`: the martingale compensators ``kb[d, i]`` (independent, so the
+    logarithms overlap), then each market's returns ``r = m - kappa + phi r_prev + e`` (the
+    arithmetic of :func:`price_step`) and log prices: ``pob[d, i]`` = log price after day d;
+    ``prev[i, 0]`` and ``logp[i]`` carry on to the next block."""
+    n = mp.shape[0]
+    for d in range(nd):
+        for i in range(n):
+            kb[d, i] = compensator(i, mp, comp, hb[d, i])
+    for i in range(n):
+        phi = ar_coefficient(i, mp, mi)
+        rp = prev[i, 0]
+        lp = logp[i]
+        for d in range(nd):
+            rp = mb[d, i] - kb[d, i] + phi * rp + eb[d, i]
+            lp += rp / 100.0
+            pob[d, i] = lp
+        prev[i, 0] = rp
+        logp[i] = lp
 
 
 @njit(cache=True)
@@ -135,41 +263,48 @@ def simulate_returns(mp, mi, rmu, rom, ral, rbe, rcum, rh0, rp0cum, u, z, comp):
     return out
 
 
-@njit(cache=True)
-def garch_t_paths(mu, omega, alpha, gamma, beta, h0, lo, step, vals, rng, npaths, nsteps):
+@njit(cache=True, error_model="numpy", fastmath={"nsz", "arcp", "contract"})
+def garch_t_paths(mu, omega, alpha, gamma, beta, h0, lo, step, vals, state, zt, npaths, nsteps):
     """Single-market GARCH/GJR path kernel with table-based standardised innovations (the
     benchmark's kernel (a)): returns the terminal cumulative log return of each path.
 
-    Paths advance in blocks of ``_BLOCK`` so that the independent variance recursions overlap
-    in the pipeline (one path's recursion is a serial chain of a sqrt, multiplies and adds).
+    ``state``/``zt``: a :mod:`riskmodel.sim.rng` stream and its ziggurat table. Paths advance in
+    blocks of ``_BLOCK``: the block's normals for all steps are drawn in one call, then per step
+    one loop interpolates the innovation table and a second, branch-free loop runs the
+    independent variance recursions, which the compiler vectorises (error_model "numpy": no
+    Python error checks around the square root).
     """
     out = np.empty(npaths)
     nv = vals.shape[0]
     inv = 1.0 / step
+    top = nv - 2.0
     h = np.empty(_BLOCK)
     cum = np.empty(_BLOCK)
-    x = np.empty(_BLOCK)
+    z = np.empty(_BLOCK)
+    x = np.empty(_BLOCK * nsteps)
+    pend = np.empty(2 * _BLOCK * nsteps + 2, dtype=np.int64)
     for p0 in range(0, npaths, _BLOCK):
         nb = min(_BLOCK, npaths - p0)
+        fill_normal(state, zt, x[:nb * nsteps], pend)
         for j in range(nb):
             h[j] = h0
             cum[j] = 0.0
-        for _ in range(nsteps):
+        for t in range(nsteps):
+            o = t * nb
             for j in range(nb):
-                x[j] = rng.standard_normal()
+                f = (x[o + j] - lo) * inv
+                k = int(min(max(f, 0.0), top))
+                w = f - k  # linear extrapolation beyond the grid ends, as ``lookup``
+                z[j] = vals[k] + w * (vals[k + 1] - vals[k])
             for j in range(nb):
-                f = (x[j] - lo) * inv
-                k = min(max(int(f), 0), nv - 2)
-                w = f - k
-                zz = vals[k] + w * (vals[k + 1] - vals[k])
                 hh = h[j]
-                e = math.sqrt(hh) * zz
+                e = math.sqrt(hh) * z[j]
                 cum[j] += mu + e
-                a = alpha + gamma if e < 0.0 else alpha
+                a = alpha + (gamma if e < 0.0 else 0.0)
                 h[j] = omega + a * e * e + beta * hh
         for j in range(nb):
             out[p0 + j] = cum[j]
     return out
 
 
-_BLOCK = 16
+_BLOCK = 32
