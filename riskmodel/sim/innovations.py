@@ -121,18 +121,7 @@ def compensator_table(
 @njit(cache=True)
 def lookup(mode: int, lo: float, step: float, vals: np.ndarray, x: float) -> float:
     """Interpolate the table at x (linear extrapolation beyond the grid ends)."""
-    if mode == 0:
-        return x
-    s = x if mode == 1 else math.asinh(x)
-    f = (s - lo) / step
-    n = vals.shape[0]
-    k = int(math.floor(f))
-    if k < 0:
-        k = 0
-    elif k > n - 2:
-        k = n - 2
-    w = f - k
-    return vals[k] + w * (vals[k + 1] - vals[k])
+    return lookup_at(mode, lo, step, vals.reshape((1, vals.shape[0])), 0, x)
 
 
 @njit(cache=True, inline="always")

@@ -98,6 +98,20 @@ def _bin(v: float, lo: float, step: float, nb: int) -> int:
     return int(f) + 1
 
 
+@njit(cache=True, inline="always")
+def _day_shares(yv, a, v: int, i: int, kz: int) -> None:
+    """Average price, mean squared log return and the shares of days at the floor, at the
+    ceiling, with a binding quota and with a zero price (``a[v, i, kz]``) from the day
+    counters ``a[v, i, :]`` of a year (``acc``) or of the horizon (``hacc``)."""
+    nd = a[v, i, 6]
+    yv[v, i, L.ST_PRICE_AVG] = a[v, i, 0] / nd
+    yv[v, i, L.ST_MSR] = a[v, i, 1] / a[v, i, 2] if a[v, i, 2] > 0 else 0.0
+    yv[v, i, L.ST_FLOOR] = a[v, i, 3] / nd
+    yv[v, i, L.ST_CEIL] = a[v, i, 4] / nd
+    yv[v, i, L.ST_QUOTA] = a[v, i, 5] / nd
+    yv[v, i, L.ST_ZERO] = a[v, i, kz] / nd
+
+
 @njit(cache=True)
 def _root(par, a):
     while par[a] != a:
@@ -532,12 +546,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         fx = mp[i, L.FX]
                         E = U[i] - abatement(c, eta, pv)
                         yv[v, i, L.ST_PRICE] = pv
-                        yv[v, i, L.ST_PRICE_AVG] = acc[v, i, 0] / acc[v, i, 6]
-                        yv[v, i, L.ST_MSR] = (acc[v, i, 1] / acc[v, i, 2] if acc[v, i, 2] > 0
-                                              else 0.0)
-                        yv[v, i, L.ST_FLOOR] = acc[v, i, 3] / acc[v, i, 6]
-                        yv[v, i, L.ST_CEIL] = acc[v, i, 4] / acc[v, i, 6]
-                        yv[v, i, L.ST_QUOTA] = acc[v, i, 5] / acc[v, i, 6]
+                        _day_shares(yv, acc, v, i, 7)
                         yv[v, i, L.ST_EMIS] = E
                         yv[v, i, L.ST_SUPPLY] = Sv[v, i]
                         yv[v, i, L.ST_FLOW] = xv[v, i] if v > 0 else 0.0
@@ -555,7 +564,6 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         yv[v, i, L.ST_BAU] = U[i]
                         yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
                         yv[v, i, L.ST_PAUT] = paut[v, i]
-                        yv[v, i, L.ST_ZERO] = acc[v, i, 7] / acc[v, i, 6]
                         for k in (L.ST_EMIS, L.ST_SUPPLY, L.ST_FLOW, L.ST_TRANSFER, L.ST_GAIN,
                                   L.ST_BAU):
                             yv[v, N, k] += yv[v, i, k]
@@ -618,16 +626,10 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
             for i in range(N + 1):
                 if i < N:
                     yv[v, i, L.ST_PRICE] = price[v, i]
-                    yv[v, i, L.ST_PRICE_AVG] = hacc[v, i, 0] / hacc[v, i, 6]
-                    yv[v, i, L.ST_MSR] = (hacc[v, i, 1] / hacc[v, i, 2] if hacc[v, i, 2] > 0
-                                          else 0.0)
-                    yv[v, i, L.ST_FLOOR] = hacc[v, i, 3] / hacc[v, i, 6]
-                    yv[v, i, L.ST_CEIL] = hacc[v, i, 4] / hacc[v, i, 6]
-                    yv[v, i, L.ST_QUOTA] = hacc[v, i, 5] / hacc[v, i, 6]
+                    _day_shares(yv, hacc, v, i, 14)
                     yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
                     yv[v, i, L.ST_PAUT] = paut[v, i]
                     yv[v, i, L.ST_GAP] = hacc[v, i, 13] / Y
-                    yv[v, i, L.ST_ZERO] = hacc[v, i, 14] / hacc[v, i, 6]
                     hp[v, i, Y, _bin(math.log(max(price[v, i], _TINY)), plo[i], pstep[i],
                                      NB)] += 1
                 yv[v, i, L.ST_EMIS] = hacc[v, i, 7]

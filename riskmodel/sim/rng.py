@@ -80,12 +80,8 @@ def _rotl(x, k):
 
 
 @njit(inline="always")
-def next_u64(s: np.ndarray) -> np.uint64:
-    """Next 64-bit output of xoshiro256++ (advances the state in place)."""
-    s0 = s[0]
-    s1 = s[1]
-    s2 = s[2]
-    s3 = s[3]
+def _step(s0, s1, s2, s3):
+    """One xoshiro256++ step on the state words: ``(output, s0', s1', s2', s3')``."""
     r = _rotl(s0 + s3, 23) + s0
     t = s1 << uint64(17)
     s2 ^= s0
@@ -93,11 +89,13 @@ def next_u64(s: np.ndarray) -> np.uint64:
     s1 ^= s2
     s0 ^= s3
     s2 ^= t
-    s3 = _rotl(s3, 45)
-    s[0] = s0
-    s[1] = s1
-    s[2] = s2
-    s[3] = s3
+    return r, s0, s1, s2, _rotl(s3, 45)
+
+
+@njit(inline="always")
+def next_u64(s: np.ndarray) -> np.uint64:
+    """Next 64-bit output of xoshiro256++ (advances the state in place)."""
+    r, s[0], s[1], s[2], s[3] = _step(s[0], s[1], s[2], s[3])
     return r
 
 
@@ -107,17 +105,24 @@ def uniform(s: np.ndarray) -> float:
     return float(int64(next_u64(s) >> uint64(11))) * _U53
 
 
-@njit(cache=True)
-def normal(s: np.ndarray, zt: np.ndarray) -> float:
-    """One standard normal by the 256-layer ziggurat (exact: wedge and tail by rejection);
-    ``zt`` is :data:`ZT`. For many draws :func:`fill_normal` is 2-4x faster."""
-    r = next_u64(s)
+@njit(inline="always")
+def _candidate(r, zt: np.ndarray):
+    """Split a 64-bit draw into the ziggurat's layer (8 bits), sign (1) and abscissa (52):
+    ``(layer, abscissa as a float, signed candidate x)``."""
     idx = np.intp(r & uint64(0xFF))
     r >>= uint64(8)
     rabs = float(int64((r >> uint64(1)) & uint64(0x000FFFFFFFFFFFFF)))
     x = rabs * zt[1, idx]
     if (r & uint64(1)) != uint64(0):
         x = -x
+    return idx, rabs, x
+
+
+@njit(cache=True)
+def normal(s: np.ndarray, zt: np.ndarray) -> float:
+    """One standard normal by the 256-layer ziggurat (exact: wedge and tail by rejection);
+    ``zt`` is :data:`ZT`. For many draws :func:`fill_normal` is 2-4x faster."""
+    idx, rabs, x = _candidate(next_u64(s), zt)
     if rabs < zt[0, idx]:
         return x
     return _normal_slow(s, zt, idx, x)
@@ -137,13 +142,7 @@ def _normal_slow(s: np.ndarray, zt: np.ndarray, idx: int, x: float) -> float:
                     return -(_R + xx) if math.copysign(1.0, x) < 0.0 else _R + xx
         if (zt[2, idx - 1] - zt[2, idx]) * uniform(s) + zt[2, idx] < math.exp(-0.5 * x * x):
             return x
-        r = next_u64(s)
-        idx = np.intp(r & uint64(0xFF))
-        r >>= uint64(8)
-        rabs = float(int64((r >> uint64(1)) & uint64(0x000FFFFFFFFFFFFF)))
-        x = rabs * zt[1, idx]
-        if (r & uint64(1)) != uint64(0):
-            x = -x
+        idx, rabs, x = _candidate(next_u64(s), zt)
         if rabs < zt[0, idx]:
             return x
 
@@ -164,20 +163,8 @@ def fill_normal(s: np.ndarray, zt: np.ndarray, out: np.ndarray, pend: np.ndarray
     s3 = s[3]
     npend = 0
     for k in range(n):
-        r = _rotl(s0 + s3, 23) + s0
-        t = s1 << uint64(17)
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = _rotl(s3, 45)
-        idx = np.intp(r & uint64(0xFF))
-        r >>= uint64(8)
-        rabs = float(int64((r >> uint64(1)) & uint64(0x000FFFFFFFFFFFFF)))
-        x = rabs * zt[1, idx]
-        if (r & uint64(1)) != uint64(0):
-            x = -x
+        r, s0, s1, s2, s3 = _step(s0, s1, s2, s3)
+        idx, rabs, x = _candidate(r, zt)
         out[k] = x
         # branch-free bookkeeping: the slot is kept only when the candidate is rejected
         pend[2 * npend] = k
