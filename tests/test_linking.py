@@ -26,6 +26,7 @@ from riskmodel.linking import (
     M_CEIL,
     M_ETA,
     M_EXP_CAP,
+    M_FEE_EXP,
     M_FEE_IMP,
     M_FLOOR,
     M_FX,
@@ -50,6 +51,8 @@ from riskmodel.linking import (
     STATUS_OK,
     STATUS_WORKSPACE,
     Link,
+    LinkArrays,
+    Solution,
     compile_topology,
     effective_collar,
     market_array,
@@ -61,8 +64,11 @@ from riskmodel.linking import (
     workspace,
 )
 from riskmodel.linking.exchange_rate import two_market_exchange
+from riskmodel.linking.fast_paths import collar_root, pool_root
 from riskmodel.linking.fee import two_market_fee
+from riskmodel.linking.network import _solve_general
 from riskmodel.linking.quota import two_market_quota
+from riskmodel.linking.topology import iwork_path_slot
 
 TOL = 1e-9
 
@@ -381,6 +387,161 @@ def test_restricted_link_inside_a_pool_carries_nothing() -> None:
     assert sol.status == STATUS_OK
     close(sol.out[:, O_PRICE], 20.0)
     assert sol.lout[2, LO_FLOW] == 0.0
+
+
+# ---- fast path against the general solver -------------------------------------------------
+
+
+def _forest_case(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[Link], np.ndarray]:
+    """Linear markets (collars with finite / unlimited / no reserves, zero floors, bounds, market
+    fees, exchange rates, fx) on a random fee-free forest of plain, quota and one-way links in
+    random states: the fast path's domain, with every way of leaving it close by."""
+    links = []
+    for i in range(1, n):
+        j = int(rng.integers(0, i))
+        kw: dict = {}
+        u = rng.uniform()
+        if u < 0.4:
+            kw["quota_ab"] = rng.uniform(0, 12)
+            kw["quota_ba"] = rng.uniform(0, 12)
+        elif u < 0.5:
+            kw["one_way"] = "ab" if rng.uniform() < 0.5 else "ba"
+        if rng.uniform() < 0.3:
+            kw["restricted_quota_ab"] = rng.uniform(0, 5)
+            kw["restricted_quota_ba"] = rng.uniform(0, 5)
+        if rng.uniform() < 0.15:
+            kw["exchange_rate"] = rng.uniform(0.7, 1.3)
+        links.append(Link(j, i, **kw))
+    m = market_array(n)
+    m[:, M_P_AUT] = rng.uniform(-20, 80, n)
+    m[:, M_C] = rng.uniform(0.3, 3.0, n)
+    for i in range(n):
+        if rng.uniform() < 0.6:
+            m[i, M_FLOOR] = 0.0 if rng.uniform() < 0.4 else rng.uniform(5, 25)
+            m[i, M_RES_DOWN] = rng.choice([np.inf, 0.0, rng.uniform(0, 10)])
+        if rng.uniform() < 0.4:
+            m[i, M_CEIL] = rng.uniform(35, 70)
+            m[i, M_RES_UP] = rng.choice([np.inf, 0.0, rng.uniform(0, 10)])
+        if rng.uniform() < 0.15:
+            m[i, M_IMP_CAP] = rng.uniform(0, 12)
+        if rng.uniform() < 0.15:
+            m[i, M_EXP_CAP] = rng.uniform(0, 12)
+        if rng.uniform() < 0.15:
+            m[i, M_FEE_IMP] = rng.uniform(0, 3)
+            m[i, M_FEE_EXP] = rng.uniform(0, 3)
+        if rng.uniform() < 0.15:
+            m[i, M_FX] = rng.uniform(0.8, 1.25)
+    state = rng.choice([0, 0, 0, 1, 2], size=n - 1).astype(np.int64)
+    return m, links, state
+
+
+def _general(m: np.ndarray, la: LinkArrays, state: np.ndarray) -> Solution:
+    """The general solver alone (plain links contracted into pools, no fast path)."""
+    n, nl = m.shape[0], la.ends.shape[0]
+    out = np.full((n, N_OUT), np.nan)
+    lout = np.zeros((nl, N_LINK_OUT))
+    flags = np.zeros(n, np.int64)
+    fwork, iwork = workspace(n, nl)
+    status = _solve_general(m, la.ends, la.lpar, state, out, lout, flags, fwork, iwork, True)
+    return Solution(out, lout, flags, int(status))
+
+
+def test_fast_path_agrees_with_general_solver() -> None:
+    rng = np.random.default_rng(12)
+    fast = 0
+    seen = {"floor": 0, "ceiling": 0, "exhausted": 0, "quota": 0, "suspended": 0, "vertical": 0}
+    for _ in range(600):
+        n = int(rng.integers(2, 7))
+        m, links, state = _forest_case(rng, n)
+        la = compile_topology(n, links)
+        m[:, M_S] = la.s
+        out = np.full((n, N_OUT), np.nan)
+        lout = np.full((n - 1, N_LINK_OUT), np.nan)
+        flags = np.zeros(n, np.int64)
+        fwork, iwork = workspace(n, n - 1)
+        status = solve_step(m, la.ends, la.lpar, state, out, lout, flags, fwork, iwork)
+        ref = _general(m, la, state)
+        assert status == ref.status
+        if iwork[iwork_path_slot(n, n - 1)] != 1:
+            continue
+        fast += 1
+        scale = np.maximum(1.0, np.abs(ref.out))
+        np.testing.assert_allclose(out, ref.out, rtol=0, atol=1e-9 * scale.max())
+        np.testing.assert_allclose(lout, ref.lout, rtol=0,
+                                   atol=1e-9 * max(1.0, np.abs(ref.lout).max()))
+        np.testing.assert_array_equal(flags, ref.flags)
+        seen["floor"] += int((flags & FLAG_FLOOR).any())
+        seen["ceiling"] += int((flags & FLAG_CEILING).any())
+        seen["exhausted"] += int((flags & FLAG_RESERVE_EXHAUSTED).any())
+        seen["quota"] += int((lout[:, LO_SHADOW] > 0).any())
+        seen["suspended"] += int((state == LINK_SUSPENDED).any())
+        seen["vertical"] += int((np.abs(out[:, O_RESERVE]) > 0).any())
+    # the fast path answered a good share, including every kind of binding constraint
+    assert fast > 200, fast
+    assert min(seen.values()) >= 10, seen
+
+
+def test_collar_sweep_equals_breakpoint_root() -> None:
+    rng = np.random.default_rng(13)
+    for _ in range(300):
+        n = int(rng.integers(1, 6))
+        m = market_array(n)
+        m[:, M_P_AUT] = rng.uniform(-20, 80, n)
+        m[:, M_C] = rng.uniform(0.3, 3.0, n)
+        m[:, M_S] = rng.uniform(0.8, 1.2, n)
+        m[:, M_FX] = rng.uniform(0.8, 1.25, n)
+        for i in range(n):
+            if rng.uniform() < 0.7:
+                m[i, M_FLOOR] = 0.0 if rng.uniform() < 0.3 else rng.uniform(5, 25)
+                m[i, M_RES_DOWN] = rng.choice([np.inf, 0.0, rng.uniform(0, 10)])
+            if rng.uniform() < 0.5:
+                m[i, M_CEIL] = rng.uniform(35, 70)
+                m[i, M_RES_UP] = rng.choice([np.inf, 0.0, rng.uniform(0, 10)])
+        if rng.uniform() < 0.2:  # a vertical segment shared by two markets
+            m[:, M_FLOOR] = 10.0
+        if n > 1 and rng.uniform() < 0.1:  # unlimited floor above an unlimited ceiling: none
+            m[0, [M_FLOOR, M_RES_DOWN]] = 50.0, np.inf
+            m[1, [M_CEIL, M_RES_UP]] = rng.choice([40.0, 50.0 * m[0, M_FX] / m[0, M_S]
+                                                   * m[1, M_S] / m[1, M_FX]]), np.inf
+        memb = np.arange(n)
+        y = rng.uniform(-20, 20) if rng.uniform() < 0.5 else 0.0
+        a = collar_root(m, memb, 0, n, y, np.zeros(6 * n), 0)
+        b = pool_root(m, memb, 0, n, y, np.zeros(9 * n), 0)
+        if np.isnan(a):  # only where unlimited collars meet or cross (pool_root decides)
+            f = np.where(m[:, M_RES_DOWN] == np.inf, m[:, M_FLOOR] * m[:, M_FX] / m[:, M_S],
+                         -np.inf)
+            k = np.where(m[:, M_RES_UP] == np.inf, m[:, M_CEIL] * m[:, M_FX] / m[:, M_S],
+                         np.inf)
+            assert f.max() >= k.min() * (1 - 1e-12)
+            continue
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_topology_cache_follows_the_links() -> None:
+    """One workspace reused across changing ends, states and quotas gives what a fresh one
+    gives (the fast path caches its topology work in iwork between calls)."""
+    rng = np.random.default_rng(14)
+    n = 5
+    fwork, iwork = workspace(n, n - 1)
+    prev: list[Link] = []
+    for _ in range(200):
+        m, links, state = _forest_case(rng, n)
+        if prev and rng.uniform() < 0.6:  # the previous ends: new states, quotas, plain-ness
+            links = [Link(ln.a, ln.b, quota_ab=rng.choice([np.inf, rng.uniform(0, 12)]),
+                          quota_ba=np.inf) for ln in prev]
+        prev = links
+        la = compile_topology(n, links)
+        m[:, M_S] = la.s
+        outs = []
+        for fw, iw in ((fwork, iwork), workspace(n, n - 1)):
+            out = np.full((n, N_OUT), np.nan)
+            lout = np.full((n - 1, N_LINK_OUT), np.nan)
+            flags = np.zeros(n, np.int64)
+            st = solve_step(m, la.ends, la.lpar, state, out, lout, flags, fw, iw)
+            outs.append((st, out, lout, flags))
+        assert outs[0][0] == outs[1][0]
+        for k in (1, 2, 3):
+            np.testing.assert_array_equal(outs[0][k], outs[1][k])
 
 
 # ---- power-law abatement -----------------------------------------------------------------

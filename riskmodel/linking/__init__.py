@@ -50,8 +50,9 @@ from riskmodel.linking.collar import (
     own_price,
     validate_collars,
 )
+from riskmodel.linking.fast_paths import solve_step
 from riskmodel.linking.gains import gain, split_gains, split_gains_from_samples
-from riskmodel.linking.network import check_forest, solve_step
+from riskmodel.linking.network import check_forest
 from riskmodel.linking.pool import Solution, solve, solve_pool
 from riskmodel.linking.topology import (
     CYCLE_MAXSWEEP,

@@ -42,7 +42,7 @@ from riskmodel.linking.topology import (
 SNAP_RTOL = 1e-12  # own prices this close (relative) to a collar bound are taken to be on it
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _g(q: float, eta: float) -> float:
     """Abatement per unit of c at price q: q**eta, odd-extended to negative prices."""
     if eta == 1.0:
@@ -52,7 +52,7 @@ def _g(q: float, eta: float) -> float:
     return -((-q) ** eta)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ginv(v: float, eta: float) -> float:
     """Inverse of :func:`_g`."""
     if eta == 1.0:
@@ -62,25 +62,32 @@ def _ginv(v: float, eta: float) -> float:
     return -((-v) ** (1.0 / eta))
 
 
-@njit(cache=True)
-def _base(mkt: np.ndarray, i: int, q: float) -> float:
+# Each kernel below has a scalar core (``*_s``: market parameters passed as floats) and a thin
+# wrapper reading row i of ``mkt``. Scalar cores involve no array, so numba emits no reference
+# counting for them; the wrappers are a single block, where its refcount pruning removes it.
+
+
+@njit(cache=True, error_model="numpy")
+def _base_s(p: float, c: float, eta: float, q: float) -> float:
     """Abatement still required at own price q: c (g(p_aut) - g(q)); +-inf at q = -+inf."""
-    eta = mkt[i, M_ETA]
     if q == np.inf:
         return -np.inf
     if q == -np.inf:
         return np.inf
-    return mkt[i, M_C] * (_g(mkt[i, M_P_AUT], eta) - _g(q, eta))
+    return c * (_g(p, eta) - _g(q, eta))
 
 
-@njit(cache=True)
-def demand(mkt: np.ndarray, i: int, q: float) -> tuple[float, float]:
-    """Net import demand X(q) of market i at own price q, as an interval ``(lo, hi)`` (own Mt)."""
-    f = mkt[i, M_FLOOR]
-    k = mkt[i, M_CEIL]
-    ru = mkt[i, M_RES_UP]
-    rd = mkt[i, M_RES_DOWN]
-    v = _base(mkt, i, q)
+@njit(cache=True, error_model="numpy")
+def _base(mkt: np.ndarray, i: int, q: float) -> float:
+    """:func:`_base_s` of market i."""
+    return _base_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], q)
+
+
+@njit(cache=True, error_model="numpy")
+def _demand_s(p: float, c: float, eta: float, f: float, k: float, ru: float, rd: float,
+              q: float) -> tuple[float, float]:
+    """:func:`demand` from the market's parameters."""
+    v = _base_s(p, c, eta, q)
     lo = v
     hi = v
     if q < f:
@@ -96,23 +103,20 @@ def demand(mkt: np.ndarray, i: int, q: float) -> tuple[float, float]:
     return lo, hi
 
 
-@njit(cache=True)
-def own_price(mkt: np.ndarray, i: int, x: float) -> tuple[float, float]:
-    """Own price Q(x) of market i given net imports x (own Mt) and the reserve used there.
+@njit(cache=True, error_model="numpy")
+def demand(mkt: np.ndarray, i: int, q: float) -> tuple[float, float]:
+    """Net import demand X(q) of market i at own price q, as an interval ``(lo, hi)`` (own Mt)."""
+    return _demand_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], mkt[i, M_FLOOR],
+                     mkt[i, M_CEIL], mkt[i, M_RES_UP], mkt[i, M_RES_DOWN], q)
 
-    Returns ``(q, r)`` with r = reserve sold (> 0) or minus permits withheld (< 0), so that
-    ``x + r = c (g(p_aut) - g(q))``: emissions move off the cap by x + r.
-    """
-    p = mkt[i, M_P_AUT]
-    c = mkt[i, M_C]
-    eta = mkt[i, M_ETA]
-    f = mkt[i, M_FLOOR]
-    k = mkt[i, M_CEIL]
-    ru = mkt[i, M_RES_UP]
-    rd = mkt[i, M_RES_DOWN]
+
+@njit(cache=True, error_model="numpy")
+def _own_price_s(p: float, c: float, eta: float, f: float, k: float, ru: float, rd: float,
+                 x: float) -> tuple[float, float]:
+    """:func:`own_price` from the market's parameters."""
     gp = _g(p, eta)
-    lo_f = _base(mkt, i, f)  # demand at the floor without withholding
-    hi_k = _base(mkt, i, k)  # demand at the ceiling without reserve sales
+    lo_f = _base_s(p, c, eta, f)  # demand at the floor without withholding
+    hi_k = _base_s(p, c, eta, k)  # demand at the ceiling without reserve sales
     if f > -np.inf and x >= lo_f:
         w = x - lo_f
         if w <= rd:
@@ -126,22 +130,32 @@ def own_price(mkt: np.ndarray, i: int, x: float) -> tuple[float, float]:
     return _ginv(gp - x / c, eta), 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def own_price(mkt: np.ndarray, i: int, x: float) -> tuple[float, float]:
+    """Own price Q(x) of market i given net imports x (own Mt) and the reserve used there.
+
+    Returns ``(q, r)`` with r = reserve sold (> 0) or minus permits withheld (< 0), so that
+    ``x + r = c (g(p_aut) - g(q))``: emissions move off the cap by x + r.
+    """
+    return _own_price_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], mkt[i, M_FLOOR],
+                        mkt[i, M_CEIL], mkt[i, M_RES_UP], mkt[i, M_RES_DOWN], x)
+
+
+@njit(cache=True, error_model="numpy")
 def autarky_price(mkt: np.ndarray, i: int) -> float:
     """Market i's price without links, under its own collar (own currency)."""
-    return own_price(mkt, i, 0.0)[0]
+    return _own_price_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], mkt[i, M_FLOOR],
+                        mkt[i, M_CEIL], mkt[i, M_RES_UP], mkt[i, M_RES_DOWN], 0.0)[0]
 
 
-@njit(cache=True)
-def _snap(mkt: np.ndarray, i: int, q: float) -> float:
-    """q, or the floor / ceiling when within SNAP_RTOL of it.
+@njit(cache=True, error_model="numpy")
+def _snap_s(f: float, k: float, q: float) -> float:
+    """q, or the floor f / ceiling k when within SNAP_RTOL of it.
 
     Hub prices reach a market through products and sums (fx / s, fees along a path) that can miss
     the exact collar price by a few ulps; snapping keeps its vertical segment (reserve operations)
     visible to the root-finder.
     """
-    f = mkt[i, M_FLOOR]
-    k = mkt[i, M_CEIL]
     if f > -np.inf and abs(q - f) <= SNAP_RTOL * max(1.0, abs(f)):
         return f
     if k < np.inf and abs(q - k) <= SNAP_RTOL * max(1.0, abs(k)):
@@ -149,20 +163,19 @@ def _snap(mkt: np.ndarray, i: int, q: float) -> float:
     return q
 
 
-@njit(cache=True)
-def market_response(mkt: np.ndarray, i: int, pi: float) -> tuple[float, float]:
-    """Net imports of market i (common Mt) at hub price ``pi``, an interval ``(lo, hi)``.
+@njit(cache=True, error_model="numpy")
+def _snap(mkt: np.ndarray, i: int, q: float) -> float:
+    """:func:`_snap_s` with market i's collar."""
+    return _snap_s(mkt[i, M_FLOOR], mkt[i, M_CEIL], q)
 
-    Imports at own price ``b + fee_imp`` up to ``imp_cap``, exports at ``b - fee_exp`` up to
-    ``exp_cap`` (b = pi s / fx); nothing in between. Non-increasing in ``pi``.
-    """
-    s = mkt[i, M_S]
-    b = pi * s / mkt[i, M_FX]
-    fi = mkt[i, M_FEE_IMP]
-    fe = mkt[i, M_FEE_EXP]
-    ui = mkt[i, M_IMP_CAP]
-    ue = mkt[i, M_EXP_CAP]
-    alo, ahi = demand(mkt, i, _snap(mkt, i, b + fi))
+
+@njit(cache=True, error_model="numpy")
+def _response_s(p: float, c: float, eta: float, f: float, k: float, ru: float, rd: float,
+                ui: float, ue: float, fi: float, fe: float, s: float, fx: float,
+                pi: float) -> tuple[float, float]:
+    """:func:`market_response` from the market's parameters."""
+    b = pi * s / fx
+    alo, ahi = _demand_s(p, c, eta, f, k, ru, rd, _snap_s(f, k, b + fi))
     if fi + fe == 0.0:
         lo = min(ui, max(-ue, alo))
         hi = min(ui, max(-ue, ahi))
@@ -170,7 +183,7 @@ def market_response(mkt: np.ndarray, i: int, pi: float) -> tuple[float, float]:
         lo = min(ui, max(0.0, alo))
         hi = min(ui, ahi)
     else:
-        blo, bhi = demand(mkt, i, _snap(mkt, i, b - fe))
+        blo, bhi = _demand_s(p, c, eta, f, k, ru, rd, _snap_s(f, k, b - fe))
         if blo < 0.0:
             lo = max(-ue, blo)
             hi = max(-ue, min(0.0, bhi))
@@ -180,7 +193,20 @@ def market_response(mkt: np.ndarray, i: int, pi: float) -> tuple[float, float]:
     return lo * s, hi * s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def market_response(mkt: np.ndarray, i: int, pi: float) -> tuple[float, float]:
+    """Net imports of market i (common Mt) at hub price ``pi``, an interval ``(lo, hi)``.
+
+    Imports at own price ``b + fee_imp`` up to ``imp_cap``, exports at ``b - fee_exp`` up to
+    ``exp_cap`` (b = pi s / fx); nothing in between. Non-increasing in ``pi``.
+    """
+    return _response_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], mkt[i, M_FLOOR],
+                       mkt[i, M_CEIL], mkt[i, M_RES_UP], mkt[i, M_RES_DOWN], mkt[i, M_IMP_CAP],
+                       mkt[i, M_EXP_CAP], mkt[i, M_FEE_IMP], mkt[i, M_FEE_EXP], mkt[i, M_S],
+                       mkt[i, M_FX], pi)
+
+
+@njit(cache=True, error_model="numpy")
 def market_breakpoints(mkt: np.ndarray, i: int, buf: np.ndarray, n: int) -> int:
     """Append to ``buf[n:]`` the hub prices where market i's response changes slope; return new n.
 
@@ -188,22 +214,49 @@ def market_breakpoints(mkt: np.ndarray, i: int, buf: np.ndarray, n: int) -> int:
     Q(-exp_cap) on the export side (plus fee_exp), converted to the hub price. Between two
     consecutive breakpoints the response is linear in the hub price when eta = 1.
     """
+    p = mkt[i, M_P_AUT]
+    c = mkt[i, M_C]
+    eta = mkt[i, M_ETA]
+    f = mkt[i, M_FLOOR]
+    k = mkt[i, M_CEIL]
+    ru = mkt[i, M_RES_UP]
+    rd = mkt[i, M_RES_DOWN]
+    ui = mkt[i, M_IMP_CAP]
+    ue = mkt[i, M_EXP_CAP]
     kf = mkt[i, M_FX] / mkt[i, M_S]
     fi = mkt[i, M_FEE_IMP]
     fe = mkt[i, M_FEE_EXP]
-    q0 = own_price(mkt, i, 0.0)[0]
-    cand_f = mkt[i, M_FLOOR]
-    cand_k = mkt[i, M_CEIL]
-    qi = own_price(mkt, i, mkt[i, M_IMP_CAP])[0] if mkt[i, M_IMP_CAP] < np.inf else np.inf
-    qe = own_price(mkt, i, -mkt[i, M_EXP_CAP])[0] if mkt[i, M_EXP_CAP] < np.inf else np.inf
+    q0 = _own_price_s(p, c, eta, f, k, ru, rd, 0.0)[0]
+    qi = _own_price_s(p, c, eta, f, k, ru, rd, ui)[0] if ui < np.inf else np.inf
+    qe = _own_price_s(p, c, eta, f, k, ru, rd, -ue)[0] if ue < np.inf else np.inf
     two = fi + fe != 0.0
-    for side in range(2 if two else 1):
-        shift = -fi if side == 0 else fe
-        for q in (cand_f, cand_k, q0, qi if side == 0 else qe):
-            if np.isfinite(q):
-                buf[n] = (q + shift) * kf
-                n += 1
-    if not two and np.isfinite(qe):
+    # (written out: a helper taking buf would cost reference counting per call)
+    if np.isfinite(f):
+        buf[n] = (f - fi) * kf
+        n += 1
+    if np.isfinite(k):
+        buf[n] = (k - fi) * kf
+        n += 1
+    if np.isfinite(q0):
+        buf[n] = (q0 - fi) * kf
+        n += 1
+    if np.isfinite(qi):
+        buf[n] = (qi - fi) * kf
+        n += 1
+    if two:
+        if np.isfinite(f):
+            buf[n] = (f + fe) * kf
+            n += 1
+        if np.isfinite(k):
+            buf[n] = (k + fe) * kf
+            n += 1
+        if np.isfinite(q0):
+            buf[n] = (q0 + fe) * kf
+            n += 1
+        if np.isfinite(qe):
+            buf[n] = (qe + fe) * kf
+            n += 1
+    elif np.isfinite(qe):
         buf[n] = qe * kf
         n += 1
     return n

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gain(c: float, p_autarky: float, q: float) -> float:
     """Gain from linking of one market on one step: (c / 2)(p_autarky - q)^2."""
     d = p_autarky - q

@@ -1,13 +1,13 @@
 """General topologies: pools of plain links joined by a forest of restricted links, solved exactly.
 
-One step (:func:`solve_step`):
+One step (:func:`_solve_general`, called by :func:`riskmodel.linking.fast_paths.solve_step`):
 
 1. Links in state 0 or 1 whose effective quota is unlimited both ways and whose fees are zero are
    *plain*: union-find merges their markets into pools (nodes) sharing one hub price.
 2. The other active links (quota, fee, one-way) join nodes. A restricted link inside a pool
    carries nothing (the free path through the pool dominates it). Where they form a forest the
    solution below is exact. A restricted link that closes a cycle carries a flow g fixed for the
-   forest solve (an injection at its two ends); :func:`solve_step` searches g so that the link's
+   forest solve (an injection at its two ends); :func:`_solve_general` searches g so that the link's
    own condition holds (hub gap = fee while flowing, quota, or inside the fee band): a 1-D
    bracketing search on a monotone function, exact to ``CYCLE_XTOL`` with one such link per
    component; with several, links are taken in turn (Gauss-Seidel), which converges in the smooth
@@ -25,12 +25,12 @@ One step (:func:`solve_step`):
    each child's hub price follows from its edge (price + fee while flowing, inverse response
    where the quota binds, inside the fee band when no permits move).
 
-Shortcuts (same answers, fewer operations): when abatement is linear, no active link carries a
-fee and the active links form a forest, :func:`_fast_solve` tries the closed form first (each pool
-of non-binding links at ``sum s c (p - fee side) - imports over binding quotas`` over
-``sum c s^2 / fx``) and keeps it only when every optimality condition holds strictly (no collar or
-market bound binds, free links inside their quotas, binding quotas with the right price gap);
-otherwise an isolated market gets its autarky outcome directly;
+Shortcuts (same answers, fewer operations): :func:`riskmodel.linking.fast_paths.solve_step`
+first tries an exact fast path for linear abatement and fee-free forests of links (closed-form
+pool prices, a direct sweep over collar points, or the pool root below; binding quotas by an
+active set; kept only when every optimality condition holds with a margin and the answer is the
+one this solver picks: see that module) and calls :func:`_solve_general` otherwise. Inside the
+general solver an isolated market gets its autarky outcome directly;
 a pool without collars, bounds or fees and with linear abatement gets the closed form
 ``P = sum s c p / sum c s^2 / fx``; a component of two single markets joined by one restricted
 link is solved as one pool with the link's quotas and fees folded into the two markets (the
@@ -51,25 +51,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from riskmodel.linking.collar import autarky_price, market_breakpoints, market_response, own_price
-from riskmodel.linking.gains import gain
+from riskmodel.linking.collar import market_breakpoints, market_response, own_price
+from riskmodel.linking.primitives import (
+    _allocate,
+    _find,
+    _link_params,
+    _market_out,
+    _mid,
+    _sort,
+)
 from riskmodel.linking.topology import (
     CYCLE_MAXSWEEP,
     CYCLE_XTOL,
-    FLAG_CEILING,
     FLAG_EXPORT_QUOTA,
-    FLAG_FLOOR,
     FLAG_IMPORT_QUOTA,
     FLAG_LINKED,
-    FLAG_RESERVE_EXHAUSTED,
-    L_CAP_AB,
-    L_CAP_AB_R,
-    L_CAP_BA,
-    L_CAP_BA_R,
-    L_FEE_AB,
-    L_FEE_AB_R,
-    L_FEE_BA,
-    L_FEE_BA_R,
     LO_ACTIVE,
     LO_FEE,
     LO_FLOW,
@@ -85,23 +81,12 @@ from riskmodel.linking.topology import (
     M_FX,
     M_IMP_CAP,
     M_P_AUT,
-    M_RES_DOWN,
-    M_RES_UP,
     M_S,
     N_LINK_OUT,
     N_MARKET_FIELDS,
-    O_AUTARKY,
     O_COMPONENT,
-    O_EMIS,
-    O_FEE,
     O_FLOW,
-    O_GAIN,
     O_HUB,
-    O_PRICE,
-    O_PRICE_NUM,
-    O_RENT,
-    O_RESERVE,
-    O_SHADOW,
     ROOT_MAXITER,
     ROOT_XTOL,
     STATUS_CYCLE,
@@ -122,15 +107,8 @@ _NEAR = 1e-10  # relative margin around a child's crossings where the shortcut i
 #: Relative tolerance for 'the flow is at its quota' when reporting the shadow price.
 _QTOL = 1e-9
 
-@njit(cache=True)
-def _find(uf: np.ndarray, u: int) -> int:
-    while uf[u] != u:
-        uf[u] = uf[uf[u]]
-        u = uf[u]
-    return u
 
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _csr_adjacency(nv: int, nl: int, ends: np.ndarray, vert: np.ndarray, mapped: bool,
                    sel: np.ndarray, want: int, negate: bool, start: np.ndarray, adj: np.ndarray,
                    fill: np.ndarray) -> None:
@@ -160,15 +138,8 @@ def _csr_adjacency(nv: int, nl: int, ends: np.ndarray, vert: np.ndarray, mapped:
             fill[b] += 1
 
 
-@njit(cache=True)
-def _link_params(lpar: np.ndarray, state: int, l: int) -> tuple[float, float, float, float]:
-    """(cap a->b, cap b->a, fee a->b, fee b->a) of link l in its state."""
-    if state == 1:
-        return lpar[l, L_CAP_AB_R], lpar[l, L_CAP_BA_R], lpar[l, L_FEE_AB_R], lpar[l, L_FEE_BA_R]
-    return lpar[l, L_CAP_AB], lpar[l, L_CAP_BA], lpar[l, L_FEE_AB], lpar[l, L_FEE_BA]
 
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def check_forest(n: int, ends: np.ndarray, lpar: np.ndarray) -> int:
     """Index of the first link that could close a cycle of restricted links, or -1.
 
@@ -208,7 +179,7 @@ def check_forest(n: int, ends: np.ndarray, lpar: np.ndarray) -> int:
 # node response (recursive over the tree)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _frame(mkt: np.ndarray, tree: tuple, top: int, v: int, pi: float) -> None:
     """Open an evaluation frame for node v at hub price pi: its markets' responses summed."""
     memb_start, memb, child_start, child, edge, fstk, istk = tree
@@ -226,7 +197,7 @@ def _frame(mkt: np.ndarray, tree: tuple, top: int, v: int, pi: float) -> None:
     fstk[3 * top + 2] = hi
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _eval_node(v: int, pi: float, mkt: np.ndarray, tree: tuple) -> tuple[float, float]:
     """T_v(pi): net imports (common Mt) of node v's subtree at hub price pi, as (lo, hi).
 
@@ -318,7 +289,7 @@ def _eval_node(v: int, pi: float, mkt: np.ndarray, tree: tuple) -> tuple[float, 
             istk[3 * top + 2] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simple_pool_price(mkt: np.ndarray, memb: np.ndarray, a: int, b: int) -> float:
     """Closed-form hub price of a pool of markets ``memb[a:b]`` without collars, bounds or fees
     and with linear abatement: ``sum_i s_i c_i p_i / sum_i c_i s_i^2 / fx_i`` (with s = fx = 1 the
@@ -337,27 +308,9 @@ def simple_pool_price(mkt: np.ndarray, memb: np.ndarray, a: int, b: int) -> floa
     return num / den
 
 
-@njit(cache=True)
-def _sort(a: np.ndarray, i0: int, i1: int) -> None:
-    """Sort a[i0:i1] in place: insertion sort for short lists, numpy's quicksort otherwise."""
-    if i1 - i0 > 24:
-        a[i0:i1].sort()
-        return
-    for i in range(i0 + 1, i1):
-        x = a[i]
-        j = i - 1
-        while j >= i0 and a[j] > x:
-            a[j + 1] = a[j]
-            j -= 1
-        a[j + 1] = x
 
 
-@njit(cache=True)
-def _mid(lo: float, hi: float) -> float:
-    return 0.5 * (lo + hi) if lo != hi else lo
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _node_root(
     v: int,
     y: float,
@@ -481,30 +434,8 @@ def _node_root(
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
-def solve_step(
-    mkt: np.ndarray,
-    ends: np.ndarray,
-    lpar: np.ndarray,
-    lstate: np.ndarray,
-    out: np.ndarray,
-    lout: np.ndarray,
-    flags: np.ndarray,
-    fwork: np.ndarray,
-    iwork: np.ndarray,
-) -> int:
-    """Solve one step for any topology: fill ``out`` (N x N_OUT), ``lout`` (L x N_LINK_OUT), flags.
-
-    ``mkt`` (N x N_MARKET_FIELDS), ``ends`` (L x 2 int), ``lpar`` (L x N_LINK_FIELDS) and ``lstate``
-    (L int: 0 active, 1 restricted, 2 suspended) as laid out in :mod:`riskmodel.linking.topology`;
-    ``fwork``/``iwork`` from :func:`riskmodel.linking.workspace`. Returns a STATUS_* code.
-    Isolated markets get their autarky outcome under their own collar.
-    """
-    return _solve_step(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, True)
-
-
-@njit(cache=True)
-def _solve_step(
+@njit(cache=True, error_model="numpy")
+def _solve_general(
     mkt: np.ndarray,
     ends: np.ndarray,
     lpar: np.ndarray,
@@ -516,7 +447,7 @@ def _solve_step(
     iwork: np.ndarray,
     contract_plain: bool,
 ) -> int:
-    """:func:`solve_step`, with the outer loop over the flows of cycle-closing restricted links.
+    """The general solver, with the outer loop over the flows of cycle-closing restricted links.
 
     Each such flow g is a fixed injection for the (exact) forest solve; g solves the link's own
     condition (hub price gap = fee while flowing, at its quota, or inside the fee band) by a
@@ -527,9 +458,6 @@ def _solve_step(
     nl = ends.shape[0]
     if fwork.shape[0] < 14 * n * n + 24 * n + 128 + nl or iwork.shape[0] < 24 * n + 7 * nl + 32:
         return STATUS_WORKSPACE
-    if contract_plain and _fast_solve(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork,
-                                      False):
-        return STATUS_OK
     gflow = fwork[:nl]
     cyc = iwork[:nl]
     fw = fwork[nl:]
@@ -567,7 +495,7 @@ def _solve_step(
     return status
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cycle_gap(
     l: int, g: float, mkt: np.ndarray, ends: np.ndarray, lpar: np.ndarray, lstate: np.ndarray,
     out: np.ndarray, lout: np.ndarray, flags: np.ndarray, fw: np.ndarray, iw: np.ndarray,
@@ -579,7 +507,7 @@ def _cycle_gap(
     return out[ends[l, 1], O_HUB] - out[ends[l, 0], O_HUB]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cycle_flow(
     l: int, mkt: np.ndarray, ends: np.ndarray, lpar: np.ndarray, lstate: np.ndarray,
     out: np.ndarray, lout: np.ndarray, flags: np.ndarray, fw: np.ndarray, iw: np.ndarray,
@@ -646,7 +574,7 @@ def _cycle_flow(
     return sg * h
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _solve(
     mkt: np.ndarray,
     ends: np.ndarray,
@@ -1095,7 +1023,7 @@ def _solve(
     return status
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _solve_pair(
     mkt: np.ndarray,
     i: int,
@@ -1197,108 +1125,9 @@ def _solve_pair(
     return p == p
 
 
-@njit(cache=True)
-def _allocate(lo: np.ndarray, hi: np.ndarray, ns: int, y: float) -> None:
-    """Pick a point of each interval [lo_k, hi_k] so that they sum to y; result in ``lo``.
-
-    Finite intervals share the gap in proportion to their lengths; if some interval is
-    unbounded (an unlimited reserve), the others stay at the end nearest to no reserve use and the
-    unbounded ones share the rest equally.
-    """
-    tl = 0.0
-    th = 0.0
-    n_dn = 0
-    n_up = 0
-    for k in range(ns):
-        if lo[k] == -np.inf:
-            n_dn += 1
-        elif hi[k] == np.inf:
-            n_up += 1
-        else:
-            tl += lo[k]
-            th += hi[k]
-    if n_dn + n_up == 0:
-        if th > tl:
-            theta = min(1.0, max(0.0, (y - tl) / (th - tl)))
-        else:
-            theta = 0.0
-        for k in range(ns):
-            lo[k] = lo[k] + theta * (hi[k] - lo[k])
-        return
-    # finite ones: toward the unbounded side's opposite end
-    rest = y
-    for k in range(ns):
-        if lo[k] == -np.inf or hi[k] == np.inf:
-            continue
-        lo[k] = hi[k] if n_dn > 0 else lo[k]
-        rest -= lo[k]
-    # unbounded ones: finite ends first, then share
-    for k in range(ns):
-        if lo[k] == -np.inf:
-            rest -= hi[k]
-        elif hi[k] == np.inf:
-            rest -= lo[k]
-    use_dn = rest < 0.0 and n_dn > 0 or n_up == 0
-    cnt = n_dn if use_dn else n_up
-    for k in range(ns):
-        if lo[k] == -np.inf:
-            lo[k] = hi[k] + (rest / cnt if use_dn else 0.0)
-        elif hi[k] == np.inf:
-            lo[k] = lo[k] + (0.0 if use_dn else rest / cnt)
 
 
-@njit(cache=True)
-def _market_out(
-    mkt: np.ndarray, i: int, xc: float, pi: float, out: np.ndarray, flags: np.ndarray,
-    alone: bool,
-) -> None:
-    """Outputs of market i given its net imports xc (common Mt) at hub price pi.
-
-    An isolated market (``alone``) trades nothing; its hub price is its own price.
-    """
-    s = mkt[i, M_S]
-    fx = mkt[i, M_FX]
-    x = 0.0 if alone else xc / s
-    q, r = own_price(mkt, i, x)
-    if alone:
-        pi = q * fx / s
-    b = pi * s / fx
-    fi = mkt[i, M_FEE_IMP]
-    fe = mkt[i, M_FEE_EXP]
-    sh = 0.0
-    fl = 0
-    if x >= mkt[i, M_IMP_CAP] and q - (b + fi) > 0.0:
-        sh = q - (b + fi)
-        fl |= FLAG_IMPORT_QUOTA
-    if x <= -mkt[i, M_EXP_CAP] and (b - fe) - q > 0.0:
-        sh = (b - fe) - q
-        fl |= FLAG_EXPORT_QUOTA
-    fk = mkt[i, M_FLOOR]
-    kk = mkt[i, M_CEIL]
-    if q <= fk:
-        fl |= FLAG_FLOOR
-        if q < fk or -r >= mkt[i, M_RES_DOWN]:
-            fl |= FLAG_RESERVE_EXHAUSTED
-    if q >= kk:
-        fl |= FLAG_CEILING
-        if q > kk or r >= mkt[i, M_RES_UP]:
-            fl |= FLAG_RESERVE_EXHAUSTED
-    pa = autarky_price(mkt, i)
-    out[i, O_PRICE] = q
-    out[i, O_PRICE_NUM] = q * fx / s
-    out[i, O_HUB] = pi
-    out[i, O_FLOW] = x
-    out[i, O_RESERVE] = r
-    out[i, O_EMIS] = x + r
-    out[i, O_SHADOW] = sh
-    out[i, O_AUTARKY] = pa
-    out[i, O_GAIN] = gain(mkt[i, M_C], pa, q)
-    out[i, O_RENT] = sh * abs(x)
-    out[i, O_FEE] = fi * x if x > 0.0 else -fe * x
-    flags[i] = fl
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _plain_flows(
     n: int,
     nl: int,
@@ -1359,318 +1188,3 @@ def _plain_flows(
         sent = surplus[w]  # from w to its parent
         surplus[par[w]] += sent
         lout[l, LO_FLOW] = sent if ends[l, 0] == w else -sent
-
-
-# ---------------------------------------------------------------------------------------------
-# exact fast path: nothing binds at the unconstrained solution
-
-_FAST_RTOL = 1e-9  # relative margin from every bound that the fast path requires
-
-
-@njit(cache=True, inline="always")
-def _fast_market_ok(mkt: np.ndarray, i: int, q: float, x: float, d: float) -> bool:
-    """Market i at own price q with net imports x (own Mt), fee shift d: on the guessed side
-    of its fee band, strictly inside its collar and its bounds (margin ``_FAST_RTOL``)."""
-    p = mkt[i, M_P_AUT]
-    fi = mkt[i, M_FEE_IMP]
-    fe = mkt[i, M_FEE_EXP]
-    if fi + fe != 0.0:
-        m = _FAST_RTOL * max(1.0, abs(p))
-        if d == fi and d != -fe:
-            if not p - q > m:
-                return False
-        elif not q - p > m:
-            return False
-    f = mkt[i, M_FLOOR]
-    k = mkt[i, M_CEIL]
-    if f > -np.inf and not q - f > _FAST_RTOL * max(1.0, abs(f)):
-        return False
-    if k < np.inf and not k - q > _FAST_RTOL * max(1.0, abs(k)):
-        return False
-    ui = mkt[i, M_IMP_CAP]
-    ue = mkt[i, M_EXP_CAP]
-    if ui < np.inf and not ui - x > _FAST_RTOL * max(1.0, ui):
-        return False
-    if ue < np.inf and not x + ue > _FAST_RTOL * max(1.0, ue):
-        return False
-    return True
-
-
-@njit(cache=True)
-def _fast_solve(
-    mkt: np.ndarray,
-    ends: np.ndarray,
-    lpar: np.ndarray,
-    lstate: np.ndarray,
-    out: np.ndarray,
-    lout: np.ndarray,
-    flags: np.ndarray,
-    fwork: np.ndarray,
-    iwork: np.ndarray,
-    pool_all: bool,
-) -> bool:
-    """Solve the step directly when no collar or market bound binds; False if it cannot.
-
-    Applies when abatement is linear, no link carries a fee and the active links form a forest
-    over the markets (``pool_all``: all markets in one pool, no links). Link quotas may bind: a
-    binding link carries its quota and splits the component into pools with fixed injections
-    (active set grown from the unconstrained solution, at most one pass per link). Each pool has
-    the closed-form hub price ``(sum s c (p - d) - y) / sum c s^2 / fx`` (y: its imports over
-    binding links, d: the market fee of the side the market trades on, guessed from the fee-free
-    price). The answer is returned only when it satisfies every optimality condition: each
-    market trades on the guessed side with its own price strictly inside its collar and its flow
-    strictly inside its bounds, free links strictly inside their quotas, binding links with the
-    importer's hub price strictly above the exporter's (margins ``_FAST_RTOL``). It is then the
-    unique solution, which the general solver returns up to rounding. Nothing is written
-    (outputs) otherwise.
-    """
-    n = mkt.shape[0]
-    nl = ends.shape[0]
-    if iwork.shape[0] < 11 * n + 1 + 3 * nl or fwork.shape[0] < 7 * n:
-        return False
-    for i in range(n):
-        if mkt[i, M_ETA] != 1.0:
-            return False
-    uf = iwork[0:n]
-    cnt = iwork[n:2 * n]
-    root = iwork[2 * n:3 * n]
-    comp = iwork[3 * n:4 * n]  # root of the market's component over all active links
-    puf = iwork[4 * n:5 * n]  # plain pools (for the quota flags)
-    adj_start = iwork[5 * n:6 * n + 1]
-    adj = iwork[6 * n + 1:6 * n + 1 + 2 * nl]
-    o = 6 * n + 1 + 2 * nl
-    order = iwork[o:o + n]
-    fill = iwork[o + n:o + 2 * n]
-    plink = iwork[o + 2 * n:o + 3 * n]  # parent link in the BFS forest; -1 root, -2 unseen
-    csize = iwork[o + 3 * n:o + 4 * n]
-    bind = iwork[o + 4 * n:o + 4 * n + nl]  # +1: at the a -> b quota, -1: at b -> a, 0: free
-    num = fwork[0:n]
-    den = fwork[n:2 * n]
-    yin = fwork[2 * n:3 * n]
-    dlt = fwork[3 * n:4 * n]
-    xs = fwork[4 * n:5 * n]
-    surplus = fwork[5 * n:6 * n]
-    lflow = fwork[6 * n:7 * n]  # flow on each market's parent link, a -> b
-    # ---- the forest of active links (fee-free)
-    for i in range(n):
-        uf[i] = 0 if pool_all else i
-        puf[i] = uf[i]
-    for l in range(nl):
-        bind[l] = 0
-        st = lstate[l]
-        if st == 2:
-            continue
-        ca, cb, fa, fb = _link_params(lpar, st, l)
-        if fa != 0.0 or fb != 0.0 or not (ca > 0.0 or cb > 0.0):
-            return False
-        ra = _find(uf, ends[l, 0])
-        rb = _find(uf, ends[l, 1])
-        if ra == rb:
-            return False
-        uf[ra] = rb
-        if ca == np.inf and cb == np.inf:
-            puf[_find(puf, ends[l, 0])] = _find(puf, ends[l, 1])
-    for i in range(n):
-        csize[i] = 0
-    for i in range(n):
-        comp[i] = _find(uf, i)
-        csize[comp[i]] += 1
-    if nl > 0:
-        # links not suspended (state 2); vert is unused (the markets are the vertices)
-        _csr_adjacency(n, nl, ends, fill, False, lstate, 2, True, adj_start, adj, fill)
-        for i in range(n):
-            plink[i] = -2
-        tail = 0
-        head = 0
-        for r in range(n):
-            if plink[r] != -2:
-                continue
-            plink[r] = -1
-            order[tail] = r
-            tail += 1
-            while head < tail:
-                u = order[head]
-                head += 1
-                for kk in range(adj_start[u], adj_start[u + 1]):
-                    l = adj[kk]
-                    w = ends[l, 1] if ends[l, 0] == u else ends[l, 0]
-                    if plink[w] != -2:
-                        continue
-                    plink[w] = l
-                    order[tail] = w
-                    tail += 1
-    # ---- active set of binding quotas, grown from the unconstrained solution
-    done = False
-    for _ in range(nl + 1):
-        for i in range(n):
-            uf[i] = 0 if pool_all else i
-        for l in range(nl):
-            if lstate[l] != 2 and bind[l] == 0:
-                ra = _find(uf, ends[l, 0])
-                rb = _find(uf, ends[l, 1])
-                uf[ra] = rb
-        for i in range(n):
-            cnt[i] = 0
-            num[i] = 0.0
-            den[i] = 0.0
-            yin[i] = 0.0
-        for i in range(n):
-            r = _find(uf, i)
-            root[i] = r
-            cnt[r] += 1
-            s = mkt[i, M_S]
-            c = mkt[i, M_C]
-            num[r] += s * c * mkt[i, M_P_AUT]
-            den[r] += c * s * s / mkt[i, M_FX]
-        for l in range(nl):
-            if bind[l] != 0:
-                ca, cb, fa, fb = _link_params(lpar, lstate[l], l)
-                fl = ca if bind[l] > 0 else -cb
-                yin[root[ends[l, 1]]] += fl
-                yin[root[ends[l, 0]]] -= fl
-        # market fees: the side each market trades on at the fee-free price
-        fees = False
-        for i in range(n):
-            dlt[i] = 0.0
-            if mkt[i, M_FEE_IMP] + mkt[i, M_FEE_EXP] != 0.0 and csize[comp[i]] > 1:
-                fees = True
-                r = root[i]
-                b = (num[r] - yin[r]) / den[r] * mkt[i, M_S] / mkt[i, M_FX]
-                p = mkt[i, M_P_AUT]
-                if p > b:
-                    dlt[i] = mkt[i, M_FEE_IMP]
-                elif p < b:
-                    dlt[i] = -mkt[i, M_FEE_EXP]
-                else:
-                    return False
-        if fees:
-            for i in range(n):
-                num[i] = 0.0
-            for i in range(n):
-                num[root[i]] += mkt[i, M_S] * mkt[i, M_C] * (mkt[i, M_P_AUT] - dlt[i])
-        for i in range(n):
-            if csize[comp[i]] == 1:
-                xs[i] = 0.0
-                continue
-            r = root[i]
-            s = mkt[i, M_S]
-            q = (num[r] - yin[r]) / den[r] * s / mkt[i, M_FX] + dlt[i]
-            x = mkt[i, M_C] * (mkt[i, M_P_AUT] - q)
-            if nl == 0 and not _fast_market_ok(mkt, i, q, x, dlt[i]):
-                return False  # one pool: no active set to grow, fail early
-            xs[i] = x * s
-        if nl == 0:
-            done = True
-            break
-        # link flows: peel each tree from its leaves; free links beyond a quota bind next
-        for i in range(n):
-            surplus[i] = -xs[i]
-        grown = False
-        for kk in range(n - 1, -1, -1):
-            w = order[kk]
-            l = plink[w]
-            if l < 0:
-                continue
-            sent = surplus[w]  # from w to the other end of l
-            u = ends[l, 1] if ends[l, 0] == w else ends[l, 0]
-            surplus[u] += sent
-            fl = sent if ends[l, 0] == w else -sent  # a -> b
-            ca, cb, fa, fb = _link_params(lpar, lstate[l], l)
-            if bind[l] != 0:
-                fl = ca if bind[l] > 0 else -cb
-            elif ca < np.inf and not ca - fl > _FAST_RTOL * max(1.0, ca):
-                if not fl - ca > _FAST_RTOL * max(1.0, ca) or ca == 0.0:
-                    return False  # too close to the quota to tell
-                bind[l] = 1
-                grown = True
-            elif cb < np.inf and not fl + cb > _FAST_RTOL * max(1.0, cb):
-                if not -cb - fl > _FAST_RTOL * max(1.0, cb) or cb == 0.0:
-                    return False
-                bind[l] = -1
-                grown = True
-            lflow[w] = fl
-        if not grown:
-            done = True
-            break
-    if not done:
-        return False
-    # ---- check every market: side, collar, bounds
-    if nl > 0:
-        for i in range(n):
-            if csize[comp[i]] == 1:
-                continue
-            r = root[i]
-            s = mkt[i, M_S]
-            q = (num[r] - yin[r]) / den[r] * s / mkt[i, M_FX] + dlt[i]
-            if not _fast_market_ok(mkt, i, q, xs[i] / s, dlt[i]):
-                return False
-    # binding quotas: the importer's hub price strictly above the exporter's
-    for l in range(nl):
-        if bind[l] != 0:
-            ra = root[ends[l, 0]]
-            rb = root[ends[l, 1]]
-            ha = (num[ra] - yin[ra]) / den[ra]
-            hb = (num[rb] - yin[rb]) / den[rb]
-            gap = (hb - ha) if bind[l] > 0 else (ha - hb)
-            if not gap > _FAST_RTOL * max(1.0, abs(ha), abs(hb)):
-                return False
-    # ---- outputs of links
-    for l in range(nl):
-        for j in range(N_LINK_OUT):
-            lout[l, j] = 0.0
-        if lstate[l] != 2:
-            lout[l, LO_ACTIVE] = 1.0
-    for i in range(n):
-        if nl > 0 and plink[i] >= 0:
-            lout[plink[i], LO_FLOW] = lflow[i]
-    for i in range(n):
-        flags[i] = FLAG_LINKED if csize[comp[i]] > 1 else 0
-    for l in range(nl):
-        if bind[l] != 0:
-            ra = root[ends[l, 0]]
-            rb = root[ends[l, 1]]
-            gap = (num[rb] - yin[rb]) / den[rb] - (num[ra] - yin[ra]) / den[ra]
-            lout[l, LO_GAP] = gap
-            lout[l, LO_SHADOW] = abs(gap)
-            imp = ends[l, 1] if bind[l] > 0 else ends[l, 0]
-            exp = ends[l, 0] if bind[l] > 0 else ends[l, 1]
-            pi_ = _find(puf, imp)
-            pe = _find(puf, exp)
-            for i in range(n):
-                rp = _find(puf, i)
-                if rp == pi_:
-                    flags[i] |= FLAG_IMPORT_QUOTA
-                elif rp == pe:
-                    flags[i] |= FLAG_EXPORT_QUOTA
-    # ---- market outputs (component id: its lowest market index)
-    for i in range(n):
-        cnt[i] = n
-    for i in range(n):
-        r = comp[i]
-        if i < cnt[r]:
-            cnt[r] = i
-    for i in range(n):
-        out[i, O_COMPONENT] = cnt[comp[i]]
-        if csize[comp[i]] == 1:
-            _market_out(mkt, i, 0.0, 0.0, out, flags, True)
-            continue
-        # inside its collar and bounds: no reserve, no own shadow price, no collar flag
-        r = root[i]
-        pi = (num[r] - yin[r]) / den[r]
-        s = mkt[i, M_S]
-        fx = mkt[i, M_FX]
-        x = xs[i] / s
-        q = pi * s / fx + dlt[i]
-        pa = own_price(mkt, i, 0.0)[0]
-        out[i, O_PRICE] = q
-        out[i, O_PRICE_NUM] = q * fx / s
-        out[i, O_HUB] = pi
-        out[i, O_FLOW] = x
-        out[i, O_RESERVE] = 0.0
-        out[i, O_EMIS] = x
-        out[i, O_SHADOW] = 0.0
-        out[i, O_AUTARKY] = pa
-        out[i, O_GAIN] = gain(mkt[i, M_C], pa, q)
-        out[i, O_RENT] = 0.0
-        out[i, O_FEE] = mkt[i, M_FEE_IMP] * x if x > 0.0 else -mkt[i, M_FEE_EXP] * x
-    return True

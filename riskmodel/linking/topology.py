@@ -270,9 +270,19 @@ def validate_markets(mkt: np.ndarray, names: Sequence[str], file: str | None = N
 
 def workspace_sizes(n_markets: int, n_links: int) -> tuple[int, int]:
     """Lengths of ``fwork`` and ``iwork`` that :func:`solve_step` needs (breakpoint lists of a
-    chain of n pools take at most 14 n^2 floats)."""
+    chain of n pools take at most 14 n^2 floats). Beyond the general solver's ints, one records
+    which path answered the latest call (1: the fast path, 0: the general solver; see
+    :func:`iwork_path_slot`) and the rest cache the fast path's topology work between calls
+    (checked against the links' ends, states and plain-ness on every call)."""
     n = n_markets
-    return 14 * n * n + 24 * n + 128 + n_links, 24 * n + 7 * n_links + 32
+    # + the path slot and the fast path's topology cache (kept between calls)
+    return (14 * n * n + 24 * n + 128 + n_links,
+            iwork_path_slot(n, n_links) + 1 + 3 + 4 * n_links + 7 * n + 1)
+
+
+def iwork_path_slot(n_markets: int, n_links: int) -> int:
+    """Index in ``iwork`` where :func:`solve_step` records the path that answered (tests)."""
+    return 24 * n_markets + 7 * n_links + 32
 
 
 def workspace(n_markets: int, n_links: int) -> tuple[np.ndarray, np.ndarray]:
