@@ -430,3 +430,23 @@ def test_blocked_price_recursions_equal_the_day_by_day_step():
     np.testing.assert_array_equal(reg2, reg)
     assert clipped == int(np.sum(np.abs(eb) >= rs.mp[:, L.MAXR]))
     assert (rs.mp[:, L.COMP] == 1.0).all() and np.abs(kb).min() > 0.0
+
+
+def test_sd_errors_take_the_spread_across_chunks_when_it_is_larger():
+    """With >= 8 chunks the mcse of an sd is max(normal theory, batch means over chunks); the
+    batch-means part is recomputed here from the kept annual paths, chunk by chunk."""
+    s = two_market(paths=1000, ppc=100)
+    r = simulate(s)
+    vi = list(s.simulation.variants).index("linked")
+    x = r.annual["emissions"][vi][:, 0, 0]  # market a, first compliance year, every path
+    sds = x.reshape(10, 100).std(axis=1, ddof=1)
+    batch = sds.std(ddof=1) / math.sqrt(10)
+    normal = x.std(ddof=1) / math.sqrt(2 * (x.size - 1))
+    val, se = r.get("emissions_sd", "a", "linked", s.horizon.start_year)
+    assert val == pytest.approx(x.std(ddof=1), rel=1e-9)
+    assert se == pytest.approx(max(normal, batch), rel=1e-6)
+    # fewer than 8 chunks: normal theory only
+    r4 = simulate(two_market(paths=400, ppc=100))
+    x4 = r4.annual["emissions"][vi][:, 0, 0]
+    assert r4.get("emissions_sd", "a", "linked", s.horizon.start_year)[1] == pytest.approx(
+        x4.std(ddof=1) / math.sqrt(2 * (x4.size - 1)), rel=1e-6)

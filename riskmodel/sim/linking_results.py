@@ -25,7 +25,7 @@ CHINA_SOURCE = "seeds/eu-china-ets-linking-cge-paper.txt:67"
 
 
 def _sim(paths: int, years: int) -> dict[str, Any]:
-    return {"paths": paths, "paths_per_chunk": 500, "keep_paths": 0, "seed": 20261123}
+    return {"paths": paths, "paths_per_chunk": 100, "keep_paths": 0, "seed": 20261123}
 
 
 def china_korea(paths: int = 2000, years: int = 3) -> SimulationResult:

@@ -138,6 +138,33 @@ def hist_quantile(counts: np.ndarray, lo: float, step: float, q: float) -> tuple
     return val, se
 
 
+#: Fewest chunks for a batch-means standard error of the sd statistics.
+BATCH_MIN_CHUNKS = 8
+
+
+def sd_batch_se(cs: ChunkStats) -> np.ndarray | None:
+    """Batch-means standard error of every statistic's standard deviation, from the spread of
+    the per-chunk sds (chunks are independent batches of paths); None with fewer than
+    :data:`BATCH_MIN_CHUNKS` chunks.
+
+    Why: the normal-theory error ``sd / sqrt(2 (n - 1))`` assumes normal kurtosis. Emissions and
+    prices driven by heavy-tailed fitted innovations (t with nu near 2 in thin markets) have far
+    larger sampling error; the spread across chunks measures it without that assumption.
+    Chunks are weighted by their path counts (the last one may be short).
+    """
+    c = len(cs.chunk_ids)
+    if c < BATCH_MIN_CHUNKS:
+        return None
+    cnt = np.asarray(cs.path_counts, dtype=float)
+    nc = cnt.reshape((c,) + (1,) * (cs.s1.ndim - 1))
+    mean = cs.s1 / nc
+    var = np.maximum(cs.s2 / nc - mean * mean, 0.0) * nc / np.maximum(nc - 1.0, 1.0)
+    sdc = np.sqrt(var)
+    w = cnt / cnt.sum()
+    dev = sdc - np.tensordot(w, sdc, axes=1)
+    return np.sqrt(np.tensordot(w * w, dev * dev, axes=1) * c / (c - 1))
+
+
 def build_table(cs: ChunkStats, ids: list[str], variants: list[str], start_year: int,
                 dpy: int, mp: np.ndarray, plo: np.ndarray, pstep: np.ndarray,
                 elo: np.ndarray, estep: np.ndarray, has_events: bool) -> pd.DataFrame:
@@ -145,6 +172,7 @@ def build_table(cs: ChunkStats, ids: list[str], variants: list[str], start_year:
     n = cs.n_paths
     nm = len(ids)
     s1, s2, _ = cs.totals()
+    bse = sd_batch_se(cs)
     Y = s1.shape[2] - 1
     rows: list[tuple[str, str, int, str, float, float]] = []
     markets = [*ids, "total"]
@@ -161,11 +189,16 @@ def build_table(cs: ChunkStats, ids: list[str], variants: list[str], start_year:
                 def ms(k: int, _v=v, _i=i, _y=y) -> tuple[float, float]:
                     return _mean_sd(s1[_v, _i, _y, k], s2[_v, _i, _y, k], n)
 
+                def sd_se(k: int, s: float, _v=v, _i=i, _y=y) -> float:
+                    """Normal-theory error of an sd, or the batch-means one if larger."""
+                    se = s / math.sqrt(2 * max(n - 1, 1))
+                    return se if bse is None else max(se, float(bse[_v, _i, _y, k]))
+
                 sq = math.sqrt(n)
                 if i < nm:
                     m, s = ms(L.ST_PRICE)
                     add("price_mean", m, s / sq)
-                    add("price_sd", s, s / math.sqrt(2 * max(n - 1, 1)))
+                    add("price_sd", s, sd_se(L.ST_PRICE, s))
                     for q in QUANTILES:
                         lq, se = hist_quantile(cs.hp[v, i, y], plo[i], pstep[i], q)
                         val = math.exp(lq) if math.isfinite(lq) else (0.0 if lq < 0 else lq)
@@ -195,7 +228,7 @@ def build_table(cs: ChunkStats, ids: list[str], variants: list[str], start_year:
                     m, s = ms(k)
                     add(f"{name}_mean", m, s / sq)
                     if k in (L.ST_EMIS, L.ST_BAU, L.ST_FLOW):
-                        add(f"{name}_sd", s, s / math.sqrt(2 * max(n - 1, 1)))
+                        add(f"{name}_sd", s, sd_se(k, s))
                     if k == L.ST_BAU:
                         add("bau_cv", s / m if m else math.nan, math.nan)
                 scale = Y if y == Y else 1
