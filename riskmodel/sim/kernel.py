@@ -39,14 +39,19 @@ from riskmodel.linking import (
     O_FLOW,
     O_PRICE,
     STATUS_INFEASIBLE,
-    own_price,
-    solve_step,
 )
+from riskmodel.linking.collar import _own_price_s as own_price_s
+from riskmodel.linking.fast_paths import solve_step as _solve_step
 from riskmodel.sim import layout as L
 from riskmodel.sim.events import step_chain_at
 from riskmodel.sim.innovations import lookup_at
 from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block
 from riskmodel.sim.rng import fill_gamma, fill_normal, fill_uniform, uniform
+
+#: The link solver compiled into the kernel (numba inlines it at the IR level): a call would pass
+#: its nine arrays across a function boundary, which costs two atomic reference-count updates
+#: each per call (about a tenth of the full kernel's time when a link is solved every day).
+solve_step = njit(cache=True, error_model="numpy", inline="always")(_solve_step.py_func)
 
 _TINY = 1e-12
 #: Log prices at or below this are a zero price (no scarcity): no log return is taken across them.
@@ -119,7 +124,7 @@ def _root(par, a):
     return a
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
     """Closed form of MODEL.md §4 when every active link is plain (no quota, no fee, same
     permit units), abatement is linear and no collar can bind: each connected group trades at
@@ -452,7 +457,10 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         qbind[v, i] = qbind[v - 1, i]
                 elif not any_link:
                     for i in range(N):
-                        price[v, i] = own_price(mkt, i, 0.0)[0]
+                        # scalar arguments: no array crosses a call boundary in the day loop
+                        price[v, i] = own_price_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA],
+                                                  mkt[i, M_FLOOR], mkt[i, M_CEIL],
+                                                  mkt[i, M_RES_UP], mkt[i, M_RES_DOWN], 0.0)[0]
                         xv[v, i] = 0.0
                         qbind[v, i] = False
                 elif plain_pools(mkt, ends, lw, lst, par, pnum, pden, pr_s, x_s):
