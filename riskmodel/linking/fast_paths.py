@@ -148,6 +148,24 @@ def _fast_market_ok(p: float, fi: float, fe: float, f: float, k: float, ui: floa
 
 
 @njit(cache=True, error_model="numpy")
+def _bucket(w: np.ndarray, n: int, o_root: int, o_ms: int, o_cls: int, o_mb: int) -> None:
+    """Group the markets by pool root (counting sort in ``w``): pool r's markets are
+    ``w[o_mb + w[o_ms + r]:o_mb + w[o_ms + r + 1]]`` in market order; ``o_cls`` is scratch."""
+    for i in range(n + 1):
+        w[o_ms + i] = 0
+    for i in range(n):
+        w[o_ms + w[o_root + i] + 1] += 1
+    for v in range(n):
+        w[o_ms + v + 1] += w[o_ms + v]
+    for v in range(n):
+        w[o_cls + v] = w[o_ms + v]  # fill pointers
+    for i in range(n):
+        r = w[o_root + i]
+        w[o_mb + w[o_cls + r]] = i
+        w[o_cls + r] += 1
+
+
+@njit(cache=True, error_model="numpy")
 def _market_ok(mkt: np.ndarray, i: int, q: float, x: float, d: float) -> bool:
     """:func:`_fast_market_ok` for market i."""
     return _fast_market_ok(mkt[i, M_P_AUT], mkt[i, M_FEE_IMP], mkt[i, M_FEE_EXP],
@@ -597,18 +615,7 @@ def solve_step(
                 iwork[c_csize + i] = iwork[o_csize + i]
                 iwork[c_ord + i] = iwork[o_ord + i]
                 iwork[c_pl + i] = iwork[o_pl + i] if nl > 0 else -1
-            for i in range(n + 1):
-                iwork[c_ms + i] = 0
-            for i in range(n):
-                iwork[c_ms + iwork[c_comp + i] + 1] += 1
-            for v in range(n):
-                iwork[c_ms + v + 1] += iwork[c_ms + v]
-            for v in range(n):
-                iwork[o_cls + v] = iwork[c_ms + v]  # fill pointers
-            for i in range(n):
-                r = iwork[c_comp + i]
-                iwork[c_mb + iwork[o_cls + r]] = i
-                iwork[o_cls + r] += 1
+            _bucket(iwork, n, c_comp, c_ms, o_cls, c_mb)
             iwork[c_base] = _CACHE_MAGIC
             hit = True
             o_puf = c_proot
@@ -641,20 +648,9 @@ def solve_step(
                     ra = _find_at(iwork, o_uf, ends[l, 0])
                     rb = _find_at(iwork, o_uf, ends[l, 1])
                     iwork[o_uf + ra] = rb
-            for i in range(n + 1):
-                iwork[o_ms + i] = 0
             for i in range(n):
-                r = _find_at(iwork, o_uf, i)
-                iwork[o_root + i] = r
-                iwork[o_ms + r + 1] += 1
-            for v in range(n):
-                iwork[o_ms + v + 1] += iwork[o_ms + v]
-            for v in range(n):
-                iwork[o_cls + v] = iwork[o_ms + v]  # fill pointers
-            for i in range(n):
-                r = iwork[o_root + i]
-                iwork[o_mb + iwork[o_cls + r]] = i
-                iwork[o_cls + r] += 1
+                iwork[o_root + i] = _find_at(iwork, o_uf, i)
+            _bucket(iwork, n, o_root, o_ms, o_cls, o_mb)
         for l in range(nl):
             bl = iwork[o_bind + l]
             if bl != 0:
