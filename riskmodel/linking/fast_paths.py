@@ -532,19 +532,16 @@ def solve_step(
                 st = lstate[l]
                 if st == 2:
                     continue
+                # (fees and closed links were refused in the key pass above)
                 c0 = L_CAP_AB_R if st == 1 else L_CAP_AB
-                ca = lpar[l, c0]
-                cb = lpar[l, c0 + 1]
-                if lpar[l, c0 + 2] != 0.0 or lpar[l, c0 + 3] != 0.0 or not (ca > 0.0 or cb > 0.0):
-                    ok = False
-                    break
+                plain_l = lpar[l, c0] == np.inf and lpar[l, c0 + 1] == np.inf
                 ra = _find_at(iwork, o_uf, ends[l, 0])
                 rb = _find_at(iwork, o_uf, ends[l, 1])
                 if ra == rb:
                     ok = False
                     break
                 iwork[o_uf + ra] = rb
-                if ca == np.inf and cb == np.inf:
+                if plain_l:
                     pa_ = _find_at(iwork, o_puf, ends[l, 0])
                     iwork[o_puf + pa_] = _find_at(iwork, o_puf, ends[l, 1])
         if ok:
