@@ -19,6 +19,7 @@ import yaml
 from riskmodel.batch import runner
 from riskmodel.batch.runner import RunOptions, resume_run, run_plan
 from riskmodel.batch.scenario_file import load_scenario_file
+from riskmodel.errors import InputError
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -218,3 +219,20 @@ def test_killed_run_resumes_to_the_same_results(reference: Path, tmp_path: Path)
     after = {p.name: p.stat().st_mtime_ns for p in chunks.iterdir()}
     assert all(after[k] == v for k, v in before.items())  # finished chunks were not redone
     assert_same_run(reference, killed)
+
+
+def test_a_run_with_other_random_streams_is_not_resumed(tmp_path: Path) -> None:
+    """A run begun by a version with other random streams (e.g. numpy's PCG64 before
+    riskmodel.sim.rng) must not be finished with these: refused, naming the manifest field."""
+    from riskmodel.sim.rng import STREAMS
+
+    run = run_dir_for(tmp_path, "old", RunOptions(n_jobs=1), toy_scenario(paths=80))
+    mpath = run / "manifest.json"
+    m = json.loads(mpath.read_text())
+    assert m["streams"] == STREAMS
+    del m["streams"]  # as written before the streams were recorded
+    m["status"] = "running"
+    mpath.write_text(json.dumps(m))
+    with pytest.raises(InputError, match="other random streams") as err:
+        resume_run(run, options=RunOptions(n_jobs=1))
+    assert err.value.field == "streams" and "manifest.json" in str(err.value.file)

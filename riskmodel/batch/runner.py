@@ -3,8 +3,9 @@
 ``runs/<run-id>/`` holds
 
 - ``manifest.json``: the scenario as resolved (with its sweep points), seed entropy, chunk
-  layout, package versions, git commit, calibration hashes, start / end times, one entry per
-  session (first run and each resume), and at the end the chunk ledger;
+  layout, the engine's random streams, package versions, git commit, calibration hashes, start /
+  end times, one entry per session (first run and each resume), and at the end the chunk ledger
+  (a resume refuses a run whose plan, calibrations or random streams differ from this version's);
 - ``chunks/p0000-c000017.pkl``: one file per finished chunk (the engine's picklable
   ``ChunkStats``), each written atomically as its task returns — the ledger is the set of these
   files, so a run killed at any moment keeps every finished chunk;
@@ -122,6 +123,13 @@ def new_run_id(plan: ScenarioPlan, *, when: dt.datetime | None = None) -> str:
 def layouts(plan: ScenarioPlan) -> list[ChunkSpec]:
     """Chunk layout of every sweep point."""
     return [ChunkSpec(s.simulation.paths, s.simulation.paths_per_chunk) for s in plan.scenarios]
+
+
+def _streams() -> str:
+    """The engine's random streams (:data:`riskmodel.sim.rng.STREAMS`), for the manifest."""
+    from riskmodel.sim.rng import STREAMS
+
+    return STREAMS
 
 
 def package_versions() -> dict[str, str]:
@@ -277,6 +285,7 @@ def create_run(
         else None,
         "seeds": seed_info(plan),
         "engine": engine,
+        "streams": _streams(),
         "versions": package_versions(),
         "git": git_commit(),
         "calibrations": calibration_hashes(plan),
@@ -322,6 +331,15 @@ def resume_run(
     if manifest.get("schema") != SCHEMA:
         raise InputError(f"unknown run schema {manifest.get('schema')!r}", file=run_dir / MANIFEST,
                          field="schema")
+    from riskmodel.sim.rng import STREAMS  # (numba is imported only when a run is touched)
+
+    if manifest.get("streams") != STREAMS:
+        raise InputError(
+            f"the run's chunks were drawn with other random streams "
+            f"({manifest.get('streams') or 'numpy PCG64, before riskmodel.sim.rng'}) than this "
+            "version's: finished chunks would mix two samplers; start a new run",
+            file=run_dir / MANIFEST, field="streams",
+        )
     plan = plan_from_json(manifest["plan"])
     if plan_hash(plan) != manifest.get("plan_hash"):
         raise InputError("the scenario no longer validates to the same plan (the schema or its "

@@ -25,6 +25,12 @@ import math
 import numpy as np
 from numba import int64, njit, uint64
 
+#: What the engine's random numbers are, recorded in every run's manifest: a run started with
+#: other streams (before this module, numpy's PCG64 ``Generator``) must not be resumed with these,
+#: or its finished and new chunks would come from two different samplers. Change it whenever a
+#: change alters the numbers a seed gives (generator, seeding, draw order in the kernel).
+STREAMS = "xoshiro256++ from SeedSequence.generate_state(4); ziggurat-256 normals; yearly blocks"
+
 _R = 3.6541528853610088  # right edge of the base layer
 _V = 0.00492867323399  # area of each of the 256 layers
 _M1 = 2.0**52
