@@ -140,6 +140,42 @@ def _csr_adjacency(nv: int, nl: int, ends: np.ndarray, vert: np.ndarray, mapped:
 
 
 @njit(cache=True, error_model="numpy")
+def _bfs_forest(nv: int, ends: np.ndarray, node_of: np.ndarray, mapped: bool,
+                adj_start: np.ndarray, adj: np.ndarray, seen: np.ndarray, par: np.ndarray,
+                par_link: np.ndarray, order: np.ndarray) -> None:
+    """Breadth-first order of a forest in CSR form (:func:`_csr_adjacency`; link l joins
+    ``node_of[ends[l]]`` when ``mapped``, else ``ends[l]``): ``order`` lists every vertex, roots
+    in index order, each parent before its children; ``par[v]`` (-1 at a root) and
+    ``par_link[v]`` the link to it. ``seen`` is scratch."""
+    for v in range(nv):
+        seen[v] = 0
+        par[v] = -1
+    head = 0
+    tail = 0
+    for r in range(nv):
+        if seen[r]:
+            continue
+        seen[r] = 1
+        order[tail] = r
+        tail += 1
+        while head < tail:
+            u = order[head]
+            head += 1
+            for k in range(adj_start[u], adj_start[u + 1]):
+                l = adj[k]
+                va = node_of[ends[l, 0]] if mapped else ends[l, 0]
+                vb = node_of[ends[l, 1]] if mapped else ends[l, 1]
+                w = vb if va == u else va
+                if seen[w]:
+                    continue
+                seen[w] = 1
+                par[w] = u
+                par_link[w] = l
+                order[tail] = w
+                tail += 1
+
+
+@njit(cache=True, error_model="numpy")
 def check_forest(n: int, ends: np.ndarray, lpar: np.ndarray) -> int:
     """Index of the first link that could close a cycle of restricted links, or -1.
 
@@ -722,48 +758,28 @@ def _solve(
                 uf[ra] = rb
     _csr_adjacency(nn, nl, ends, node_of, True, kind, _K_EDGE, False, adj_start, adj, seen)
     # ---- 3. BFS: order, parents, edge parameters oriented parent -> child
-    for v in range(nn):
-        seen[v] = 0
-        par[v] = -1
-    head = 0
-    tail = 0
-    for r in range(nn):
-        if seen[r]:
+    _bfs_forest(nn, ends, node_of, True, adj_start, adj, seen, par, par_link, order)
+    for k in range(nn):
+        w = order[k]
+        if par[w] < 0:
+            comp[w] = w
             continue
-        seen[r] = 1
-        comp[r] = r
-        order[tail] = r
-        tail += 1
-        while head < tail:
-            u = order[head]
-            head += 1
-            for k in range(adj_start[u], adj_start[u + 1]):
-                l = adj[k]
-                va = node_of[ends[l, 0]]
-                vb = node_of[ends[l, 1]]
-                w = vb if va == u else va
-                if seen[w]:
-                    continue
-                seen[w] = 1
-                par[w] = u
-                par_link[w] = l
-                comp[w] = r
-                ca, cb, fa, fb = _link_params(lpar, lstate[l], l)
-                if w == vb:  # child on the b side: into child = a -> b
-                    edge[w, 0] = fa
-                    edge[w, 1] = fb
-                    edge[w, 2] = ca
-                    edge[w, 3] = cb
-                else:
-                    edge[w, 0] = fb
-                    edge[w, 1] = fa
-                    edge[w, 2] = cb
-                    edge[w, 3] = ca
-                edge[w, 4] = np.nan  # zero crossing and quota crossings: set bottom-up
-                edge[w, 5] = -np.inf
-                edge[w, 6] = np.inf
-                order[tail] = w
-                tail += 1
+        comp[w] = comp[par[w]]
+        l = par_link[w]
+        ca, cb, fa, fb = _link_params(lpar, lstate[l], l)
+        if w == node_of[ends[l, 1]]:  # child on the b side: into child = a -> b
+            edge[w, 0] = fa
+            edge[w, 1] = fb
+            edge[w, 2] = ca
+            edge[w, 3] = cb
+        else:
+            edge[w, 0] = fb
+            edge[w, 1] = fa
+            edge[w, 2] = cb
+            edge[w, 3] = ca
+        edge[w, 4] = np.nan  # zero crossing and quota crossings: set bottom-up
+        edge[w, 5] = -np.inf
+        edge[w, 6] = np.inf
     # children lists (CSR, in BFS order)
     for v in range(nn + 1):
         child_start[v] = 0
@@ -1156,30 +1172,7 @@ def _plain_flows(
         elif kind[l] == _K_PLAIN or kind[l] == _K_PLAIN_CYCLE:
             lout[l, LO_ACTIVE] = 1.0
     _csr_adjacency(n, nl, ends, node_of, False, kind, _K_PLAIN, False, padj_start, padj, seen)
-    for i in range(n):
-        seen[i] = 0
-        par[i] = -1
-    head = 0
-    tail = 0
-    for r in range(n):
-        if seen[r]:
-            continue
-        seen[r] = 1
-        porder[tail] = r
-        tail += 1
-        while head < tail:
-            u = porder[head]
-            head += 1
-            for k in range(padj_start[u], padj_start[u + 1]):
-                l = padj[k]
-                w = ends[l, 1] if ends[l, 0] == u else ends[l, 0]
-                if seen[w]:
-                    continue
-                seen[w] = 1
-                par[w] = u
-                ppar_link[w] = l
-                porder[tail] = w
-                tail += 1
+    _bfs_forest(n, ends, node_of, False, padj_start, padj, seen, par, ppar_link, porder)
     for k in range(n - 1, -1, -1):
         w = porder[k]
         if par[w] < 0:
