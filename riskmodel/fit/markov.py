@@ -504,13 +504,16 @@ def markov_loglik(returns: Any, params: dict[str, float]) -> float:
 
 class RegimeResultMixin:
     """What every K-regime result derives from its parameters and likelihood: the transition
-    matrix, ergodic probabilities, expected durations and information criteria. Needs
-    ``params``, ``k_regimes``, ``loglik``, ``nobs`` and ``n_params``."""
+    matrix, ergodic probabilities, expected durations, information criteria, the start of a
+    simulation and the end-of-sample state. Needs ``params``, ``k_regimes``, ``loglik``,
+    ``nobs``, ``n_params``, ``returns`` and ``filtered``."""
 
     params: dict[str, float]
     k_regimes: int
     loglik: float
     nobs: int
+    returns: pd.Series
+    filtered: pd.DataFrame
 
     @property
     def n_params(self) -> int:  # pragma: no cover - each result defines its own
@@ -538,6 +541,28 @@ class RegimeResultMixin:
     @property
     def bic(self) -> float:
         return -2.0 * self.loglik + math.log(self.nobs) * self.n_params
+
+    def _start_probs(self, start: str) -> np.ndarray:
+        """Regime probabilities a simulation starts from: filtered P(s_T | F_T) ("end") or
+        the ergodic distribution ("ergodic")."""
+        if start == "end":
+            return self.filtered.to_numpy()[-1].copy()
+        if start == "ergodic":
+            return self.ergodic_probs
+        raise InputError(f"start must be 'end' or 'ergodic', got {start!r}", field="start")
+
+    def _end_state(self, last_resid: float, regime_variances: np.ndarray) -> dict[str, Any]:
+        """The engine's end-of-sample state (Contract 2) from the model's last residual and
+        next regime variances; regime_probs = filtered P(s_T = k | F_T)."""
+        out: dict[str, Any] = {
+            "last_resid": float(last_resid),
+            "regime_variances": [float(v) for v in regime_variances],
+            "regime_probs": [float(p) for p in self.filtered.to_numpy()[-1]],
+        }
+        last = self.returns.index[-1]
+        if isinstance(last, pd.Timestamp):
+            out["last_date"] = last.date().isoformat()
+        return out
 
 
 @dataclass
@@ -640,28 +665,14 @@ class MarkovResult(RegimeResultMixin):
         r, s = simulate_ms_paths(self.mu, self.sigma2, self.transition, p0, u, z)
         return SimulatedPaths(r, s, self.sigma2[s])
 
-    def _start_probs(self, start: str) -> np.ndarray:
-        if start == "end":
-            return self.filtered.to_numpy()[-1].copy()
-        if start == "ergodic":
-            return self.ergodic_probs
-        raise InputError(f"start must be 'end' or 'ergodic', got {start!r}", field="start")
-
     def state(self) -> dict[str, Any]:
         """End-of-sample state for the engine (Contract 2); ``last_price`` is the caller's.
 
         last_resid = r_T - E[r_T | F_{T-1}]; regime_variances = sigma2_k (constant in ``ms``);
         regime_probs = filtered P(s_T = k | F_T).
         """
-        out: dict[str, Any] = {
-            "last_resid": float(self.returns.iloc[-1] - self.conditional_mean.iloc[-1]),
-            "regime_variances": [float(v) for v in self.sigma2],
-            "regime_probs": [float(p) for p in self.filtered.to_numpy()[-1]],
-        }
-        last = self.returns.index[-1]
-        if isinstance(last, pd.Timestamp):
-            out["last_date"] = last.date().isoformat()
-        return out
+        return self._end_state(self.returns.iloc[-1] - self.conditional_mean.iloc[-1],
+                               self.sigma2)
 
     def summary(self) -> str:
         """statsmodels-like text summary."""

@@ -513,14 +513,12 @@ class MSGarchResult(RegimeResultMixin):
         rng.standard_normal((npaths, nsteps)) or rng.standard_t(nu, (npaths, nsteps)) *
         sqrt((nu - 2) / nu).
         """
+        p0 = self._start_probs(start)
         if start == "end":
-            p0, h0 = self.filtered.to_numpy()[-1].copy(), self.next_variances.copy()
-        elif start == "ergodic":
-            p0 = self.ergodic_probs
+            h0 = self.next_variances.copy()
+        else:
             e = self.returns.to_numpy() - self.mu
             h0 = initial_variances(e, self.omega, self.alpha, self.beta)
-        else:
-            raise InputError(f"start must be 'end' or 'ergodic', got {start!r}", field="start")
         g = as_generator(rng)
         u = g.random((npaths, nsteps + 1))
         if self.dist == "t":
@@ -534,15 +532,7 @@ class MSGarchResult(RegimeResultMixin):
 
     def state(self) -> dict[str, Any]:
         """End-of-sample state (Contract 2); ``last_price`` is the caller's."""
-        out: dict[str, Any] = {
-            "last_resid": float(self.returns.iloc[-1] - self.mu),
-            "regime_variances": [float(v) for v in self.next_variances],
-            "regime_probs": [float(p) for p in self.filtered.to_numpy()[-1]],
-        }
-        last = self.returns.index[-1]
-        if isinstance(last, pd.Timestamp):
-            out["last_date"] = last.date().isoformat()
-        return out
+        return self._end_state(self.returns.iloc[-1] - self.mu, self.next_variances)
 
     def summary(self) -> str:
         """statsmodels-like text summary."""
