@@ -111,9 +111,10 @@ def demand(mkt: np.ndarray, i: int, q: float) -> tuple[float, float]:
 
 
 @njit(cache=True, error_model="numpy")
-def _own_price_s(p: float, c: float, eta: float, f: float, k: float, ru: float, rd: float,
-                 x: float) -> tuple[float, float]:
-    """:func:`own_price` from the market's parameters."""
+def own_price_s(p: float, c: float, eta: float, f: float, k: float, ru: float, rd: float,
+                x: float) -> tuple[float, float]:
+    """:func:`own_price` from the market's parameters (scalars: callers in a hot loop pass no
+    array across the call)."""
     gp = _g(p, eta)
     lo_f = _base_s(p, c, eta, f)  # demand at the floor without withholding
     hi_k = _base_s(p, c, eta, k)  # demand at the ceiling without reserve sales
@@ -137,14 +138,14 @@ def own_price(mkt: np.ndarray, i: int, x: float) -> tuple[float, float]:
     Returns ``(q, r)`` with r = reserve sold (> 0) or minus permits withheld (< 0), so that
     ``x + r = c (g(p_aut) - g(q))``: emissions move off the cap by x + r.
     """
-    return _own_price_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], mkt[i, M_FLOOR],
+    return own_price_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], mkt[i, M_FLOOR],
                         mkt[i, M_CEIL], mkt[i, M_RES_UP], mkt[i, M_RES_DOWN], x)
 
 
 @njit(cache=True, error_model="numpy")
 def autarky_price(mkt: np.ndarray, i: int) -> float:
     """Market i's price without links, under its own collar (own currency)."""
-    return _own_price_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], mkt[i, M_FLOOR],
+    return own_price_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], mkt[i, M_FLOOR],
                         mkt[i, M_CEIL], mkt[i, M_RES_UP], mkt[i, M_RES_DOWN], 0.0)[0]
 
 
@@ -226,9 +227,9 @@ def market_breakpoints(mkt: np.ndarray, i: int, buf: np.ndarray, n: int) -> int:
     kf = mkt[i, M_FX] / mkt[i, M_S]
     fi = mkt[i, M_FEE_IMP]
     fe = mkt[i, M_FEE_EXP]
-    q0 = _own_price_s(p, c, eta, f, k, ru, rd, 0.0)[0]
-    qi = _own_price_s(p, c, eta, f, k, ru, rd, ui)[0] if ui < np.inf else np.inf
-    qe = _own_price_s(p, c, eta, f, k, ru, rd, -ue)[0] if ue < np.inf else np.inf
+    q0 = own_price_s(p, c, eta, f, k, ru, rd, 0.0)[0]
+    qi = own_price_s(p, c, eta, f, k, ru, rd, ui)[0] if ui < np.inf else np.inf
+    qe = own_price_s(p, c, eta, f, k, ru, rd, -ue)[0] if ue < np.inf else np.inf
     two = fi + fe != 0.0
     # (written out: a helper taking buf would cost reference counting per call)
     if np.isfinite(f):

@@ -40,7 +40,7 @@ from riskmodel.linking import (
     O_PRICE,
     STATUS_INFEASIBLE,
 )
-from riskmodel.linking.collar import _own_price_s as own_price_s
+from riskmodel.linking.collar import own_price_s
 from riskmodel.linking.fast_paths import solve_step as _solve_step
 from riskmodel.sim import layout as L
 from riskmodel.sim.events import step_chain_at
@@ -377,12 +377,6 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
             # ---- today's slice of the block
             for j in range(J):
                 M[j] = Mb[td, j]
-            if ev_on:
-                for q in range(NL):
-                    lstate[q] = lsb[td, q]
-                for i in range(N):
-                    exs[i] = exb[td, i]
-                    ins[i] = inb[td, i]
             for i in range(N):
                 U[i] = Ub[td, i]
                 Sb[i] = Sbb[td, i]
@@ -394,9 +388,9 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     fl = mp[i, L.FLOOR]
                     rd = mp[i, L.RES_DOWN]
                     if v == 2:
-                        if exs[i] == 1:
+                        if exb[td, i] == 1:
                             ex = mp[i, L.EX_SHARE]
-                        if ins[i] == 1:
+                        if inb[td, i] == 1:
                             S += mp[i, L.INT_SUPPLY] * Sb[i]
                             if mp[i, L.INT_FLOOR] > fl:
                                 fl = mp[i, L.INT_FLOOR]
@@ -419,7 +413,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     elif v == 1:
                         lst[q] = 0
                     else:
-                        lst[q] = lstate[q]
+                        lst[q] = lsb[td, q]
                     a = ends[q, 0]
                     b = ends[q, 1]
                     for col in range(8):

@@ -36,17 +36,10 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 @njit(cache=True)
-def draw_regime(cum: np.ndarray, u: float, k: int) -> int:
-    """First regime j with u < cum[j] (the last if rounding leaves none), as the fit layer."""
-    for j in range(k - 1):
-        if u < cum[j]:
-            return j
-    return k - 1
-
-
-@njit(cache=True)
 def _draw_at(cum, i: int, u: float, k: int) -> int:
-    """:func:`draw_regime` on row ``cum[i]`` (no array view in the hot loop)."""
+    """First regime j with ``u < cum[i, j]`` (the last if rounding leaves none): the fit
+    layer's ``riskmodel.fit.markov.draw_regime`` on row i, kept here so that the engine does
+    not import the fit layer (statsmodels) nor make an array view per draw."""
     for j in range(k - 1):
         if u < cum[i, j]:
             return j
@@ -55,7 +48,7 @@ def _draw_at(cum, i: int, u: float, k: int) -> int:
 
 @njit(cache=True, inline="always")
 def _draw_next(cum, i: int, s: int, u: float, k: int) -> int:
-    """:func:`draw_regime` on ``cum[i, s]`` (market i's transition row from regime s)."""
+    """:func:`_draw_at` on ``cum[i, s]`` (market i's transition row from regime s)."""
     for j in range(k - 1):
         if u < cum[i, s, j]:
             return j
