@@ -15,8 +15,9 @@ from itertools import combinations
 import numpy as np
 
 
-def perfect_foresight(bank0: float, n: np.ndarray, ell: np.ndarray, c: float, r: float,
-                      tol: float = 1e-9) -> np.ndarray:
+def perfect_foresight(
+    bank0: float, n: np.ndarray, ell: np.ndarray, c: float, r: float, tol: float = 1e-9
+) -> np.ndarray:
     """The optimal price path (len T) of the deterministic problem above."""
     n = np.asarray(n, dtype=float)
     ell = np.asarray(ell, dtype=float)

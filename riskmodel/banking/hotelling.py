@@ -40,8 +40,7 @@ def annuities(r: float, m: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def price_map(bank: float, n: np.ndarray, ell: np.ndarray, c: float, r: float
-              ) -> tuple[float, int]:
+def price_map(bank: float, n: np.ndarray, ell: np.ndarray, c: float, r: float) -> tuple[float, int]:
     """Φ(B, n) over the window len(n) and its argmax k* (-1 when the price is 0)."""
     best = 0.0
     kstar = -1
@@ -60,8 +59,16 @@ def price_map(bank: float, n: np.ndarray, ell: np.ndarray, c: float, r: float
 
 
 @njit(cache=True)
-def scarcity_gaps(p_obs: float, bank_obs: float, nbar: np.ndarray, ell: np.ndarray, c: float,
-                  r: float, phi: float, w: np.ndarray) -> float:
+def scarcity_gaps(
+    p_obs: float,
+    bank_obs: float,
+    nbar: np.ndarray,
+    ell: np.ndarray,
+    c: float,
+    r: float,
+    phi: float,
+    w: np.ndarray,
+) -> float:
     """Back out ξ from the observed price; fill w_k = β_k (g_k - ξ) (>= 0, 0 at the argmin).
 
     Returns ξ. When p_obs = 0, ξ is only bounded above; the bound is returned (count such days).
@@ -100,8 +107,9 @@ def scarcity_gaps(p_obs: float, bank_obs: float, nbar: np.ndarray, ell: np.ndarr
 
 
 @njit(cache=True)
-def bridged_price(p_obs: float, w: np.ndarray, dsupply: np.ndarray, dbank: float, c: float,
-                  r: float) -> tuple[float, int]:
+def bridged_price(
+    p_obs: float, w: np.ndarray, dsupply: np.ndarray, dbank: float, c: float, r: float
+) -> tuple[float, int]:
     """π for a variant: supply shortfall ΔS_j = S^o_j - S^v_j over the window, bank B - B_o."""
     best = 0.0
     kstar = -1
@@ -120,11 +128,13 @@ def bridged_price(p_obs: float, w: np.ndarray, dsupply: np.ndarray, dbank: float
 
 
 @njit(cache=True)
-def pool_price(banks: np.ndarray, n: np.ndarray, ell: np.ndarray, c: np.ndarray, r: float
-               ) -> tuple[float, int]:
+def pool_price(
+    banks: np.ndarray, n: np.ndarray, ell: np.ndarray, c: np.ndarray, r: float
+) -> tuple[float, int]:
     """Φ of a plain pool: markets i (rows of n, ell) bank as one; c in tonnes per numeraire unit.
 
-    P = max{0, max_k Σ_i w_i π_{i,k}}, w_i = c_i / Σc, π_{i,k} = (N_{i,k} - B_i + ℓ_{i,k})/(c_i A_k),
+    P = max{0, max_k Σ_i w_i π_{i,k}}, w_i = c_i / Σc,
+    π_{i,k} = (N_{i,k} - B_i + ℓ_{i,k}) / (c_i A_k),
     i.e. Φ of the summed quantities: it depends on the banks only through Σ B_i.
     """
     ni, m1 = n.shape
@@ -138,8 +148,16 @@ def pool_price(banks: np.ndarray, n: np.ndarray, ell: np.ndarray, c: np.ndarray,
 
 
 @njit(cache=True)
-def pool_flows(price: float, kstar: int, banks: np.ndarray, n: np.ndarray, ell: np.ndarray,
-               c: np.ndarray, r: float, out: np.ndarray) -> None:
+def pool_flows(
+    price: float,
+    kstar: int,
+    banks: np.ndarray,
+    n: np.ndarray,
+    ell: np.ndarray,
+    c: np.ndarray,
+    r: float,
+    out: np.ndarray,
+) -> None:
     """Net imports x_i = c_i (π_{i,k*} - P) at the pool's exhaustion year k*; they sum to zero.
 
     At a zero pool price (k* = -1) no market needs permits and the flows are 0.
@@ -158,8 +176,15 @@ def pool_flows(price: float, kstar: int, banks: np.ndarray, n: np.ndarray, ell: 
         out[i] = c[i] * (pik - price)
 
 
-def rolling_path(bank0: float, n: np.ndarray, ell: np.ndarray, c: float, r: float,
-                 horizon: int, terminal: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def rolling_path(
+    bank0: float,
+    n: np.ndarray,
+    ell: np.ndarray,
+    c: float,
+    r: float,
+    horizon: int,
+    terminal: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic rolling rule: re-solve Φ each year over min(H, years left), bank the rest.
 
     ``ell[t]`` is the bound on the bank at the end of year t; ``terminal`` (if given) replaces
@@ -172,9 +197,9 @@ def rolling_path(bank0: float, n: np.ndarray, ell: np.ndarray, c: float, r: floa
     b[0] = bank0
     for t in range(t_n):
         m1 = min(horizon, t_n - t)
-        lw = np.array(ell[t:t + m1], dtype=float)
+        lw = np.array(ell[t : t + m1], dtype=float)
         if terminal is not None:
             lw[-1] = terminal
-        p[t], _ = price_map(b[t], np.ascontiguousarray(n[t:t + m1], dtype=float), lw, c, r)
+        p[t], _ = price_map(b[t], np.ascontiguousarray(n[t : t + m1], dtype=float), lw, c, r)
         b[t + 1] = b[t] + c * p[t] - n[t]
     return p, b

@@ -19,8 +19,9 @@ from riskmodel.banking import msr
 
 
 @njit(cache=True)
-def bank_step(bank: float, supply: float, imports: float, reserve: float, emissions: float,
-              bound: float) -> tuple[float, float]:
+def bank_step(
+    bank: float, supply: float, imports: float, reserve: float, emissions: float, bound: float
+) -> tuple[float, float]:
     """Next year's bank and the year's non-compliance (tonnes short of the bound, >= 0)."""
     raw = bank + supply + imports + reserve - emissions
     if raw < bound:
@@ -29,24 +30,39 @@ def bank_step(bank: float, supply: float, imports: float, reserve: float, emissi
 
 
 @njit(cache=True)
-def run_ledger(bank0: float, supply: np.ndarray, imports: np.ndarray, reserve: np.ndarray,
-               emissions: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def run_ledger(
+    bank0: float,
+    supply: np.ndarray,
+    imports: np.ndarray,
+    reserve: np.ndarray,
+    emissions: np.ndarray,
+    bound: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Banks at the start of each year (len Y+1) and non-compliance per year (len Y)."""
     ny = supply.shape[0]
     banks = np.empty(ny + 1)
     short = np.empty(ny)
     banks[0] = bank0
     for y in range(ny):
-        banks[y + 1], short[y] = bank_step(banks[y], supply[y], imports[y], reserve[y],
-                                           emissions[y], bound[y])
+        banks[y + 1], short[y] = bank_step(
+            banks[y], supply[y], imports[y], reserve[y], emissions[y], bound[y]
+        )
     return banks, short
 
 
 @njit(cache=True)
-def run_eu_ledger(first_year: int, tnac0: float, tnac_before: float, holdings0: float,
-                  prev_auction0: float, supply: np.ndarray, auctions: np.ndarray,
-                  imports: np.ndarray, reserve: np.ndarray, emissions: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def run_eu_ledger(
+    first_year: int,
+    tnac0: float,
+    tnac_before: float,
+    holdings0: float,
+    prev_auction0: float,
+    supply: np.ndarray,
+    auctions: np.ndarray,
+    imports: np.ndarray,
+    reserve: np.ndarray,
+    emissions: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The EU bank as the TNAC that the MSR reads, year by year from ``first_year``.
 
     ``tnac0`` is the TNAC at the end of ``first_year - 1`` (published), ``tnac_before`` the one a

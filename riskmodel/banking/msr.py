@@ -9,7 +9,8 @@ seed ``icap-compare-ets-eu-korea.txt`` lines 153-160):
   intake set by TNAC_{Y-2}: the *intake lag*. The Commission's own example: TNAC 2022 =
   1,134,794,738 -> 272,350,737 allowances withheld from September 2023 to August 2024.
 - Intake: 24 % of the TNAC when TNAC > 1,096 M; TNAC - 833 M when 833 M < TNAC <= 1,096 M
-  (the 2023 band; it leaves a 40,000-allowance step at 1,096 M, 263.04 M against 263 M); nothing below.
+  (the 2023 band; it leaves a 40,000-allowance step at 1,096 M: 263.04 M against 263 M);
+  nothing below.
 - Release: 100 M (or what the reserve holds) when TNAC < 400 M, on the same Sept-Aug schedule
   (an assumption: the Decision states the release per year; we give it the intake's timing).
 - Invalidation: from 2023, holdings above a threshold are invalidated on 1 January; the 2023
@@ -42,8 +43,9 @@ LAG_SHARE_FIRST = 4.0 / 12.0
 
 
 @njit(cache=True)
-def intake(tnac: float, rate: float = INTAKE_RATE, upper: float = UPPER,
-           lower: float = LOWER) -> float:
+def intake(
+    tnac: float, rate: float = INTAKE_RATE, upper: float = UPPER, lower: float = LOWER
+) -> float:
     """Allowances placed in the reserve over the 12 months that follow a TNAC publication."""
     if tnac > upper:
         return rate * tnac
@@ -58,8 +60,12 @@ def intake_allowances(tnac: int) -> int:
 
 
 @njit(cache=True)
-def release(tnac: float, holdings: float, threshold: float = RELEASE_THRESHOLD,
-            amount: float = RELEASE_AMOUNT) -> float:
+def release(
+    tnac: float,
+    holdings: float,
+    threshold: float = RELEASE_THRESHOLD,
+    amount: float = RELEASE_AMOUNT,
+) -> float:
     """Allowances released from the reserve when the TNAC is below the release threshold."""
     if tnac < threshold:
         return min(amount, max(holdings, 0.0))
@@ -84,8 +90,9 @@ def invalidation(year: int, holdings: float, prev_auction_volume: float) -> floa
 
 
 @njit(cache=True)
-def msr_year(year: int, tnac_prev: float, tnac_prev2: float, holdings: float,
-             prev_auction_volume: float) -> tuple[float, float, float, float]:
+def msr_year(
+    year: int, tnac_prev: float, tnac_prev2: float, holdings: float, prev_auction_volume: float
+) -> tuple[float, float, float, float]:
     """One calendar year of the reserve: (intake, release, invalidated, holdings at year end).
 
     ``tnac_prev``/``tnac_prev2``: the TNAC published for years ``year-1`` and ``year-2`` (their
@@ -96,6 +103,7 @@ def msr_year(year: int, tnac_prev: float, tnac_prev2: float, holdings: float,
     h = holdings - inv
     i_in = LAG_SHARE_FIRST * intake(tnac_prev) + (1.0 - LAG_SHARE_FIRST) * intake(tnac_prev2)
     want = LAG_SHARE_FIRST * release(tnac_prev, h) + (1.0 - LAG_SHARE_FIRST) * release(
-        tnac_prev2, h)
+        tnac_prev2, h
+    )
     rel = min(want, h + i_in)
     return i_in, rel, inv, h + i_in - rel
