@@ -1,4 +1,4 @@
-"""The Hotelling price map: Rubin's path, the perfect-foresight optimum, the exact inversion, pools."""
+"""The Hotelling map: Rubin's path, the perfect-foresight optimum, the exact inversion, pools."""
 
 from __future__ import annotations
 
