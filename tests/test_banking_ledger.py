@@ -14,7 +14,7 @@ def test_intake_above_upper_threshold_matches_commission_2023():
 
 
 def test_band_intake_matches_commission_2024():
-    # Commission (2024): TNAC 2023 = 1,023,494,202 in the 833-1,096 M band
+    # the Commission's published band example (issue #15): TNAC 1,023,494,202 -> 190,494,202
     assert msr.intake_allowances(1_023_494_202) == 190_494_202
     assert msr.intake(800e6) == 0.0
 
@@ -42,7 +42,7 @@ def test_release_below_400m_limited_by_holdings():
 
 
 def test_intake_lag_four_and_eight_twelfths():
-    # 2024 takes Sept-Dec of the TNAC-2023 intake and Jan-Aug of the TNAC-2022 intake
+    # year Y takes Sept-Dec of the intake set by TNAC_{Y-1} and Jan-Aug of that set by TNAC_{Y-2}
     i_in, rel, inv, h = msr.msr_year(2024, 1_023_494_202.0, 1_134_794_738.0, 500e6, 500e6)
     want = 190_494_202 * 4 / 12 + 0.24 * 1_134_794_738 * 8 / 12
     assert i_in == pytest.approx(want, rel=1e-15)
@@ -93,3 +93,18 @@ def test_plain_ledger_conservation_and_bound(bound):
     assert np.all(b >= bound) and np.all(short >= 0) and short.max() > 0
     assert b[-1] - b[0] == pytest.approx(np.sum(s + x + res - e + short), abs=1e-9)
     assert np.all(short[(b[1:] > bound)] == 0.0)
+
+
+def test_shipped_catalogue_facts_reproduce_the_commission_figures():
+    from riskmodel.data.catalogue import load_catalogue
+
+    eu = load_catalogue()["eu_ets"]
+    tnac = round(eu.banking.initial_bank.value * 1e6)
+    assert tnac == 1_134_794_738
+    assert msr.intake_allowances(tnac) == 272_350_737
+    m = eu.stabilisation.msr
+    inv = msr.invalidation(2023, m.holdings.value * 1e6, m.auction_volume.value * 1e6)
+    assert round(inv) == 2_515_135_787
+    assert msr.UPPER == m.intake_threshold.value * 1e6 and msr.LOWER == (
+        m.intermediate_threshold.value * 1e6
+    )
