@@ -60,7 +60,7 @@ def test_eu_ledger_conserves_allowances():
     tn, hold, fin, frel, finv = ledger.run_eu_ledger(
         2023,
         1_134_794_738.0,
-        1_449_214_182.0,
+        1_449_214_182.0,  # the TNAC a year earlier (its intake runs Jan-Aug of the first year)
         3_001e6,
         486e6,
         supply,
