@@ -1,5 +1,7 @@
 """The gap between the certainty-equivalent rolling rule and the competitive-storage oracle
-(precautionary banking), on one market over a phase. Writes ``benchmarks/results/banking_oracle.md``.
+(precautionary banking), on one market over a phase.
+
+Writes ``benchmarks/results/banking_oracle.md``.
 
     .venv/bin/python benchmarks/bench_banking_oracle.py [--paths N]
 
@@ -72,8 +74,9 @@ def main() -> None:
             "",
             f"T = {T} years, n̄ = {NBAR:g} Mt/yr, c = {C:g} Mt per currency unit (static price "
             f"{NBAR / C:g}), r = {R:.0%}, opening bank {BANK0:g} Mt, no borrowing, {args.paths} "
-            "paths (common shocks). Prices in currency units per tonne; Euler residuals in currency "
-            "units at 50,000 random off-grid states. Written by benchmarks/bench_banking_oracle.py.",
+            "paths (common shocks). Prices in currency units per tonne; Euler residuals in "
+            "currency units at 50,000 random off-grid states. Written by "
+            "benchmarks/bench_banking_oracle.py.",
             "",
             head,
             *rows,
