@@ -71,4 +71,4 @@ def test_design_note_attribution_can_drive_a_member_bank_negative_proportional_d
         assert abs(xp.sum()) < 1e-9
         banks = banks + c * p[:, t] - n[:, t] + xp
         assert np.all(banks >= -1e-9)
-        np.testing.assert_allclose(banks / banks.sum(), c / c.sum(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(banks, c / c.sum() * banks.sum(), rtol=1e-9, atol=1e-9)
