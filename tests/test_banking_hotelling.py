@@ -149,3 +149,23 @@ def test_pool_price_depends_on_the_summed_bank_and_is_not_the_average():
     p_a, _ = hot.pool_price(np.array([30.0, 5.0]), n, ell, c, r)
     p_b, _ = hot.pool_price(np.array([0.0, 35.0]), n, ell, c, r)
     assert p_a == p_b
+
+
+def test_perino_willner_cap_preserving_shift_matters_only_to_short_horizons():
+    # an MSR-like shift: X withheld in year 0, released in year 8 (the cap is preserved)
+    c, r, t_n, x = 2.0, 0.03, 12, 30.0
+    n = np.full(t_n, 100.0)
+    bank = 300.0
+    shifted = n.copy()
+    shifted[0] += x  # less supply now: more required abatement
+    shifted[8] -= x
+    ell = np.zeros(t_n)
+    p_long, k_long = hot.price_map(bank, n, ell, c, r)
+    p_long_s, _ = hot.price_map(bank, shifted, ell, c, r)
+    assert k_long == t_n - 1  # the bank lasts the whole window: the shift is irrelevant
+    assert p_long_s == pytest.approx(p_long, rel=1e-14)
+    # a 5-year window does not see the release: early prices rise by X / (c A_k*)
+    p_short, k_short = hot.price_map(bank, n[:5], ell[:5], c, r)
+    p_short_s, k2 = hot.price_map(bank, shifted[:5], ell[:5], c, r)
+    assert k_short == k2 == 4
+    assert p_short_s - p_short == pytest.approx(x / (c * hot.annuities(r, 4)[-1]), rel=1e-12)
