@@ -52,11 +52,13 @@ def main() -> None:
         [
             "# Banking across a quota link: exhaustion-year rule against the planner optimum",
             "",
-            f"{args.instances} random deterministic two-market instances per quota (T = 4, r = 3 %). "
+            f"{args.instances} random deterministic two-market instances per quota "
+            "(T = 4, r = 3 %). "
             "Error: largest price gap / largest reference price. The reference is SLSQP "
             "(tolerance ~1e-9). Written by benchmarks/bench_banking_links.py.",
             "",
-            "| quota | instances where it binds | median error | p90 | max | median where binding |",
+            "| quota | instances where it binds | median error | p90 | max "
+            "| median where binding |",
             "|---|---|---|---|---|---|",
             *rows,
             "",
