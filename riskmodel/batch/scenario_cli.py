@@ -49,7 +49,8 @@ def show(
                          field="--point")
     sc = plan.base if point is None else plan.scenarios[point]
     rep = design_report(sc)
-    label = "base (no sweep)" if point is None else f"sweep point {point}: {plan.point_label(point)}"
+    label = ("base (no sweep)" if point is None
+             else f"sweep point {point}: {plan.point_label(point)}")
     if as_json:
         rep = {"point": point, "label": label, **rep}
         typer.echo(to_json(rep), nl=False)
