@@ -185,8 +185,8 @@ def _dependence(scn: Scenario, ids: list[str], proxies: list[str | None],
     dep = scn.dependence
     src.set("dependence.copula", copula, sources.scenario("dependence.copula")
             if "copula" in dep.model_fields_set else where.get("copula", sources.default()))
-    src.set("dependence.nu", nu, sources.scenario("dependence.nu") if dep.nu is not None
-            and "nu" in dep.model_fields_set else where.get("nu", sources.default()))
+    src.set("dependence.nu", nu, where.get("nu", sources.scenario("dependence.nu")
+                                          if "nu" in dep.model_fields_set else sources.default()))
     for a in range(len(ids)):
         for b in range(a + 1, len(ids)):
             src.set(f"dependence.corr.{ids[a]}-{ids[b]}", float(c[a, b]),
@@ -245,7 +245,8 @@ def _dependence_values(scn: Scenario, ids: list[str], proxies: list[str | None],
     copula = dep.copula if "copula" in dep.model_fields_set else str(d.get("copula", "gaussian"))
     where["copula"] = sources.calibration(path, "copula") if "copula" in d else sources.default()
     nu = dep.nu if dep.nu is not None else d.get("nu")
-    where["nu"] = (sources.scenario("dependence.nu") if dep.nu is not None
+    where["nu"] = (sources.scenario("dependence.nu") if "nu" in dep.model_fields_set
+                   else sources.default("8 for a t copula") if dep.nu is not None
                    else sources.calibration(path, "nu") if d.get("nu") is not None
                    else sources.default())
     if copula == "t" and nu is None:
