@@ -36,6 +36,9 @@ UNITS = {
 PRICE_ITEMS = ("collar.floor", "collar.ceiling", "penalty_cap", "offsets.price",
                "abatement.price_level", "process.last_price", "events.intervention_floor")
 
+#: Regulatory-event transition rates (per year).
+_RATE_SUFFIXES = ("_to_restricted", "_to_suspended", "_to_active", "_on", "_off")
+
 
 def design_report(scenario: Scenario) -> dict[str, Any]:
     """The resolved design of a scenario: ``{scenario, markets, dependence, links, notes}``;
@@ -57,10 +60,14 @@ def design_report(scenario: Scenario) -> dict[str, Any]:
             unit = UNITS.get(item) or (f"{cur[owner]}/t" if item in PRICE_ITEMS else None)
             if item == "fx":
                 unit = None
+            elif item.startswith("events.") and item.endswith(_RATE_SUFFIXES):
+                unit = "per yr"
             if unit:
                 e["unit"] = unit
-        elif item == "fee":
+        elif item in ("fee", "events.restricted_fee"):
             e["unit"] = f"{scenario.simulation.numeraire}/permit"
+        elif item.endswith(_RATE_SUFFIXES):
+            e["unit"] = "per yr"
         out[head].setdefault(owner, {})[item] = e
     return out
 
