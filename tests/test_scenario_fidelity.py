@@ -53,8 +53,11 @@ def _set_by_hand(data: dict[str, Any], path: str, value: float) -> None:
         last = i == len(tokens) - 1
         if tok.startswith("["):
             key = tok[1:-1]
-            idx = int(key) if key.lstrip("-").isdigit() else next(
-                j for j, el in enumerate(obj) if el.get("id") == key)
+            idx = (
+                int(key)
+                if key.lstrip("-").isdigit()
+                else next(j for j, el in enumerate(obj) if el.get("id") == key)
+            )
             if last:
                 obj[idx] = value
             else:
@@ -74,7 +77,8 @@ def assert_same_resolved(a: Resolved, b: Resolved) -> None:
             assert va.tobytes() == vb.tobytes(), f"{f.name} differs"
         elif f.name == "meta":
             assert json.dumps(va, sort_keys=True, default=str) == json.dumps(
-                vb, sort_keys=True, default=str)
+                vb, sort_keys=True, default=str
+            )
         else:
             assert va == vb, f.name
 
@@ -83,8 +87,7 @@ def assert_same_resolved(a: Resolved, b: Resolved) -> None:
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=NAMES)
-def test_every_sweep_point_resolves_as_the_file_written_by_hand(path: Path,
-                                                                  tmp_path: Path) -> None:
+def test_every_sweep_point_resolves_as_the_file_written_by_hand(path: Path, tmp_path: Path) -> None:
     plan = load_scenario_file(path)
     raw = _raw(path)
     raw.pop("sweep", None)
@@ -114,11 +117,13 @@ def test_china_keeps_its_intensity_cap_and_the_t_copula_in_every_point() -> None
         assert r.cnu == pytest.approx(float(dep["nu"]))
         assert r.sources["markets.china_ets.cap.type"]["value"] == "intensity"
         assert r.sources["markets.china_ets.cap.type"]["source"].startswith(
-            "catalogue: data/markets/china_ets.yaml")
+            "catalogue: data/markets/china_ets.yaml"
+        )
 
 
-@pytest.mark.parametrize("name", ["china_korea_japan", "china_korea_one_way",
-                                  "korea_stabilisation", "regulatory_events"])
+@pytest.mark.parametrize(
+    "name", ["china_korea_japan", "china_korea_one_way", "korea_stabilisation", "regulatory_events"]
+)
 def test_china_cap_follows_the_catalogue_in_swept_scenarios(name: str) -> None:
     plan = load_scenario_file(config.SCENARIOS_DIR / f"{name}.yaml")
     for sc in plan.scenarios:
@@ -153,8 +158,7 @@ def _random_form(rng: random.Random) -> dict[str, Any]:
         if mid == "eu_ets" and rng.random() < 0.5:
             m["stabilisation"] = {"msr": True}
         if mid == "k_ets" and rng.random() < 0.5:
-            m["stabilisation"] = {"kets_triggers": True,
-                                  "kets_probability": round(rng.random(), 3)}
+            m["stabilisation"] = {"kets_triggers": True, "kets_probability": round(rng.random(), 3)}
         markets.append(m)
     form: dict[str, Any] = {"name": f"random_{rng.randint(0, 10**6)}", "markets": markets}
     if len(ids) > 1:
@@ -162,8 +166,11 @@ def _random_form(rng: random.Random) -> dict[str, Any]:
         for a, b in zip(ids, ids[1:], strict=False):
             lk: dict[str, Any] = {"markets": [a, b]}
             if rng.random() < 0.5:
-                lk["quota"] = ({"share": round(rng.random(), 3)} if rng.random() < 0.5
-                               else {"mt": round(rng.uniform(0, 200), 2)})
+                lk["quota"] = (
+                    {"share": round(rng.random(), 3)}
+                    if rng.random() < 0.5
+                    else {"mt": round(rng.uniform(0, 200), 2)}
+                )
             if rng.random() < 0.3:
                 lk["fee"] = round(rng.uniform(0, 5), 3)
             form["links"].append(lk)
@@ -235,8 +242,9 @@ def test_resume_after_a_deleted_chunk_is_byte_identical(name: str, tmp_path: Pat
     assert json.loads((cut / "manifest.json").read_text())["sessions"][-1]["chunks_run"] == 1
 
 
-def _cli(argv: list[str], monkeypatch: pytest.MonkeyPatch,
-         capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def _cli(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["riskmodel", *argv])
     with pytest.raises(SystemExit) as ex:
         cli.run()
@@ -248,8 +256,9 @@ def _cli(argv: list[str], monkeypatch: pytest.MonkeyPatch,
 @pytest.fixture
 def two_seeds(tmp_path: Path) -> tuple[Path, Path]:
     """eu_switzerland run twice with other seeds."""
-    return _run(tmp_path, "eu_switzerland", "a", seed=1), _run(tmp_path, "eu_switzerland", "b",
-                                                                 seed=2)
+    return _run(tmp_path, "eu_switzerland", "a", seed=1), _run(
+        tmp_path, "eu_switzerland", "b", seed=2
+    )
 
 
 def _one_line_error(code: int, err: str, *needles: str) -> None:
@@ -260,9 +269,12 @@ def _one_line_error(code: int, err: str, *needles: str) -> None:
         assert n in lines[0], (n, lines[0])
 
 
-def test_a_foreign_chunk_is_refused_on_resume(two_seeds: tuple[Path, Path], tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_foreign_chunk_is_refused_on_resume(
+    two_seeds: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     a, b = two_seeds
     other = _run(tmp_path, "nested_collars", "other")
     target = a / "chunks" / "p0000-c000001.pkl"
@@ -292,8 +304,8 @@ def test_a_chunk_beyond_the_layout_is_refused(two_seeds: tuple[Path, Path]) -> N
 
 
 def test_resume_refuses_a_changed_calibration_naming_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     cal = tmp_path / "my_eu_ets.json"
     shutil.copyfile(config.CALIBRATIONS_DIR / "eu_ets.json", cal)
     data = _small("eu_switzerland")
@@ -311,7 +323,8 @@ def test_resume_refuses_a_changed_calibration_naming_it(
 
 
 def test_resume_refuses_a_changed_catalogue_file_naming_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     markets = tmp_path / "markets"
     shutil.copytree(config.MARKETS_DIR, markets)
     monkeypatch.setattr(config, "MARKETS_DIR", markets)
@@ -345,8 +358,13 @@ def test_manifest_and_chunks_hold_the_user_form(two_seeds: tuple[Path, Path]) ->
     plan = runner.plan_from_json(m["plan"])
     rec = pickle.loads((a / "chunks" / "p0000-c000001.pkl").read_bytes())
     assert {k: rec[k] for k in runner.CHUNK_IDENTITY} == {
-        "run_id": "a", "scenario_hash": plan.scenario_hash(0), "seed": 1,
-        "streams": m["streams"], "point": 0, "chunk": 1}
+        "run_id": "a",
+        "scenario_hash": plan.scenario_hash(0),
+        "seed": 1,
+        "streams": m["streams"],
+        "point": 0,
+        "chunk": 1,
+    }
     assert set(m["catalogue"]) == {"data/markets/eu_ets.yaml", "data/markets/swiss_ets.yaml"}
 
 
@@ -362,9 +380,19 @@ def test_scenario_show_every_shipped_scenario(name: str) -> None:
     assert list(rep["markets"]) == plan.base.market_ids()
     assert rep["notes"] == resolve(plan.base).notes
     for mid, rows in rep["markets"].items():
-        for item in ("cap.type", "cap.degree", "cap.path", "collar.floor", "collar.ceiling",
-                     "penalty_cap", "offsets.limit_share", "msr.on", "kets.on",
-                     "process.model", "bau_emissions"):
+        for item in (
+            "cap.type",
+            "cap.degree",
+            "cap.path",
+            "collar.floor",
+            "collar.ceiling",
+            "penalty_cap",
+            "offsets.limit_share",
+            "msr.on",
+            "kets.on",
+            "process.model",
+            "bau_emissions",
+        ):
             assert item in rows, (mid, item)
             src = rows[item]["source"]
             assert re.match(r"(scenario|catalogue|calibration|derived|default)\b", src), src
@@ -373,8 +401,7 @@ def test_scenario_show_every_shipped_scenario(name: str) -> None:
         assert rep["dependence"]["copula"]["value"] in ("gaussian", "t")
 
 
-def test_scenario_show_text_fits_columns_and_names_sources(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scenario_show_text_fits_columns_and_names_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "90")
     r = CliRunner().invoke(cli.app, ["scenario", "show", "eu_china_quota", "--point", "0"])
     assert r.exit_code == 0, r.output

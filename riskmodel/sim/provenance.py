@@ -33,8 +33,15 @@ UNITS = {
     "kets.high_price_months": "months",
 }
 #: Values in the market's currency per tonne.
-PRICE_ITEMS = ("collar.floor", "collar.ceiling", "penalty_cap", "offsets.price",
-               "abatement.price_level", "process.last_price", "events.intervention_floor")
+PRICE_ITEMS = (
+    "collar.floor",
+    "collar.ceiling",
+    "penalty_cap",
+    "offsets.price",
+    "abatement.price_level",
+    "process.last_price",
+    "events.intervention_floor",
+)
 
 #: Regulatory-event transition rates (per year).
 _RATE_SUFFIXES = ("_to_restricted", "_to_suspended", "_to_active", "_on", "_off")
@@ -46,8 +53,13 @@ def design_report(scenario: Scenario) -> dict[str, Any]:
     from riskmodel.sim.resolve import resolve
 
     r = resolve(scenario)
-    out: dict[str, Any] = {"scenario": scenario.name, "markets": {}, "dependence": {},
-                           "links": {}, "notes": list(r.notes)}
+    out: dict[str, Any] = {
+        "scenario": scenario.name,
+        "markets": {},
+        "dependence": {},
+        "links": {},
+        "notes": list(r.notes),
+    }
     cur = dict(zip(r.ids, r.currencies, strict=True))
     for key, entry in r.sources.items():
         head, _, rest = key.partition(".")

@@ -72,8 +72,9 @@ class Sources:
         """Record (or overwrite) one resolved value and its source."""
         self.items[key] = {"value": _plain(value), "source": source}
 
-    def given(self, key: str, model: Any, name: str, path: str, value: Any = None,
-              fallback: str = DEFAULT) -> None:
+    def given(
+        self, key: str, model: Any, name: str, path: str, value: Any = None, fallback: str = DEFAULT
+    ) -> None:
         """Record ``model.name``: from the scenario when the user set it, else ``fallback``."""
         v = getattr(model, name) if value is None else value
         src = scenario(f"{path}.{name}") if name in model.model_fields_set else fallback
@@ -82,4 +83,4 @@ class Sources:
     def under(self, prefix: str) -> dict[str, dict[str, Any]]:
         """The entries below ``prefix.`` with the prefix removed."""
         head = prefix + "."
-        return {k[len(head):]: v for k, v in self.items.items() if k.startswith(head)}
+        return {k[len(head) :]: v for k, v in self.items.items() if k.startswith(head)}
