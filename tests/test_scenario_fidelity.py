@@ -437,3 +437,17 @@ def test_the_resolve_cache_tells_set_fields_from_defaults() -> None:
     assert resolve_scenario(DEFAULT_ENGINE, sc).mp[c, L.B_CF] == 1.0
     assert resolve_scenario(DEFAULT_ENGINE, full).mp[c, L.B_CF] == 0.0
     assert resolve_scenario(DEFAULT_ENGINE, sc).mp[c, L.B_CF] == 1.0
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=NAMES)
+def test_sweep_points_keep_their_set_fields_on_the_way_to_workers(path: Path) -> None:
+    """Workers get the scenarios pickled (loky, dask): the set fields must travel with them."""
+    import cloudpickle
+
+    for sc in load_scenario_file(path).scenarios:
+        for mod in (pickle, cloudpickle):
+            back = mod.loads(mod.dumps(sc))
+            assert user_form(back) == user_form(sc)
+            assert [m.model_fields_set for m in back.markets] == [
+                m.model_fields_set for m in sc.markets
+            ]
