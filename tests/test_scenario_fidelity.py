@@ -442,8 +442,7 @@ def test_the_resolve_cache_tells_set_fields_from_defaults() -> None:
 @pytest.mark.parametrize("path", SHIPPED, ids=NAMES)
 def test_sweep_points_keep_their_set_fields_on_the_way_to_workers(path: Path) -> None:
     """Workers get the scenarios pickled (loky, dask): the set fields must travel with them."""
-    import cloudpickle
-
+    cloudpickle = pytest.importorskip("cloudpickle")
     for sc in load_scenario_file(path).scenarios:
         for mod in (pickle, cloudpickle):
             back = mod.loads(mod.dumps(sc))
