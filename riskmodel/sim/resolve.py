@@ -595,7 +595,8 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
     b.src.set(f"{key}.process.model",
               f"{model.get('family', 'garch')} ({model.get('mean', 'constant')} mean, "
               f"{dist} innovations)", _cal_src(cal, "model"))
-    b.src.set(f"{key}.process.params", sorted((cal.get("params") or {}).keys()),
+    b.src.set(f"{key}.process.params",
+              {str(a): float(v) for a, v in sorted((cal.get("params") or {}).items())},
               _cal_src(cal, "params"))
     b.src.set(f"{key}.process.last_price", float(last) * scale, _cal_src(cal, "state.last_price"))
     b.src.given(f"{key}.process.drift", scn.simulation, "price_drift", "simulation")
