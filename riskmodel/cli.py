@@ -2,7 +2,8 @@
 
 Subcommands live beside the code they drive and are imported lazily (only the one that runs):
 ``data`` (riskmodel.data.cli), ``fit`` (riskmodel.fit.cli), ``run`` and ``runs``
-(riskmodel.batch.cli), ``report`` (riskmodel.firm.cli).
+(riskmodel.batch.cli), ``scenario`` (riskmodel.batch.scenario_cli), ``report``
+(riskmodel.firm.cli).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "run": ("riskmodel.batch.cli", "run", False),
     "runs": ("riskmodel.batch.cli", "runs_app", True),
     "report": ("riskmodel.firm.cli", "report", False),
+    "scenario": ("riskmodel.batch.scenario_cli", "app", True),
 }
 
 

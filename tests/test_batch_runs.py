@@ -82,8 +82,7 @@ def test_incomplete_run_shows_progress(two_runs: Path, tmp_path: Path) -> None:
     d = tmp_path / "runs" / "half"
     shutil.copytree(two_runs / "free", d)
     m = json.loads((d / "manifest.json").read_text())
-    m["status"] = "running"
-    m["run_id"] = "half"
+    m["status"] = "running"  # (the run keeps its id: its chunks record it)
     (d / "manifest.json").write_text(json.dumps(m))
     (d / "chunks" / "p0000-c000002.pkl").unlink()
     text = show_run(d)
@@ -92,7 +91,7 @@ def test_incomplete_run_shows_progress(two_runs: Path, tmp_path: Path) -> None:
     if m["calibrations"]:
         bad = dict(m, calibrations={k: "0" * 64 for k in m["calibrations"]})
         (d / "manifest.json").write_text(json.dumps(bad))
-        with pytest.raises(InputError, match="calibrations changed"):
+        with pytest.raises(InputError, match="changed since the run began"):
             resume_run(d)
         (d / "manifest.json").write_text(json.dumps(m))
     resume_run(d)

@@ -118,7 +118,10 @@ def _resolved(eng: Any, scenario: Any) -> Any:
     fn = getattr(eng, "resolve", None)
     if fn is None or "resolved" not in inspect.signature(eng.simulate_chunk).parameters:
         return None
-    key = f"{eng.__name__}:{json.dumps(scenario.model_dump(mode='json'), sort_keys=True)}"
+    # the fields the user set decide what the catalogue and calibrations fill in, so two
+    # scenarios with equal values but other set fields resolve differently: both are in the key
+    dumps = [scenario.model_dump(mode="json", exclude_unset=unset) for unset in (False, True)]
+    key = f"{eng.__name__}:{json.dumps(dumps, sort_keys=True)}"
     if key not in _RESOLVED:
         if len(_RESOLVED) >= 32:
             _RESOLVED.pop(next(iter(_RESOLVED)))

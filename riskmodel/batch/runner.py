@@ -2,13 +2,19 @@
 
 ``runs/<run-id>/`` holds
 
-- ``manifest.json``: the scenario as resolved (with its sweep points), seed entropy, chunk
-  layout, the engine's random streams, package versions, git commit, calibration hashes, start /
-  end times, one entry per session (first run and each resume), and at the end the chunk ledger
-  (a resume refuses a run whose plan, calibrations or random streams differ from this version's);
+- ``manifest.json``: the scenario in the user's words (its sparse user form, the sweep block and
+  the CLI overrides — never the resolved design, which is resolved again on resume), seed
+  entropy, chunk layout, the engine's random streams, package versions, git commit, hashes of
+  the calibration and catalogue files, start / end times, one entry per session (first run and
+  each resume), and at the end the chunk ledger (a resume refuses a run whose plan, calibration
+  or catalogue files, or random streams differ from this version's, naming the file);
+- ``design.json``: per sweep point, the design that runs, each value with its source
+  (``riskmodel scenario show``);
 - ``chunks/p0000-c000017.pkl``: one file per finished chunk (the engine's picklable
   ``ChunkStats``), each written atomically as its task returns — the ledger is the set of these
-  files, so a run killed at any moment keeps every finished chunk;
+  files, so a run killed at any moment keeps every finished chunk. Each chunk names the run id,
+  the scenario hash of its sweep point, the seed, the random streams and its point and chunk
+  index; merge and resume refuse a chunk that does not belong;
 - ``results.parquet``: the tidy table (scenario, sweep point, variant, market, year, statistic,
   value, mcse), merged in chunk order per sweep point, so it is the same whatever the workers,
   task size, backend or interruptions;
@@ -63,10 +69,15 @@ from riskmodel.io import (
     to_json,
 )
 
-SCHEMA = "riskmodel.run/1"
+SCHEMA = "riskmodel.run/2"
+#: Schemas a resume refuses with a reason (they stored the resolved design, not the user form).
+OLD_SCHEMAS = ("riskmodel.run/1",)
 MANIFEST = "manifest.json"
 CHUNKS = "chunks"
 RESULTS = "results.parquet"
+DESIGN = "design.json"
+#: What a chunk file records about where it belongs, checked in this order.
+CHUNK_IDENTITY = ("run_id", "scenario_hash", "seed", "streams", "point", "chunk")
 PATHS = "paths.npz"
 ANNUAL = "annual.npz"
 SUMMARY = "summary.txt"
@@ -105,8 +116,9 @@ def _now() -> str:
 
 
 def plan_hash(plan: ScenarioPlan) -> str:
-    """SHA-256 of the resolved plan (scenario, sweep points): what a resume must match."""
-    body = {"scenarios": [s.model_dump(mode="json") for s in plan.scenarios],
+    """SHA-256 of the plan in the user's words (each point's user form and values): what a
+    resume must match."""
+    body = {"scenarios": [plan.point_form(k) for k in range(len(plan.scenarios))],
             "points": plan.points}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
@@ -166,15 +178,25 @@ def calibration_hashes(plan: ScenarioPlan) -> dict[str, str]:
         paths.update(p for _, p in scenario_calibrations(sc, base_dir=base_dir).values())
     for name in ("dependence.json", "fundamentals.json", "fx.json"):
         paths.add(config.CALIBRATIONS_DIR / name)
+    return {_rel(p): sha256_file(p) for p in sorted(paths) if p.is_file()}
+
+
+def catalogue_hashes(plan: ScenarioPlan) -> dict[str, str]:
+    """SHA-256 of every catalogue file (``data/markets/<id>.yaml``) the run reads."""
+    ids = sorted({m.id for sc in plan.scenarios for m in sc.markets if not m.synthetic})
     out = {}
-    for p in sorted(paths):
+    for mid in ids:
+        p = config.MARKETS_DIR / f"{mid}.yaml"
         if p.is_file():
-            try:
-                key = str(p.relative_to(config.PROJECT_ROOT))
-            except ValueError:
-                key = str(p)
-            out[key] = sha256_file(p)
+            out[_rel(p)] = sha256_file(p)
     return out
+
+
+def _rel(p: Path) -> str:
+    try:
+        return str(p.relative_to(config.PROJECT_ROOT))
+    except ValueError:
+        return str(p)
 
 
 def seed_info(plan: ScenarioPlan) -> list[dict[str, Any]]:
@@ -208,15 +230,47 @@ def finished_chunks(run_dir: Path) -> set[tuple[int, int]]:
     return out
 
 
+def chunk_identity(manifest: dict[str, Any], plan: ScenarioPlan, point: int, chunk: int
+                   ) -> dict[str, Any]:
+    """What chunk ``chunk`` of sweep point ``point`` of this run must record."""
+    return {"run_id": manifest["run_id"], "scenario_hash": plan.scenario_hash(point),
+            "seed": plan.scenarios[point].simulation.seed, "streams": manifest.get("streams"),
+            "point": point, "chunk": chunk}
+
+
+def check_chunk(path: Path, rec: dict[str, Any], want: dict[str, Any]) -> None:
+    """Refuse a chunk file that does not belong to this run and place (InputError naming the
+    chunk file and the first mismatching key)."""
+    for key in CHUNK_IDENTITY:
+        if rec.get(key) != want[key]:
+            got = rec.get(key, "nothing")
+            raise InputError(
+                f"chunk does not belong to this run ({key} is {got!r}, the run needs "
+                f"{want[key]!r}); delete it and resume to recompute it", file=path, field=key)
+
+
+def verify_chunks(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any]) -> None:
+    """Check the identity of every chunk file in the ledger (before resuming)."""
+    lays = layouts(plan)
+    for k, c in sorted(finished_chunks(run_dir)):
+        f = chunk_file(run_dir, k, c)
+        if k >= len(lays) or c >= lays[k].n_chunks:
+            raise InputError(f"chunk does not belong to this run (the run has {len(lays)} sweep "
+                             "point(s) of " + ", ".join(str(x.n_chunks) for x in lays)
+                             + " chunk(s)); delete it", file=f, field="chunk")
+        check_chunk(f, _load_chunk(f), chunk_identity(manifest, plan, k, c))
+
+
 def _store(run_dir: Path, session: int, task: Task, parts: list[tuple[int, Any]],
-           lay: ChunkSpec) -> int:
-    """Write each chunk of a finished task atomically; returns the paths stored."""
+           lay: ChunkSpec, identity: dict[str, Any]) -> int:
+    """Write each chunk of a finished task atomically, with its identity; returns the paths
+    stored."""
     n = 0
     for c, part in parts:
         first, size = lay.bounds(c)
         blob = pickle.dumps(
-            {"point": task.point, "chunk": c, "first_path": first, "n_paths": size,
-             "session": session, "finished": _now(), "stats": part},
+            {**identity, "point": task.point, "chunk": c, "first_path": first,
+             "n_paths": size, "session": session, "finished": _now(), "stats": part},
             protocol=pickle.HIGHEST_PROTOCOL,
         )
         atomic_write_bytes(chunk_file(run_dir, task.point, c), blob)
@@ -289,6 +343,7 @@ def create_run(
         "versions": package_versions(),
         "git": git_commit(),
         "calibrations": calibration_hashes(plan),
+        "catalogue": catalogue_hashes(plan),
         "host": {"name": socket.gethostname(), "platform": platform.platform()},
         "sessions": [],
         "ledger": None,
@@ -296,7 +351,17 @@ def create_run(
     }
     (run_dir / CHUNKS).mkdir(parents=True)
     atomic_write_json(run_dir / MANIFEST, manifest)
+    write_design(run_dir, plan)
     return run_dir
+
+
+def write_design(run_dir: Path, plan: ScenarioPlan) -> None:
+    """``design.json``: per sweep point, the design that runs with each value's source."""
+    from riskmodel.sim.provenance import design_report
+
+    points = [{"point": k, "label": plan.point_label(k), "scenario_hash": plan.scenario_hash(k),
+               "design": design_report(sc)} for k, sc in enumerate(plan.scenarios)]
+    atomic_write_json(run_dir / DESIGN, {"scenario": plan.name, "points": points})
 
 
 def run_plan(
@@ -328,6 +393,11 @@ def resume_run(
     """Finish a run: simulate only the chunks missing from its ledger, then merge."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
+    if manifest.get("schema") in OLD_SCHEMAS:
+        raise InputError(
+            f"the run was made by an older version ({manifest['schema']}) that stored the "
+            "resolved scenario instead of the user's; its chunks cannot be trusted to match: "
+            "start a new run", file=run_dir / MANIFEST, field="schema")
     if manifest.get("schema") != SCHEMA:
         raise InputError(f"unknown run schema {manifest.get('schema')!r}", file=run_dir / MANIFEST,
                          field="schema")
@@ -345,17 +415,8 @@ def resume_run(
         raise InputError("the scenario no longer validates to the same plan (the schema or its "
                          "defaults changed); start a new run", file=run_dir / MANIFEST,
                          field="plan")
-    changed = sorted(
-        k for k, v in calibration_hashes(plan).items()
-        if k in manifest.get("calibrations", {}) and manifest["calibrations"][k] != v
-    )
-    gone = sorted(set(manifest.get("calibrations", {})) - set(calibration_hashes(plan)))
-    if changed or gone:
-        raise InputError(
-            f"calibrations changed since the run started ({', '.join(changed + gone)}): finished "
-            "chunks would mix two models; start a new run", file=run_dir / MANIFEST,
-            field="calibrations",
-        )
+    check_inputs_unchanged(run_dir, plan, manifest)
+    verify_chunks(run_dir, plan, manifest)
     options = options or RunOptions()
     options.engine = manifest.get("engine", options.engine)
     with connect(options.scheduler) as client:
@@ -363,6 +424,23 @@ def resume_run(
             tmp.unlink(missing_ok=True)
         opts = replace(options, scheduler=client) if client is not None else options
         return _execute(run_dir, plan, manifest, opts, progress)
+
+
+def check_inputs_unchanged(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any]) -> None:
+    """Refuse (naming the file) when a calibration or catalogue file the run resolved against
+    changed or disappeared since the run began: finished chunks would mix two designs."""
+    for key, now in (("calibrations", calibration_hashes(plan)),
+                     ("catalogue", catalogue_hashes(plan))):
+        then = manifest.get(key) or {}
+        for name in sorted(set(then) | set(now)):
+            if then.get(name) == now.get(name):
+                continue
+            what = ("is gone" if name not in now else "is new" if name not in then
+                    else "changed")
+            raise InputError(
+                f"{what} since the run began (sha256 {str(then.get(name))[:12]} -> "
+                f"{str(now.get(name))[:12]}): finished chunks would mix two designs; restore "
+                "it or start a new run", file=name, field=key)
 
 
 def check_engine(plan: ScenarioPlan, engine: str) -> None:
@@ -421,8 +499,10 @@ def _execute(
         progress.start(total, done_paths)
     t0 = time.perf_counter()
 
+    idents = [chunk_identity(manifest, plan, k, 0) for k in range(len(lays))]
+
     def on_result(task: Task, parts: list[tuple[int, Any]]) -> None:
-        n = _store(run_dir, session, task, parts, lays[task.point])
+        n = _store(run_dir, session, task, parts, lays[task.point], idents[task.point])
         if progress is not None:
             progress.advance(n)
 
@@ -461,6 +541,7 @@ def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine
             if not f.is_file():
                 raise DataError("chunk missing from the ledger; resume the run", file=f)
             rec = _load_chunk(f)
+            check_chunk(f, rec, chunk_identity(manifest, plan, k, c))
             parts.append(rec["stats"])
             ledger.append({"point": k, "chunk": c, "first_path": rec["first_path"],
                            "n_paths": rec["n_paths"], "session": rec["session"],

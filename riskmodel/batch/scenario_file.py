@@ -19,12 +19,20 @@ Everything is validated here, before anything is written: the schema, the catalo
 calibration files a scenario names, and every sweep point (each point is re-validated as a whole
 scenario, so a point that breaks a rule, e.g. a floor above the ceiling, is reported with its
 sweep path). Errors are ``InputError`` naming the file and the dotted field.
+
+The user's words are kept apart from the design that runs: a plan holds each point's *user form*
+(:func:`user_form`, only the fields the file sets; a sweep point is the base's user form with its
+paths set), and the manifest stores that sparse form. What the catalogue and the calibrations
+supply is filled in later, in one place (``riskmodel.sim.resolve``), so a sweep point resolves
+exactly as the same file with that field written out by hand.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
+import json
 import re
 import types
 import typing
@@ -70,15 +78,39 @@ class ScenarioPlan:
         pt = self.points[k]
         return ", ".join(f"{p}={v:g}" for p, v in pt.items()) or "base"
 
+    def point_form(self, k: int) -> dict[str, Any]:
+        """The user form of sweep point k (what the user set, with the point's paths set)."""
+        return user_form(self.scenarios[k])
+
+    def scenario_hash(self, k: int) -> str:
+        """SHA-256 of sweep point k's user form and point values (a chunk's identity)."""
+        return form_hash(self.point_form(k), self.points[k])
+
     def to_json(self) -> dict[str, Any]:
-        """The plan as resolved (for the run manifest; ``plan_from_json`` reads it back)."""
+        """The plan in the user's words (for the run manifest; ``plan_from_json`` reads it back):
+        the sparse user form of the base scenario, the sweep block and the CLI overrides."""
         return {
             "file": str(self.file) if self.file is not None else None,
-            "scenario": self.base.model_dump(mode="json"),
+            "form": "user",
+            "scenario": user_form(self.base),
             "sweep": self.sweep,
             "overrides": self.overrides,
             "points": self.points,
         }
+
+
+def user_form(scenario: Scenario) -> dict[str, Any]:
+    """The fields a user set (explicitly, at any depth), as plain JSON data.
+
+    Validating this mapping again gives the same scenario with the same set fields, so
+    ``resolve`` fills the same values from the catalogue and the calibrations."""
+    return scenario.model_dump(mode="json", exclude_unset=True)
+
+
+def form_hash(form: dict[str, Any], point: dict[str, Any] | None = None) -> str:
+    """SHA-256 of a user form (and sweep point), independent of key order."""
+    body = json.dumps({"scenario": form, "point": point or {}}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- loading
@@ -136,7 +168,10 @@ def plan_from_dict(
 
 
 def plan_from_json(obj: dict[str, Any]) -> ScenarioPlan:
-    """Rebuild a plan from ``ScenarioPlan.to_json`` (a run's manifest), re-validating it."""
+    """Rebuild a plan from ``ScenarioPlan.to_json`` (a run's manifest), re-validating it.
+
+    Manifests before the user form (no ``"form": "user"``) stored a full dump of the scenario,
+    which marks every field as set; they are read as stored (``resume`` refuses them)."""
     file = obj.get("file")
     data = dict(obj["scenario"])
     if obj.get("sweep") is not None:
@@ -407,8 +442,9 @@ def apply_point(
     file: str | Path | None = None,
     check_calibrations: bool = True,
 ) -> Scenario:
-    """The base scenario with one sweep point's values set, re-validated as a whole."""
-    data = base.model_dump(mode="python")
+    """The base scenario's user form with one sweep point's values set, validated as a whole:
+    the same scenario as the file with those fields written out by hand."""
+    data = user_form(base)
     for p, v in point.items():
         set_path(data, parse_path(p), v)
     label = ", ".join(f"{p}={v:g}" for p, v in point.items())

@@ -17,6 +17,7 @@ import numpy as np
 from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
+from riskmodel.sim import sources
 from riskmodel.sim.events import daily_cumulative, link_generator, market_generators
 from riskmodel.sim.innovations import (
     COMP_GRID,
@@ -28,6 +29,7 @@ from riskmodel.sim.innovations import (
     table_error,
 )
 from riskmodel.sim.scenario import MarketSpec, Scenario
+from riskmodel.sim.sources import Sources
 
 #: MODEL.md §3 defaults when the catalogue lacks a number.
 MSR_DEFAULTS = {"rate": 0.24, "in": 1096.0, "rel_amt": 100.0, "rel_th": 400.0, "cancel": 400.0}
@@ -81,6 +83,8 @@ class Resolved:
     estep: np.ndarray
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Every resolved design value with its source (``riskmodel.sim.sources.Sources.items``).
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- sources
@@ -173,15 +177,38 @@ def _fundamentals(scn: Scenario) -> dict[str, Any] | None:
 
 
 def _dependence(scn: Scenario, ids: list[str], proxies: list[str | None],
-                notes: list[str]) -> tuple[np.ndarray, str, float | None]:
+                notes: list[str], src: Sources | None = None
+                ) -> tuple[np.ndarray, str, float | None]:
+    """Correlation of price innovations, copula and its degrees of freedom."""
+    src = src if src is not None else Sources()
+    c, copula, nu, where = _dependence_values(scn, ids, proxies, notes)
+    dep = scn.dependence
+    src.set("dependence.copula", copula, sources.scenario("dependence.copula")
+            if "copula" in dep.model_fields_set else where.get("copula", sources.default()))
+    src.set("dependence.nu", nu, where.get("nu", sources.scenario("dependence.nu")
+                                          if "nu" in dep.model_fields_set else sources.default()))
+    for a in range(len(ids)):
+        for b in range(a + 1, len(ids)):
+            src.set(f"dependence.corr.{ids[a]}-{ids[b]}", float(c[a, b]),
+                    where.get(f"{a},{b}", where["corr"]))
+    return c, copula, nu
+
+
+def _dependence_values(scn: Scenario, ids: list[str], proxies: list[str | None],
+                       notes: list[str]) -> tuple[np.ndarray, str, float | None, dict[str, str]]:
     n = len(ids)
     dep = scn.dependence
+    where: dict[str, str] = {}
     if dep.corr is not None:
+        where["corr"] = sources.scenario("dependence.corr")
         c = np.asarray(dep.corr, dtype=float)
         if np.linalg.eigvalsh(c).min() <= 1e-10:
             c = nearest_correlation(c)
             notes.append("dependence.corr repaired to the nearest positive-definite matrix")
-        return c, dep.copula, dep.nu
+            where["corr"] += " (repaired to the nearest positive-definite matrix)"
+        if dep.copula == "t" and "nu" not in dep.model_fields_set:
+            where["nu"] = sources.default("t copula without a calibration")
+        return c, dep.copula, dep.nu, where
     path = Path(dep.calibration) if dep.calibration else config.CALIBRATIONS_DIR / "dependence.json"
     if not path.is_file():
         if dep.calibration:
@@ -189,8 +216,10 @@ def _dependence(scn: Scenario, ids: list[str], proxies: list[str | None],
         if n > 1:
             notes.append("dependence: no calibrations/dependence.json; price innovations "
                          "independent across markets")
-        return np.eye(n), dep.copula, dep.nu
+        where["corr"] = sources.default("independent (no calibrations/dependence.json)")
+        return np.eye(n), dep.copula, dep.nu, where
     d = _read_json(path, "dependence.calibration")
+    where["corr"] = sources.calibration(path, "corr")
     names = list(d.get("markets", []))
     full = np.asarray(d.get("corr", []), dtype=float)
     c = np.eye(n)
@@ -201,17 +230,29 @@ def _dependence(scn: Scenario, ids: list[str], proxies: list[str | None],
             if ka in names and kb in names:
                 v = 0.99 if ka == kb else full[names.index(ka), names.index(kb)]
                 c[a, b] = c[b, a] = v
+                if ka == kb:
+                    where[f"{a},{b}"] = sources.default(f"0.99 (both proxies of {ka})")
+                elif (ka, kb) != (ids[a], ids[b]):
+                    where[f"{a},{b}"] = sources.calibration(path, f"corr[{ka}, {kb}] (proxy)")
             else:
                 notes.append(f"dependence: no correlation for {ids[a]}-{ids[b]} in {path.name}; "
                              "0 used")
+                where[f"{a},{b}"] = sources.default(f"0 (not in {path.name})")
     if np.linalg.eigvalsh(c).min() <= 1e-10:
         c = nearest_correlation(c)
         notes.append("dependence: sub-matrix repaired to the nearest positive-definite matrix")
+        where["corr"] += " (repaired to the nearest positive-definite matrix)"
     copula = dep.copula if "copula" in dep.model_fields_set else str(d.get("copula", "gaussian"))
+    where["copula"] = sources.calibration(path, "copula") if "copula" in d else sources.default()
     nu = dep.nu if dep.nu is not None else d.get("nu")
+    where["nu"] = (sources.scenario("dependence.nu") if "nu" in dep.model_fields_set
+                   else sources.default("8 for a t copula") if dep.nu is not None
+                   else sources.calibration(path, "nu") if d.get("nu") is not None
+                   else sources.default())
     if copula == "t" and nu is None:
         nu = 8.0
-    return c, copula, (float(nu) if nu is not None else None)
+        where["nu"] = sources.default("8 for a t copula")
+    return c, copula, (float(nu) if nu is not None else None), where
 
 
 # --------------------------------------------------------------------------- processes
@@ -303,49 +344,150 @@ def _ergodic(p: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- main
 
 
+@dataclass
+class _Build:
+    """What the resolve steps share: the scenario, its inputs and the arrays being filled."""
+
+    scn: Scenario
+    ids: list[str]
+    mp: np.ndarray
+    mi: np.ndarray
+    rg: dict[str, np.ndarray]
+    st: np.ndarray
+    qobs: np.ndarray
+    qcf: np.ndarray
+    notes: list[str]
+    src: Sources
+    cats: list[Any] = field(default_factory=list)
+    cals: list[dict[str, Any]] = field(default_factory=list)
+    currencies: list[str] = field(default_factory=list)
+    proxies: list[str | None] = field(default_factory=list)
+    cal_cur: list[str] = field(default_factory=list)
+    fx: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fx_cal: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
 def resolve(scn: Scenario) -> Resolved:
-    """Resolve a scenario into kernel arrays (raises ``InputError`` naming the field)."""
+    """Resolve a scenario into kernel arrays (raises ``InputError`` naming the field).
+
+    The one place where the user's scenario meets the catalogue and the calibrations, in named
+    steps: inputs (catalogue, calibrations, currencies, FX), dependence, fundamentals (output
+    processes and the joint correlation), then per market the price process, demand, supply
+    rule (cap), collar/penalty/offsets and stabilisation (MSR, K-ETS); then links and events.
+    Every value decided is recorded with its source in ``Resolved.sources``.
+    """
     from riskmodel.sim.scenario import check_markets_known
 
     check_markets_known(scn)
     if scn.fundamentals.var1:
         raise InputError("the engine simulates i.i.d. annual growth; VAR(1) is not implemented",
                          field="fundamentals.var1")
-    notes: list[str] = []
     ids = scn.market_ids()
     n = len(ids)
     years, dpy = scn.horizon.years, scn.horizon.days_per_year
-    mp = np.zeros((n, L.NPF))
-    mi = np.zeros((n, L.NPI), dtype=np.int64)
-    rg = {"rmu": np.zeros((n, L.KMAX)), "rom": np.zeros((n, L.KMAX)),
-          "ral": np.zeros((n, L.KMAX)), "rbe": np.zeros((n, L.KMAX)),
-          "rcum": np.ones((n, L.KMAX, L.KMAX)), "rh0": np.zeros((n, L.KMAX)),
-          "rp0cum": np.ones((n, L.KMAX))}
-    cats = [_catalogue(m, k) for k, m in enumerate(scn.markets)]
-    cals = [_calibration(m, k) for k, m in enumerate(scn.markets)]
-    currencies: list[str] = []
-    proxies: list[str | None] = []
-    for k, m in enumerate(scn.markets):
-        cur = m.currency or (cats[k].currency if cats[k] is not None else None)
-        if cur is None:
-            raise InputError("currency unknown", field=f"markets[{k}].currency")
-        currencies.append(cur)
-        px = cals[k].get("proxy")
-        # a linked proxy (Swiss ETS -> EUA) shares its market's shocks; a level proxy (Tokyo: the
-        # K-ETS dynamics rescaled, no price series) does not, so it gets no borrowed correlation
-        linked_proxy = isinstance(px, dict) and px.get("fx") != "level"
-        proxies.append(px.get("of") if linked_proxy else None)
-    fx = _fx(scn, currencies, notes)
-    cal_cur = [str(c.get("currency") or currencies[k]) for k, c in enumerate(cals)]
-    fx_cal = _fx(scn, cal_cur, notes) if cal_cur != currencies else fx
+    b = _Build(
+        scn=scn, ids=ids, mp=np.zeros((n, L.NPF)), mi=np.zeros((n, L.NPI), dtype=np.int64),
+        rg={"rmu": np.zeros((n, L.KMAX)), "rom": np.zeros((n, L.KMAX)),
+            "ral": np.zeros((n, L.KMAX)), "rbe": np.zeros((n, L.KMAX)),
+            "rcum": np.ones((n, L.KMAX, L.KMAX)), "rh0": np.zeros((n, L.KMAX)),
+            "rp0cum": np.ones((n, L.KMAX))},
+        st=np.zeros((n, L.NST)), qobs=np.zeros((n, years)), qcf=np.zeros((n, years)),
+        notes=[], src=Sources())
+    _inputs_step(b)
     fund = _fundamentals(scn)
-    dep_corr, copula, cnu = _dependence(scn, ids, proxies, notes)
-    copula_t = copula == "t"
+    dep_corr, copula, cnu = _dependence(scn, ids, b.proxies, b.notes, b.src)
+    out = _output_step(b, fund)
+    joint, repaired = joint_correlation(dep_corr, out["ocorr"], out["jur_of"], out["rho"])
+    if repaired:
+        b.notes.append("joint price/output correlation repaired to the nearest positive-definite "
+                       "matrix (price-output correlations too strong for the cross-market ones)")
+    chol = np.linalg.cholesky(joint)
+    jmu_a, jsig_a = np.asarray(out["jmu"]), np.asarray(out["jsig"])
+
     tab = np.zeros((n, TABLE_SIZE))
     comp = np.zeros((n, COMP_GRID))
     tab_err: dict[str, float] = {}
+    for k, m in enumerate(scn.markets):
+        tab_err[m.id] = _price_process_step(b, k, copula, cnu, tab, comp)
+        _demand_step(b, k)
+        _supply_step(b, k)
+        _collar_step(b, k)
+        _stabilisation_step(b, k)
 
-    # jurisdictions / output
+    ends, lpar, lk_f, ev_link, names, svec = _links(scn, ids, dpy, b.src)
+    from riskmodel.linking import validate_collars
+
+    validate_collars(_solver_markets(b.mp, svec), ids, ends if len(ends) else None)
+    ev_ex, ev_int = _market_events_step(b, dpy)
+    has_events = bool(scn.events.links or scn.events.markets)
+
+    # histogram ranges
+    mp = b.mp
+    plo = np.log(mp[:, L.PLEVEL]) - 7.0
+    pstep = np.full(n, 14.0 / L.NBINS)
+    bau_all = np.append(mp[:, L.BAU], mp[:, L.BAU].sum())
+    elo = -0.5 * bau_all
+    estep = 3.0 * bau_all / L.NBINS
+    meta = {"table_error": tab_err,
+            "rho_price_output": dict(zip(ids, out["rho"].tolist(), strict=True)),
+            "fundamentals_emissions_sd": out["emis_cv"], "copula": copula, "copula_nu": cnu,
+            "jurisdictions": out["jur_keys"], "link_names": names,
+            "fundamentals": fund.get("_path") if fund else None,
+            "price_bin_log_width": 14.0 / L.NBINS,
+            "emissions_bin_width_share_of_bau": 3.0 / L.NBINS}
+    rg = b.rg
+    return Resolved(
+        ids=ids, currencies=b.currencies, n=n, j=len(out["jur_keys"]), years=years, dpy=dpy,
+        mp=mp, mi=b.mi, rmu=rg["rmu"], rom=rg["rom"], ral=rg["ral"], rbe=rg["rbe"],
+        rcum=rg["rcum"], rh0=rg["rh0"], rp0cum=rg["rp0cum"], tab=tab, comp=comp, chol=chol,
+        jdrift=jmu_a / dpy, jsd=jsig_a / math.sqrt(dpy), jcorr=(jmu_a + 0.5 * jsig_a**2) / dpy,
+        qobs=b.qobs, qcf=b.qcf, ends=ends, lpar=lpar, lk_f=lk_f, link_names=names,
+        ev_link=ev_link, ev_ex=ev_ex, ev_int=ev_int, has_events=has_events, st=b.st,
+        s_conv=svec, copula_t=copula == "t", cnu=float(cnu or 0.0), plo=plo, pstep=pstep,
+        elo=elo, estep=estep, notes=b.notes, meta=meta, sources=b.src.items)
+
+
+def _inputs_step(b: _Build) -> None:
+    """Catalogue entries, calibrations, currencies, proxies and exchange rates."""
+    scn = b.scn
+    b.cats = [_catalogue(m, k) for k, m in enumerate(scn.markets)]
+    b.cals = [_calibration(m, k) for k, m in enumerate(scn.markets)]
+    for k, m in enumerate(scn.markets):
+        key = f"markets.{m.id}"
+        if m.currency is not None:
+            cur, where = m.currency, sources.scenario(f"markets[{k}].currency")
+        elif b.cats[k] is not None:
+            cur, where = b.cats[k].currency, sources.catalogue(m.id, "currency")
+        else:
+            raise InputError("currency unknown", field=f"markets[{k}].currency")
+        b.currencies.append(cur)
+        b.src.set(f"{key}.currency", cur, where)
+        px = b.cals[k].get("proxy")
+        # a linked proxy (Swiss ETS -> EUA) shares its market's shocks; a level proxy (Tokyo: the
+        # K-ETS dynamics rescaled, no price series) does not, so it gets no borrowed correlation
+        linked_proxy = isinstance(px, dict) and px.get("fx") != "level"
+        b.proxies.append(px.get("of") if linked_proxy else None)
+        if isinstance(px, dict):
+            b.src.set(f"{key}.process.proxy", px.get("of"),
+                      sources.calibration(b.cals[k]["source"], "proxy"))
+    b.fx = _fx(b.scn, b.currencies, b.notes)
+    b.cal_cur = [str(c.get("currency") or b.currencies[k]) for k, c in enumerate(b.cals)]
+    b.fx_cal = _fx(b.scn, b.cal_cur, b.notes) if b.cal_cur != b.currencies else b.fx
+    num = scn.simulation.numeraire
+    for k, m in enumerate(scn.markets):
+        cur = b.currencies[k]
+        where = (sources.scenario(f"simulation.fx.{cur}") if cur in scn.simulation.fx
+                 else sources.default("numeraire") if cur == num
+                 else sources.calibration(config.CALIBRATIONS_DIR / "fx.json", f"rates.{cur}"))
+        b.src.set(f"markets.{m.id}.fx", float(b.fx[k]), f"{where} ({num} per {cur})")
+
+
+def _output_step(b: _Build, fund: dict[str, Any] | None) -> dict[str, Any]:
+    """Jurisdictions, output growth processes, price-output correlations and the output
+    correlation across jurisdictions (MODEL.md §2)."""
+    scn, cats = b.scn, b.cats
+    n = len(b.ids)
+    fpath = fund.get("_path") if fund else None
     jur_keys: list[str] = []
     jur_of = np.zeros(n, dtype=np.int64)
     jmu: list[float] = []
@@ -357,164 +499,297 @@ def resolve(scn: Scenario) -> Resolved:
     rho = np.zeros(n)
     emis_cv: dict[str, float] = {}
     for k, m in enumerate(scn.markets):
+        key = f"markets.{m.id}.output"
         jur = m.jurisdiction or (cats[k].jurisdiction if cats[k] is not None else None)
         if m.output_growth is not None or m.output_vol is not None:
-            key = f"market:{m.id}"
+            jkey = f"market:{m.id}"
             mu_j, sd_j = float(m.output_growth or 0.0), float(m.output_vol or 0.0)
+            where = sources.scenario(f"markets[{k}].output_growth/output_vol")
         elif jur is not None and jur in fj:
-            key = jur
+            jkey = jur
             io = fvars.index(f"{jur}:dlog_output")
             ii = fvars.index(f"{jur}:dlog_intensity")
             mu_j, sd_j = float(fmean[io]), math.sqrt(fcov[io, io])
             ve = fcov[io, io] + fcov[ii, ii] + 2 * fcov[io, ii]
             emis_cv[m.id] = math.sqrt(max(ve, 0.0))
+            where = sources.calibration(fpath or "fundamentals.json", f"mean/cov {jur}")
         else:
             raise InputError(
                 f"no output process for market {m.id!r} (jurisdiction {jur!r} not in the "
                 "fundamentals calibration): give output_growth and output_vol",
                 field=f"markets[{k}].output_vol")
-        if key not in jur_keys:
-            jur_keys.append(key)
+        b.src.set(f"{key}.jurisdiction", jur,
+                  sources.scenario(f"markets[{k}].jurisdiction") if m.jurisdiction
+                  else sources.catalogue(m.id, "jurisdiction") if jur else sources.default())
+        b.src.set(f"{key}.growth", mu_j, where)
+        b.src.set(f"{key}.vol", sd_j * scn.fundamentals.vol_scale, where)
+        if jkey not in jur_keys:
+            jur_keys.append(jkey)
             jmu.append(mu_j)
             jsig.append(sd_j * scn.fundamentals.vol_scale)
-        jur_of[k] = jur_keys.index(key)
-        mi[k, L.JUR] = jur_of[k]
+        jur_of[k] = jur_keys.index(jkey)
+        b.mi[k, L.JUR] = jur_of[k]
         fr = scn.fundamentals
         if fr.price_output_corr != 0.0:
             rho[k] = fr.price_output_corr
+            rwhere = sources.scenario("fundamentals.price_output_corr")
         elif m.id in fr.output_emissions_corr:
             rho[k] = fr.output_emissions_corr[m.id]
+            rwhere = sources.scenario(f"fundamentals.output_emissions_corr.{m.id}")
         elif fund and jur in (fund.get("corr_output_emissions") or {}):
             rho[k] = float(fund["corr_output_emissions"][jur])
+            rwhere = sources.calibration(fpath or "fundamentals.json",
+                                         f"corr_output_emissions.{jur}")
+        else:
+            rwhere = sources.default()
+        b.src.set(f"{key}.price_output_corr", float(rho[k]), rwhere)
     nj = len(jur_keys)
     ocorr = np.eye(nj)
     for a in range(nj):
-        for b in range(a + 1, nj):
-            ka, kb = jur_keys[a], jur_keys[b]
+        for c in range(a + 1, nj):
+            ka, kb = jur_keys[a], jur_keys[c]
             if ka in fj and kb in fj:
                 ia, ib = fvars.index(f"{ka}:dlog_output"), fvars.index(f"{kb}:dlog_output")
-                ocorr[a, b] = ocorr[b, a] = fcov[ia, ib] / math.sqrt(fcov[ia, ia] * fcov[ib, ib])
+                ocorr[a, c] = ocorr[c, a] = fcov[ia, ib] / math.sqrt(fcov[ia, ia] * fcov[ib, ib])
     if nj > 1 and np.linalg.eigvalsh(ocorr).min() <= 1e-10:
         ocorr = nearest_correlation(ocorr)
-        notes.append("fundamentals: output correlation repaired to nearest positive definite")
-    joint, repaired = joint_correlation(dep_corr, ocorr, jur_of, rho)
-    if repaired:
-        notes.append("joint price/output correlation repaired to the nearest positive-definite "
-                      "matrix (price-output correlations too strong for the cross-market ones)")
-    chol = np.linalg.cholesky(joint)
-    jmu_a, jsig_a = np.asarray(jmu), np.asarray(jsig)
+        b.notes.append("fundamentals: output correlation repaired to nearest positive definite")
+    return {"jur_keys": jur_keys, "jur_of": jur_of, "jmu": jmu, "jsig": jsig, "rho": rho,
+            "emis_cv": emis_cv, "ocorr": ocorr}
 
-    # processes, design
-    qobs = np.zeros((n, years))
-    qcf = np.zeros((n, years))
-    st = np.zeros((n, L.NST))
-    for k, m in enumerate(scn.markets):
-        fld = f"markets[{k}]"
-        drift = scn.simulation.price_drift
-        mp[k, L.COMP] = 1.0 if drift == "martingale" else 0.0
-        dist, nu, lam = _process(k, cals[k], drift != "fitted", mp, mi, rg,
-                                 fld)
-        mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
-        mp[k, L.MAXR] = m.max_daily_return if m.max_daily_return is not None else math.inf
-        mi[k, L.TAB_MODE] = mode
-        mp[k, L.TAB_LO], mp[k, L.TAB_STEP] = lo, step
-        tab[k] = vals
-        mp[k, L.CMP_LO], mp[k, L.CMP_STEP], comp[k] = compensator_table(
-            mode, lo, step, vals, copula, cnu, mp[k, L.MAXR])
-        tab_err[m.id] = table_error(dist, nu, lam, copula, cnu)
-        scale = fx_cal[k] / fx[k]  # proxy processes: converted into the market's currency
-        if abs(scale - 1.0) > 1e-12:
-            notes.append(f"{m.id}: process of {cal_cur[k]} prices converted by FX ({scale:.6g})")
-        st_ = cals[k].get("state") or {}
-        last = st_.get("last_price")
-        if last is None or not float(last) > 0:
-            raise InputError("state.last_price must be positive", field=f"{fld}.calibration")
-        mp[k, L.LOGP0] = math.log(float(last) * scale)
-        cat = cats[k]
-        plevel = m.abatement.price_level
-        if plevel is None:
-            pl = (cals[k].get("price_level") or {}).get("mean_last_year")
-            plevel = float(pl) * scale if pl else float(last) * scale
-        mp[k, L.PLEVEL] = plevel
-        share = m.abatement.share
-        bau = m.bau_emissions or _val(cat, "coverage", "covered_emissions")
-        if bau is None and cat is not None and cat.cap.path:
-            y0 = scn.horizon.start_year
-            yr = min(cat.cap.path, key=lambda yy: (abs(yy - y0), -yy))
-            qlast = cat.cap.path[yr].value
-            if qlast:
-                bau = float(qlast) / (1 - share)
-                notes.append(f"{m.id}: BAU emissions = catalogue cap {yr} ({qlast:g} Mt, "
-                             f"{cat.cap.path[yr].source}) / (1 - abatement share {share:g})")
-        if bau is None:
-            raise InputError("BAU emissions unknown (catalogue has none): give bau_emissions",
-                             field=f"{fld}.bau_emissions")
-        mp[k, L.BAU] = bau
-        eta = m.abatement.exponent
-        mp[k, L.ETA] = eta
-        mp[k, L.C] = m.abatement.slope or share * bau / plevel**eta
-        mp[k, L.FX] = fx[k]
-        # supply rules
-        if m.observed_cap is not None:
-            b_obs = m.observed_cap.effective_degree
-            q0o = m.observed_cap.level or bau * (1 - share)
-            go = m.observed_cap.annual_change
-        else:
-            b_obs = 0.0
-            if cat is not None:
-                b_obs = {"absolute": 0.0, "intensity": 1.0}.get(cat.cap.type,
-                                                                 cat.cap.degree or 0.0)
-            q0o, go = bau * (1 - share), 0.0
-        if "cap" in m.model_fields_set:
-            b_cf = m.cap.effective_degree
-            q0c = m.cap.level or bau * (1 - share)
-            gc = m.cap.annual_change
-        else:
-            b_cf, q0c, gc = b_obs, q0o, go
-        mp[k, L.B_OBS], mp[k, L.B_CF] = b_obs, b_cf
-        yy = np.arange(years)
-        qobs[k] = q0o * (1 + go) ** yy
-        qcf[k] = q0c * (1 + gc) ** yy
-        # collar, offsets, penalty -> the link solver's single floor and ceiling
-        if "collar" in m.model_fields_set or cat is None:
-            fl, ce = m.collar.floor, m.collar.ceiling
-            rup, rdn = m.collar.reserve_up, m.collar.reserve_down
-        else:
-            fl, ce = _val(cat, "collar", "floor"), _val(cat, "collar", "ceiling")
-            rup, rdn = _val(cat, "collar", "reserve"), None
-        _collar(k, m, cat, fl, ce, rup, rdn, mp, notes)
-        # stabilisation
-        sb = m.stabilisation
-        if sb.msr:
-            c_msr = getattr(getattr(cat, "stabilisation", None), "msr", None)
-            mi[k, L.MSR_ON] = 1
-            st[k, L.MSR_RATE] = _val(c_msr, "intake_rate") or MSR_DEFAULTS["rate"]
-            st[k, L.MSR_IN] = _val(c_msr, "intake_threshold") or MSR_DEFAULTS["in"]
-            st[k, L.MSR_REL_AMT] = _val(c_msr, "release_amount") or MSR_DEFAULTS["rel_amt"]
-            st[k, L.MSR_REL_TH] = _val(c_msr, "release_threshold") or MSR_DEFAULTS["rel_th"]
-            st[k, L.MSR_CANCEL] = _val(c_msr, "cancellation_threshold") or MSR_DEFAULTS["cancel"]
-            st[k, L.MSR_TNAC0] = sb.tnac0 if sb.tnac0 is not None else st[k, L.MSR_IN]
-            st[k, L.MSR_RES0] = sb.msr_reserve0
-        if sb.kets_triggers:
-            c_k = getattr(getattr(cat, "stabilisation", None), "kets_triggers", None)
-            mi[k, L.KETS_ON] = 1
-            st[k, L.K_HI_MULT] = _val(c_k, "high_price_multiple") or KETS_DEFAULTS["hi"]
-            st[k, L.K_HI_MONTHS] = _val(c_k, "high_price_months") or KETS_DEFAULTS["months"]
-            st[k, L.K_MID_MULT] = _val(c_k, "volume_price_multiple") or KETS_DEFAULTS["mid"]
-            st[k, L.K_LO_MULT] = _val(c_k, "low_price_multiple") or KETS_DEFAULTS["lo"]
-            st[k, L.K_PROB] = sb.kets_probability
-            st[k, L.K_SHARE] = sb.kets_release_share
-            st[k, L.K_AVG0] = plevel
 
-    # links
-    ends, lpar, lk_f, ev_link, names, svec = _links(scn, ids, dpy)
-    from riskmodel.linking import validate_collars
+def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: np.ndarray,
+                        comp: np.ndarray) -> float:
+    """Market k's price process, innovation tables, start price and price level; returns the
+    innovation table's error."""
+    scn, m, mp, mi, cal = b.scn, b.scn.markets[k], b.mp, b.mi, b.cals[k]
+    fld = f"markets[{k}]"
+    key = f"markets.{m.id}"
+    drift = scn.simulation.price_drift
+    mp[k, L.COMP] = 1.0 if drift == "martingale" else 0.0
+    dist, nu, lam = _process(k, cal, drift != "fitted", mp, mi, b.rg, fld)
+    mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
+    mp[k, L.MAXR] = m.max_daily_return if m.max_daily_return is not None else math.inf
+    mi[k, L.TAB_MODE] = mode
+    mp[k, L.TAB_LO], mp[k, L.TAB_STEP] = lo, step
+    tab[k] = vals
+    mp[k, L.CMP_LO], mp[k, L.CMP_STEP], comp[k] = compensator_table(
+        mode, lo, step, vals, copula, cnu, mp[k, L.MAXR])
+    err = table_error(dist, nu, lam, copula, cnu)
+    scale = b.fx_cal[k] / b.fx[k]  # proxy processes: converted into the market's currency
+    if abs(scale - 1.0) > 1e-12:
+        b.notes.append(f"{m.id}: process of {b.cal_cur[k]} prices converted by FX ({scale:.6g})")
+    st_ = cal.get("state") or {}
+    last = st_.get("last_price")
+    if last is None or not float(last) > 0:
+        raise InputError("state.last_price must be positive", field=f"{fld}.calibration")
+    mp[k, L.LOGP0] = math.log(float(last) * scale)
+    plevel = m.abatement.price_level
+    pwhere = sources.scenario(f"{fld}.abatement.price_level")
+    if plevel is None:
+        pl = (cal.get("price_level") or {}).get("mean_last_year")
+        plevel = float(pl) * scale if pl else float(last) * scale
+        pwhere = _cal_src(cal, "price_level.mean_last_year" if pl else "state.last_price")
+    mp[k, L.PLEVEL] = plevel
+    model = cal.get("model") or {}
+    b.src.set(f"{key}.process.model",
+              f"{model.get('family', 'garch')} ({model.get('mean', 'constant')} mean, "
+              f"{dist} innovations)", _cal_src(cal, "model"))
+    b.src.set(f"{key}.process.params",
+              {str(a): float(v) for a, v in sorted((cal.get("params") or {}).items())},
+              _cal_src(cal, "params"))
+    b.src.set(f"{key}.process.last_price", float(last) * scale, _cal_src(cal, "state.last_price"))
+    b.src.given(f"{key}.process.drift", scn.simulation, "price_drift", "simulation")
+    b.src.given(f"{key}.process.max_daily_return", m, "max_daily_return", fld)
+    b.src.set(f"{key}.abatement.price_level", plevel, pwhere)
+    return err
 
-    solver_mkt = _solver_markets(mp, svec)
-    validate_collars(solver_mkt, ids, ends if len(ends) else None)
+
+def _cal_src(cal: dict[str, Any], fld: str) -> str:
+    """Source of a calibration field (an inline process is the scenario's)."""
+    where = str(cal.get("source", ""))
+    if where.startswith("markets["):
+        return sources.scenario(where)
+    return sources.calibration(where, fld)
+
+
+def _demand_step(b: _Build, k: int) -> None:
+    """Market k's BAU emissions and abatement response a(p) = c p^eta."""
+    scn, m, mp, cat = b.scn, b.scn.markets[k], b.mp, b.cats[k]
+    fld, key = f"markets[{k}]", f"markets.{m.id}"
+    plevel = mp[k, L.PLEVEL]
+    share = m.abatement.share
+    bau = m.bau_emissions or _val(cat, "coverage", "covered_emissions")
+    where = (sources.scenario(f"{fld}.bau_emissions") if m.bau_emissions
+             else sources.catalogue(m.id, "coverage.covered_emissions"))
+    if bau is None and cat is not None and cat.cap.path:
+        y0 = scn.horizon.start_year
+        yr = min(cat.cap.path, key=lambda yy: (abs(yy - y0), -yy))
+        qlast = cat.cap.path[yr].value
+        if qlast:
+            bau = float(qlast) / (1 - share)
+            b.notes.append(f"{m.id}: BAU emissions = catalogue cap {yr} ({qlast:g} Mt, "
+                           f"{cat.cap.path[yr].source}) / (1 - abatement share {share:g})")
+            where = sources.derived(f"{sources.catalogue(m.id, f'cap.path.{yr}')} / "
+                                    "(1 - abatement.share)")
+    if bau is None:
+        raise InputError("BAU emissions unknown (catalogue has none): give bau_emissions",
+                         field=f"{fld}.bau_emissions")
+    mp[k, L.BAU] = bau
+    eta = m.abatement.exponent
+    mp[k, L.ETA] = eta
+    mp[k, L.C] = m.abatement.slope or share * bau / plevel**eta
+    mp[k, L.FX] = b.fx[k]
+    b.src.set(f"{key}.bau_emissions", float(bau), where)
+    ab = m.abatement
+    b.src.given(f"{key}.abatement.share", ab, "share", f"{fld}.abatement")
+    b.src.given(f"{key}.abatement.exponent", ab, "exponent", f"{fld}.abatement")
+    b.src.set(f"{key}.abatement.slope", float(mp[k, L.C]),
+              sources.scenario(f"{fld}.abatement.slope") if ab.slope
+              else sources.derived("share x BAU / price_level^exponent"))
+
+
+def _supply_step(b: _Build, k: int) -> None:
+    """Market k's supply rules: the observed cap (the bridge's S_obs) and the counterfactual
+    cap that runs (type/degree, first-year level, annual change -> the expected cap path)."""
+    scn, m, mp, cat = b.scn, b.scn.markets[k], b.mp, b.cats[k]
+    fld, key = f"markets[{k}]", f"markets.{m.id}"
+    bau, share = mp[k, L.BAU], m.abatement.share
+    lvl_default = sources.derived("BAU x (1 - abatement.share)")
+    if m.observed_cap is not None:
+        b_obs = m.observed_cap.effective_degree
+        q0o = m.observed_cap.level or bau * (1 - share)
+        go = m.observed_cap.annual_change
+        obs_where = sources.scenario(f"{fld}.observed_cap")
+    else:
+        b_obs = 0.0
+        obs_where = sources.default("absolute (synthetic market)")
+        if cat is not None:
+            b_obs = {"absolute": 0.0, "intensity": 1.0}.get(cat.cap.type,
+                                                             cat.cap.degree or 0.0)
+            obs_where = sources.catalogue(m.id, "cap.type" if cat.cap.type != "indexed"
+                                          else "cap.degree")
+        q0o, go = bau * (1 - share), 0.0
+    if "cap" in m.model_fields_set:
+        b_cf = m.cap.effective_degree
+        q0c = m.cap.level or bau * (1 - share)
+        gc = m.cap.annual_change
+        ctype = m.cap.type
+        cwhere = sources.scenario(f"{fld}.cap.type"
+                                  + (" / degree" if m.cap.type == "indexed" else ""))
+        lwhere = sources.scenario(f"{fld}.cap.level") if m.cap.level else lvl_default
+        gwhere = (sources.scenario(f"{fld}.cap.annual_change")
+                  if "annual_change" in m.cap.model_fields_set else sources.default())
+    else:
+        b_cf, q0c, gc = b_obs, q0o, go
+        ctype = {0.0: "absolute", 1.0: "intensity"}.get(b_obs, "indexed")
+        cwhere = obs_where
+        lwhere = (sources.scenario(f"{fld}.observed_cap.level")
+                  if m.observed_cap is not None and m.observed_cap.level else lvl_default)
+        gwhere = (sources.scenario(f"{fld}.observed_cap.annual_change")
+                  if m.observed_cap is not None else sources.default())
+    mp[k, L.B_OBS], mp[k, L.B_CF] = b_obs, b_cf
+    yy = np.arange(scn.horizon.years)
+    b.qobs[k] = q0o * (1 + go) ** yy
+    b.qcf[k] = q0c * (1 + gc) ** yy
+    b.src.set(f"{key}.cap.type", ctype, cwhere)
+    b.src.set(f"{key}.cap.degree", float(b_cf), cwhere)
+    b.src.set(f"{key}.cap.level", float(q0c), lwhere)
+    b.src.set(f"{key}.cap.annual_change", float(gc), gwhere)
+    b.src.set(f"{key}.cap.path", {str(scn.horizon.start_year + i): float(q)
+                                  for i, q in enumerate(b.qcf[k])},
+              sources.derived("level x (1 + annual_change)^year"))
+    b.src.set(f"{key}.observed_cap.degree", float(b_obs), obs_where)
+
+
+def _collar_step(b: _Build, k: int) -> None:
+    """Market k's collar and reserves (the scenario's collar replaces the catalogue's as a
+    whole), then penalty and offsets onto the solver's one floor and one ceiling."""
+    m, cat = b.scn.markets[k], b.cats[k]
+    fld, key = f"markets[{k}]", f"markets.{m.id}"
+    if "collar" in m.model_fields_set or cat is None:
+        fl, ce = m.collar.floor, m.collar.ceiling
+        rup, rdn = m.collar.reserve_up, m.collar.reserve_down
+        for name, v in (("floor", fl), ("ceiling", ce), ("reserve_up", rup),
+                        ("reserve_down", rdn)):
+            where = (sources.scenario(f"{fld}.collar.{name}")
+                     if name in m.collar.model_fields_set
+                     else sources.default("none" if cat is None
+                                          else f"none (the scenario's {fld}.collar replaces the "
+                                          "catalogue's)"))
+            b.src.set(f"{key}.collar.{name}", v, where)
+    else:
+        fl, ce = _val(cat, "collar", "floor"), _val(cat, "collar", "ceiling")
+        rup, rdn = _val(cat, "collar", "reserve"), None
+        b.src.set(f"{key}.collar.floor", fl, sources.catalogue(m.id, "collar.floor"))
+        b.src.set(f"{key}.collar.ceiling", ce, sources.catalogue(m.id, "collar.ceiling"))
+        b.src.set(f"{key}.collar.reserve_up", rup, sources.catalogue(m.id, "collar.reserve"))
+        b.src.set(f"{key}.collar.reserve_down", None, sources.default("none (unlimited)"))
+    _collar(k, m, cat, fl, ce, rup, rdn, b.mp, b.notes, b.src)
+
+
+def _stabilisation_step(b: _Build, k: int) -> None:
+    """Market k's EU MSR and K-ETS triggers (catalogue numbers, MODEL.md §3 defaults)."""
+    m, cat, st, mi = b.scn.markets[k], b.cats[k], b.st, b.mi
+    fld, key = f"markets[{k}]", f"markets.{m.id}"
+    sb = m.stabilisation
+    b.src.given(f"{key}.msr.on", sb, "msr", f"{fld}.stabilisation")
+    b.src.given(f"{key}.kets.on", sb, "kets_triggers", f"{fld}.stabilisation")
+
+    def pick(obj: Any, name: str, block: str, dflt: float, what: str) -> float:
+        v = _val(obj, name)
+        where = (sources.catalogue(m.id, f"stabilisation.{block}.{name}") if v
+                 else sources.default("MODEL.md §3"))
+        out = v or dflt
+        b.src.set(f"{key}.{what}", out, where)
+        return out
+
+    if sb.msr:
+        c_msr = getattr(getattr(cat, "stabilisation", None), "msr", None)
+        mi[k, L.MSR_ON] = 1
+        st[k, L.MSR_RATE] = pick(c_msr, "intake_rate", "msr", MSR_DEFAULTS["rate"],
+                                 "msr.intake_rate")
+        st[k, L.MSR_IN] = pick(c_msr, "intake_threshold", "msr", MSR_DEFAULTS["in"],
+                               "msr.intake_threshold")
+        st[k, L.MSR_REL_AMT] = pick(c_msr, "release_amount", "msr", MSR_DEFAULTS["rel_amt"],
+                                    "msr.release_amount")
+        st[k, L.MSR_REL_TH] = pick(c_msr, "release_threshold", "msr", MSR_DEFAULTS["rel_th"],
+                                   "msr.release_threshold")
+        st[k, L.MSR_CANCEL] = pick(c_msr, "cancellation_threshold", "msr",
+                                   MSR_DEFAULTS["cancel"], "msr.cancellation_threshold")
+        st[k, L.MSR_TNAC0] = sb.tnac0 if sb.tnac0 is not None else st[k, L.MSR_IN]
+        b.src.set(f"{key}.msr.tnac0", st[k, L.MSR_TNAC0],
+                  sources.scenario(f"{fld}.stabilisation.tnac0") if sb.tnac0 is not None
+                  else sources.default("the intake threshold"))
+        st[k, L.MSR_RES0] = sb.msr_reserve0
+        b.src.given(f"{key}.msr.reserve0", sb, "msr_reserve0", f"{fld}.stabilisation")
+    if sb.kets_triggers:
+        c_k = getattr(getattr(cat, "stabilisation", None), "kets_triggers", None)
+        mi[k, L.KETS_ON] = 1
+        st[k, L.K_HI_MULT] = pick(c_k, "high_price_multiple", "kets_triggers",
+                                  KETS_DEFAULTS["hi"], "kets.high_price_multiple")
+        st[k, L.K_HI_MONTHS] = pick(c_k, "high_price_months", "kets_triggers",
+                                    KETS_DEFAULTS["months"], "kets.high_price_months")
+        st[k, L.K_MID_MULT] = pick(c_k, "volume_price_multiple", "kets_triggers",
+                                   KETS_DEFAULTS["mid"], "kets.volume_price_multiple")
+        st[k, L.K_LO_MULT] = pick(c_k, "low_price_multiple", "kets_triggers",
+                                  KETS_DEFAULTS["lo"], "kets.low_price_multiple")
+        st[k, L.K_PROB] = sb.kets_probability
+        st[k, L.K_SHARE] = sb.kets_release_share
+        st[k, L.K_AVG0] = b.mp[k, L.PLEVEL]
+        b.src.given(f"{key}.kets.probability", sb, "kets_probability", f"{fld}.stabilisation")
+        b.src.given(f"{key}.kets.release_share", sb, "kets_release_share",
+                    f"{fld}.stabilisation")
+
+
+def _market_events_step(b: _Build, dpy: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exemption and intervention chains of each market (daily transition matrices)."""
+    scn, mp, mi = b.scn, b.mp, b.mi
+    n = len(b.ids)
     ev_ex = np.zeros((n, 2, 2))
     ev_int = np.zeros((n, 2, 2))
     mev = {ev.market: ev for ev in scn.events.markets}
+    pos = {ev.market: i for i, ev in enumerate(scn.events.markets)}
     for k, m in enumerate(scn.markets):
         ev = mev.get(m.id)
         gx, gi = market_generators(ev)
@@ -525,36 +800,20 @@ def resolve(scn: Scenario) -> Resolved:
             mp[k, L.EX_SHARE] = ev.exemption_share
             mp[k, L.INT_FLOOR] = ev.intervention_floor or 0.0
             mp[k, L.INT_SUPPLY] = ev.intervention_supply_share
-    has_events = bool(scn.events.links or scn.events.markets)
-
-    # histogram ranges
-    plo = np.log(mp[:, L.PLEVEL]) - 7.0
-    pstep = np.full(n, 14.0 / L.NBINS)
-    bau_all = np.append(mp[:, L.BAU], mp[:, L.BAU].sum())
-    elo = -0.5 * bau_all
-    estep = 3.0 * bau_all / L.NBINS
-    meta = {"table_error": tab_err, "rho_price_output": dict(zip(ids, rho.tolist(), strict=True)),
-            "fundamentals_emissions_sd": emis_cv, "copula": copula, "copula_nu": cnu,
-            "jurisdictions": jur_keys, "link_names": names,
-            "fundamentals": fund.get("_path") if fund else None,
-            "price_bin_log_width": 14.0 / L.NBINS,
-            "emissions_bin_width_share_of_bau": 3.0 / L.NBINS}
-    return Resolved(
-        ids=ids, currencies=currencies, n=n, j=nj, years=years, dpy=dpy, mp=mp, mi=mi,
-        rmu=rg["rmu"], rom=rg["rom"], ral=rg["ral"], rbe=rg["rbe"], rcum=rg["rcum"],
-        rh0=rg["rh0"], rp0cum=rg["rp0cum"], tab=tab, comp=comp, chol=chol,
-        jdrift=jmu_a / dpy, jsd=jsig_a / math.sqrt(dpy), jcorr=(jmu_a + 0.5 * jsig_a**2) / dpy,
-        qobs=qobs, qcf=qcf, ends=ends, lpar=lpar, lk_f=lk_f, link_names=names,
-        ev_link=ev_link, ev_ex=ev_ex, ev_int=ev_int, has_events=has_events, st=st,
-        s_conv=svec, copula_t=copula_t, cnu=float(cnu or 0.0), plo=plo, pstep=pstep, elo=elo,
-        estep=estep,
-        notes=notes, meta=meta)
+            path = f"events.markets[{pos[m.id]}]"
+            for name in ("exemption_on", "exemption_off", "exemption_share", "intervention_on",
+                         "intervention_off", "intervention_floor",
+                         "intervention_supply_share"):
+                b.src.given(f"markets.{m.id}.events.{name}", ev, name, path)
+    return ev_ex, ev_int
 
 
 def _collar(k: int, m: MarketSpec, cat: Any, fl: float | None, ce: float | None,
-            rup: float | None, rdn: float | None, mp: np.ndarray, notes: list[str]) -> None:
+            rup: float | None, rdn: float | None, mp: np.ndarray, notes: list[str],
+            src: Sources) -> None:
     """Map collar, penalty and offsets onto the solver's one floor and one ceiling."""
     fld = f"markets[{k}]"
+    key = f"markets.{m.id}"
     inf = math.inf
     mp[k, L.COLLAR_F] = fl if fl else 0.0
     mp[k, L.COLLAR_K] = ce if ce is not None else inf
@@ -563,10 +822,16 @@ def _collar(k: int, m: MarketSpec, cat: Any, fl: float | None, ce: float | None,
     mp[k, L.CEIL] = ce if ce is not None else inf
     mp[k, L.RES_UP] = rup if (ce is not None and rup is not None) else inf
     pen = m.penalty_cap
+    pwhere = sources.scenario(f"{fld}.penalty_cap") if pen is not None else sources.default(
+        "none (a penalty with make-good is no price cap)")
     if pen is None and cat is not None and cat.penalty.make_good.value is False:
         pen = _val(cat, "penalty", "amount")
+        pwhere = sources.catalogue(m.id, "penalty.amount (make_good: false)")
         if pen:
             notes.append(f"{m.id}: penalty {pen:g} without make-good acts as a price cap")
+    src.set(f"{key}.penalty_cap", pen or None, pwhere)
+    src.given(f"{key}.offsets.limit_share", m, "offset_limit_share", fld)
+    src.given(f"{key}.offsets.price", m, "offset_price", fld)
     if pen:
         if ce is None or math.isinf(mp[k, L.RES_UP]):
             mp[k, L.CEIL] = min(pen, mp[k, L.CEIL])
@@ -585,7 +850,7 @@ def _collar(k: int, m: MarketSpec, cat: Any, fl: float | None, ce: float | None,
         mp[k, L.OFF_SHARE] = m.offset_limit_share
 
 
-def _links(scn: Scenario, ids: list[str], dpy: int
+def _links(scn: Scenario, ids: list[str], dpy: int, src: Sources | None = None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], np.ndarray]:
     """Scenario links -> the link solver's (ends, lpar), share quotas and start days, daily
     event matrices, names and permit conversion factors s."""
@@ -624,12 +889,48 @@ def _links(scn: Scenario, ids: list[str], dpy: int
         sy = lk.start_year if lk.start_year is not None else scn.horizon.start_year
         lk_f[q, L.START_DAY] = max(0, (sy - scn.horizon.start_year) * dpy)
         ev_link[q] = daily_cumulative(link_generator(ev), dpy)
+        if src is not None:
+            _link_sources(scn, q, lk, ev, src)
     names = [lk.name for lk in links]
     try:
         la = compile_topology(len(ids), out, ids)
     except InputError as exc:
         raise InputError(exc.reason, field=exc.field or "links") from None
     return la.ends, la.lpar, lk_f, ev_link, names, la.s
+
+
+def _link_sources(scn: Scenario, q: int, lk: Any, ev: Any, src: Sources) -> None:
+    """Record link q's design and its events' rates with their sources."""
+    key = f"links.{lk.name}"
+    explicit = q < len(scn.links)
+    path = f"links[{q}]" if explicit else "topology"
+    if not explicit:
+        src.set(f"{key}.markets", list(lk.markets), sources.scenario(f"topology: {scn.topology}"))
+    for name in ("direction", "fee", "exchange_rate", "start_year"):
+        v = getattr(lk, name)
+        if name == "start_year" and v is None:
+            v = scn.horizon.start_year
+        src.given(f"{key}.{name}", lk, name, path, value=v,
+                  fallback=sources.default("horizon start") if name == "start_year"
+                  else sources.default())
+    quota = ("none (unlimited)" if lk.quota is None
+             else f"{lk.quota.mt:g} Mt/yr" if lk.quota.mt is not None
+             else f"{lk.quota.share:g} of the importer's obligation")
+    src.set(f"{key}.quota", quota, sources.scenario(f"{path}.quota") if lk.quota is not None
+            else sources.default())
+    if ev is None:
+        src.set(f"{key}.events", "none", sources.default())
+        return
+    epath = f"events.links[{scn.events.links.index(ev)}]"
+    for name in ("active_to_restricted", "active_to_suspended", "restricted_to_active",
+                 "restricted_to_suspended", "suspended_to_active", "terminal", "restricted_fee"):
+        src.given(f"{key}.events.{name}", ev, name, epath)
+    rq = ev.restricted_quota
+    src.set(f"{key}.events.restricted_quota",
+            None if rq is None else (f"{rq.mt:g} Mt/yr" if rq.mt is not None
+                                     else f"{rq.share:g} of the importer's obligation"),
+            sources.scenario(f"{epath}.restricted_quota") if rq is not None
+            else sources.default())
 
 
 def _solver_markets(mp: np.ndarray, s: np.ndarray) -> np.ndarray:

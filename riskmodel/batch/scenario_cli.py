@@ -1,0 +1,84 @@
+"""``riskmodel scenario show``: what a scenario file will run, and where each value comes from."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from riskmodel.batch.cli import _scenario_path
+from riskmodel.batch.scenario_file import load_scenario_file
+from riskmodel.errors import InputError
+from riskmodel.io import to_json
+
+app = typer.Typer(
+    help="Inspect scenario files: the design that runs and its sources.", no_args_is_help=True
+)
+
+
+def _table(title: str, rows: dict[str, dict[str, Any]]) -> Table:
+    from riskmodel.sim.provenance import fmt_value
+
+    t = Table(title=title, title_justify="left", expand=False)
+    t.add_column("setting", no_wrap=True)
+    t.add_column("value", overflow="fold")
+    t.add_column("source", overflow="fold")
+    for item, e in rows.items():
+        t.add_row(item, fmt_value(e["value"], e.get("unit")), str(e["source"]))
+    return t
+
+
+@app.command("show")
+def show(
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME|FILE", help="Scenario YAML file, or the name of one in data/scenarios/."
+        ),
+    ],
+    point: Annotated[
+        int | None,
+        typer.Option(
+            "--point",
+            help="Sweep point K (0-based); default: the file without its sweep.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (as design.json).")] = False,
+) -> None:
+    """Print per market the effective design and price process, the dependence and each link,
+    every value with its source (scenario field, catalogue file, calibration, or default)."""
+    from riskmodel.sim.provenance import design_report
+
+    plan = load_scenario_file(_scenario_path(scenario))
+    n = len(plan.scenarios)
+    if point is not None and not 0 <= point < n:
+        raise InputError(
+            f"the scenario has {n} sweep point(s) (0..{n - 1}); got {point}", field="--point"
+        )
+    sc = plan.base if point is None else plan.scenarios[point]
+    rep = design_report(sc)
+    label = (
+        "base (no sweep)" if point is None else f"sweep point {point}: {plan.point_label(point)}"
+    )
+    if as_json:
+        rep = {"point": point, "label": label, **rep}
+        typer.echo(to_json(rep), nl=False)
+        return
+    con = Console()
+    con.print(
+        f"[bold]{plan.name}[/bold]  {label}"
+        + (f"  ({n} sweep point(s); --point K shows one)" if plan.sweep and point is None else "")
+    )
+    for mid, rows in rep["markets"].items():
+        con.print(_table(f"market {mid}", rows))
+    if rep["dependence"]:
+        con.print(_table("dependence of price innovations", rep["dependence"]))
+    for name, rows in rep["links"].items():
+        con.print(_table(f"link {name}", rows))
+    if rep["notes"]:
+        con.print("notes (assumed or repaired):")
+        for note in rep["notes"]:
+            con.print(f"- {note}", highlight=False)
