@@ -477,7 +477,7 @@ def resolve(scn: Scenario) -> Resolved:
         qcf[k] = q0c * (1 + gc) ** yy
         # collar, offsets, penalty -> the link solver's single floor and ceiling
         if "collar" in m.model_fields_set or cat is None:
-            fl, ce = m.collar.floor, m.collar.ceiling
+            fl, ce = collar_in_market_currency(scn, k, currencies[k], fx[k], notes)
             rup, rdn = m.collar.reserve_up, m.collar.reserve_down
         else:
             fl, ce = _val(cat, "collar", "floor"), _val(cat, "collar", "ceiling")
@@ -494,6 +494,9 @@ def resolve(scn: Scenario) -> Resolved:
             st[k, L.MSR_REL_TH] = _val(c_msr, "release_threshold") or MSR_DEFAULTS["rel_th"]
             st[k, L.MSR_CANCEL] = _val(c_msr, "cancellation_threshold") or MSR_DEFAULTS["cancel"]
             st[k, L.MSR_TNAC0] = sb.tnac0 if sb.tnac0 is not None else st[k, L.MSR_IN]
+            if sb.tnac0 is None:
+                notes.append(f"{m.id}: MSR initial TNAC = the intake threshold (assumed; the "
+                             "MSR takes nothing in in the first year): give stabilisation.tnac0")
             st[k, L.MSR_RES0] = sb.msr_reserve0
         if sb.kets_triggers:
             c_k = getattr(getattr(cat, "stabilisation", None), "kets_triggers", None)
@@ -503,7 +506,7 @@ def resolve(scn: Scenario) -> Resolved:
             st[k, L.K_MID_MULT] = _val(c_k, "volume_price_multiple") or KETS_DEFAULTS["mid"]
             st[k, L.K_LO_MULT] = _val(c_k, "low_price_multiple") or KETS_DEFAULTS["lo"]
             st[k, L.K_PROB] = sb.kets_probability
-            st[k, L.K_SHARE] = sb.kets_release_share
+            kets_reserve(k, sb, c_k, st)
             st[k, L.K_AVG0] = plevel
 
     # links
@@ -551,6 +554,40 @@ def resolve(scn: Scenario) -> Resolved:
         notes=notes, meta=meta)
 
 
+def collar_in_market_currency(scn: Scenario, k: int, currency: str, fx_k: float,
+                              notes: list[str]) -> tuple[float | None, float | None]:
+    """Market k's collar floor and ceiling in its own currency: a collar stated in another
+    currency (``collar.currency``) is converted at the scenario's exchange rates."""
+    c = scn.markets[k].collar
+    if c.currency is None or c.currency == currency:
+        return c.floor, c.ceiling
+    rate = float(_fx(scn, [c.currency], []).item()) / fx_k  # market currency per collar unit
+    fl = None if c.floor is None else c.floor * rate
+    ce = None if c.ceiling is None else c.ceiling * rate
+    shown = ", ".join(f"{n} {v:g} {c.currency} = {v * rate:.4g} {currency}"
+                      for n, v in (("floor", c.floor), ("ceiling", c.ceiling)) if v is not None)
+    notes.append(f"{scn.markets[k].id}: collar {shown} ({rate:.6g} {currency}/{c.currency})")
+    return fl, ce
+
+
+def kets_reserve(k: int, sb: Any, c_k: Any, st: np.ndarray) -> None:
+    """K-ETS supply response: a share of the cap when ``kets_release_share`` is given, else
+    auctions of ``kets_release`` Mt from a finite reserve (default: the catalogue's 14.3 M
+    reserve, 25% of it per intervention)."""
+    if sb.kets_release_share is not None:
+        st[k, L.K_SHARE] = sb.kets_release_share
+        return
+    reserve = sb.kets_reserve if sb.kets_reserve is not None else (_val(c_k, "reserve") or 0.0)
+    share = _val(c_k, "reserve_auction_share")
+    release = sb.kets_release if sb.kets_release is not None else reserve * (share or 1.0)
+    st[k, L.K_RES0], st[k, L.K_RELEASE] = reserve, release
+
+
+def open_links(scn: Scenario) -> list[Any]:
+    """The scenario's links that carry permits (``state: closed`` ones are left out)."""
+    return [lk for lk in scn.all_links() if lk.state != "closed"]
+
+
 def _collar(k: int, m: MarketSpec, cat: Any, fl: float | None, ce: float | None,
             rup: float | None, rdn: float | None, mp: np.ndarray, notes: list[str]) -> None:
     """Map collar, penalty and offsets onto the solver's one floor and one ceiling."""
@@ -591,7 +628,7 @@ def _links(scn: Scenario, ids: list[str], dpy: int
     event matrices, names and permit conversion factors s."""
     from riskmodel.linking import Link, compile_topology
 
-    links = scn.all_links()
+    links = open_links(scn)
     evmap = {frozenset(ev.link.replace(">", "").split("-")): ev for ev in scn.events.links}
     out: list[Link] = []
     lk_f = np.zeros((len(links), L.NLF))
