@@ -184,9 +184,9 @@ def render_point(t: pd.DataFrame, *, width: int, year: int = -1,
             continue
         con.print(_table(title, w, cols, price_units, with_unit=with_unit and has_unit))
     text = con.file.getvalue()  # type: ignore[attr-defined]
-    text = "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+    text = "\n".join(line.rstrip() for line in text.splitlines()).strip("\n") + "\n"
     if note:
-        text += _wrap(note, width) + "\n"
+        text += "\n" + _wrap(note, width) + "\n"
     return text
 
 
@@ -210,7 +210,8 @@ def render(results: pd.DataFrame, *, width: int | None = None,
         label = (labels or {}).get(int(k))
         if label is None and "sweep" in t.columns and len(t):
             label = str(t["sweep"].iloc[0])
+        body = render_point(t, width=width)
         if len(points) > 1 or (label and label != "base"):
-            out.append(_wrap(f"## sweep point {k}: {label}", width))
-        out.append(render_point(t, width=width))
+            body = _wrap(f"## sweep point {k}: {label}", width) + "\n" + body
+        out.append(body)
     return "\n".join(out)
