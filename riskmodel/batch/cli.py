@@ -21,10 +21,11 @@ from rich.table import Table
 from rich.text import Text
 
 from riskmodel import config
-from riskmodel.batch.runner import SUMMARY, RunOptions, resume_run, run_plan
-from riskmodel.batch.runs import compare_runs, find_run, list_runs, show_run
+from riskmodel.batch.runner import RunOptions, resume_run, run_plan
+from riskmodel.batch.runs import compare_runs, find_run, list_runs, run_mismatch, show_run
 from riskmodel.batch.scenario_file import load_scenario_file
 from riskmodel.errors import InputError
+from riskmodel.sim.summary import denoise, terminal_width
 
 _err = Console(stderr=True)
 _out = Console()
@@ -72,6 +73,11 @@ class RichProgress:
     def stop(self) -> None:
         """Close the bar."""
         self.progress.stop()
+
+
+def _width() -> int:
+    """Columns to fit: the terminal's, or ``COLUMNS`` (default 100) when piped."""
+    return _out.width if _out.is_terminal else terminal_width()
 
 
 def _scenario_path(ref: str) -> Path:
@@ -145,7 +151,7 @@ def run(
     if quiet:
         typer.echo(str(run_dir))
         return
-    typer.echo((run_dir / SUMMARY).read_text(encoding="utf-8"))
+    typer.echo(show_run(run_dir, width=_width()))
     typer.echo(f"results: {run_dir}")
 
 
@@ -160,10 +166,18 @@ _OutOpt = Annotated[Path, typer.Option("--out", help="Folder of run folders.")]
 
 def _print_frame(frame: pd.DataFrame, title: str | None = None, *, floatfmt: str = "{:.4g}"
                  ) -> None:
-    if not _out.is_terminal:  # piped: plain text, never truncated
+    frame = frame.copy()
+    if "period" in frame.columns and "year" in frame.columns:  # "2024–2026", not year -1
+        frame = frame.drop(columns="year")
+        frame.insert(list(frame.columns).index("market") + 1, "period", frame.pop("period"))
+    for c in frame.columns:  # rounding noise (-6.3e-14 beside 60) prints as 0
+        if frame[c].dtype.kind == "f":
+            frame[c] = denoise(frame[c].to_numpy())
+    if not _out.is_terminal:  # piped: plain text, wrapped at COLUMNS (default 100)
         if title:
             typer.echo(title)
-        typer.echo(frame.to_string(index=False, float_format=lambda v: floatfmt.format(v)))
+        typer.echo(frame.to_string(index=False, float_format=lambda v: floatfmt.format(v),
+                                   line_width=terminal_width()))
         return
     table = Table(title=title, show_lines=False)
     for c in frame.columns:
@@ -211,7 +225,7 @@ def show_cmd(
         d = find_run(run_ref, out=out)
         typer.echo((d / "manifest.json").read_text(encoding="utf-8"))
         return
-    typer.echo(show_run(run_ref, out=out))
+    typer.echo(show_run(run_ref, out=out, width=_width()))
 
 
 @runs_app.command("compare")
@@ -227,10 +241,15 @@ def compare_cmd(
         show_default=False)] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write the full comparison.",
                                              show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Compare even when the runs' sweep points or path counts differ.")
+    ] = False,
 ) -> None:
     """Compare two runs (e.g. the same scenario under two designs) side by side."""
     out = ctx.obj["out"]
-    frame = compare_runs(a, b, out=out, statistics=statistic)
+    for problem in run_mismatch(a, b, out=out) if force else []:
+        _err.print(f"warning: {problem}", markup=False, highlight=False)
+    frame = compare_runs(a, b, out=out, statistics=statistic, force=force)
     if variant is not None:
         frame = frame[frame["variant"] == variant]
     if csv is not None:

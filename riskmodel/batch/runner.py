@@ -586,6 +586,27 @@ def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine
     atomic_write_json(run_dir / MANIFEST, manifest)
 
 
+def chunk_line(seed: dict[str, Any]) -> str:
+    """``4 chunks of 500 paths`` / ``1 chunk of 200 paths`` / ``2 chunks (500 + 300 paths)``:
+    the chunks as they ran (a chunk never holds more paths than the run)."""
+    paths, grain = int(seed.get("paths") or 0), int(seed.get("paths_per_chunk") or 1)
+    n = int(seed.get("n_chunks") or ChunkSpec(paths, grain).n_chunks)
+    last = paths - (n - 1) * grain
+    if n == 1:
+        return f"1 chunk of {paths:,} paths"
+    if last == grain:
+        return f"{n} chunks of {grain:,} paths"
+    head = f"{grain:,}" if n == 2 else f"{n - 1} x {grain:,}"
+    return f"{n} chunks ({head} + {last:,} paths)"
+
+
+def horizon_label(start_year: int, years: int) -> str:
+    """``2024–2026 (3 compliance years)``."""
+    end = start_year + years - 1
+    span = f"{start_year}–{end}" if years > 1 else str(start_year)
+    return f"{span} ({years} compliance year{'s' if years > 1 else ''})"
+
+
 def summary_header(manifest: dict[str, Any], plan: ScenarioPlan) -> str:
     """First lines of ``summary.txt``: what ran, how much, how long."""
     seeds = manifest.get("seeds") or [{}]
@@ -594,10 +615,9 @@ def summary_header(manifest: dict[str, Any], plan: ScenarioPlan) -> str:
         f"run {manifest['run_id']}  scenario {plan.name}",
         f"{plan.base.description.strip()}" if plan.base.description.strip() else "",
         f"paths {seeds[0].get('paths')} x {len(plan.scenarios)} sweep point(s), "
-        f"seed {seeds[0].get('seed')}, {seeds[0].get('n_chunks')} chunk(s) of "
-        f"{seeds[0].get('paths_per_chunk')}; horizon {plan.base.horizon.start_year}+"
-        f"{plan.base.horizon.years}y; simulated in {secs:.1f}s over "
-        f"{len(manifest.get('sessions', []))} session(s)",
+        f"seed {seeds[0].get('seed')}, {chunk_line(seeds[0])}; horizon "
+        f"{horizon_label(plan.base.horizon.start_year, plan.base.horizon.years)}; simulated "
+        f"in {secs:.1f}s over {len(manifest.get('sessions', []))} session(s)",
     ]
     if plan.base.sources:
         lines.append("sources: " + "; ".join(plan.base.sources))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from riskmodel.batch.runner import (
     finished_chunks,
     read_manifest,
 )
+from riskmodel.batch.scenario_file import show_value
 from riskmodel.errors import InputError
+from riskmodel.sim.summary import render
 
 #: Columns that identify one number in ``results.parquet`` (apart from the scenario).
 KEYS = ["sweep_point", "variant", "market", "year", "statistic"]
@@ -78,17 +81,41 @@ def list_runs(out: str | Path | None = None) -> pd.DataFrame:
     return frame.sort_values("started", ascending=False, ignore_index=True)
 
 
-def show_run(ref: str | Path, *, out: str | Path | None = None) -> str:
-    """The run's summary (or its progress when it has not finished)."""
+def show_run(ref: str | Path, *, out: str | Path | None = None, width: int | None = None) -> str:
+    """The run's summary (or its progress when it has not finished); with ``width``, its tables
+    are rendered again from ``results.parquet`` to fit that many columns."""
     d = find_run(ref, out=out)
     m = read_manifest(d)
     if m.get("status") == "complete" and (d / SUMMARY).is_file():
-        return (d / SUMMARY).read_text(encoding="utf-8")
+        text = (d / SUMMARY).read_text(encoding="utf-8")
+        return text if width is None else fit_summary(d, text, width)
     seeds = m.get("seeds") or []
     n_chunks = sum(s.get("n_chunks", 0) for s in seeds)
     done = len(finished_chunks(d))
     return (f"run {m.get('run_id')}  scenario {m.get('scenario')}  status {m.get('status')}\n"
             f"{done} of {n_chunks} chunks finished; finish it with: riskmodel run --resume {d}\n")
+
+
+def fit_summary(run_dir: Path, text: str, width: int) -> str:
+    """``summary.txt`` for a terminal ``width`` columns wide: the header and the notes wrapped,
+    the tables rendered again at that width (when the results carry units)."""
+    head, _, rest = text.partition("\n\n")
+    body, sep, notes = rest.partition("\n\nengine notes")
+    results = pd.read_parquet(run_dir / RESULTS) if (run_dir / RESULTS).is_file() else None
+    if results is not None and "unit" in results.columns:
+        body = render(results, width=width)
+    out = [_wrap_lines(head, width), "", body.rstrip("\n")]
+    if sep:
+        out += ["", _wrap_lines("engine notes" + notes.rstrip("\n"), width)]
+    return "\n".join(out) + "\n"
+
+
+def _wrap_lines(text: str, width: int) -> str:
+    """Each line wrapped at ``width`` (continuations indented)."""
+    return "\n".join(
+        "\n".join(textwrap.wrap(line, width=width, subsequent_indent="  ",
+                                break_on_hyphens=False) or [""])
+        for line in text.splitlines())
 
 
 def load_results(ref: str | Path, *, out: str | Path | None = None) -> pd.DataFrame:
@@ -100,22 +127,57 @@ def load_results(ref: str | Path, *, out: str | Path | None = None) -> pd.DataFr
     return pd.read_parquet(path)
 
 
+def run_mismatch(a: str | Path, b: str | Path, *, out: str | Path | None = None) -> list[str]:
+    """How two runs' sweep points and path counts differ (empty when they match)."""
+    ma, mb = (read_manifest(find_run(r, out=out)) for r in (a, b))
+    pa = (ma.get("plan") or {}).get("points") or [{}]
+    pb = (mb.get("plan") or {}).get("points") or [{}]
+    problems: list[str] = []
+    if pa != pb:
+        def show(pts: list[dict[str, Any]]) -> str:
+            labels = [", ".join(f"{k}={show_value(v)}" for k, v in p.items()) or "base"
+                      for p in pts[:3]]
+            return "; ".join(labels) + (f"; ... ({len(pts)} points)" if len(pts) > 3 else "")
+
+        problems.append(f"sweep points differ (A: {show(pa)} | B: {show(pb)})")
+    na = sorted({s.get("paths") for s in ma.get("seeds") or []})
+    nb = sorted({s.get("paths") for s in mb.get("seeds") or []})
+    if na != nb:
+        problems.append(f"path counts differ (A: {', '.join(map(str, na))} paths, "
+                        f"B: {', '.join(map(str, nb))} paths)")
+    return problems
+
+
 def compare_runs(
     a: str | Path,
     b: str | Path,
     *,
     out: str | Path | None = None,
     statistics: list[str] | None = None,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Two runs side by side: value and mcse of each, difference and its z-score.
+
+    Refused (``InputError``) unless ``force`` when the runs' sweep points or path counts differ
+    (:func:`run_mismatch`): sweep point k of one run is not sweep point k of the other.
 
     Rows are matched on sweep point, variant, market, year and statistic (an outer join: a row
     only one run has keeps NaN on the other side). ``z = diff / sqrt(mcse_a² + mcse_b²)``
     (runs on the same seed share random numbers, so this z is conservative).
     """
+    if not force:
+        problems = run_mismatch(a, b, out=out)
+        if problems:
+            raise InputError(
+                "; ".join(problems) + ": rows would pair different designs or sample sizes "
+                "(pass --force to compare anyway)", field="RUN_B")
     ra, rb = load_results(a, out=out), load_results(b, out=out)
     keep = [*KEYS, "value", "mcse"]
     m = ra[keep].merge(rb[keep], on=KEYS, how="outer", suffixes=("_a", "_b"))
+    labels = [c for c in ("period", "unit") if c in ra.columns and c in rb.columns]
+    if labels:  # what each row is: "2024–2026", "KRW/t" (from either run)
+        lab = pd.concat([ra[[*KEYS, *labels]], rb[[*KEYS, *labels]]]).drop_duplicates(KEYS)
+        m = m.merge(lab, on=KEYS, how="left")
     if statistics:
         m = m[m["statistic"].isin(statistics)]
     m["diff"] = m["value_b"] - m["value_a"]

@@ -76,7 +76,7 @@ class ScenarioPlan:
     def point_label(self, k: int) -> str:
         """``path=value, ...`` for sweep point k (``base`` without a sweep)."""
         pt = self.points[k]
-        return ", ".join(f"{p}={v:g}" for p, v in pt.items()) or "base"
+        return ", ".join(f"{p}={show_value(v)}" for p, v in pt.items()) or "base"
 
     def point_form(self, k: int) -> dict[str, Any]:
         """The user form of sweep point k (what the user set, with the point's paths set)."""
@@ -254,8 +254,8 @@ def expand_sweep(
         axes: list[tuple[str, list[float]]] = []
         for p, vals in body.items():
             where = f"sweep.grid.{p}"
-            check_sweep_path(base, str(p), file=file, where=where)
-            axes.append((str(p), _values(vals, file=file, where=where)))
+            words = check_sweep_path(base, str(p), file=file, where=where)
+            axes.append((str(p), _values(vals, file=file, where=where, words=words)))
         n = int(np.prod([len(v) for _, v in axes]))
         if n > MAX_SWEEP_POINTS:
             raise InputError(f"{n} points is more than {MAX_SWEEP_POINTS}", file=file,
@@ -277,13 +277,25 @@ def expand_sweep(
         point: dict[str, float] = {}
         for p, v in pt.items():
             where = f"sweep.list[{i}].{p}"
-            check_sweep_path(base, str(p), file=file, where=where)
-            point[str(p)] = _number(v, file=file, where=where)
+            words = check_sweep_path(base, str(p), file=file, where=where)
+            point[str(p)] = _number(v, file=file, where=where, words=words)
         points.append(point)
     return points
 
 
-def _number(v: Any, *, file: str | Path | None, where: str) -> float:
+def show_value(v: Any) -> str:
+    """A sweep value as a label shows it (numbers with ``:g``, words as they are)."""
+    return v if isinstance(v, str) else f"{v:g}"
+
+
+def _number(v: Any, *, file: str | Path | None, where: str,
+            words: tuple[str, ...] | None = None) -> Any:
+    """A finite number, or, for a field with named states (``links[0].state``), one of them."""
+    if words is not None:
+        if v not in words:
+            raise InputError(f"must be one of {', '.join(words)} (got {v!r})", file=file,
+                             field=where)
+        return v
     if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
         hint = ""
         if isinstance(v, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", v.strip()):
@@ -293,9 +305,10 @@ def _number(v: Any, *, file: str | Path | None, where: str) -> float:
     return v
 
 
-def _values(vals: Any, *, file: str | Path | None, where: str) -> list[float]:
-    """A list of numbers, or ``{start, stop, num}`` (inclusive linspace)."""
-    if isinstance(vals, dict):
+def _values(vals: Any, *, file: str | Path | None, where: str,
+            words: tuple[str, ...] | None = None) -> list[Any]:
+    """A list of numbers (or of a state field's words), or ``{start, stop, num}``."""
+    if isinstance(vals, dict) and words is None:
         if set(vals) != {"start", "stop", "num"}:
             raise InputError("a range needs exactly start, stop and num", file=file, field=where)
         start = _number(vals["start"], file=file, where=f"{where}.start")
@@ -308,7 +321,8 @@ def _values(vals: Any, *, file: str | Path | None, where: str) -> list[float]:
     if not isinstance(vals, list) or not vals:
         raise InputError("must be a non-empty list of numbers or {start, stop, num}",
                          file=file, field=where)
-    out = [_number(v, file=file, where=f"{where}[{i}]") for i, v in enumerate(vals)]
+    out = [_number(v, file=file, where=f"{where}[{i}]", words=words)
+           for i, v in enumerate(vals)]
     if len(set(out)) != len(out):
         raise InputError("values repeat", file=file, field=where)
     return out
@@ -356,9 +370,10 @@ def _numeric(tp: Any) -> bool:
 
 def check_sweep_path(
     base: Scenario, path: str, *, file: str | Path | None = None, where: str | None = None
-) -> None:
-    """The path must lead to a numeric scalar field of the scenario schema (and list indices or
-    market ids must exist in ``base``)."""
+) -> tuple[str, ...] | None:
+    """The path must lead to a numeric scalar field of the scenario schema, or to a field with
+    named states (``links[0].state``: open / closed), and list indices or market ids must exist
+    in ``base``. Returns the allowed words of a state field, None for a numeric one."""
     where = where or f"sweep.{path}"
     try:
         tokens = parse_path(path)
@@ -397,11 +412,15 @@ def check_sweep_path(
                              field=where)
         walked.append(f"[{tok}]" if isinstance(tok, int) else str(tok))
     tp, _ = _unwrap(tp)
+    words = typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else ()
+    if words and all(isinstance(w, str) for w in words):
+        return tuple(words)
     if not _numeric(tp):
         name = getattr(tp, "__name__", None) or str(tp)
         raise InputError(
             f"can only sweep numeric fields; {path} is {name}", file=file, field=where
         )
+    return None
 
 
 def _index(seq: list[Any], tok: str | int) -> int | None:
@@ -447,7 +466,7 @@ def apply_point(
     data = user_form(base)
     for p, v in point.items():
         set_path(data, parse_path(p), v)
-    label = ", ".join(f"{p}={v:g}" for p, v in point.items())
+    label = ", ".join(f"{p}={show_value(v)}" for p, v in point.items())
     try:
         sc = scenario_from_dict(data, file=file)
         check_markets_known(sc, file=file)

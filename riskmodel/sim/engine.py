@@ -23,6 +23,7 @@ from riskmodel.sim.resolve import Resolved, resolve
 from riskmodel.sim.rng import ZT, state_from_seed
 from riskmodel.sim.scenario import Scenario
 from riskmodel.sim.stats import ChunkStats, build_table, merge
+from riskmodel.sim.summary import add_units, render_point
 
 ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky")
 
@@ -114,17 +115,12 @@ class SimulationResult:
             raise KeyError(f"{variant}/{market}/{year}/{statistic} not in the table")
         return float(r.value.iloc[0]), float(r.mcse.iloc[0])
 
-    def summary(self, year: int = -1) -> str:
-        """Text table of the main statistics per market and variant (horizon by default)."""
-        stats = ["price_mean", "price_q05", "price_q95", "volatility", "p_floor", "p_ceiling",
-                 "p_quota", "p_zero", "emissions_mean", "emissions_sd", "flow_mean", "gain_mean"]
-        t = self.table[(self.table.year == year) & self.table.statistic.isin(stats)]
-        wide = t.pivot_table(index=["market", "variant"], columns="statistic", values="value",
-                             sort=False)
-        wide = wide[[s for s in stats if s in wide.columns]]
-        head = (f"{self.scenario.name}: {self.meta.get('paths')} paths, "
-                f"{'horizon' if year == -1 else year}")
-        return head + "\n" + wide.to_string(float_format=lambda v: f"{v:.4g}", na_rep="")
+    def summary(self, year: int = -1, width: int | None = None) -> str:
+        """The main statistics per market and variant with their units, for the horizon by
+        default, as tables ``width`` columns wide (default 100: a run's summary.txt; the CLI
+        renders again at the terminal's width)."""
+        head = f"{self.scenario.name}: {self.meta.get('paths')} paths"
+        return head + "\n" + render_point(self.table, width=width or 100, year=year)
 
 
 def merge_chunks(scenario: Scenario, parts: list[ChunkStats], *,
@@ -135,6 +131,8 @@ def merge_chunks(scenario: Scenario, parts: list[ChunkStats], *,
     sim = scenario.simulation
     table = build_table(cs, rs.ids, list(sim.variants), scenario.horizon.start_year, rs.dpy,
                         rs.mp, rs.plo, rs.pstep, rs.elo, rs.estep, rs.has_events)
+    table = add_units(table, dict(zip(rs.ids, rs.currencies, strict=True)), sim.numeraire,
+                      scenario.horizon.start_year, rs.years)
     vidx = [L.VARIANTS.index(v) for v in sim.variants]
     paths = {"price": cs.keep_price[vidx], "bau": cs.keep_bau}
     annual: dict[str, np.ndarray] = {}

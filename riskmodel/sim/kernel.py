@@ -241,6 +241,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     adjk = np.zeros((3, N))
     tnac = np.zeros((3, N))
     mres = np.zeros((3, N))
+    kres = np.zeros((3, N))
     ring = np.zeros((3, N, 24))
     msum = np.zeros((3, N))
     hicnt = np.zeros((3, N))
@@ -297,6 +298,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                 adjk[v, i] = 0.0
                 tnac[v, i] = st[i, L.MSR_TNAC0]
                 mres[v, i] = st[i, L.MSR_RES0]
+                kres[v, i] = st[i, L.K_RES0]
                 msum[v, i] = 0.0
                 hicnt[v, i] = 0.0
                 acted[v, i, 0] = False
@@ -528,10 +530,13 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         down = mavg < st[i, L.K_LO_MULT] * avg2
                         uu = uniform(s_kets)
                         if up and not acted[v, i, 0] and uu < st[i, L.K_PROB]:
-                            adjk[v, i] += st[i, L.K_SHARE] * qcf[i, y]
+                            sold = min(st[i, L.K_RELEASE], kres[v, i])  # a finite reserve
+                            kres[v, i] -= sold
+                            adjk[v, i] += st[i, L.K_SHARE] * qcf[i, y] + sold
                             acted[v, i, 0] = True
                         elif down and not acted[v, i, 1] and uu < st[i, L.K_PROB]:
-                            adjk[v, i] -= st[i, L.K_SHARE] * qcf[i, y]
+                            kres[v, i] += st[i, L.K_RELEASE]
+                            adjk[v, i] -= st[i, L.K_SHARE] * qcf[i, y] + st[i, L.K_RELEASE]
                             acted[v, i, 1] = True
                         for m in range(23):
                             ring[v, i, m] = ring[v, i, m + 1]

@@ -45,7 +45,9 @@ NLF = 3
 # ---- stabilisation st[N, NST]
 MSR_RATE, MSR_IN, MSR_REL_AMT, MSR_REL_TH, MSR_CANCEL, MSR_TNAC0, MSR_RES0 = range(7)
 K_HI_MULT, K_HI_MONTHS, K_MID_MULT, K_LO_MULT, K_PROB, K_SHARE, K_AVG0 = range(7, 14)
-NST = 14
+#: K-ETS reserve: Mt per intervention, Mt held at the start
+K_RELEASE, K_RES0 = 14, 15
+NST = 16
 
 # ---- statistics (last axis of the sums)
 (ST_PRICE, ST_PRICE_AVG, ST_MSR, ST_FLOOR, ST_CEIL, ST_QUOTA, ST_EMIS, ST_SUPPLY, ST_FLOW,

@@ -708,7 +708,7 @@ def _collar_step(b: _Build, k: int) -> None:
     m, cat = b.scn.markets[k], b.cats[k]
     fld, key = f"markets[{k}]", f"markets.{m.id}"
     if "collar" in m.model_fields_set or cat is None:
-        fl, ce = m.collar.floor, m.collar.ceiling
+        fl, ce = collar_in_market_currency(b.scn, k, b.currencies[k], b.fx[k], b.notes)
         rup, rdn = m.collar.reserve_up, m.collar.reserve_down
         for name, v in (("floor", fl), ("ceiling", ce), ("reserve_up", rup),
                         ("reserve_down", rdn)):
@@ -761,6 +761,9 @@ def _stabilisation_step(b: _Build, k: int) -> None:
         b.src.set(f"{key}.msr.tnac0", st[k, L.MSR_TNAC0],
                   sources.scenario(f"{fld}.stabilisation.tnac0") if sb.tnac0 is not None
                   else sources.default("the intake threshold"))
+        if sb.tnac0 is None:
+            b.notes.append(f"{m.id}: MSR initial TNAC = the intake threshold (assumed; the "
+                           "MSR takes nothing in in the first year): give stabilisation.tnac0")
         st[k, L.MSR_RES0] = sb.msr_reserve0
         b.src.given(f"{key}.msr.reserve0", sb, "msr_reserve0", f"{fld}.stabilisation")
     if sb.kets_triggers:
@@ -775,11 +778,21 @@ def _stabilisation_step(b: _Build, k: int) -> None:
         st[k, L.K_LO_MULT] = pick(c_k, "low_price_multiple", "kets_triggers",
                                   KETS_DEFAULTS["lo"], "kets.low_price_multiple")
         st[k, L.K_PROB] = sb.kets_probability
-        st[k, L.K_SHARE] = sb.kets_release_share
+        kets_reserve(k, sb, c_k, st)
         st[k, L.K_AVG0] = b.mp[k, L.PLEVEL]
         b.src.given(f"{key}.kets.probability", sb, "kets_probability", f"{fld}.stabilisation")
-        b.src.given(f"{key}.kets.release_share", sb, "kets_release_share",
-                    f"{fld}.stabilisation")
+        if sb.kets_release_share is not None:
+            b.src.given(f"{key}.kets.release_share", sb, "kets_release_share",
+                        f"{fld}.stabilisation")
+        else:
+            b.src.set(f"{key}.kets.reserve", float(st[k, L.K_RES0]),
+                      sources.scenario(f"{fld}.stabilisation.kets_reserve")
+                      if sb.kets_reserve is not None
+                      else sources.catalogue(m.id, "stabilisation.kets_triggers.reserve"))
+            b.src.set(f"{key}.kets.release", float(st[k, L.K_RELEASE]),
+                      sources.scenario(f"{fld}.stabilisation.kets_release")
+                      if sb.kets_release is not None
+                      else sources.derived("catalogue reserve x reserve_auction_share"))
 
 
 def _market_events_step(b: _Build, dpy: int) -> tuple[np.ndarray, np.ndarray]:
@@ -806,6 +819,40 @@ def _market_events_step(b: _Build, dpy: int) -> tuple[np.ndarray, np.ndarray]:
                          "intervention_supply_share"):
                 b.src.given(f"markets.{m.id}.events.{name}", ev, name, path)
     return ev_ex, ev_int
+
+
+def collar_in_market_currency(scn: Scenario, k: int, currency: str, fx_k: float,
+                              notes: list[str]) -> tuple[float | None, float | None]:
+    """Market k's collar floor and ceiling in its own currency: a collar stated in another
+    currency (``collar.currency``) is converted at the scenario's exchange rates."""
+    c = scn.markets[k].collar
+    if c.currency is None or c.currency == currency:
+        return c.floor, c.ceiling
+    rate = float(_fx(scn, [c.currency], []).item()) / fx_k  # market currency per collar unit
+    fl = None if c.floor is None else c.floor * rate
+    ce = None if c.ceiling is None else c.ceiling * rate
+    shown = ", ".join(f"{n} {v:g} {c.currency} = {v * rate:.4g} {currency}"
+                      for n, v in (("floor", c.floor), ("ceiling", c.ceiling)) if v is not None)
+    notes.append(f"{scn.markets[k].id}: collar {shown} ({rate:.6g} {currency}/{c.currency})")
+    return fl, ce
+
+
+def kets_reserve(k: int, sb: Any, c_k: Any, st: np.ndarray) -> None:
+    """K-ETS supply response: a share of the cap when ``kets_release_share`` is given, else
+    auctions of ``kets_release`` Mt from a finite reserve (default: the catalogue's 14.3 M
+    reserve, 25% of it per intervention)."""
+    if sb.kets_release_share is not None:
+        st[k, L.K_SHARE] = sb.kets_release_share
+        return
+    reserve = sb.kets_reserve if sb.kets_reserve is not None else (_val(c_k, "reserve") or 0.0)
+    share = _val(c_k, "reserve_auction_share")
+    release = sb.kets_release if sb.kets_release is not None else reserve * (share or 1.0)
+    st[k, L.K_RES0], st[k, L.K_RELEASE] = reserve, release
+
+
+def open_links(scn: Scenario) -> list[Any]:
+    """The scenario's links that carry permits (``state: closed`` ones are left out)."""
+    return [lk for lk in scn.all_links() if lk.state != "closed"]
 
 
 def _collar(k: int, m: MarketSpec, cat: Any, fl: float | None, ce: float | None,
@@ -856,7 +903,7 @@ def _links(scn: Scenario, ids: list[str], dpy: int, src: Sources | None = None
     event matrices, names and permit conversion factors s."""
     from riskmodel.linking import Link, compile_topology
 
-    links = scn.all_links()
+    links = open_links(scn)
     evmap = {frozenset(ev.link.replace(">", "").split("-")): ev for ev in scn.events.links}
     out: list[Link] = []
     lk_f = np.zeros((len(links), L.NLF))

@@ -86,10 +86,16 @@ class AbatementSpec(_Model):
 
 
 class CollarSpec(_Model):
-    """Price collar [floor, ceiling] in the market's currency; reserves in Mt (None = unlimited)."""
+    """Price collar [floor, ceiling] in the market's currency (or in ``currency``); reserves in
+    Mt (None = unlimited)."""
 
     floor: NonNegFloat | None = None
     ceiling: PosFloat | None = None
+    #: Currency the floor and ceiling are stated in, when not the market's own: a collar shared
+    #: across a linked programme is set once, in one currency (the WCI auction reserve price in
+    #: USD), and converted at the scenario's exchange rates (``simulation.fx`` or
+    #: calibrations/fx.json).
+    currency: Literal[CURRENCIES] | None = None  # type: ignore[valid-type]
     reserve_up: NonNegFloat | None = None
     reserve_down: NonNegFloat | None = None
 
@@ -107,10 +113,18 @@ class StabilisationSpec(_Model):
     kets_triggers: bool = False
     #: Probability that the K-ETS regulator acts when a trigger fires (discretionary).
     kets_probability: Share = 0.5
-    #: Extra supply released when a K-ETS upper trigger acts, as a share of the annual cap.
-    kets_release_share: Share = 0.05
+    #: Extra supply released when a K-ETS upper trigger acts, as a share of the annual cap
+    #: (withheld when the lower trigger acts). Default None: release from the reserve instead.
+    kets_release_share: Share | None = None
+    #: K-ETS market stabilisation reserve (Mt) the upper trigger auctions from; default: the
+    #: catalogue's ``stabilisation.kets_triggers.reserve`` (14.3 M). Finite: once sold, gone.
+    kets_reserve: NonNegFloat | None = None
+    #: Mt auctioned from the reserve per intervention (withheld into it on the lower trigger);
+    #: default: the catalogue's ``reserve_auction_share`` (25%) of the reserve.
+    kets_release: NonNegFloat | None = None
     #: EU MSR: total number of allowances in circulation at the start (Mt); default: the
-    #: catalogue's intake threshold (an assumption: the seeds give no TNAC level).
+    #: catalogue's intake threshold (an assumption that keeps the MSR idle in the first year: the
+    #: seeds give no TNAC level; the EU scenarios set it explicitly).
     tnac0: NonNegFloat | None = None
     #: EU MSR: allowances held in the reserve at the start (Mt).
     msr_reserve0: NonNegFloat = 0.0
@@ -190,7 +204,11 @@ class QuotaSpec(_Model):
 
 
 class LinkSpec(_Model):
-    """A link between two markets (multilateral links are several links, or ``topology``)."""
+    """A link between two markets (multilateral links are several links, or ``topology``).
+
+    No ``quota`` means no limit on transfers; ``state: closed`` keeps the link in the file (and
+    in a sweep) but carries no permits, so a closed link reports no binding quota.
+    """
 
     markets: Annotated[list[str], Field(min_length=2, max_length=2)]
     #: 'both' or 'one_way' (permits flow from markets[0] to markets[1] only).
@@ -203,6 +221,8 @@ class LinkSpec(_Model):
     exchange_rate: PosFloat = 1.0
     #: Year the link starts (default: the start of the horizon).
     start_year: int | None = None
+    #: 'open' (default) or 'closed' (listed, but no permits cross it).
+    state: Literal["open", "closed"] = "open"
 
     @field_validator("markets")
     @classmethod
