@@ -109,7 +109,7 @@ def test_shapley_decomposition_sums_to_the_variance_and_matches_the_price_times_
     f = firm(emissions={"share": 0.05, "idiosyncratic_vol": 0.3, "capacity": 5.0})
     r = firm_costs(f, mp)
     for k, v in enumerate(VARIANTS):
-        for j, y in enumerate([*YEARS, -1]):
+        for y in [*YEARS, -1]:
             parts = sum(r.value(v, f"var_{m}", y) for m in ("price", "volume", "events")
                         if np.isfinite(r.value(v, f"var_{m}", y)))
             assert parts == pytest.approx(r.value(v, "var_total", y), rel=1e-10)
