@@ -210,6 +210,14 @@ def inputs_from_arrays(firm: Firm, scn: Scenario, annual: dict[str, np.ndarray],
                       emissions_law=law_sentence(resolved, src))
 
 
+def run_notes(scn: Scenario) -> list[str]:
+    """What a report of a run cannot show (it never simulates)."""
+    if not single_events(scn):
+        return []
+    return ["a run does not store single-event simulations: the events' joint effect is shown; "
+            "`riskmodel report --scenario` measures each event alone"]
+
+
 def from_run(run_dir: str | Path, *, point: int = 0) -> tuple[Scenario, dict[str, np.ndarray],
                                                                 dict[str, np.ndarray], str]:
     """Scenario, annual arrays and kept paths of a run folder's sweep point (read, never
@@ -242,10 +250,7 @@ def load_inputs(
             raise InputError(f"--paths does not apply to --run: the report reads the run's "
                              f"{scn.simulation.paths} stored paths", field="--paths")
         inp = inputs_from_arrays(firm, scn, annual, kept, source=source, firm_file=firm_file)
-        if single_events(scn):
-            inp.notes.append("a run does not store single-event simulations: the events' joint "
-                             "effect is shown; `riskmodel report --scenario` measures each event "
-                             "alone")
+        inp.notes += run_notes(scn)
         return inp
     if isinstance(scenario, Scenario):
         scn, source = scenario, f"scenario {scenario.name}"

@@ -200,9 +200,9 @@ def summary_lines(r: FirmRisk, effects: pd.DataFrame, inputs: FirmInputs, u: Uni
         parts = [("price", "var_price"), ("the firm's own volume", "var_volume")]
         if main == "linked_events" and "linked" in vs:
             parts.append(("regulatory events", "var_events"))
-        lines.append(f"Under {lab}, " + ", ".join(
-            f"{name} explains {r.value(main, m) / tot:.0%}" for name, m in parts)
-            + " of the cost variance (Shapley shares, summing to 100%).")
+        lines.append(f"Under {lab}, the cost variance comes from " + ", ".join(
+            f"{name} {r.value(main, m) / tot:.0%}" for name, m in parts)
+            + " (Shapley shares, summing to 100%, interactions shared).")
     lines.append(
         f"A minimum-variance futures hedge bounded by the net short position "
         f"({r.value(main, 'hedge_mv_mt'):,.3g} Mt over {span}, "
