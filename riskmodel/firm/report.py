@@ -34,20 +34,20 @@ SECTIONS = ("summary", "prices", "key-figures", "price-scenarios", "emissions", 
             "decomposition", "events", "hedge", "method")
 FIGURES = ("fan_chart", "emissions", "cost", "decomposition", "events", "hedge")
 #: Horizon key figures: (measure, label); money labelled hedged or unhedged.
-KEY_MEASURES = [("mean", "expected cost, with the firm's hedges"),
-                ("sd", "standard deviation, with the firm's hedges"),
-                ("var95", "VaR 95, with the firm's hedges"),
-                ("var99", "VaR 99, with the firm's hedges"),
-                ("es975", "ES 97.5, with the firm's hedges"),
-                ("car95", "cost at risk 95 (VaR 95 − mean), with the firm's hedges"),
-                ("car95_share", "cost at risk 95 / expected cost"),
-                ("mean_unhedged", "expected cost, unhedged"),
-                ("es975_unhedged", "ES 97.5, unhedged"),
-                ("es975_mv_hedged", "ES 97.5, bounded min-variance hedge"),
-                ("p_shortfall", "P(needs allowances beyond the bank)"),
-                ("bought_mean", "expected net purchase (net short), Mt"),
-                ("emissions_mean", "emissions after own abatement, Mt"),
-                ("abatement_mean", "own abatement, Mt")]
+KEY_MEASURES = [("mean", "expected cost", "with the firm's hedges"),
+                ("sd", "standard deviation", "with the firm's hedges"),
+                ("var95", "VaR 95", "with the firm's hedges"),
+                ("var99", "VaR 99", "with the firm's hedges"),
+                ("es975", "ES 97.5", "with the firm's hedges"),
+                ("car95", "cost at risk 95 (VaR 95 − mean)", "with the firm's hedges"),
+                ("car95_share", "cost at risk 95 / expected cost", "with the firm's hedges"),
+                ("mean_unhedged", "expected cost", "unhedged"),
+                ("es975_unhedged", "ES 97.5", "unhedged"),
+                ("es975_mv_hedged", "ES 97.5", "bounded min-variance hedge"),
+                ("p_shortfall", "P(needs allowances beyond the bank)", "position"),
+                ("bought_mean", "expected net purchase (net short), Mt", "position"),
+                ("emissions_mean", "emissions after own abatement, Mt", "position"),
+                ("abatement_mean", "own abatement, Mt", "position")]
 YEAR_MEASURES = [("price_mean", "mean price"), ("bought_mean", "net short, Mt"),
                  ("bought_q95", "net short q95, Mt"), ("mean", "mean"), ("sd", "sd"),
                  ("var95", "VaR 95"), ("es975", "ES 97.5"), ("car95_share", "CaR 95 / mean"),
@@ -147,11 +147,21 @@ def partners(inputs: FirmInputs, market: str) -> list[str]:
     return out
 
 
-def main_variant(r: FirmRisk, inputs: FirmInputs) -> str:
-    """The variant the summary describes: linked with events when the scenario has events."""
+def events_touch(r: FirmRisk, inputs: FirmInputs) -> bool:
+    """True when the scenario has regulatory events that move the firm's market price."""
     vs = r.variants
-    no_events = not (inputs.scenario.events.links or inputs.scenario.events.markets)
-    if "linked_events" in vs and not no_events:
+    if not (inputs.scenario.events.links or inputs.scenario.events.markets):
+        return False
+    if "linked" in vs and "linked_events" in vs:
+        p = r.market.price
+        return not np.array_equal(p[vs.index("linked")], p[vs.index("linked_events")])
+    return True
+
+
+def main_variant(r: FirmRisk, inputs: FirmInputs) -> str:
+    """The variant the summary describes: linked with events when events touch the market."""
+    vs = r.variants
+    if "linked_events" in vs and events_touch(r, inputs):
         return "linked_events"
     return "linked" if "linked" in vs else vs[0]
 
@@ -161,7 +171,7 @@ def summary_lines(r: FirmRisk, effects: pd.DataFrame, inputs: FirmInputs, u: Uni
     vs = r.variants
     span = f"{r.years[0]}–{r.years[-1]}" if len(r.years) > 1 else str(r.years[0])
     lines = []
-    no_events = not (inputs.scenario.events.links or inputs.scenario.events.markets)
+    no_events = not events_touch(r, inputs)
     hedged = "with the firm's hedges" if r.firm.hedges else "unhedged (the firm has no hedges)"
     if "autarky" in vs and "linked" in vs:
         who = ", ".join(partners(inputs, r.firm.market)) or "its partners"
@@ -172,8 +182,9 @@ def summary_lines(r: FirmRisk, effects: pd.DataFrame, inputs: FirmInputs, u: Uni
                      f"{_change(l_e, a_e, u, 'ES 97.5')} (autarky: expected "
                      f"{u.money(a_m)}, ES 97.5 {u.money(a_e)}; {hedged}).")
     if "linked" in vs and "linked_events" in vs and no_events:
-        lines.append("The scenario has no regulatory events (linked with events equals linked); "
-                     "run one with events (e.g. regulatory_events) for that exposure.")
+        lines.append(f"No regulatory event of the scenario moves {r.firm.market}'s price "
+                     "(linked with events equals linked); run one with events on this market "
+                     "for that exposure.")
     elif "linked" in vs and "linked_events" in vs:
         l_m, e_m = r.value("linked", "mean"), r.value("linked_events", "mean")
         l_e, e_e = r.value("linked", "es975"), r.value("linked_events", "es975")
@@ -268,10 +279,14 @@ def build_report(firm: Firm, inputs: FirmInputs) -> Report:
             return f"{x:.1%}"
         return num(x)
 
-    key_measures = KEY_MEASURES + [(f"car95_per_{w}", f"cost at risk 95 / {w}")
-                                   for w in ("revenue", "ebitda")
-                                   if getattr(firm, w) is not None]
-    key = {v: {m: cell(m, v) for m, _ in key_measures} for v in r.variants}
+    key_measures = KEY_MEASURES[:7] + [(f"car95_per_{w}", f"cost at risk 95 / {w}",
+                                        "with the firm's hedges")
+                                       for w in ("revenue", "ebitda")
+                                       if getattr(firm, w) is not None] + KEY_MEASURES[7:]
+    if not firm.hedges:  # the firm's position is its unhedged one: say so, once
+        key_measures = [(m, n, "no hedges (the firm holds none)" if g.startswith("with") else g)
+                        for m, n, g in key_measures if g != "unhedged"]
+    key = {v: {m: cell(m, v) for m, _, _ in key_measures} for v in r.variants}
     per_year = [{"year": y, "variant": v, **{m: cell(m, v, y) for m, _ in YEAR_MEASURES}}
                 for y in r.years for v in r.variants]
     qs = [f"price_q{round(q * 100):02d}" for q in PRICE_QUANTILES]
