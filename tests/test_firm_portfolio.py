@@ -350,3 +350,30 @@ def test_cli_portfolio_and_screenshot_of_the_portfolio_page(
         pytest.skip("headless Chromium is not installed (apt-get install chromium)")
     png = (tmp_path / "p.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_cli_run_with_firms_keeps_annual_arrays_and_writes_firm_results(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from riskmodel.batch.run_arrays import FIRM_RESULTS
+    from riskmodel.cli import run
+
+    monkeypatch.setattr(sys, "argv", ["riskmodel", "run", "firm_portfolio", "--paths", "100",
+                                      "--firms", str(config.FIRMS_DIR), "--out",
+                                      str(tmp_path), "--run-id", "cli", "-q"])
+    try:
+        run()
+    except SystemExit as exc:
+        assert not exc.code
+    d = tmp_path / "cli"
+    assert (d / "annual.npz").is_file() and (d / FIRM_RESULTS).is_file()
+    t = pd.read_parquet(d / FIRM_RESULTS)
+    assert sorted(t["firm"].unique()) == sorted(FIRMS) and t["unit"].notna().all()
+    # a firm list that does not exist is refused before anything runs
+    monkeypatch.setattr(sys, "argv", ["riskmodel", "run", "firm_portfolio", "--paths", "100",
+                                      "--firms", str(tmp_path / "none.csv"), "--out",
+                                      str(tmp_path), "--run-id", "bad", "-q"])
+    with pytest.raises(SystemExit) as ei:
+        run()
+    assert ei.value.code != 0
+    assert "--firms" in capsys.readouterr().err and not (tmp_path / "bad").exists()
