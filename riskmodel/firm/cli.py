@@ -40,7 +40,8 @@ def report(
         "reports/<firm>-<scenario>).",
         show_default=False)] = None,
     paths: Annotated[int | None, typer.Option(
-        "--paths", min=1, help="Paths to simulate (default: the scenario's / the run's).",
+        "--paths", min=1, help="Paths to simulate with --scenario (default: the scenario's); "
+        "a report of a run reads the run's paths.",
         show_default=False)] = None,
     point: Annotated[int, typer.Option("--point", min=0, help="Sweep point to report.")] = 0,
     events: Annotated[bool, typer.Option(
