@@ -377,3 +377,33 @@ def test_cli_run_with_firms_keeps_annual_arrays_and_writes_firm_results(
         run()
     assert ei.value.code != 0
     assert "--firms" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_stored_single_event_simulations_feed_the_event_sensitivities(
+        tmp_path: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--keep-events: each event simulated alone at run time; the report of the run reads them
+    (no simulation) and gets the same effects as simulating them now."""
+    import shutil
+
+    import riskmodel.firm.inputs as firm_inputs
+    from riskmodel.batch.run_arrays import run_plan_of, write_event_arrays
+    from riskmodel.firm.cost import event_effects
+    from riskmodel.firm.firm import load_firm
+    from riskmodel.firm.report import make_report
+
+    d = tmp_path / "run"
+    shutil.copytree(run_dir, d, ignore=shutil.ignore_patterns("reports"))
+    write_event_arrays(d, paths=120)
+    firm_file = config.FIRMS_DIR / "korean_steelmaker.yaml"
+    scn = run_plan_of(d).scenarios[0]
+    inp = firm_inputs.load_inputs(load_firm(firm_file), run=d)
+    want = event_effects(inp.firm, firm_inputs.event_paths(scn, "k_ets", paths=120,
+                                                           currency="KRW"))
+    monkeypatch.setattr(firm_inputs, "simulate", lambda *a, **k: pytest.fail("simulated"))
+    make_report(firm_file, run=d, out=tmp_path / "rep")
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    got = pd.DataFrame(rep["events"])
+    assert list(got["event"]) == list(want["event"]) and len(got) == 3
+    np.testing.assert_allclose(got["es975_change"] * rep["unit_in_millions"],
+                               want["es975_change"], rtol=1e-10)
+    assert any("stored by the run" in n for n in rep["notes"])

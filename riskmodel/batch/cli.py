@@ -118,9 +118,13 @@ def run(
     keep_annual: Annotated[bool, typer.Option(
         "--keep-annual", help="Keep the per-path annual arrays (annual.npz) that firm reports "
         "read (report --run).")] = False,
+    keep_events: Annotated[bool, typer.Option(
+        "--keep-events", help="Also simulate each regulatory event alone and keep it "
+        "(events.npz) for the firm reports' event sensitivities; implies --keep-annual.")]
+        = False,
     firms: Annotated[Path | None, typer.Option(
         "--firms", help="Also write firm_results.parquet for these firms (a folder of firm "
-        "YAML files or a CSV with a 'firm' column); implies --keep-annual.",
+        "YAML files or a CSV with a 'firm' column); implies --keep-annual --keep-events.",
         show_default=False)] = None,
 ) -> None:
     """Run a scenario file (all its sweep points) and write runs/<run-id>/."""
@@ -148,7 +152,7 @@ def run(
     else:
         if scenario is None:
             raise InputError("give a scenario file (or --resume RUN_DIR)", field="SCENARIO")
-        if keep_annual or firms is not None:
+        if keep_annual or keep_events or firms is not None:
             from riskmodel.batch.run_arrays import load_plan_keeping_annual
 
             plan = load_plan_keeping_annual(_scenario_path(scenario), paths=paths, seed=seed)
@@ -159,6 +163,10 @@ def run(
             run_dir = run_plan(plan, out=out, run_id=run_id, options=options, progress=bar)
         finally:
             bar.stop()
+    if resume is None and (keep_events or firm_list):
+        from riskmodel.batch.run_arrays import write_event_arrays
+
+        write_event_arrays(run_dir)
     if firm_list:
         from riskmodel.batch.run_arrays import write_firm_results
 

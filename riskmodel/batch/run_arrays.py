@@ -7,14 +7,20 @@ With ``riskmodel run SCENARIO --keep-annual`` (or ``simulation.keep_annual: true
 ``annual.npz`` (one key ``p<point>__<name>`` per sweep point and array) beside ``paths.npz`` (the
 kept daily price paths for fan charts), so they are the same whatever the workers or
 interruptions. ``report --run`` reads these files and never simulates; a run without them is
-refused with the option to add. ``--firms`` also writes ``firm_results.parquet`` beside
+refused with the option to add. ``--keep-events`` also stores each regulatory event simulated
+alone (``events.npz``, ``events.json``) for the reports' event sensitivities; without it a report
+of the run shows the events' joint effect and says so. ``--firms`` (which implies both) also
+writes ``firm_results.parquet`` beside
 ``results.parquet``: the firms' risk tables, one row per firm, sweep point, variant, year and
 measure.
 """
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,12 +28,17 @@ import pandas as pd
 from riskmodel.batch.runner import ANNUAL, PATHS, read_manifest
 from riskmodel.batch.scenario_file import ScenarioPlan, plan_from_dict, plan_from_json
 from riskmodel.errors import InputError
-from riskmodel.io import atomic_write_parquet, read_yaml
+from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet, read_yaml
 from riskmodel.sim.scenario import Scenario
 
 #: The option that makes a run keep what firm reports need.
 KEEP_OPTION = "--keep-annual"
 FIRM_RESULTS = "firm_results.parquet"
+#: Single-event simulations for firm reports (``--keep-events``) and their index.
+EVENTS = "events.npz"
+EVENTS_INDEX = "events.json"
+#: Default paths per single-event simulation.
+EVENT_PATHS = 20_000
 #: Arrays a firm report cannot do without.
 NEEDED = ("price", "bau")
 
@@ -44,6 +55,12 @@ def load_plan_keeping_annual(path: str | Path, *, paths: int | None = None,
         if isinstance(sim, dict):
             sim["keep_annual"] = True
     return plan_from_dict(data, file=path, paths=paths, seed=seed)
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
 
 
 def _load_npz(path: Path, prefix: str) -> dict[str, np.ndarray]:
@@ -82,6 +99,56 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
             f"read; run the scenario again with `riskmodel run {plan.name} {KEEP_OPTION}`",
             file=d / ANNUAL, field="annual")
     return plan.scenarios[point], annual, _load_npz(d / PATHS, prefix)
+
+
+def write_event_arrays(run_dir: str | Path, *, paths: int | None = None) -> Path | None:
+    """Simulate each regulatory event of every sweep point alone (variants ``linked`` and
+    ``linked_events`` on the run's seed, so on common random numbers) and store their annual
+    arrays in ``events.npz`` with ``events.json`` naming them; None when no point has events.
+    Each is one whole simulation, deterministic in the seed like the run."""
+    from riskmodel.firm.inputs import event_scenarios, simulate
+
+    d = Path(run_dir)
+    plan = run_plan_of(d)
+    arrays: dict[str, np.ndarray] = {}
+    index: dict[str, Any] = {"paths": None, "points": {}}
+    for k, scn in enumerate(plan.scenarios):
+        n = paths or min(scn.simulation.paths, EVENT_PATHS)
+        names = []
+        for i, (name, one) in enumerate(event_scenarios(scn, paths=n).items()):
+            res = simulate(one)
+            for arr_name in ("price", "bau", "output"):
+                if arr_name in res.annual:
+                    arrays[f"p{k:04d}__e{i:02d}__{arr_name}"] = np.asarray(res.annual[arr_name])
+            names.append(name)
+            index["paths"] = n
+        index["points"][str(k)] = names
+    if not arrays:
+        return None
+    atomic_write_bytes(d / EVENTS, _npz_bytes(arrays))
+    return atomic_write_json(d / EVENTS_INDEX, index)
+
+
+def point_event_arrays(run_dir: Path, point: int
+                       ) -> dict[str, tuple[Scenario, dict[str, np.ndarray]]] | None:
+    """The stored single-event simulations of a sweep point: name → (scenario, annual arrays);
+    None when the run stored none."""
+    from riskmodel.firm.inputs import event_scenarios
+
+    if not (run_dir / EVENTS).is_file() or not (run_dir / EVENTS_INDEX).is_file():
+        return None
+    index = json.loads((run_dir / EVENTS_INDEX).read_text(encoding="utf-8"))
+    names = index["points"].get(str(point), [])
+    scn = run_plan_of(run_dir).scenarios[point]
+    scns = event_scenarios(scn, paths=int(index["paths"]))
+    out = {}
+    for i, name in enumerate(names):
+        annual = _load_npz(run_dir / EVENTS, f"p{point:04d}__e{i:02d}__")
+        if name not in scns or not all(n in annual for n in NEEDED):
+            raise InputError(f"stored event {name!r} does not match the run's scenario",
+                             file=run_dir / EVENTS, field="events")
+        out[name] = (scns[name], annual)
+    return out
 
 
 def firm_results(run_dir: str | Path, firm_files: list[Path]) -> pd.DataFrame:

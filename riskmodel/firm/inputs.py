@@ -171,9 +171,9 @@ def single_events(scenario: Scenario) -> dict[str, EventsSpec]:
     return out
 
 
-def event_paths(scenario: Scenario, market: str, *, paths: int, currency: str = ""
-                ) -> dict[str, MarketPaths]:
-    """Per single event: the firm's market under ``linked`` and ``linked_events``."""
+def event_scenarios(scenario: Scenario, *, paths: int) -> dict[str, Scenario]:
+    """Per single event: the scenario with only that event, variants ``linked`` and
+    ``linked_events``, keeping annual arrays ({} when the scenario lacks those variants)."""
     variants = list(scenario.simulation.variants)
     if "linked" not in variants or "linked_events" not in variants:
         return {}
@@ -183,7 +183,15 @@ def event_paths(scenario: Scenario, market: str, *, paths: int, currency: str = 
         data["events"] = ev.model_dump()
         data["simulation"].update(keep_annual=True, keep_paths=0, paths=paths,
                                   variants=["linked", "linked_events"])
-        scn = Scenario.model_validate(data)
+        out[name] = Scenario.model_validate(data)
+    return out
+
+
+def event_paths(scenario: Scenario, market: str, *, paths: int, currency: str = ""
+                ) -> dict[str, MarketPaths]:
+    """Per single event: the firm's market under ``linked`` and ``linked_events``."""
+    out = {}
+    for name, scn in event_scenarios(scenario, paths=paths).items():
         res = simulate(scn)
         out[name] = market_paths(res.annual, scn, market, currency)
     return out
@@ -210,12 +218,27 @@ def inputs_from_arrays(firm: Firm, scn: Scenario, annual: dict[str, np.ndarray],
                       emissions_law=law_sentence(resolved, src))
 
 
-def run_notes(scn: Scenario) -> list[str]:
-    """What a report of a run cannot show (it never simulates)."""
-    if not single_events(scn):
-        return []
-    return ["a run does not store single-event simulations: the events' joint effect is shown; "
-            "`riskmodel report --scenario` measures each event alone"]
+def add_run_events(inp: FirmInputs, run: str | Path, point: int) -> None:
+    """The single-event arrays the run stored (``--keep-events``), else a note saying so."""
+    from riskmodel.batch.run_arrays import point_event_arrays
+    from riskmodel.batch.runs import find_run
+
+    if not single_events(inp.scenario):
+        return
+    stored = point_event_arrays(find_run(run), point)
+    if stored is None:
+        inp.notes.append("the run stored no single-event simulations: the events' joint effect "
+                         "is shown; run with --keep-events (or --firms) to measure each event "
+                         "alone")
+        return
+    firm = inp.firm
+    assert firm is not None
+    n = 0
+    for name, (scn, annual) in stored.items():
+        inp.per_event[name] = market_paths(annual, scn, firm.market, inp.market.currency)
+        n = scn.simulation.paths
+    inp.notes.append(f"event effects: each event alone, {n} paths on the run's seed (stored by "
+                     "the run)")
 
 
 def from_run(run_dir: str | Path, *, point: int = 0) -> tuple[Scenario, dict[str, np.ndarray],
@@ -250,7 +273,8 @@ def load_inputs(
             raise InputError(f"--paths does not apply to --run: the report reads the run's "
                              f"{scn.simulation.paths} stored paths", field="--paths")
         inp = inputs_from_arrays(firm, scn, annual, kept, source=source, firm_file=firm_file)
-        inp.notes += run_notes(scn)
+        if events:
+            add_run_events(inp, run, point)
         return inp
     if isinstance(scenario, Scenario):
         scn, source = scenario, f"scenario {scenario.name}"

@@ -99,7 +99,12 @@ def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None
     from riskmodel import __version__
     from riskmodel.batch.run_arrays import point_arrays
     from riskmodel.batch.runs import find_run
-    from riskmodel.firm.inputs import fx_rate, inputs_from_arrays, market_currency, run_notes
+    from riskmodel.firm.inputs import (
+        add_run_events,
+        fx_rate,
+        inputs_from_arrays,
+        market_currency,
+    )
     from riskmodel.firm.report import build_report, main_variant, report_unit, write_report
     from riskmodel.firm.units import money_scale
 
@@ -117,7 +122,7 @@ def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None
         inputs = inputs_from_arrays(firm, scn, annual, kept,
                                     source=f"run {d.name} (stored arrays of sweep point {point})",
                                     firm_file=path)
-        inputs.notes += run_notes(scn)
+        add_run_events(inputs, d, point)
         rep = build_report(firm, inputs)
         r = rep.risk
         written[path.stem] = write_report(rep, out / path.stem, pdf=pdf)["html"]
