@@ -407,3 +407,26 @@ def test_stored_single_event_simulations_feed_the_event_sensitivities(
     np.testing.assert_allclose(got["es975_change"] * rep["unit_in_millions"],
                                want["es975_change"], rtol=1e-10)
     assert any("stored by the run" in n for n in rep["notes"])
+
+
+def test_cli_report_of_a_run_without_arrays_is_one_line_naming_the_option(
+        tmp_path: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from riskmodel.batch.runs import find_run
+    from riskmodel.cli import run
+
+    d = tmp_path / "runs" / "bare-run"
+    shutil.copytree(run_dir, d, ignore=shutil.ignore_patterns("annual.npz", "reports"))
+    # an absolute path prefix and an absolute folder of runs both find the run
+    assert find_run(str(d.resolve())[:-2]) == d.resolve()
+    assert find_run(d.parent.resolve()) == d.resolve()
+    monkeypatch.setattr(sys, "argv", ["riskmodel", "report", "--run", str(d.parent.resolve()),
+                                      "--firm", "eu_cement", "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as ei:
+        run()
+    err = capsys.readouterr().err.strip()
+    assert ei.value.code != 0 and "\n" not in err and "Traceback" not in err
+    assert err.startswith("error: ") and "--keep-annual" in err
+    assert not (tmp_path / "o").exists()
