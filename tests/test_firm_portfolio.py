@@ -1,7 +1,7 @@
 """Many firms from one run, and every number of a report reconciled with the run's stored paths.
 
 One real run of the shipped ``firm_portfolio`` scenario (the markets of the four example firms,
-a few hundred paths, ``--keep-annual``) feeds ``report --run RUN --firms data/firms``; the engine
+200 paths, ``--keep-annual``) feeds ``report --run RUN --firms data/firms``; the engine
 is then disabled, so the reports prove they read the run. The reconciliation test recomputes
 every number of each report's JSON risk table from the run's ``annual.npz`` with plain numpy (its
 own short implementation of the firm model of MODEL.md §6, below), in the report's one unit.
@@ -24,7 +24,7 @@ import yaml
 
 from riskmodel import config
 
-PATHS = 300
+PATHS = 200
 FIRMS = ("california_utility", "chinese_power_generator", "eu_cement", "korean_steelmaker")
 
 
@@ -393,11 +393,11 @@ def test_stored_single_event_simulations_feed_the_event_sensitivities(
 
     d = tmp_path / "run"
     shutil.copytree(run_dir, d, ignore=shutil.ignore_patterns("reports"))
-    write_event_arrays(d, paths=120)
+    write_event_arrays(d, paths=80)
     firm_file = config.FIRMS_DIR / "korean_steelmaker.yaml"
     scn = run_plan_of(d).scenarios[0]
     inp = firm_inputs.load_inputs(load_firm(firm_file), run=d)
-    want = event_effects(inp.firm, firm_inputs.event_paths(scn, "k_ets", paths=120,
+    want = event_effects(inp.firm, firm_inputs.event_paths(scn, "k_ets", paths=80,
                                                            currency="KRW"))
     monkeypatch.setattr(firm_inputs, "simulate", lambda *a, **k: pytest.fail("simulated"))
     make_report(firm_file, run=d, out=tmp_path / "rep")
