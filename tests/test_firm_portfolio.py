@@ -246,8 +246,13 @@ def test_every_number_of_the_report_is_reproduced_from_the_stored_paths(
         m = row["measure"]
         assert key in want, f"{key} is not reconciled"
         w = want[key]
-        w = w / scale if is_money(m) else (w / scale**2 if m.startswith("var_") and m not in
-                                           ("var95", "var99") else w)
+        variance = m in ("var_total", "var_price", "var_volume", "var_events")
+        w = w / scale if is_money(m) else (w / scale**2 if variance else w)
+        want_unit = (rep["unit"] if is_money(m) else f"({rep['unit']})²" if variance else
+                     "share" if m.startswith("p_") or "_share" in m or "_reduction" in m
+                     or "_ratio" in m or "_per_" in m else
+                     f"{rep['market_currency']}/t" if m.startswith("price_") else "Mt CO2e")
+        assert row["unit"] == want_unit, key
         if np.isnan(w):  # NaN (e.g. the price of the horizon) is null in JSON
             assert row["value"] is None or np.isnan(row["value"]), key
         else:

@@ -105,7 +105,7 @@ def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None
         inputs_from_arrays,
         market_currency,
     )
-    from riskmodel.firm.report import build_report, main_variant, report_unit, write_report
+    from riskmodel.firm.report import build_report, report_unit, write_report
     from riskmodel.firm.units import money_scale
 
     d = find_run(run)
@@ -126,7 +126,9 @@ def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None
         rep = build_report(firm, inputs)
         r = rep.risk
         written[path.stem] = write_report(rep, out / path.stem, pdf=pdf)["html"]
-        main = main_variant(r, inputs)
+        # one state of the world for every firm: the scenario with its events (where events do
+        # not move a firm's market, linked with events equals linked for it)
+        main = next(v for v in ("linked_events", "linked", r.variants[0]) if v in r.variants)
         k = r.variants.index(main)
         u = report_unit(r)
         plain = firm.model_copy(update={"fx_rate": None})

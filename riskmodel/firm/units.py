@@ -18,6 +18,8 @@ SCALES = ((1e6, 1e6, "trillion"), (1e4, 1e3, "billion"), (0.0, 1.0, "million"))
 _MONEY = re.compile(r"^(mean|sd|var95|var99|es975|car95)(_unhedged|_expected_hedged|_mv_hedged)?$")
 _QUANTITY = re.compile(r"(_mt$|^emissions_|^gross_emissions_|^abatement_|^bought_)")
 _SHARE = re.compile(r"(^p_|_share|_ratio|_reduction|_per_)")
+#: Variance measures (the Shapley decomposition), in the money unit squared.
+VARIANCES = frozenset({"var_total", "var_price", "var_volume", "var_events"})
 
 
 def money_scale(typical: float, currency: str) -> tuple[float, str]:
@@ -39,7 +41,7 @@ def unit_of(measure: str, currency: str, money_unit: str = "", market_currency: 
     money_unit = money_unit or f"million {currency}"
     if measure.startswith("price_"):
         return f"{market_currency or currency}/t"
-    if measure.startswith("var_") and measure != "var95" and measure != "var99":
+    if measure in VARIANCES:
         return f"({money_unit})²"
     if is_money(measure):
         return money_unit
@@ -54,6 +56,6 @@ def scale_value(measure: str, value: float, divisor: float) -> float:
     """A risk-table value in the report's unit."""
     if is_money(measure):
         return value / divisor
-    if measure.startswith("var_") and measure not in ("var95", "var99"):
+    if measure in VARIANCES:
         return value / divisor**2
     return value
