@@ -45,7 +45,7 @@ def firm(**kw: object) -> object:
 
 def test_no_abatement_no_allocation_cost_is_price_times_emissions() -> None:
     mp = make_paths()
-    f = firm(emissions={"share": 0.05, "idiosyncratic_vol": 0.1, "seed": 11})
+    f = firm(emissions={"share": 0.05, "idiosyncratic_vol": 0.1, "seed": 11, "capacity": 5.0})
     r = firm_costs(f, mp)
     # the firm's factor, drawn independently here: mean-one lognormal, path-major
     zf = np.random.default_rng(11).standard_normal((mp.n_paths, len(YEARS)))
@@ -70,7 +70,8 @@ def test_full_hedge_removes_price_risk() -> None:
         assert r.value(v, "sd") < 1e-9 * r.value(v, "mean")
         assert r.value(v, "var_price") < 1e-9 * r.value(v, "mean") ** 2
         # the minimum-variance hedge finds the same volumes and also removes the risk
-        np.testing.assert_allclose(r.hedge_ratio[VARIANTS.index(v)], need, rtol=1e-9)
+        np.testing.assert_allclose(r.hedge_mv_free[VARIANTS.index(v)], need, rtol=1e-9)
+        np.testing.assert_allclose(r.hedge_mv[VARIANTS.index(v)], need, rtol=1e-9)
         assert r.value(v, "sd_mv_hedged") < 1e-6 * r.value(v, "mean")
         assert r.value(v, "sd_unhedged") > 0.05 * r.value(v, "mean")
 
@@ -100,23 +101,39 @@ def test_var_es_small_sample_by_hand() -> None:
     assert out["es975"] == pytest.approx(np.mean([98.0, 99.0, 100.0]))  # ceil(100 * 0.025) = 3
 
 
-def test_sequential_variance_decomposition_identities() -> None:
-    mp = make_paths(rho=0.0)
-    f = firm(emissions={"share": 0.05, "idiosyncratic_vol": 0.1})
+def test_shapley_decomposition_sums_to_the_variance_and_matches_the_price_times_volume_case(
+) -> None:
+    """Independent price and volume, no allocation: C_y = p_y e_y, whose variance splits in closed
+    form into μe²σp² (price), μp²σe² (volume) and σp²σe² (interaction, shared half-half)."""
+    mp = make_paths(n=20000, rho=0.0)
+    f = firm(emissions={"share": 0.05, "idiosyncratic_vol": 0.3, "capacity": 5.0})
     r = firm_costs(f, mp)
     for k, v in enumerate(VARIANTS):
+        for y in [*YEARS, -1]:
+            parts = sum(r.value(v, f"var_{m}", y) for m in ("price", "volume", "events")
+                        if np.isfinite(r.value(v, f"var_{m}", y)))
+            assert parts == pytest.approx(r.value(v, "var_total", y), rel=1e-10)
+        if v == "linked_events":
+            continue
         for j, y in enumerate(YEARS):
             p, e = mp.price[k, :, j], r.gross[k, :, j]
-            assert r.value(v, "var_price", y) == pytest.approx(e.mean() ** 2 * p.var(ddof=1),
-                                                               rel=1e-10)
-            assert r.value(v, "var_volume", y) == pytest.approx(p.mean() ** 2 * e.var(ddof=1),
-                                                                rel=1e-10)
-            tot = r.value(v, "var_total", y)
-            parts = sum(r.value(v, m, y) for m in ("var_price", "var_volume", "var_interaction"))
-            assert parts == pytest.approx(tot, rel=1e-12)
-            assert tot == pytest.approx(r.cost[k, :, j].var(ddof=1), rel=1e-10)
-    assert r.value("linked_events", "var_events") == pytest.approx(
-        r.total[2].var(ddof=1) - r.total[1].var(ddof=1), rel=1e-10)
+            mp_, me, sp2, se2 = p.mean(), e.mean(), p.var(ddof=1), e.var(ddof=1)
+            price_share = (me**2 * sp2 + sp2 * se2 / 2) / (me**2 * sp2 + mp_**2 * se2 + sp2 * se2)
+            got = r.value(v, "var_price", y) / r.value(v, "var_total", y)
+            # Monte Carlo error of the share (independence holds only up to sampling error)
+            assert got == pytest.approx(price_share, abs=0.02)
+            assert 0.15 < got < 0.95  # both factors matter in this case: nothing is "interaction"
+
+
+def test_shapley_values_of_an_analytic_game() -> None:
+    from riskmodel.firm.cost import shapley
+
+    # v(S) = (sum of S)^2 for weights a, b: Shapley(a) = a^2 + ab, Shapley(b) = b^2 + ab
+    w = {"a": 2.0, "b": 5.0}
+    out = shapley(lambda s: sum(w[k] for k in s) ** 2, ["a", "b"])
+    assert out["a"] == pytest.approx(4 + 10) and out["b"] == pytest.approx(25 + 10)
+    out3 = shapley(lambda s: float(len(s) == 3), ["x", "y", "z"])  # pure 3-way interaction
+    assert all(v == pytest.approx(1 / 3) for v in out3.values())
 
 
 def test_min_variance_hedge_is_the_regression_slope_and_minimises_variance() -> None:
@@ -127,12 +144,38 @@ def test_min_variance_hedge_is_the_regression_slope_and_minimises_variance() -> 
     for k in range(len(VARIANTS)):
         for j in range(len(YEARS)):
             p, c = mp.price[k, :, j], r.cost_unhedged[k, :, j]
-            h = r.hedge_ratio[k, j]
+            h = r.hedge_mv_free[k, j]
             assert h == pytest.approx(np.polyfit(p, c, 1)[0], rel=1e-9)
             v0 = np.var(c - h * p)
             assert v0 <= np.var(c - 1.05 * h * p) and v0 <= np.var(c - 0.95 * h * p)
+            # bounded: never short, never above the expected purchase
+            assert 0 <= r.hedge_mv[k, j] <= r.bought[k, :, j].mean() + 1e-12
         assert r.total_mv[k].var() <= r.total_unhedged[k].var()
     np.testing.assert_allclose(min_variance_hedge(2.0 * mp.price[0] + 3.0, mp.price[0]), 2.0)
+
+
+def test_hedge_bounds_clip_at_the_net_short_position_and_zero() -> None:
+    from riskmodel.firm.cost import bounded_hedge
+
+    h = np.array([-3.0, 1.0, 20.0])
+    short = np.array([2.0, 2.0, 2.0])
+    np.testing.assert_allclose(bounded_hedge(h, short), [0.0, 1.0, 2.0])
+    np.testing.assert_allclose(bounded_hedge(h, short, allow_short=True), [-2.0, 1.0, 2.0])
+    np.testing.assert_allclose(bounded_hedge(h, short, max_share=0.25), [0.0, 0.5, 0.5])
+    # a firm that is long allowances (net purchase 0) gets no hedge by default
+    mp = make_paths(n=2000)
+    f = firm(emissions={"share": 0.05, "idiosyncratic_vol": 0.1}, allocation={"level": 30.0})
+    r = firm_costs(f, mp)
+    assert np.all(r.hedge_mv == 0)
+
+
+def test_emissions_are_capped_at_capacity() -> None:
+    mp = make_paths(n=3000)
+    f = firm(emissions={"level": 10.0, "elasticity": 3.0, "idiosyncratic_vol": 0.5,
+                        "capacity": 1.1})
+    r = firm_costs(f, mp)
+    assert r.gross.max() <= 11.0 + 1e-12
+    assert (r.gross >= 11.0 - 1e-12).mean() > 0.05  # the cap binds on this wide law
 
 
 def test_abatement_follows_the_marginal_cost_curve() -> None:
@@ -205,13 +248,13 @@ def test_reporting_currency_scales_money_not_volumes() -> None:
     a, b = firm_costs(f, mp), firm_costs(f, mp, fx=1300.0, currency="KRW")
     np.testing.assert_allclose(b.cost, 1300.0 * a.cost)
     np.testing.assert_allclose(b.value("linked", "es975"), 1300.0 * a.value("linked", "es975"))
-    np.testing.assert_allclose(b.hedge_ratio, a.hedge_ratio, rtol=1e-9)
+    np.testing.assert_allclose(b.hedge_mv, a.hedge_mv, rtol=1e-9)
     np.testing.assert_allclose(b.abatement, a.abatement)
 
 
 def test_level_mode_scales_with_bau_elasticity() -> None:
     mp = make_paths(n=2000)
-    f = firm(emissions={"level": 10.0, "annual_change": 0.1, "elasticity": 1.0})
+    f = firm(emissions={"level": 10.0, "annual_change": 0.1, "elasticity": 1.0, "capacity": 5.0})
     r = firm_costs(f, mp)
     rel = mp.bau[0] / mp.bau[0].mean(axis=0)
     np.testing.assert_allclose(r.gross[0], 10.0 * 1.1 ** np.arange(3) * rel)
@@ -230,3 +273,37 @@ def test_output_driver_follows_the_output_array() -> None:
     r = firm_costs(f, mp)
     rel = mp.output[0] / mp.output[0].mean(axis=0)
     np.testing.assert_allclose(r.gross[1], 4.0 * rel**0.5)
+
+
+def test_shapley_shares_match_the_population_closed_form_within_monte_carlo_error() -> None:
+    """Independent lognormal price P and volume V, cost P·V: Var = μV²σP² + μP²σV² + σP²σV², and
+    the Shapley price share is (μV²σP² + σP²σV²/2) / Var. The estimate on 40,000 paths lies
+    within 4 Monte Carlo standard errors (from 20 batches) of the population value."""
+    from riskmodel.firm.cost import variance_shapley
+
+    n, batches = 40_000, 20
+    rng = np.random.default_rng(2024)
+    sp, sv, mp_, mv = 0.4, 0.15, 30.0, 10.0
+    p = mp_ * np.exp(sp * rng.standard_normal((n, 1)) - sp**2 / 2)
+    bau = 200.0 * np.exp(sv * rng.standard_normal((n, 1)) - sv**2 / 2)
+    paths = MarketPaths(["autarky", "linked"], [2024], np.stack([p, p]), np.stack([bau, bau]),
+                        "EUR", "aa")
+    f = firm(emissions={"share": 0.05, "idiosyncratic_vol": 0.0, "capacity": 5.0})
+    r = firm_costs(f, paths)
+    vp, vv = mp_**2 * (math.exp(sp**2) - 1), mv**2 * (math.exp(sv**2) - 1)
+    total = mv**2 * vp + mp_**2 * vv + vp * vv
+    want = (mv**2 * vp + vp * vv / 2) / total
+    got = r.value("autarky", "var_price", 2024) / r.value("autarky", "var_total", 2024)
+
+    def share(pb: np.ndarray, vb: np.ndarray) -> float:
+        parts = variance_shapley(lambda price, volume: price * volume,
+                                 {"price": pb, "volume": vb})
+        return float(parts["price"][0] / (parts["price"][0] + parts["volume"][0]))
+
+    e = 0.05 * bau
+    b = [share(pb, vb) for pb, vb in zip(np.split(p, batches), np.split(e, batches),
+                                         strict=True)]
+    se = np.std(b, ddof=1) / math.sqrt(batches)
+    assert abs(got - want) < 4 * se
+    assert got == pytest.approx(share(p, e), rel=1e-9)  # the report's number is this estimator
+    assert 0.6 < want < 0.95

@@ -157,9 +157,12 @@ def test_json_and_csv_carry_the_same_numbers(built: dict[str, Path]) -> None:
     assert data["currency"] == "USD"
 
 
-def test_report_from_run_folder_equals_resimulation(files: dict[str, Path]) -> None:
+def test_report_from_run_folder_reads_the_stored_arrays_and_never_simulates(
+        files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     from riskmodel.batch.runner import ANNUAL, MANIFEST
     from riskmodel.batch.scenario_file import load_scenario_file
+    from riskmodel.errors import InputError
+    from riskmodel.firm import inputs as firm_inputs
     from riskmodel.firm.cost import firm_costs
     from riskmodel.firm.firm import load_firm
     from riskmodel.firm.inputs import load_inputs, with_annual
@@ -168,21 +171,33 @@ def test_report_from_run_folder_equals_resimulation(files: dict[str, Path]) -> N
     plan = load_scenario_file(files["scenario"])
     run = files["tmp"] / "runs" / "r1"
     run.mkdir(parents=True)
-    atomic_write_json(run / MANIFEST, {"schema": "riskmodel.run/1", "plan": plan.to_json()})
+    atomic_write_json(run / MANIFEST, {"schema": "riskmodel.run/1", "plan": plan.to_json(),
+                                       "status": "complete"})
     res = simulate(with_annual(plan.scenarios[0]))
     np.savez(run / ANNUAL, **{f"p0000__{k}": v for k, v in res.annual.items()})
     firm = load_firm(files["firm"])
 
     def table(**kw: object) -> pd.DataFrame:
         inp = load_inputs(firm, events=False, **kw)
-        return firm_costs(firm, inp.market, fx=inp.fx, currency=inp.currency).table
+        return firm_costs(inp.firm, inp.market, fx=inp.fx, currency=inp.currency).table
 
-    a = table(run=run)
-    (run / ANNUAL).unlink()  # the run kept no annual arrays: the report re-simulates
-    b = table(run=run)
     c = table(scenario=files["scenario"])
-    pd.testing.assert_frame_equal(a, b)
-    pd.testing.assert_frame_equal(a, c)
+
+    def no_simulation(*a: object, **k: object) -> None:
+        raise AssertionError("report --run simulated")
+
+    monkeypatch.setattr(firm_inputs, "simulate", no_simulation)
+    a = table(run=run)
+    pd.testing.assert_frame_equal(a, c)  # same seed, same paths: the same numbers
+    # a different stored array changes the report: it reads the run, not the scenario
+    np.savez(run / ANNUAL, **{f"p0000__{k}": 1.1 * v for k, v in res.annual.items()})
+    assert table(run=run).value.sum() != a.value.sum()
+    with pytest.raises(InputError, match="--paths does not apply"):
+        load_inputs(firm, run=run, paths=10)
+    (run / ANNUAL).unlink()  # the run kept no annual arrays: refused, naming the option
+    with pytest.raises(InputError, match="--keep-annual") as ei:
+        table(run=run)
+    assert ei.value.field == "annual"
 
 
 def _cli(args: list[str], capsys: pytest.CaptureFixture[str],

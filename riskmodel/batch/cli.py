@@ -121,6 +121,17 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="Folder of run folders.")] = config.RUNS_DIR,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; "
                                         "print only the run folder.")] = False,
+    keep_annual: Annotated[bool, typer.Option(
+        "--keep-annual", help="Keep the per-path annual arrays (annual.npz) that firm reports "
+        "read (report --run).")] = False,
+    keep_events: Annotated[bool, typer.Option(
+        "--keep-events", help="Also simulate each regulatory event alone and keep it "
+        "(events.npz) for the firm reports' event sensitivities; implies --keep-annual.")]
+        = False,
+    firms: Annotated[Path | None, typer.Option(
+        "--firms", help="Also write firm_results.parquet for these firms (a folder of firm "
+        "YAML files or a CSV with a 'firm' column); implies --keep-annual --keep-events.",
+        show_default=False)] = None,
 ) -> None:
     """Run a scenario file (all its sweep points) and write runs/<run-id>/."""
     if n_jobs == 0 or n_jobs < -1:
@@ -130,6 +141,11 @@ def run(
         raise InputError(f"must be a positive number of paths (got {chunk_size})",
                          field="--chunk-size")
     options = RunOptions(n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size)
+    firm_list = None
+    if firms is not None:  # checked before the run starts
+        from riskmodel.firm.portfolio import firm_files
+
+        firm_list = firm_files(firms)
     if resume is not None:
         if scenario is not None or paths is not None or seed is not None or run_id is not None:
             raise InputError("--resume takes the run folder only (its scenario, paths and seed "
@@ -142,12 +158,25 @@ def run(
     else:
         if scenario is None:
             raise InputError("give a scenario file (or --resume RUN_DIR)", field="SCENARIO")
-        plan = load_scenario_file(_scenario_path(scenario), paths=paths, seed=seed)
+        if keep_annual or keep_events or firms is not None:
+            from riskmodel.batch.run_arrays import load_plan_keeping_annual
+
+            plan = load_plan_keeping_annual(_scenario_path(scenario), paths=paths, seed=seed)
+        else:
+            plan = load_scenario_file(_scenario_path(scenario), paths=paths, seed=seed)
         bar = RichProgress(plan.name, quiet=quiet)
         try:
             run_dir = run_plan(plan, out=out, run_id=run_id, options=options, progress=bar)
         finally:
             bar.stop()
+    if resume is None and (keep_events or firm_list):
+        from riskmodel.batch.run_arrays import write_event_arrays
+
+        write_event_arrays(run_dir)
+    if firm_list:
+        from riskmodel.batch.run_arrays import write_firm_results
+
+        write_firm_results(run_dir, firm_list)
     if quiet:
         typer.echo(str(run_dir))
         return

@@ -39,8 +39,14 @@ def find_run(ref: str | Path, *, out: str | Path | None = None) -> Path:
     base = runs_dir(out)
     if (base / str(ref) / MANIFEST).is_file():
         return base / str(ref)
-    hits = sorted(d for d in base.glob(f"{ref}*") if (d / MANIFEST).is_file()) if base.is_dir() \
-        else []
+    if p.is_dir():  # a folder of runs (what ``run --out DIR`` makes): its only run
+        base, prefix = p, ""
+    elif p.is_absolute() or len(p.parts) > 1:  # a path prefix: glob in its parent folder
+        base, prefix = p.parent, p.name
+    else:
+        prefix = str(ref)
+    hits = sorted(d for d in base.glob(f"{prefix}*") if (d / MANIFEST).is_file()) \
+        if base.is_dir() else []
     if len(hits) == 1:
         return hits[0]
     if len(hits) > 1:

@@ -24,8 +24,12 @@ def _library(ref: str, folder: Path, what: str) -> Path:
 
 
 def report(
-    firm: Annotated[str, typer.Option("--firm", help="Firm YAML file, or the name of one in "
-                                      "data/firms/.", show_default=False)],
+    firm: Annotated[str | None, typer.Option("--firm", help="Firm YAML file, or the name of "
+                                             "one in data/firms/.", show_default=False)] = None,
+    firms: Annotated[Path | None, typer.Option(
+        "--firms", help="Many firms from one run: a folder of firm YAML files or a CSV with a "
+        "'firm' column; writes one report per firm and portfolio.html.",
+        show_default=False)] = None,
     run: Annotated[str | None, typer.Option("--run", help="Run folder or run id (runs/<id>).",
                                             show_default=False)] = None,
     scenario: Annotated[str | None, typer.Option(
@@ -36,7 +40,8 @@ def report(
         "reports/<firm>-<scenario>).",
         show_default=False)] = None,
     paths: Annotated[int | None, typer.Option(
-        "--paths", min=1, help="Paths to simulate (default: the scenario's / the run's).",
+        "--paths", min=1, help="Paths to simulate with --scenario (default: the scenario's); "
+        "a report of a run reads the run's paths.",
         show_default=False)] = None,
     point: Annotated[int, typer.Option("--point", min=0, help="Sweep point to report.")] = 0,
     events: Annotated[bool, typer.Option(
@@ -56,6 +61,24 @@ def report(
 
     if (run is None) == (scenario is None):
         raise InputError("give exactly one of --run or --scenario", field="--run")
+    if (firm is None) == (firms is None):
+        raise InputError("give exactly one of --firm or --firms", field="--firm")
+    if firms is not None:
+        if run is None:
+            raise InputError("--firms reads a run: give --run RUN (made with --keep-annual)",
+                             field="--firms")
+        from riskmodel.firm.portfolio import make_portfolio
+
+        t0 = time.perf_counter()
+        written = make_portfolio(run, firms, out=out, point=point, pdf=pdf)
+        if screenshot is not None:
+            from riskmodel.firm.browser import screenshot as shoot
+
+            shoot(written["portfolio.html"], screenshot)
+        typer.echo(f"portfolio written to {written['portfolio.html']} "
+                   f"({len(written) - 4} firm reports, {time.perf_counter() - t0:.1f}s)")
+        return
+    assert firm is not None
     firm_path = _library(firm, config.FIRMS_DIR, "firm")
     scn = _library(scenario, config.SCENARIOS_DIR, "scenario") if scenario else None
     if out is None:  # beside the run, or reports/<firm>-<scenario>

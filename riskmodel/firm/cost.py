@@ -18,14 +18,15 @@ Risk measures (losses = costs): VaR_q = the q-quantile of the cost (numpy's line
 between order statistics); ES_q = the mean of the worst k = ⌈n(1 − q)⌉ costs. Probability of a
 shortfall beyond the bank: the need exceeds the allowances banked at the start of the year.
 
-Variance decomposition (sequential, on the same paths): price part = Var C(p, ē) with gross
-emissions fixed at their per-year mean ē; volume part = Var C(p̄, e) with the price fixed at its
-per-year mean p̄; interaction = Var C − price − volume (covariance of price and volume and the
-non-linearity of abatement and bank); events part = Var C(linked_events) − Var C(linked).
+Variance decomposition (Shapley, on the same paths): v(S) = Var C with the factors outside S
+(price, volume and, under linked with events, the events' change to the price) fixed at their
+per-year mean; each factor's part is its average marginal contribution over all orders, so the
+parts sum to Var C and every interaction is shared equally (nothing is left unexplained).
 
-Minimum-variance hedge: per year h*_y = Cov(C_y, p_y) / Var(p_y) (Mt of futures bought at the fair
-forward, on the unhedged cost); over the horizon the futures of all years jointly,
-d ∘ h = Cov(p)⁻¹ Cov(p, C_total) (d the discount factors).
+Minimum-variance hedge, per year: h*_y = Cov(C_y, p_y) / Var(p_y) (Mt of futures bought at the
+fair forward, on the unhedged cost), clipped to [0, max_share × E[bought_y]] (the firm's
+``hedge_policy``: no short legs, at most the expected net short position by default). Side by
+side: hedging the expected net purchase E[bought_y], and no hedge.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def idiosyncratic_factor(firm: Firm, n_paths: int, n_years: int) -> np.ndarray:
     Row i is the same whatever the number of paths (draws are taken path-major), so a firm's
     factor on path i is reproducible and common to every variant.
     """
-    sd = firm.emissions.idiosyncratic_vol
+    sd = firm.emissions.idiosyncratic_vol or 0.0
     if sd == 0:
         return np.ones((n_paths, n_years))
     rho = firm.emissions.idiosyncratic_persistence
@@ -139,7 +140,9 @@ def gross_emissions(firm: Firm, mp: MarketPaths, factor: np.ndarray | None = Non
     if factor is None:
         factor = idiosyncratic_factor(firm, mp.n_paths, len(mp.years))
     if em.share is not None:
-        return em.share * mp.bau * factor[None]
+        ref = mp.index("autarky") if "autarky" in mp.variants else 0
+        expected = em.share * mp.bau[ref].mean(axis=0)
+        return np.minimum(em.share * mp.bau * factor[None], em.capacity * expected)
     x = mp.bau
     if em.driver == "output":
         if mp.output is None:
@@ -151,7 +154,8 @@ def gross_emissions(firm: Firm, mp: MarketPaths, factor: np.ndarray | None = Non
     trend = em.level * (1.0 + em.annual_change) ** np.arange(len(mp.years))
     rel = x / mean_x[None, None, :]
     scale = rel**em.elasticity if em.elasticity != 0 else 1.0
-    return np.broadcast_to(trend[None, None, :] * scale * factor[None], mp.bau.shape).copy()
+    e = np.broadcast_to(trend[None, None, :] * scale * factor[None], mp.bau.shape)
+    return np.minimum(e, em.capacity * trend)
 
 
 def allocation(firm: Firm, years: list[int], gross: np.ndarray) -> np.ndarray:
@@ -285,12 +289,64 @@ def min_variance_hedge(cost: np.ndarray, price: np.ndarray) -> np.ndarray:
         return np.where(vp > 0, cov / vp, 0.0)
 
 
-def joint_min_variance_hedge(total: np.ndarray, price: np.ndarray) -> np.ndarray:
-    """Futures per year minimising Var(total + Σ_y g_y (F_y − p_y)): g = Cov(p)⁻¹ Cov(p, total)."""
-    pc = price - price.mean(axis=0)
-    tc = total - total.mean()
-    g, *_ = np.linalg.lstsq(pc, tc, rcond=None)
-    return g
+def bounded_hedge(h: np.ndarray, net_short: np.ndarray, *, allow_short: bool = False,
+                  max_share: float = 1.0) -> np.ndarray:
+    """The per-year minimum-variance hedge within bounds: at least 0 (unless short legs are
+    allowed), at most ``max_share`` × the expected net short position (Mt). Var(C_y + h (F − p_y))
+    is a parabola in h, so clipping its minimiser is the bounded minimiser."""
+    hi = max_share * np.maximum(net_short, 0.0)
+    lo = -hi if allow_short else np.zeros_like(hi)
+    return np.clip(h, lo, hi)
+
+
+#: Hedge strategies the report sets side by side (suffix of their measures, label).
+STRATEGIES = {"": "with the firm's hedges", "_unhedged": "unhedged",
+              "_expected_hedged": "hedge of the expected net purchase",
+              "_mv_hedged": "minimum-variance hedge (bounded)"}
+
+
+def shapley(value: Any, players: list[str]) -> dict[str, Any]:
+    """Shapley values of a game ``value(frozenset) -> array``: each player's average marginal
+    contribution over all orders; they sum to value(all) − value(∅)."""
+    n = len(players)
+    out: dict[str, Any] = {}
+    cache: dict[frozenset[str], Any] = {}
+
+    def v(s: frozenset[str]) -> Any:
+        if s not in cache:
+            cache[s] = value(s)
+        return cache[s]
+
+    for i in players:
+        others = [p for p in players if p != i]
+        acc: Any = 0.0
+        for k in range(n):
+            w = math.factorial(k) * math.factorial(n - k - 1) / math.factorial(n)
+            for sub in _subsets(others, k):
+                s = frozenset(sub)
+                acc = acc + w * (v(s | {i}) - v(s))
+        out[i] = acc
+    return out
+
+
+def _subsets(items: list[str], k: int) -> list[tuple[str, ...]]:
+    from itertools import combinations
+
+    return list(combinations(items, k))
+
+
+def variance_shapley(cost_of: Any, factors: dict[str, np.ndarray], axis: int = 0
+                     ) -> dict[str, np.ndarray]:
+    """Shapley allocation of Var(cost) to random factors: v(S) = Var cost_of(factors), the
+    factors outside S fixed at their mean along ``axis`` (the paths). The parts sum to the
+    variance exactly; each interaction is shared equally by the factors in it."""
+
+    def value(s: frozenset[str]) -> np.ndarray:
+        args = {k: (x if k in s else np.broadcast_to(x.mean(axis=axis, keepdims=True), x.shape))
+                for k, x in factors.items()}
+        return np.asarray(cost_of(**args)).var(axis=axis, ddof=1)
+
+    return shapley(value, list(factors))
 
 
 # --------------------------------------------------------------------------- the whole analysis
@@ -301,7 +357,8 @@ class FirmRisk:
     """A firm's cost distribution under every variant and its risk table.
 
     Arrays are ``[variant, path, year]`` (``total``: ``[variant, path]``) in the reporting
-    currency (million) for money and Mt for quantities.
+    currency (million) for money and Mt for quantities. ``costs[s]`` / ``totals[s]``: the cost
+    under hedge strategy ``s`` (keys of ``STRATEGIES``; "" = with the firm's own hedges).
     """
 
     firm: Firm
@@ -309,21 +366,42 @@ class FirmRisk:
     currency: str
     fx: float
     discount: np.ndarray
-    cost: np.ndarray
-    cost_unhedged: np.ndarray
-    cost_mv: np.ndarray
-    total: np.ndarray
-    total_unhedged: np.ndarray
-    total_mv: np.ndarray
+    costs: dict[str, np.ndarray]
+    totals: dict[str, np.ndarray]
     gross: np.ndarray
     abatement: np.ndarray
     bought: np.ndarray
     shortfall: np.ndarray
-    hedge_ratio: np.ndarray       # [variant, year] Mt (per-year h*)
-    hedge_joint: np.ndarray       # [variant, year] Mt (horizon-optimal)
+    hedge_mv: np.ndarray          # [variant, year] Mt, bounded per-year min-var hedge
+    hedge_mv_free: np.ndarray     # [variant, year] Mt, unbounded h*
+    hedge_expected: np.ndarray    # [variant, year] Mt, the expected net purchase
     hedges: list[list[dict[str, float]]]
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
-    event_costs: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def cost(self) -> np.ndarray:
+        """Cost per year with the firm's hedges."""
+        return self.costs[""]
+
+    @property
+    def total(self) -> np.ndarray:
+        """Horizon cost with the firm's hedges."""
+        return self.totals[""]
+
+    @property
+    def cost_unhedged(self) -> np.ndarray:
+        """Cost per year without hedges."""
+        return self.costs["_unhedged"]
+
+    @property
+    def total_unhedged(self) -> np.ndarray:
+        """Horizon cost without hedges."""
+        return self.totals["_unhedged"]
+
+    @property
+    def total_mv(self) -> np.ndarray:
+        """Horizon cost with the bounded minimum-variance hedge."""
+        return self.totals["_mv_hedged"]
 
     @property
     def variants(self) -> list[str]:
@@ -361,94 +439,120 @@ def firm_costs(
     for v in range(nv):
         hedge_add[v], info = hedge_payoff(firm, mp.price[v], pos.bought[v], years)
         infos.append(info)
-    h_year = np.stack([min_variance_hedge(pos.cost[v], mp.price[v]) for v in range(nv)])
-    tot_u = (pos.cost * disc).sum(-1)
-    h_joint = np.stack([
-        joint_min_variance_hedge(tot_u[v], mp.price[v]) / disc for v in range(nv)
-    ])
+    net_short = pos.bought.mean(axis=1)                                  # [V, Y]
+    h_free = np.stack([min_variance_hedge(pos.cost[v], mp.price[v]) for v in range(nv)])
+    pol = firm.hedge_policy
+    h_mv = bounded_hedge(h_free, net_short, allow_short=pol.allow_short,
+                         max_share=pol.max_share)
     fwd = mp.price.mean(axis=1, keepdims=True)
-    cost_mv = pos.cost + h_year[:, None, :] * (fwd - mp.price)
-    tot_mv = tot_u + ((h_joint * disc)[:, None, :] * (fwd - mp.price)).sum(-1)
-    cost = pos.cost + hedge_add
+    raw = {"": pos.cost + hedge_add, "_unhedged": pos.cost,
+           "_expected_hedged": pos.cost + net_short[:, None, :] * (fwd - mp.price),
+           "_mv_hedged": pos.cost + h_mv[:, None, :] * (fwd - mp.price)}
     risk = FirmRisk(
         firm=firm, market=mp, currency=currency or mp.currency, fx=fx, discount=disc,
-        cost=fx * cost, cost_unhedged=fx * pos.cost, cost_mv=fx * cost_mv,
-        total=fx * (cost * disc).sum(-1), total_unhedged=fx * tot_u, total_mv=fx * tot_mv,
+        costs={k: fx * c for k, c in raw.items()},
+        totals={k: fx * (c * disc).sum(-1) for k, c in raw.items()},
         gross=gross, abatement=pos.abatement, bought=pos.bought, shortfall=pos.shortfall,
-        hedge_ratio=h_year, hedge_joint=h_joint, hedges=infos,
+        hedge_mv=h_mv, hedge_mv_free=h_free, hedge_expected=net_short, hedges=infos,
     )
     if table:
         risk.table = _table(risk)
     return risk
 
 
-def _decompose(firm: Firm, mp: MarketPaths, gross: np.ndarray, disc: np.ndarray,
-               fx: float) -> dict[str, np.ndarray]:
-    """Price / volume / interaction parts of Var(cost), ``[variant, year + 1]`` (last: horizon)."""
-    years = mp.years
+def decompose(r: FirmRisk) -> dict[str, np.ndarray]:
+    """Shapley split of Var(cost with the firm's hedges) into price, volume and (linked with
+    events only) regulatory events, ``[variant, year + 1]`` (last: horizon); the parts sum to
+    ``var_total``. Under linked with events the price factor is linked's price and the events
+    factor the difference the events make to it on the same path (common random numbers)."""
+    firm, mp, years = r.firm, r.market, r.years
+    nv, ny = len(mp.variants), len(years)
+    out = {k: np.full((nv, ny + 1), np.nan) for k in ("var_total", "var_price", "var_volume",
+                                                       "var_events")}
+    lk = mp.index("linked") if "linked" in mp.variants else None
+    for v, name in enumerate(mp.variants):
+        vol = np.array([h["volume"] for h in r.hedges[v]])
+        fwd = np.array([h["forward"] for h in r.hedges[v]])
+        hy = [years.index(int(h["year"])) for h in r.hedges[v]]
 
-    def costs(price: np.ndarray, g: np.ndarray) -> np.ndarray:
-        pos = position(firm, price, g, years)
-        add = np.stack([hedge_payoff(firm, price[v], pos.bought[v], years)[0]
-                        for v in range(len(mp.variants))])
-        c = fx * (pos.cost + add)
-        return np.concatenate([c, (c * disc).sum(-1, keepdims=True)], axis=-1)
+        def cost_of(price: np.ndarray, volume: np.ndarray, events: np.ndarray | float = 0.0,
+                    vol: np.ndarray = vol, fwd: np.ndarray = fwd, hy: list[int] = hy
+                    ) -> np.ndarray:
+            p = price + events
+            c = position(firm, p, volume, years).cost.copy()
+            for j, y in enumerate(hy):
+                c[:, y] += (fwd[j] - p[:, y]) * vol[j]
+            c = r.fx * c
+            return np.concatenate([c, (c * r.discount).sum(-1, keepdims=True)], axis=-1)
 
-    full = costs(mp.price, gross).var(axis=1, ddof=1)
-    g_bar = np.broadcast_to(gross.mean(axis=1, keepdims=True), gross.shape)
-    p_bar = np.broadcast_to(mp.price.mean(axis=1, keepdims=True), mp.price.shape)
-    price_part = costs(mp.price, g_bar).var(axis=1, ddof=1)
-    vol_part = costs(p_bar, gross).var(axis=1, ddof=1)
-    return {"var_total": full, "var_price": price_part, "var_volume": vol_part,
-            "var_interaction": full - price_part - vol_part}
+        factors = {"price": mp.price[v], "volume": r.gross[v]}
+        if name == "linked_events" and lk is not None:
+            factors = {"price": mp.price[lk], "volume": r.gross[v],
+                       "events": mp.price[v] - mp.price[lk]}
+        parts = variance_shapley(cost_of, factors)
+        out["var_total"][v] = cost_of(mp.price[v], r.gross[v]).var(axis=0, ddof=1)
+        for k, x in parts.items():
+            out[f"var_{k}"][v] = x
+    return out
 
 
 def _table(r: FirmRisk) -> pd.DataFrame:
     """The tidy risk table: variant, year (−1 = horizon), measure, value."""
     ny = len(r.years)
     yrs = [*r.years, -1]
-    cost = np.concatenate([r.cost, r.total[..., None]], axis=-1)          # [V, P, Y+1]
-    unh = np.concatenate([r.cost_unhedged, r.total_unhedged[..., None]], axis=-1)
-    mv = np.concatenate([r.cost_mv, r.total_mv[..., None]], axis=-1)
     meas: dict[str, np.ndarray] = {}
-    for k, v in summarise(np.moveaxis(cost, 1, -1)).items():
-        meas[k] = v
-    unh_s = summarise(np.moveaxis(unh, 1, -1))
-    mv_s = summarise(np.moveaxis(mv, 1, -1))
-    for k in ("mean", "sd", "es975"):
-        meas[f"{k}_unhedged"] = unh_s[k]
-        meas[f"{k}_mv_hedged"] = mv_s[k]
+    for suf in STRATEGIES:
+        c = np.concatenate([r.costs[suf], r.totals[suf][..., None]], axis=-1)  # [V, P, Y+1]
+        for k, v in summarise(np.moveaxis(c, 1, -1)).items():
+            meas[f"{k}{suf}"] = v
+        with np.errstate(divide="ignore", invalid="ignore"):
+            meas[f"car95{suf}"] = meas[f"var95{suf}"] - meas[f"mean{suf}"]
+            meas[f"car95_share{suf}"] = np.where(meas[f"mean{suf}"] > 0,
+                                                 meas[f"car95{suf}"] / meas[f"mean{suf}"], np.nan)
+    sd0, es0 = meas["sd_unhedged"], meas["es975_unhedged"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for suf in ("", "_expected_hedged", "_mv_hedged"):
+            meas[f"var_reduction{suf}"] = np.where(sd0 > 0, 1 - meas[f"sd{suf}"] ** 2 / sd0**2,
+                                                   np.nan)
+            meas[f"es_reduction{suf}"] = np.where(es0 != 0, 1 - meas[f"es975{suf}"] / es0, np.nan)
+    n_years = np.array([1.0] * ny + [float(ny)])
+    for what in ("revenue", "ebitda"):
+        x = getattr(r.firm, what)
+        if x is not None:
+            meas[f"car95_per_{what}"] = meas["car95"] / (x * n_years)[None, :]
     short = np.concatenate([r.shortfall, r.shortfall.any(-1, keepdims=True)], axis=-1)
     meas["p_shortfall"] = short.mean(axis=1)
     for name, arr in (("emissions", r.gross - r.abatement), ("gross_emissions", r.gross),
                       ("abatement", r.abatement), ("bought", r.bought)):
-        tot = arr.sum(-1, keepdims=True)
-        full = np.concatenate([arr, tot], axis=-1)
+        full = np.concatenate([arr, arr.sum(-1, keepdims=True)], axis=-1)
         meas[f"{name}_mean"] = full.mean(axis=1)
         meas[f"{name}_sd"] = full.std(axis=1, ddof=1)
-    price = np.concatenate([r.market.price, np.full(r.market.price.shape[:2] + (1,), np.nan)],
-                           axis=-1)
+        if name in ("gross_emissions", "bought"):
+            meas[f"{name}_q95"] = np.quantile(full, 0.95, axis=1)
+    nan_col = np.full(r.market.price.shape[:2] + (1,), np.nan)
+    price = np.concatenate([r.market.price, nan_col], axis=-1)
     meas["price_mean"] = price.mean(axis=1)
-    meas.update(_decompose(r.firm, r.market, r.gross, r.discount, r.fx))
-    hr = np.concatenate([r.hedge_ratio, np.full((len(r.variants), 1), np.nan)], axis=-1)
-    hj = np.concatenate([r.hedge_joint, np.full((len(r.variants), 1), np.nan)], axis=-1)
+    for q in PRICE_QUANTILES:
+        meas[f"price_q{round(q * 100):02d}"] = np.quantile(price, q, axis=1)
+    meas.update(decompose(r))
+    nan_y = np.full((len(r.variants), 1), np.nan)
     exp_buy = np.concatenate([r.bought.mean(axis=1), r.bought.sum(-1).mean(1)[:, None]], -1)
-    meas["hedge_mv_mt"] = hr
-    meas["hedge_joint_mt"] = hj
+    hmv = np.concatenate([r.hedge_mv, r.hedge_mv.sum(-1, keepdims=True)], axis=-1)
+    meas["hedge_mv_mt"] = hmv
+    meas["hedge_mv_free_mt"] = np.concatenate([r.hedge_mv_free, nan_y], axis=-1)
+    meas["hedge_expected_mt"] = exp_buy
     with np.errstate(divide="ignore", invalid="ignore"):
-        meas["hedge_mv_ratio"] = np.where(exp_buy > 0, hr / exp_buy, np.nan)
-    if "linked" in r.variants and "linked_events" in r.variants:
-        base = meas["var_total"][r.variants.index("linked")]
-        ev = np.full_like(meas["var_total"], np.nan)
-        ev[r.variants.index("linked_events")] = meas["var_total"][
-            r.variants.index("linked_events")] - base
-        meas["var_events"] = ev
+        meas["hedge_mv_ratio"] = np.where(exp_buy > 0, hmv / exp_buy, np.nan)
     rows: list[tuple[str, int, str, float]] = []
     for m, arr in meas.items():
         for v, var in enumerate(r.variants):
             for j in range(ny + 1):
                 rows.append((var, yrs[j], m, float(arr[v, j])))
     return pd.DataFrame(rows, columns=["variant", "year", "measure", "value"])
+
+
+#: Price quantiles of the price-scenario table.
+PRICE_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 def event_effects(

@@ -131,81 +131,93 @@ def emissions_hist(r: FirmRisk) -> FigureOut:
                      "the horizon (central 99% of paths).", _png(fig), data)
 
 
-def cost_hist(r: FirmRisk) -> FigureOut:
-    """Distribution of the horizon compliance cost per variant, with VaR 95 and ES 97.5."""
+def cost_hist(r: FirmRisk, scale: float, unit: str) -> FigureOut:
+    """Distribution of the horizon compliance cost per variant (with the firm's hedges), with
+    VaR 95 and ES 97.5, in the report's unit."""
     fig, ax = _fig()
-    labels = {v: f"{label(v)}: VaR 95 {r.value(v, 'var95'):,.4g}, ES 97.5 "
-                 f"{r.value(v, 'es975'):,.4g}" for v in r.variants}
-    data = _hist(ax, {v: r.total[k] for k, v in enumerate(r.variants)},
-                 f"compliance cost, million {r.currency}", labels)
+    labels = {v: f"{label(v)}: VaR 95 {r.value(v, 'var95') / scale:,.4g}, ES 97.5 "
+                 f"{r.value(v, 'es975') / scale:,.4g}" for v in r.variants}
+    data = _hist(ax, {v: r.total[k] / scale for k, v in enumerate(r.variants)},
+                 f"compliance cost over the horizon, {unit}", labels)
     lo, hi = ax.get_xlim()
     for v in r.variants:
         for m, ls in (("var95", "--"), ("es975", ":")):
-            x = r.value(v, m)
+            x = r.value(v, m) / scale
             if lo <= x <= hi:
                 ax.axvline(x, color=COLORS.get(v), ls=ls, lw=1.0)
-    ax.set_title("Compliance cost over the horizon (dashed: VaR 95, dotted: ES 97.5)")
+    hedged = "with the firm's hedges" if r.firm.hedges else "unhedged"
+    ax.set_title(f"Compliance cost, {hedged} (dashed: VaR 95, dotted: ES 97.5)", fontsize=10)
     ax.legend(fontsize=7)
+    _plain_axis(ax)
+    data["unit"] = unit
     return FigureOut("cost", "Compliance-cost distribution",
-                     "Density of the horizon compliance cost (with the firm's hedges) over the "
+                     f"Density of the horizon compliance cost ({hedged}) in {unit} over the "
                      "central 99% of paths; VaR and ES (in the legend) use every path.",
                      _png(fig), data)
 
 
+def _plain_axis(ax: object) -> None:
+    """No offset or scientific multiplier on the axes: the axis label carries the unit."""
+    for axis in (ax.xaxis, ax.yaxis):  # type: ignore[attr-defined]
+        fmt = axis.get_major_formatter()
+        if hasattr(fmt, "set_scientific"):
+            fmt.set_scientific(False)
+            fmt.set_useOffset(False)
+
+
+#: Factors of the Shapley decomposition: (measure suffix, name, colour).
+FACTORS = (("price", "price", "#4c72b0"), ("volume", "firm volume", "#55a868"),
+           ("events", "regulatory events", "#c44e52"))
+
+
 def decomposition(r: FirmRisk) -> FigureOut:
-    """Stacked variance parts (price, volume, interaction, events) of the horizon cost."""
-    fig, ax = _fig(6.0, 3.4)
-    parts = ["var_price", "var_volume", "var_interaction", "var_events"]
-    names = {"var_price": "price", "var_volume": "volume", "var_interaction": "interaction",
-             "var_events": "regulatory events"}
-    colors = {"var_price": "#4c72b0", "var_volume": "#55a868", "var_interaction": "#8172b2",
-              "var_events": "#c44e52"}
+    """Shapley shares of the horizon cost variance (price, volume, events), per variant."""
+    fig, ax = _fig(6.0, 3.2)
     rows = []
     x = np.arange(len(r.variants))
-    pos_base = np.zeros(len(r.variants))
-    neg_base = np.zeros(len(r.variants))
-    for p in parts:
+    base = np.zeros(len(r.variants))
+    for key, name, color in FACTORS:
         vals = []
         for v in r.variants:
-            try:
-                val = r.value(v, p)
-            except KeyError:
-                val = float("nan")
-            if v == "linked_events" and p != "var_events" and "linked" in r.variants:
-                # linked_events = linked's parts + the events part
-                val = r.value("linked", p)
-            vals.append(0.0 if not np.isfinite(val) else val)
-            rows.append({"variant": v, "part": names[p], "variance": vals[-1]})
-        vals_a = np.asarray(vals)
-        base = np.where(vals_a >= 0, pos_base, neg_base)
-        ax.bar(x, vals_a, bottom=base, color=colors[p], label=names[p])
-        pos_base += np.maximum(vals_a, 0)
-        neg_base += np.minimum(vals_a, 0)
-    ax.set_xticks(x, [label(v) for v in r.variants])
-    ax.set_ylabel(f"variance, (million {r.currency})²")
-    ax.set_title("Variance of the horizon cost by source")
-    ax.axhline(0, color="k", lw=0.5)
-    ax.legend(fontsize=8)
+            tot, part = r.value(v, "var_total"), r.value(v, f"var_{key}")
+            share = part / tot if tot > 0 and np.isfinite(part) else 0.0
+            vals.append(100 * share)
+            rows.append({"variant": v, "factor": key, "share": share})
+        ax.barh(x, vals, left=base, color=color, label=name)
+        base += np.asarray(vals)
+    ax.set_yticks(x, [label(v) for v in r.variants])
+    ax.invert_yaxis()
+    ax.set_xlim(min(0.0, float(base.min())), max(100.0, float(base.max())))
+    ax.set_xlabel("share of the variance of the horizon cost, %")
+    hedged = "with the firm's hedges" if r.firm.hedges else "unhedged"
+    ax.set_title(f"Where the risk comes from ({hedged})", fontsize=10)
+    ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25),
+              frameon=False)
     return FigureOut("decomposition", "Variance decomposition",
-                     "Price part: volume fixed at its mean; volume part: price fixed at its "
-                     "mean; interaction: the rest; events: Var(linked with events) − "
-                     "Var(linked). The linked-with-events bar shows linked's parts plus the "
-                     "events part.", _png(fig), pd.DataFrame(rows))
+                     "Shapley shares of the horizon cost variance: each factor's average "
+                     "marginal contribution over all orders (the others fixed at their mean), "
+                     "so the shares sum to 100% with interactions shared.", _png(fig),
+                     pd.DataFrame(rows))
 
 
-def event_effects_fig(effects: pd.DataFrame, r: FirmRisk) -> FigureOut:
+def event_effects_fig(effects: pd.DataFrame, r: FirmRisk, scale: float, unit: str
+                      ) -> FigureOut:
     """Change in mean and ES 97.5 of the horizon cost from each event alone (and all)."""
     rows = effects.copy()
+    for c in ("mean_linked", "mean_change", "sd_change", "es975_change"):
+        if c in rows:
+            rows[c] = rows[c] / scale
     if "linked" in r.variants and "linked_events" in r.variants:
+        lk, ev = r.variants.index("linked"), r.variants.index("linked_events")
         allrow = {"event": "all events together",
-                  "mean_linked": r.value("linked", "mean"),
-                  "mean_change": r.value("linked_events", "mean") - r.value("linked", "mean"),
-                  "sd_change": r.value("linked_events", "sd") - r.value("linked", "sd"),
-                  "es975_change": r.value("linked_events", "es975") - r.value("linked", "es975"),
-                  "p_changed": float(np.mean(np.abs(
-                      r.total_unhedged[r.variants.index("linked_events")]
-                      - r.total_unhedged[r.variants.index("linked")])
-                      > 1e-9 * (1 + np.abs(r.total_unhedged[r.variants.index("linked")]))))}
+                  "mean_linked": r.value("linked", "mean") / scale,
+                  "mean_change": (r.value("linked_events", "mean")
+                                  - r.value("linked", "mean")) / scale,
+                  "sd_change": (r.value("linked_events", "sd") - r.value("linked", "sd")) / scale,
+                  "es975_change": (r.value("linked_events", "es975")
+                                   - r.value("linked", "es975")) / scale,
+                  "p_changed": float(np.mean(np.abs(r.total_unhedged[ev] - r.total_unhedged[lk])
+                                             > 1e-9 * (1 + np.abs(r.total_unhedged[lk]))))}
         rows = pd.concat([rows, pd.DataFrame([allrow])], ignore_index=True)
     fig, ax = _fig(7.0, 0.9 + 0.45 * max(1, len(rows)))
     if rows.empty:
@@ -220,42 +232,51 @@ def event_effects_fig(effects: pd.DataFrame, r: FirmRisk) -> FigureOut:
         ax.set_yticks(y, list(rows["event"]))
         ax.axvline(0, color="k", lw=0.5)
         ax.invert_yaxis()
-        ax.set_xlabel(f"million {r.currency} over the horizon, vs linked without events")
+        ax.set_xlabel(f"{unit} over the horizon, vs linked without events")
         ax.legend(fontsize=8)
-    ax.set_title("Effect of regulatory events on the horizon cost")
+        _plain_axis(ax)
+    hedged = "with the firm's hedges" if r.firm.hedges else "unhedged"
+    ax.set_title(f"Effect of regulatory events on the horizon cost ({hedged})", fontsize=10)
+    rows["unit"] = unit
     return FigureOut("events", "Regulatory-event effects",
                      "Each event simulated alone (with versus without it, common random "
-                     "numbers); the last row is the scenario's events together.",
-                     _png(fig), rows)
+                     "numbers) where the report simulated them; the last row is the scenario's "
+                     f"events together. Money in {unit}.", _png(fig), rows)
 
 
-def hedge_fig(r: FirmRisk) -> FigureOut:
-    """Sd and ES 97.5 of the horizon cost: unhedged, the firm's hedges, minimum-variance."""
-    fig = Figure(figsize=(7.5, 3.4))
+def hedge_fig(r: FirmRisk, main: str, scale: float, unit: str) -> FigureOut:
+    """Sd and ES 97.5 of the horizon cost under each hedge strategy (one variant)."""
+    from riskmodel.firm.cost import STRATEGIES
+
+    fig = Figure(figsize=(7.5, 3.2))
     rows = []
-    kinds = [("unhedged", "_unhedged"), ("firm's hedges", ""), ("minimum variance", "_mv_hedged")]
-    cols = ["#999999", "#4c72b0", "#55a868"]
+    order = ["_unhedged", "_expected_hedged", "_mv_hedged"] + ([""] if r.firm.hedges else [])
+    cols = {"_unhedged": "#999999", "_expected_hedged": "#8172b2", "_mv_hedged": "#55a868",
+            "": "#4c72b0"}
     for i, meas in enumerate(("sd", "es975")):
         ax = fig.add_subplot(1, 2, i + 1)
-        x = np.arange(len(r.variants))
-        for j, (name, suf) in enumerate(kinds):
-            vals = [r.value(v, f"{meas}{suf}") for v in r.variants]
-            ax.bar(x + (j - 1) * 0.27, vals, width=0.26, color=cols[j], label=name)
-            rows += [{"variant": v, "measure": meas, "hedge": name, "value": val}
-                     for v, val in zip(r.variants, vals, strict=True)]
-        ax.set_xticks(x, [label(v) for v in r.variants], fontsize=7)
+        vals = [r.value(main, f"{meas}{s}") / scale for s in order]
+        ax.barh(np.arange(len(order)), vals, color=[cols[s] for s in order])
+        ax.set_yticks(np.arange(len(order)),
+                      [STRATEGIES[s] if i == 0 else "" for s in order], fontsize=7)
+        ax.invert_yaxis()
         ax.set_title({"sd": "standard deviation", "es975": "ES 97.5"}[meas], fontsize=9)
-        ax.set_ylabel(f"million {r.currency}")
-        if i == 0:
-            ax.legend(fontsize=7)
-    fig.suptitle("Hedging the horizon cost with futures", fontsize=10)
+        ax.set_xlabel(unit, fontsize=8)
+        _plain_axis(ax)
+        rows += [{"variant": main, "measure": meas, "hedge": STRATEGIES[s], "value": val,
+                  "unit": unit} for s, val in zip(order, vals, strict=True)]
+    fig.suptitle(f"Hedging the horizon cost with futures ({label(main)})", fontsize=10)
     return FigureOut("hedge", "Hedge analysis",
-                     "Minimum-variance futures per year, jointly over the horizon "
-                     "(h = Cov(p)⁻¹ Cov(p, C)), at the fair forward.", _png(fig),
+                     "Per-year futures at the fair forward: the bounded minimum-variance hedge "
+                     "(0 ≤ h ≤ expected net short), a hedge of the expected net purchase, the "
+                     f"firm's own hedges, and none. Money in {unit}.", _png(fig),
                      pd.DataFrame(rows))
 
 
-def all_figures(r: FirmRisk, effects: pd.DataFrame, daily: np.ndarray | None) -> list[FigureOut]:
-    """Every figure of the report, in report order."""
-    return [fan_chart(r, daily), emissions_hist(r), cost_hist(r), decomposition(r),
-            event_effects_fig(effects, r), hedge_fig(r)]
+def all_figures(r: FirmRisk, effects: pd.DataFrame, daily: np.ndarray | None,
+                scale: float = 1.0, unit: str = "", main: str | None = None) -> list[FigureOut]:
+    """Every figure of the report, in report order (money in ``unit`` = millions / scale)."""
+    unit = unit or f"million {r.currency}"
+    main = main or ("linked_events" if "linked_events" in r.variants else r.variants[-1])
+    return [fan_chart(r, daily), emissions_hist(r), cost_hist(r, scale, unit), decomposition(r),
+            event_effects_fig(effects, r, scale, unit), hedge_fig(r, main, scale, unit)]

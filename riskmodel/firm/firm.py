@@ -14,7 +14,9 @@ A firm file::
       level: 75.0                      # Mt in the first simulated year (or ``share`` of BAU)
       annual_change: -0.01
       elasticity: 1.0                  # d log e / d log U (the market's BAU emissions)
-      idiosyncratic_vol: 0.04          # sd of the firm's own annual log shock
+      idiosyncratic_vol: 0.04          # sd of the firm's own annual log shock (default: the
+                                     # market's, calibrations/fundamentals.json)
+    capacity: 1.2                    # emissions never exceed 1.2 x the expected level
     abatement: {slope: 2000.0, curvature: 0.0, max_share: 0.15}
     allocation: {by_year: {2024: 70.0, 2025: 69.0}}   # or {level:, annual_change:}, {output_based:}
     bank: 2.0
@@ -54,6 +56,12 @@ class EmissionsSpec(_Model):
     array), Y its covered output (``output``), E[·] the mean over the paths, z a lognormal
     idiosyncratic factor with mean 1 (log sd ``idiosyncratic_vol``, AR(1) coefficient
     ``idiosyncratic_persistence`` across years) drawn from the firm's own seeded stream.
+
+    The law is bounded: e_y ≤ ``capacity`` × the expected level of year y (level mode: the
+    trend level; share mode: share · E[U_y]), since a plant cannot emit beyond what its capacity
+    produces. ``idiosyncratic_vol`` left out: the standard deviation of annual log emission
+    growth of the market's jurisdiction (``calibrations/fundamentals.json``, OWID / Global
+    Carbon Budget emissions), see ``riskmodel.firm.emissions_law``.
     """
 
     share: Annotated[float, Field(gt=0, le=1)] | None = None
@@ -63,7 +71,10 @@ class EmissionsSpec(_Model):
     #: What the firm's emissions follow in ``level`` mode: the market's BAU emissions U or its
     #: covered output Y (the engine's ``output`` annual array).
     driver: Literal["bau", "output"] = "bau"
-    idiosyncratic_vol: Annotated[float, Field(ge=0, le=2)] = 0.0
+    #: Log sd of the firm's own annual shock; None: the market's (fundamentals calibration).
+    idiosyncratic_vol: Annotated[float, Field(ge=0, le=2)] | None = None
+    #: Upper bound of gross emissions as a multiple of the year's expected level (capacity).
+    capacity: Annotated[float, Field(ge=1, le=5)] = 1.2
     idiosyncratic_persistence: Annotated[float, Field(ge=-0.99, le=0.99)] = 0.0
     #: Seed of the idiosyncratic stream (default: derived from the firm's name).
     seed: Annotated[int, Field(ge=0)] | None = None
@@ -146,6 +157,17 @@ class HedgeSpec(_Model):
         return self
 
 
+class HedgePolicy(_Model):
+    """Bounds of the minimum-variance hedge the report proposes, per compliance year.
+
+    By default no short leg (``allow_short: false``) and at most ``max_share`` (1.0) of the
+    expected net short position of that year (the allowances the firm expects to buy).
+    """
+
+    allow_short: bool = False
+    max_share: Annotated[float, Field(ge=0, le=3)] = 1.0
+
+
 class PenaltySpec(_Model):
     """Penalty per missing tonne (market currency). Without make-good the firm pays
     min(price, amount) per tonne it lacks (the penalty caps its price); with make-good it must
@@ -178,6 +200,11 @@ class Firm(_Model):
     hedges: list[HedgeSpec] = Field(default_factory=list)
     #: Annual rate to discount later years' costs in the horizon total (0: plain sum).
     discount_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    #: Bounds of the proposed minimum-variance hedge.
+    hedge_policy: HedgePolicy = Field(default_factory=HedgePolicy)
+    #: Annual revenue and EBITDA (million reporting currency), to quote cost at risk against.
+    revenue: PosFloat | None = None
+    ebitda: PosFloat | None = None
 
     def stream_seed(self) -> int:
         """Seed of the firm's idiosyncratic stream (stable across runs and machines)."""

@@ -1,11 +1,12 @@
-"""Where a firm report gets its paths: a run folder's ``annual.npz``, or the engine.
+"""Where a firm report gets its paths: a run folder's stored arrays, or the engine.
 
-A run keeps the per-path compliance-year arrays only when its scenario had
-``simulation.keep_annual``; otherwise (and for ``--scenario``) the scenario is simulated here with
-``keep_annual`` on and the same seed, which reproduces the run path for path (the engine's
-chunk streams depend on the seed and the chunk grain only). The effect of each regulatory event
-is measured by simulating the scenario once per event with only that event switched on (variants
-``linked`` and ``linked_events`` on the same seed, so on common random numbers).
+``--run``: the run's ``annual.npz`` and ``paths.npz`` (``riskmodel.batch.run_arrays``), never a
+new simulation; a run that kept no annual arrays is refused with the option to add
+(``--keep-annual``). ``--scenario``: the scenario is simulated here with ``keep_annual`` on; the
+effect of each regulatory event is then measured by simulating the scenario once per event with
+only that event switched on (variants ``linked`` and ``linked_events`` on the same seed, so on
+common random numbers). A run does not store those single-event simulations, so a report of a
+run shows the events' joint effect only and says so.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class FirmInputs:
     currency: str = ""
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    #: The firm with its defaults resolved (idiosyncratic dispersion), and its emissions law.
+    firm: Firm | None = None
+    emissions_law: str = ""
 
 
 def engine() -> Any:
@@ -167,9 +171,9 @@ def single_events(scenario: Scenario) -> dict[str, EventsSpec]:
     return out
 
 
-def event_paths(scenario: Scenario, market: str, *, paths: int, currency: str = ""
-                ) -> dict[str, MarketPaths]:
-    """Per single event: the firm's market under ``linked`` and ``linked_events``."""
+def event_scenarios(scenario: Scenario, *, paths: int) -> dict[str, Scenario]:
+    """Per single event: the scenario with only that event, variants ``linked`` and
+    ``linked_events``, keeping annual arrays ({} when the scenario lacks those variants)."""
     variants = list(scenario.simulation.variants)
     if "linked" not in variants or "linked_events" not in variants:
         return {}
@@ -179,41 +183,74 @@ def event_paths(scenario: Scenario, market: str, *, paths: int, currency: str = 
         data["events"] = ev.model_dump()
         data["simulation"].update(keep_annual=True, keep_paths=0, paths=paths,
                                   variants=["linked", "linked_events"])
-        scn = Scenario.model_validate(data)
+        out[name] = Scenario.model_validate(data)
+    return out
+
+
+def event_paths(scenario: Scenario, market: str, *, paths: int, currency: str = ""
+                ) -> dict[str, MarketPaths]:
+    """Per single event: the firm's market under ``linked`` and ``linked_events``."""
+    out = {}
+    for name, scn in event_scenarios(scenario, paths=paths).items():
         res = simulate(scn)
         out[name] = market_paths(res.annual, scn, market, currency)
     return out
 
 
+def inputs_from_arrays(firm: Firm, scn: Scenario, annual: dict[str, np.ndarray],
+                       kept: dict[str, np.ndarray], *, source: str,
+                       firm_file: str | Path | None = None) -> FirmInputs:
+    """A firm's inputs from stored arrays (a run's, or a fresh simulation's), no events."""
+    from riskmodel.firm.emissions_law import law_sentence, with_default_dispersion
+    from riskmodel.firm.firm import check_firm_years
+
+    if not annual:
+        raise InputError("the engine returned no annual arrays (simulation.keep_annual)",
+                         field="annual")
+    check_firm_years(firm, years_of(scn), file=firm_file)
+    ccy = market_currency(scn, firm.market)
+    report_ccy = firm.currency or ccy
+    mp = market_paths(annual, scn, firm.market, ccy)
+    fx = fx_rate(scn, firm, ccy, report_ccy, file=firm_file)
+    resolved, src = with_default_dispersion(firm)
+    return FirmInputs(scenario=scn, market=mp, daily=daily_prices(kept, scn, firm.market),
+                      fx=fx, currency=report_ccy, source=source, firm=resolved,
+                      emissions_law=law_sentence(resolved, src))
+
+
+def add_run_events(inp: FirmInputs, run: str | Path, point: int) -> None:
+    """The single-event arrays the run stored (``--keep-events``), else a note saying so."""
+    from riskmodel.batch.run_arrays import point_event_arrays
+    from riskmodel.batch.runs import find_run
+
+    if not single_events(inp.scenario):
+        return
+    stored = point_event_arrays(find_run(run), point)
+    if stored is None:
+        inp.notes.append("the run stored no single-event simulations: the events' joint effect "
+                         "is shown; run with --keep-events (or --firms) to measure each event "
+                         "alone")
+        return
+    firm = inp.firm
+    assert firm is not None
+    n = 0
+    for name, (scn, annual) in stored.items():
+        inp.per_event[name] = market_paths(annual, scn, firm.market, inp.market.currency)
+        n = scn.simulation.paths
+    inp.notes.append(f"event effects: each event alone, {n} paths on the run's seed (stored by "
+                     "the run)")
+
+
 def from_run(run_dir: str | Path, *, point: int = 0) -> tuple[Scenario, dict[str, np.ndarray],
                                                                 dict[str, np.ndarray], str]:
-    """Scenario, annual arrays and kept paths of a run folder's sweep point (re-simulated with
-    the same seed when the run kept no annual arrays)."""
-    from riskmodel.batch.runner import ANNUAL, PATHS, read_manifest
+    """Scenario, annual arrays and kept paths of a run folder's sweep point (read, never
+    simulated; InputError naming ``--keep-annual`` when the run kept no annual arrays)."""
+    from riskmodel.batch.run_arrays import point_arrays
     from riskmodel.batch.runs import find_run
-    from riskmodel.batch.scenario_file import plan_from_json
 
     d = find_run(run_dir)
-    manifest = read_manifest(d)
-    plan = plan_from_json(manifest["plan"])
-    if not 0 <= point < len(plan.scenarios):
-        raise InputError(f"the run has {len(plan.scenarios)} sweep point(s); got {point}",
-                         field="--point")
-    scn = plan.scenarios[point]
-    prefix = f"p{point:04d}__"
-
-    def load(name: str) -> dict[str, np.ndarray]:
-        if not (d / name).is_file():
-            return {}
-        with np.load(d / name) as z:
-            return {k[len(prefix):]: z[k] for k in z.files if k.startswith(prefix)}
-
-    annual, kept = load(ANNUAL), load(PATHS)
-    if annual:
-        return scn, annual, kept, f"run {d.name} (annual arrays of sweep point {point})"
-    res = simulate(with_annual(scn))
-    return (scn, res.annual, kept or (res.paths or {}),
-            f"run {d.name}, sweep point {point}, re-simulated with keep_annual (same seed)")
+    scn, annual, kept = point_arrays(d, point)
+    return scn, annual, kept, f"run {d.name} (stored arrays of sweep point {point})"
 
 
 def load_inputs(
@@ -227,47 +264,35 @@ def load_inputs(
     event_paths_n: int | None = None,
     firm_file: str | Path | None = None,
 ) -> FirmInputs:
-    """Market paths for ``firm`` from a run folder or a scenario (file or object)."""
-    from riskmodel.firm.firm import check_firm_years
-
+    """Market paths for ``firm`` from a run folder (read) or a scenario (simulated)."""
     if (run is None) == (scenario is None):
         raise InputError("give exactly one of --run or --scenario", field="--run")
     if run is not None:
         scn, annual, kept, source = from_run(run, point=point)
         if paths is not None and paths != scn.simulation.paths:
-            scn = with_annual(scn, paths=paths)
-            res = simulate(scn)
-            annual, kept = res.annual, res.paths or {}
-            source += f"; re-simulated with {paths} paths"
+            raise InputError(f"--paths does not apply to --run: the report reads the run's "
+                             f"{scn.simulation.paths} stored paths", field="--paths")
+        inp = inputs_from_arrays(firm, scn, annual, kept, source=source, firm_file=firm_file)
+        if events:
+            add_run_events(inp, run, point)
+        return inp
+    if isinstance(scenario, Scenario):
+        scn, source = scenario, f"scenario {scenario.name}"
     else:
-        if isinstance(scenario, Scenario):
-            scn, source = scenario, f"scenario {scenario.name}"
-        else:
-            from riskmodel.batch.scenario_file import load_scenario_file
+        from riskmodel.batch.scenario_file import load_scenario_file
 
-            plan = load_scenario_file(scenario, paths=paths)
-            if not 0 <= point < len(plan.scenarios):
-                raise InputError(f"the scenario has {len(plan.scenarios)} sweep point(s); got "
-                                 f"{point}", file=scenario, field="--point")
-            scn = plan.scenarios[point]
-            source = f"scenario file {Path(scenario).name} (sweep point {plan.point_label(point)})"
-        scn = with_annual(scn, paths=paths)
-        res = simulate(scn)
-        annual, kept = res.annual, res.paths or {}
-    if not annual:
-        raise InputError("the engine returned no annual arrays (simulation.keep_annual)",
-                         field="annual")
-    check_firm_years(firm, years_of(scn), file=firm_file)
-    ccy = market_currency(scn, firm.market)
-    report_ccy = firm.currency or ccy
-    mp = market_paths(annual, scn, firm.market, ccy)
-    fx = fx_rate(scn, firm, ccy, report_ccy, file=firm_file)
-    per_event: dict[str, MarketPaths] = {}
-    notes: list[str] = []
+        plan = load_scenario_file(scenario, paths=paths)
+        if not 0 <= point < len(plan.scenarios):
+            raise InputError(f"the scenario has {len(plan.scenarios)} sweep point(s); got "
+                             f"{point}", file=scenario, field="--point")
+        scn = plan.scenarios[point]
+        source = f"scenario file {Path(scenario).name} (sweep point {plan.point_label(point)})"
+    scn = with_annual(scn, paths=paths)
+    res = simulate(scn)
+    inp = inputs_from_arrays(firm, scn, res.annual, res.paths or {}, source=source,
+                             firm_file=firm_file)
     if events and single_events(scn):
         n = event_paths_n or min(scn.simulation.paths, EVENT_PATHS)
-        per_event = event_paths(scn, firm.market, paths=n, currency=ccy)
-        notes.append(f"event effects: each event alone, {n} paths on the run's seed")
-    return FirmInputs(scenario=scn, market=mp, daily=daily_prices(kept, scn, firm.market),
-                      per_event=per_event, fx=fx, currency=report_ccy, source=source,
-                      notes=notes)
+        inp.per_event = event_paths(scn, firm.market, paths=n, currency=inp.market.currency)
+        inp.notes.append(f"event effects: each event alone, {n} paths on the scenario's seed")
+    return inp

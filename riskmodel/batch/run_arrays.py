@@ -1,0 +1,184 @@
+"""What a run keeps for firm reports, and reading it back.
+
+With ``riskmodel run SCENARIO --keep-annual`` (or ``simulation.keep_annual: true``, or
+``--firms``) every chunk carries the engine's per-path compliance-year arrays (``price``,
+``bau``, ``supply``, ``emissions``, ``flow``, ``output``, ``price_autarky``, each
+``[variant, path, market, year]``); the final merge concatenates them in chunk order into
+``annual.npz`` (one key ``p<point>__<name>`` per sweep point and array) beside ``paths.npz`` (the
+kept daily price paths for fan charts), so they are the same whatever the workers or
+interruptions. ``report --run`` reads these files and never simulates; a run without them is
+refused with the option to add. ``--keep-events`` also stores each regulatory event simulated
+alone (``events.npz``, ``events.json``) for the reports' event sensitivities; without it a report
+of the run shows the events' joint effect and says so. ``--firms`` (which implies both) also
+writes ``firm_results.parquet`` beside
+``results.parquet``: the firms' risk tables, one row per firm, sweep point, variant, year and
+measure.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.batch.runner import ANNUAL, PATHS, read_manifest
+from riskmodel.batch.scenario_file import ScenarioPlan, plan_from_dict, plan_from_json
+from riskmodel.errors import InputError
+from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet, read_yaml
+from riskmodel.sim.scenario import Scenario
+
+#: The option that makes a run keep what firm reports need.
+KEEP_OPTION = "--keep-annual"
+FIRM_RESULTS = "firm_results.parquet"
+#: Single-event simulations for firm reports (``--keep-events``) and their index.
+EVENTS = "events.npz"
+EVENTS_INDEX = "events.json"
+#: Default paths per single-event simulation.
+EVENT_PATHS = 20_000
+#: Arrays a firm report cannot do without.
+NEEDED = ("price", "bau")
+
+
+def load_plan_keeping_annual(path: str | Path, *, paths: int | None = None,
+                             seed: int | None = None) -> ScenarioPlan:
+    """A scenario file's plan with ``simulation.keep_annual`` switched on (every point)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("expected a scenario YAML file, got a directory", file=path)
+    data = read_yaml(path)
+    if isinstance(data, dict):
+        sim = data.setdefault("simulation", {})
+        if isinstance(sim, dict):
+            sim["keep_annual"] = True
+    return plan_from_dict(data, file=path, paths=paths, seed=seed)
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def _load_npz(path: Path, prefix: str) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        return {}
+    with np.load(path) as z:
+        return {k[len(prefix):]: z[k] for k in z.files if k.startswith(prefix)}
+
+
+def run_plan_of(run_dir: Path) -> ScenarioPlan:
+    """The plan a run folder ran (from its manifest)."""
+    return plan_from_json(read_manifest(run_dir)["plan"])
+
+
+def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | None = None
+                 ) -> tuple[Scenario, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Scenario, annual arrays and kept daily paths of a finished run's sweep point.
+
+    InputError when the point does not exist, the run has not finished, or it kept no annual
+    arrays (the message names ``--keep-annual``)."""
+    d = Path(run_dir)
+    manifest = read_manifest(d)
+    plan = plan or plan_from_json(manifest["plan"])
+    if not 0 <= point < len(plan.scenarios):
+        raise InputError(f"the run has {len(plan.scenarios)} sweep point(s); got {point}",
+                         field="--point")
+    if manifest.get("status") != "complete":
+        raise InputError(f"the run has not finished; finish it with: riskmodel run --resume {d}",
+                         file=d, field="RUN")
+    prefix = f"p{point:04d}__"
+    annual = _load_npz(d / ANNUAL, prefix)
+    missing = [n for n in NEEDED if n not in annual]
+    if missing:
+        raise InputError(
+            f"the run kept no per-path annual arrays ({', '.join(missing)}), which firm reports "
+            f"read; run the scenario again with `riskmodel run {plan.name} {KEEP_OPTION}`",
+            file=d / ANNUAL, field="annual")
+    return plan.scenarios[point], annual, _load_npz(d / PATHS, prefix)
+
+
+def write_event_arrays(run_dir: str | Path, *, paths: int | None = None) -> Path | None:
+    """Simulate each regulatory event of every sweep point alone (variants ``linked`` and
+    ``linked_events`` on the run's seed, so on common random numbers) and store their annual
+    arrays in ``events.npz`` with ``events.json`` naming them; None when no point has events.
+    Each is one whole simulation, deterministic in the seed like the run."""
+    from riskmodel.firm.inputs import event_scenarios, simulate
+
+    d = Path(run_dir)
+    plan = run_plan_of(d)
+    arrays: dict[str, np.ndarray] = {}
+    index: dict[str, Any] = {"paths": None, "points": {}}
+    for k, scn in enumerate(plan.scenarios):
+        n = paths or min(scn.simulation.paths, EVENT_PATHS)
+        names = []
+        for i, (name, one) in enumerate(event_scenarios(scn, paths=n).items()):
+            res = simulate(one)
+            for arr_name in ("price", "bau", "output"):
+                if arr_name in res.annual:
+                    arrays[f"p{k:04d}__e{i:02d}__{arr_name}"] = np.asarray(res.annual[arr_name])
+            names.append(name)
+            index["paths"] = n
+        index["points"][str(k)] = names
+    if not arrays:
+        return None
+    atomic_write_bytes(d / EVENTS, _npz_bytes(arrays))
+    return atomic_write_json(d / EVENTS_INDEX, index)
+
+
+def point_event_arrays(run_dir: Path, point: int
+                       ) -> dict[str, tuple[Scenario, dict[str, np.ndarray]]] | None:
+    """The stored single-event simulations of a sweep point: name → (scenario, annual arrays);
+    None when the run stored none."""
+    from riskmodel.firm.inputs import event_scenarios
+
+    if not (run_dir / EVENTS).is_file() or not (run_dir / EVENTS_INDEX).is_file():
+        return None
+    index = json.loads((run_dir / EVENTS_INDEX).read_text(encoding="utf-8"))
+    names = index["points"].get(str(point), [])
+    scn = run_plan_of(run_dir).scenarios[point]
+    scns = event_scenarios(scn, paths=int(index["paths"]))
+    out = {}
+    for i, name in enumerate(names):
+        annual = _load_npz(run_dir / EVENTS, f"p{point:04d}__e{i:02d}__")
+        if name not in scns or not all(n in annual for n in NEEDED):
+            raise InputError(f"stored event {name!r} does not match the run's scenario",
+                             file=run_dir / EVENTS, field="events")
+        out[name] = (scns[name], annual)
+    return out
+
+
+def firm_results(run_dir: str | Path, firm_files: list[Path]) -> pd.DataFrame:
+    """Every firm's risk table on every sweep point of a run (read once, no simulation);
+    money in million of each firm's reporting currency, with a unit column."""
+    from riskmodel.firm.cost import firm_costs
+    from riskmodel.firm.firm import load_firm
+    from riskmodel.firm.inputs import inputs_from_arrays
+    from riskmodel.firm.units import unit_of
+
+    d = Path(run_dir)
+    plan = run_plan_of(d)
+    firms = [(Path(p), load_firm(p)) for p in firm_files]
+    frames = []
+    for k in range(len(plan.scenarios)):
+        scn, annual, kept = point_arrays(d, k, plan=plan)
+        for path, firm in firms:
+            inputs = inputs_from_arrays(firm, scn, annual, kept, source=f"run {d.name}",
+                                        firm_file=path)
+            r = firm_costs(inputs.firm, inputs.market, fx=inputs.fx, currency=inputs.currency)
+            t = r.table.copy()
+            t.insert(0, "sweep_point", np.int32(k))
+            t.insert(0, "firm", path.stem)
+            t["unit"] = [unit_of(m, r.currency, market_currency=inputs.market.currency)
+                         for m in t["measure"]]
+            frames.append(t)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_firm_results(run_dir: str | Path, firm_files: list[Path]) -> Path:
+    """Write ``firm_results.parquet`` into the run folder (atomically)."""
+    d = Path(run_dir)
+    return atomic_write_parquet(d / FIRM_RESULTS, firm_results(d, firm_files))

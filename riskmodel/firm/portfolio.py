@@ -1,0 +1,185 @@
+"""Many firms from one run: one report per firm and a portfolio summary page.
+
+The run's stored arrays are read once per sweep point (``riskmodel.batch.run_arrays``); every
+firm is evaluated on the same paths, so the portfolio's cost is the path-by-path sum of the
+firms' costs in one currency (the scenario's numeraire, at the scenario's fixed rates) and its
+cost at risk includes the diversification between firms. ``<out>/portfolio.html``,
+``portfolio.json``, ``portfolio.csv`` (with a unit column) and ``<out>/<firm>/`` per firm.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from riskmodel.errors import InputError
+from riskmodel.firm.cost import var_es
+from riskmodel.firm.firm import Firm, load_firm
+from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+SCHEMA = "riskmodel.firm_portfolio/1"
+#: Columns of portfolio.csv, in order.
+COLUMNS = ["rank", "firm", "name", "market", "currency", "unit", "expected_cost", "car95",
+           "es975", "es975_unhedged", "net_short_mt", "portfolio_unit", "expected_cost_p",
+           "car95_p", "es975_p", "car95_share_of_total"]
+
+
+def firm_files(ref: str | Path) -> list[Path]:
+    """Firm files from a folder (every ``*.yaml``) or a CSV with a ``firm`` column (paths, or
+    names of files in ``data/firms/``, relative to the CSV's folder)."""
+    from riskmodel import config
+
+    p = Path(ref)
+    if p.is_dir():
+        out = sorted(p.glob("*.yaml"))
+        if not out:
+            raise InputError("no firm files (*.yaml) in the folder", file=p, field="--firms")
+        return out
+    if not p.is_file():
+        raise InputError("no such firm list (a folder of firm YAML files or a CSV)", file=p,
+                         field="--firms")
+    try:
+        frame = pd.read_csv(p, dtype=str)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"unreadable CSV ({exc})", file=p, field="--firms") from None
+    if "firm" not in frame.columns:
+        raise InputError(f"needs a 'firm' column (has: {', '.join(frame.columns)})", file=p,
+                         field="firm")
+    out = []
+    for k, ref_k in enumerate(frame["firm"].fillna("")):
+        ref_k = ref_k.strip()
+        cands = [p.parent / ref_k, Path(ref_k), config.FIRMS_DIR / f"{ref_k}.yaml"]
+        hit = next((c for c in cands if ref_k and c.is_file()), None)
+        if hit is None:
+            raise InputError(f"row {k + 2}: no firm file {ref_k!r}", file=p, field="firm")
+        out.append(hit)
+    if not out:
+        raise InputError("lists no firms", file=p, field="firm")
+    return out
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _chart(rows: list[dict[str, Any]], unit: str) -> bytes:
+    fig = Figure(figsize=(7.0, 0.8 + 0.45 * len(rows)))
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(rows))
+    ax.barh(y - 0.2, [r["expected_cost_p"] for r in rows], height=0.38, color="#4c72b0",
+            label="expected cost")
+    ax.barh(y + 0.2, [r["car95_p"] for r in rows], height=0.38, color="#c44e52",
+            label="cost at risk 95 (VaR 95 − mean)")
+    ax.set_yticks(y, [r["name"] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(unit)
+    fmt = ax.xaxis.get_major_formatter()
+    if hasattr(fmt, "set_scientific"):
+        fmt.set_scientific(False)
+        fmt.set_useOffset(False)
+    ax.legend(fontsize=8)
+    ax.set_title("Compliance cost over the horizon, with the firms' hedges", fontsize=10)
+    return _png(fig)
+
+
+def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None = None,
+                   point: int = 0, pdf: bool = False) -> dict[str, Path]:
+    """One report per firm and the portfolio page, from a run's stored arrays (no simulation)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    from riskmodel import __version__
+    from riskmodel.batch.run_arrays import point_arrays
+    from riskmodel.batch.runs import find_run
+    from riskmodel.firm.inputs import (
+        add_run_events,
+        fx_rate,
+        inputs_from_arrays,
+        market_currency,
+    )
+    from riskmodel.firm.report import build_report, report_unit, write_report
+    from riskmodel.firm.units import money_scale
+
+    d = find_run(run)
+    files = firm_files(firms)
+    loaded: list[tuple[Path, Firm]] = [(f, load_firm(f)) for f in files]
+    scn, annual, kept = point_arrays(d, point)  # read once
+    out = Path(out) if out is not None else d / "reports"
+    num = scn.simulation.numeraire
+    rows: list[dict[str, Any]] = []
+    totals: list[np.ndarray] = []
+    written: dict[str, Path] = {}
+    main = ""
+    for path, firm in loaded:
+        inputs = inputs_from_arrays(firm, scn, annual, kept,
+                                    source=f"run {d.name} (stored arrays of sweep point {point})",
+                                    firm_file=path)
+        add_run_events(inputs, d, point)
+        rep = build_report(firm, inputs)
+        r = rep.risk
+        written[path.stem] = write_report(rep, out / path.stem, pdf=pdf)["html"]
+        # one state of the world for every firm: the scenario with its events (where events do
+        # not move a firm's market, linked with events equals linked for it)
+        main = next(v for v in ("linked_events", "linked", r.variants[0]) if v in r.variants)
+        k = r.variants.index(main)
+        u = report_unit(r)
+        plain = firm.model_copy(update={"fx_rate": None})
+        to_num = fx_rate(scn, plain, market_currency(scn, firm.market), num, file=path) / r.fx
+        totals.append(r.total[k] * to_num)
+        rows.append({"firm": path.stem, "name": firm.name, "market": firm.market,
+                     "currency": r.currency, "unit": u.name,
+                     "expected_cost": r.value(main, "mean") / u.scale,
+                     "car95": r.value(main, "car95") / u.scale,
+                     "es975": r.value(main, "es975") / u.scale,
+                     "es975_unhedged": r.value(main, "es975_unhedged") / u.scale,
+                     "net_short_mt": r.value(main, "bought_mean"),
+                     "_mean": float(r.total[k].mean() * to_num),
+                     "_car": float(var_es(r.total[k] * to_num)["var95"]
+                                   - (r.total[k] * to_num).mean()),
+                     "_es": float(var_es(r.total[k] * to_num)["es975"])})
+    if not rows:
+        raise InputError("no firms to report", field="--firms")
+    total = np.sum(totals, axis=0)
+    te = var_es(total)
+    t_mean, t_car = float(total.mean()), float(te["var95"] - total.mean())
+    scale, punit = money_scale(max(abs(t_mean), abs(t_car)), num)
+    for row in rows:
+        row["portfolio_unit"] = punit
+        row["expected_cost_p"] = row.pop("_mean") / scale
+        row["car95_p"] = row.pop("_car") / scale
+        row["es975_p"] = row.pop("_es") / scale
+        row["car95_share_of_total"] = row["car95_p"] * scale / t_car if t_car else float("nan")
+    rows.sort(key=lambda x: -x["car95_p"])
+    for i, row in enumerate(rows, 1):
+        row["rank"] = i
+    total_row = {"expected_cost_p": t_mean / scale, "car95_p": t_car / scale,
+                 "es975_p": float(te["es975"]) / scale,
+                 "sum_car95_p": sum(r["car95_p"] for r in rows)}
+    total_row["diversification_p"] = total_row["sum_car95_p"] - total_row["car95_p"]
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    png = _chart(rows, punit)
+    generated = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    env = Environment(loader=PackageLoader("riskmodel.firm", "templates"), autoescape=True,
+                      undefined=StrictUndefined)
+    page = env.get_template("portfolio.html.j2").render(
+        run=d.name, scenario=scn.name, paths=f"{scn.simulation.paths:,}", variant=main,
+        rows=rows, total=total_row, unit=punit, numeraire=num,
+        chart=base64.b64encode(png).decode("ascii"), generated=generated,
+        version=__version__, point=point)
+    data = {"schema": SCHEMA, "run": d.name, "scenario": scn.name, "sweep_point": point,
+            "paths": scn.simulation.paths, "variant": main, "unit": punit,
+            "unit_in_millions": scale, "firms": rows, "total": total_row,
+            "generated": generated, "version": __version__}
+    written["portfolio.html"] = atomic_write_text(out / "portfolio.html", page)
+    written["portfolio.json"] = atomic_write_json(out / "portfolio.json", data)
+    written["portfolio.csv"] = atomic_write_text(out / "portfolio.csv", frame.to_csv(index=False))
+    written["portfolio.png"] = atomic_write_bytes(out / "figures" / "portfolio.png", png)
+    return written
