@@ -73,8 +73,10 @@ def with_annual(scenario: Scenario, *, paths: int | None = None, **sim: Any) -> 
     upd = {"keep_annual": True, **sim}
     if paths is not None:
         upd["paths"] = paths
-    data = scenario.model_dump()
-    data["simulation"].update(upd)
+    # the user's sparse form: re-validating a full dump would mark every field as set, and
+    # defaults would replace what the catalogue and calibrations supply (issue #10)
+    data = scenario.model_dump(exclude_unset=True)
+    data.setdefault("simulation", {}).update(upd)
     return Scenario.model_validate(data)
 
 
@@ -179,9 +181,9 @@ def event_scenarios(scenario: Scenario, *, paths: int) -> dict[str, Scenario]:
         return {}
     out = {}
     for name, ev in single_events(scenario).items():
-        data = scenario.model_dump()
-        data["events"] = ev.model_dump()
-        data["simulation"].update(keep_annual=True, keep_paths=0, paths=paths,
+        data = scenario.model_dump(exclude_unset=True)  # the user's form (see with_annual)
+        data["events"] = ev.model_dump(exclude_unset=True)
+        data.setdefault("simulation", {}).update(keep_annual=True, keep_paths=0, paths=paths,
                                   variants=["linked", "linked_events"])
         out[name] = Scenario.model_validate(data)
     return out
