@@ -222,7 +222,8 @@ def validate_candidate(
     res.score = multi_horizon_score(res.summary)
     res.checks = done_when_checks(res)
     try:
-        res.bic = float(fitter(r).bic)
+        b = fitter(r).bic
+        res.bic = float(b) if b is not None else None
     except RiskmodelError as exc:
         res.notes.append(f"full-sample fit failed ({exc}): no BIC")
     return res
