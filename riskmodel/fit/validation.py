@@ -184,6 +184,9 @@ def validate_candidate(
         lp, meta = sim(cal.to_dict(), hmax, cfg.n_paths, _seed(cfg.seed, k),
                        price_drift=cfg.price_drift, max_daily_return=cfg.guard)
         clipped.append(meta["clipped_share"])
+        if not np.all(np.isfinite(lp)):
+            res.notes.append(f"{o.date()}: {int((~np.isfinite(lp[:, -1])).sum())} of "
+                             f"{cfg.n_paths} simulated paths not finite (left out of the scores)")
         simr = 100.0 * np.diff(lp, axis=1)
         fut = rv[pos:]
         row: dict[str, Any] = {"origin": str(o.date()), "pos": pos, "n_train": pos,
