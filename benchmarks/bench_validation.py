@@ -21,7 +21,6 @@ from pathlib import Path
 
 from riskmodel.data.series import load_series
 from riskmodel.fit import validation as va
-from riskmodel.fit.cli import daily_markets
 from riskmodel.fit.garch import FitWarning
 from riskmodel.fit.validation_report import readme, write_market
 from riskmodel.io import atomic_write_text
@@ -46,7 +45,7 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_validation_"))
     rows, docs = [], []
     c_all, w_all = time.process_time(), time.perf_counter()
-    for m in daily_markets():
+    for m in va.validation_markets():
         c0, w0 = time.process_time(), time.perf_counter()
         ps = load_series(m)
         res = [va.validate_candidate(m, ps.prices, ps.returns, c, cfg=cfg, currency=ps.currency)

@@ -39,7 +39,6 @@ def validate(
 ) -> None:
     """Validate candidates per market; write JSON, markdown, PIT and fan PNGs and a README."""
     from riskmodel.data.series import load_series
-    from riskmodel.fit.cli import daily_markets
 
     if paths < 100 or paths > 10_000:
         raise InputError("must be between 100 and 10000", field="--paths")
@@ -50,12 +49,13 @@ def validate(
             pd.Timestamp(v)
         except ValueError as exc:
             raise InputError(f"not a date: {v!r}", field=name) from exc
-    known = daily_markets()
+    known = va.validation_markets()
     if all_:
         markets = known
     elif market:
         if market not in known:
-            raise InputError(f"no daily price data for {market!r}; known: {', '.join(known)}",
+            raise InputError(f"no daily price series with its own fit for {market!r}; known: "
+                             f"{', '.join(known)}",
                              field="market")
         markets = [market]
     else:

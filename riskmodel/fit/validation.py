@@ -81,6 +81,22 @@ def default_candidates(market: str) -> list[str]:
         return ["garch-t"]
 
 
+def validation_markets() -> list[str]:
+    """Markets validated by ``--all``: daily series with a fitted (not proxy) calibration."""
+    from riskmodel.fit.calibration import load_calibration
+    from riskmodel.fit.cli import daily_markets
+
+    out = []
+    for m in daily_markets():
+        try:
+            if load_calibration(m).proxy:
+                continue
+        except RiskmodelError:
+            pass
+        out.append(m)
+    return out
+
+
 def quarterly_origins(dates: pd.DatetimeIndex, start: str = START, end: str = END,
                       min_years: int = MIN_YEARS) -> tuple[list[pd.Timestamp], list[str]]:
     """Quarter starts from max(start, first date + min_years) up to ``end`` with at least
