@@ -51,7 +51,8 @@ def main() -> None:
         res = [va.validate_candidate(m, ps.prices, ps.returns, c, cfg=cfg, currency=ps.currency)
                for c in va.default_candidates(m)]
         best, _ = va.select_by_validation(res)
-        mv = va.MarketValidation(market=m, candidates=res, chosen=best.model)
+        mv = va.MarketValidation(market=m, candidates=res, chosen=best.model,
+                                 currency=ps.currency)
         write_market(mv, cfg, out, prices=ps.prices)
         import json
 

@@ -73,7 +73,8 @@ def validate(
         res = [va.validate_candidate(m, ps.prices, ps.returns, c, cfg=cfg, currency=ps.currency)
                for c in (names or va.default_candidates(m))]
         best, table = va.select_by_validation(res)
-        mv = va.MarketValidation(market=m, candidates=res, chosen=best.model)
+        mv = va.MarketValidation(market=m, candidates=res, chosen=best.model,
+                                 currency=ps.currency)
         write_market(mv, cfg, out_dir, prices=ps.prices)
         cpu[m] = time.process_time() - t0
         ck = best.checks

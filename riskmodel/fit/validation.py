@@ -335,10 +335,12 @@ class MarketValidation:
     candidates: list[CandidateResult]
     chosen: str
     notes: list[str] = field(default_factory=list)
+    currency: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {"market": self.market, "chosen": self.chosen, "notes": self.notes,
+        return {"market": self.market, "currency": self.currency, "chosen": self.chosen,
+                "notes": self.notes,
                 "candidates": [c.to_dict() for c in self.candidates]}
 
 
@@ -368,4 +370,5 @@ def validate_market(market: str, candidates: Sequence[str] | None = None,
     res = [validate_candidate(market, ps.prices, ps.returns, m, cfg=cfg, currency=ps.currency)
            for m in names]
     best, _ = select_by_validation(res)
-    return MarketValidation(market=market, candidates=res, chosen=best.model)
+    return MarketValidation(market=market, candidates=res, chosen=best.model,
+                            currency=ps.currency)
