@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "runs": ("riskmodel.batch.cli", "runs_app", True),
     "report": ("riskmodel.firm.cli", "report", False),
     "scenario": ("riskmodel.batch.scenario_cli", "app", True),
+    "validate": ("riskmodel.fit.validate_cli", "validate", False),
 }
 
 

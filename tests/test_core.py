@@ -68,5 +68,5 @@ def test_cli_help_lists_subcommands():
         [sys.executable, "-m", "riskmodel", "--help"], capture_output=True, text=True, check=True,
         env={**os.environ, "COLUMNS": "120"},
     ).stdout
-    for cmd in ("data", "fit", "run", "runs", "report"):
+    for cmd in ("data", "fit", "run", "runs", "report", "validate"):
         assert cmd in out
