@@ -450,3 +450,14 @@ def test_sd_errors_take_the_spread_across_chunks_when_it_is_larger():
     x4 = r4.annual["emissions"][vi][:, 0, 0]
     assert r4.get("emissions_sd", "a", "linked", s.horizon.start_year)[1] == pytest.approx(
         x4.std(ddof=1) / math.sqrt(2 * (x4.size - 1)), rel=1e-6)
+
+
+def test_t_copula_table_finite_for_nu_near_two() -> None:
+    """A t law with nu near 2 under the t copula: the table's far tails (probabilities near
+    1e-250, where scipy's quantile overflows) stay finite, and so does the compensator."""
+    from riskmodel.sim.innovations import build_table, compensator_table
+
+    mode, lo, step, vals = build_table("t", 2.1781527, None, "t", 89.24)
+    assert np.isfinite(vals).all()
+    _, _, comp = compensator_table(mode, lo, step, vals, "t", 89.24, 0.25)
+    assert np.isfinite(comp).all()

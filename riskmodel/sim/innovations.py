@@ -61,8 +61,26 @@ def build_table(
         x = np.sinh(s)
         mode = MODE_ASINH
     u = np.clip(_grid_u(x, copula, cnu), 1e-300, 1.0 - 1e-16)
-    vals = standardised_ppf(dist, u, nu, lam)
+    vals = _finite_tails(standardised_ppf(dist, u, nu, lam))
     return mode, float(s[0]), float(s[1] - s[0]), np.ascontiguousarray(vals, dtype=float)
+
+
+def _finite_tails(vals: np.ndarray) -> np.ndarray:
+    """The table with non-finite entries at either end replaced by the nearest finite one.
+
+    scipy's t quantile overflows (inf / NaN) at copula probabilities near 1e-250 for nu near 2;
+    such grid points are reached with probability far below 1e-16, but a NaN there would make
+    the martingale compensator table NaN. Finite tables are returned unchanged."""
+    ok = np.isfinite(vals)
+    if ok.all():
+        return vals
+    idx = np.flatnonzero(ok)
+    if idx.size == 0 or not ok[idx[0]:idx[-1] + 1].all():
+        raise ValueError("innovation table is not finite inside its range")
+    out = vals.copy()
+    out[:idx[0]] = vals[idx[0]]
+    out[idx[-1] + 1:] = vals[idx[-1]]
+    return out
 
 
 def table_error(
