@@ -34,3 +34,7 @@ class DataError(InputError):
 
 class FitError(RiskmodelError):
     """An estimation failed (did not converge, singular Hessian) and no fallback applied."""
+
+
+class RunFailed(RiskmodelError):
+    """A run that started and failed part-way; its folder is kept, marked failed (exit 1)."""

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from riskmodel import config
+from riskmodel.batch.run_checks import check_out_folder
 from riskmodel.batch.runner import SUMMARY, RunOptions, resume_run, run_plan
 from riskmodel.batch.runs import compare_runs, find_run, list_runs, show_run
 from riskmodel.batch.scenario_file import load_scenario_file
@@ -123,6 +124,7 @@ def run(
     if chunk_size is not None and chunk_size < 1:
         raise InputError(f"must be a positive number of paths (got {chunk_size})",
                          field="--chunk-size")
+    check_out_folder(out)
     options = RunOptions(n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size)
     if resume is not None:
         if scenario is not None or paths is not None or seed is not None or run_id is not None:
@@ -180,7 +182,7 @@ def _print_frame(frame: pd.DataFrame, title: str | None = None, *, floatfmt: str
 @runs_app.callback()
 def _runs_default(ctx: typer.Context, out: _OutOpt = config.RUNS_DIR) -> None:
     """Without a subcommand: list the runs."""
-    ctx.obj = {"out": out}
+    ctx.obj = {"out": check_out_folder(out)}
     if ctx.invoked_subcommand is None:
         _list(out)
 

@@ -53,7 +53,7 @@ from riskmodel.batch.parallel import (
     resolve_scenario,
 )
 from riskmodel.batch.scenario_file import ScenarioPlan, plan_from_json, scenario_calibrations
-from riskmodel.errors import DataError, InputError
+from riskmodel.errors import DataError, InputError, RunFailed
 from riskmodel.io import (
     atomic_write_bytes,
     atomic_write_json,
@@ -241,10 +241,9 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
         raise InputError("not a run folder (no manifest.json)", file=Path(run_dir))
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"manifest is not valid JSON ({exc.msg})", file=path) from None
+    from riskmodel.batch.run_checks import parse_manifest
+
+    return parse_manifest(path)
 
 
 def new_run_dir(
@@ -426,12 +425,27 @@ def _execute(
         if progress is not None:
             progress.advance(n)
 
-    execute(tasks, plan.scenarios, lays, on_result, n_jobs=options.n_jobs,
-            scheduler=options.scheduler, threads=options.threads, engine=options.engine)
-    info["seconds"] = round(time.perf_counter() - t0, 3)
-    info["finished"] = _now()
-    finalize(run_dir, plan, manifest, options.engine)
+    try:
+        execute(tasks, plan.scenarios, lays, on_result, n_jobs=options.n_jobs,
+                scheduler=options.scheduler, threads=options.threads, engine=options.engine)
+        info["seconds"] = round(time.perf_counter() - t0, 3)
+        info["finished"] = _now()
+        finalize(run_dir, plan, manifest, options.engine)
+    except Exception as exc:  # a run that fails part-way keeps its folder, marked failed
+        mark_failed(run_dir, manifest, info, exc)
+        raise RunFailed(f"failed part-way ({type(exc).__name__}: {exc}); the folder is kept "
+                        f"with status 'failed'; finish it with riskmodel run --resume "
+                        f"{run_dir}, or delete it", file=run_dir, field="run") from exc
     return run_dir
+
+
+def mark_failed(run_dir: Path, manifest: dict[str, Any], info: dict[str, Any],
+                exc: BaseException) -> None:
+    """Record a failure in the manifest (status 'failed' and the reason) for ``runs list``."""
+    info["finished"] = _now()
+    manifest["status"] = "failed"
+    manifest["error"] = f"{type(exc).__name__}: {exc}"
+    atomic_write_json(run_dir / MANIFEST, manifest)
 
 
 # --------------------------------------------------------------------------- merge

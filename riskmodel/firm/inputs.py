@@ -189,6 +189,7 @@ def from_run(run_dir: str | Path, *, point: int = 0) -> tuple[Scenario, dict[str
                                                                 dict[str, np.ndarray], str]:
     """Scenario, annual arrays and kept paths of a run folder's sweep point (re-simulated with
     the same seed when the run kept no annual arrays)."""
+    from riskmodel.batch.run_checks import load_npz
     from riskmodel.batch.runner import ANNUAL, PATHS, read_manifest
     from riskmodel.batch.runs import find_run
     from riskmodel.batch.scenario_file import plan_from_json
@@ -205,8 +206,8 @@ def from_run(run_dir: str | Path, *, point: int = 0) -> tuple[Scenario, dict[str
     def load(name: str) -> dict[str, np.ndarray]:
         if not (d / name).is_file():
             return {}
-        with np.load(d / name) as z:
-            return {k[len(prefix):]: z[k] for k in z.files if k.startswith(prefix)}
+        z = load_npz(d / name)
+        return {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
 
     annual, kept = load(ANNUAL), load(PATHS)
     if annual:
