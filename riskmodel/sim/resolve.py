@@ -16,6 +16,7 @@ import numpy as np
 
 from riskmodel import config
 from riskmodel.errors import InputError
+from riskmodel.fit.calibration_schema import validate_calibration
 from riskmodel.sim import layout as L
 from riskmodel.sim.events import daily_cumulative, link_generator, market_generators
 from riskmodel.sim.innovations import (
@@ -91,8 +92,10 @@ def _read_json(path: Path, fld: str) -> dict[str, Any]:
         raise InputError("file not found", file=path, field=fld)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON (line {exc.lineno})", file=path, field=fld) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        what = f"not valid JSON (line {line})" if line else "not UTF-8 JSON text"
+        raise InputError(what, file=path, field=fld) from None
 
 
 def _calibration(spec: MarketSpec, k: int) -> dict[str, Any]:
@@ -109,6 +112,7 @@ def _calibration(spec: MarketSpec, k: int) -> dict[str, Any]:
     if path.suffix != ".json":
         path = config.CALIBRATIONS_DIR / f"{name}.json"
     d = _read_json(path, f"markets[{k}].calibration")
+    validate_calibration(d, file=path, need_price=True)
     d["source"] = str(path)
     return d
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import re
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,8 +40,53 @@ Share = Annotated[float, Field(ge=0, le=1)]
 CURRENCIES = ("EUR", "USD", "KRW", "CNY", "JPY", "CAD", "CHF", "NZD", "GBP")
 
 
+#: Longest scenario name (run folder and report names are derived from it).
+MAX_NAME = 100
+#: Most markets one scenario may hold (sizes are bounded before anything is allocated).
+MAX_MARKETS = 32
+
+
+def _allows_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_allows_bool(a) for a in typing.get_args(annotation))
+
+
+def _bool_where_number(value: Any, annotation: Any) -> bool:
+    """True when a YAML boolean sits where the schema wants a number (``paths: true``)."""
+    if isinstance(value, bool):
+        return not _allows_bool(annotation)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _bool_where_number(value, args[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_bool_where_number(value, a) for a in args)
+    if origin is list and isinstance(value, list) and args:
+        return any(_bool_where_number(v, args[0]) for v in value)
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        return any(_bool_where_number(v, args[1]) for v in value.values())
+    return False
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+    """Strict base: unknown keys, NaN/infinity and booleans-as-numbers are all refused."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=False, validate_assignment=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, fld in cls.model_fields.items():
+                if name in data and _bool_where_number(data[name], fld.annotation):
+                    raise ValueError(
+                        f"{name}: must be a number, not the boolean {data[name]!r} "
+                        "(YAML reads true/false/yes/no/on/off as booleans)"
+                    )
+        return data
 
 
 class CapSpec(_Model):
@@ -127,6 +174,20 @@ class ProcessSpec(_Model):
     last_price: PosFloat
     state: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _process_rules(self) -> ProcessSpec:
+        """The same rules as a calibration file (omega > 0, persistence < 1, nu > 2, ...)."""
+        from riskmodel.fit.calibration_schema import validate_calibration
+
+        model = {"family": self.family, "mean": self.mean, "dist": self.dist,
+                 "k_regimes": self.k_regimes}
+        state = {**self.state, "last_price": self.last_price}
+        try:
+            validate_calibration({"model": model, "params": self.params, "state": state})
+        except InputError as exc:
+            raise ValueError(f"{exc.field}: {exc.reason}") from None
+        return self
+
 
 class MarketSpec(_Model):
     """One market in a scenario: a catalogue id plus overrides, or a fully synthetic market."""
@@ -154,8 +215,8 @@ class MarketSpec(_Model):
     observed_cap: CapSpec | None = None
     #: Annual log growth of covered output (mean, sd); override the fundamentals calibration
     #: (needed for a synthetic market whose jurisdiction is not calibrated).
-    output_growth: float | None = None
-    output_vol: NonNegFloat | None = None
+    output_growth: Annotated[float, Field(ge=-0.5, le=0.5)] | None = None
+    output_vol: Annotated[float, Field(ge=0, le=0.5)] | None = None
     #: Guard on the simulated price process: largest daily residual, percent log return (the
     #: variance is capped at its square); None switches it off. Fitted EGARCH processes with
     #: nu near 2 have infinite variance and overflow over multi-year horizons without it.
@@ -347,11 +408,11 @@ class SimulationSpec(_Model):
 class Scenario(_Model):
     """A complete, validated simulation scenario (see the module docstring for units)."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[^\x00-\x1f/\\]+$")]
     description: str = ""
     #: Citations: the seed passages this scenario quantifies (``seeds/<file>:<line>``).
     sources: list[str] = Field(default_factory=list)
-    markets: Annotated[list[MarketSpec], Field(min_length=1)]
+    markets: Annotated[list[MarketSpec], Field(min_length=1, max_length=MAX_MARKETS)]
     #: Shorthand topologies: 'none' (links as listed), 'multilateral' (all pairs),
     #: 'chain' (consecutive markets in the listed order).
     topology: Literal["none", "multilateral", "chain"] = "none"
@@ -369,7 +430,14 @@ class Scenario(_Model):
         if dup:
             raise ValueError(f"markets: market {dup[0]!r} is listed twice")
         known = set(ids)
+        seen_links: dict[frozenset[str], int] = {}
         for k, link in enumerate(self.links):
+            first = seen_links.setdefault(frozenset(link.markets), k)
+            if first != k:
+                raise ValueError(
+                    f"links[{k}]: links {link.markets[0]!r} and {link.markets[1]!r} again "
+                    f"(already links[{first}]); give each pair of markets one link"
+                )
             for m in link.markets:
                 if m not in known:
                     raise ValueError(
