@@ -63,6 +63,8 @@ class ParseReport:
     duplicated_dates: list[str] = field(default_factory=list)
     rows_dropped: list[dict[str, Any]] = field(default_factory=list)
     non_numeric_cells: dict[str, list[str]] = field(default_factory=dict)
+    #: Number of non-empty cells per column that were not numbers (dropped as no price).
+    non_numeric_counts: dict[str, int] = field(default_factory=dict)
     series: dict[str, dict[str, Any]] = field(default_factory=dict)
     columns_ignored: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -187,6 +189,7 @@ def _numeric(col: pd.Series, report: ParseReport, name: str) -> pd.Series:
     bad = text[num.isna() & text.notna() & (text != "") & (text.str.upper() != "NA")]
     if len(bad):
         report.non_numeric_cells[name] = sorted(set(bad.astype(str)))[:10]
+        report.non_numeric_counts[name] = int(len(bad))
     return num.astype(float)
 
 

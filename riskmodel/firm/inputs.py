@@ -10,6 +10,7 @@ is measured by simulating the scenario once per event with only that event switc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,8 +186,9 @@ def event_paths(scenario: Scenario, market: str, *, paths: int, currency: str = 
     return out
 
 
-def from_run(run_dir: str | Path, *, point: int = 0) -> tuple[Scenario, dict[str, np.ndarray],
-                                                                dict[str, np.ndarray], str]:
+def from_run(
+    run_dir: str | Path, *, point: int = 0, precheck: Callable[[Scenario], None] | None = None
+) -> tuple[Scenario, dict[str, np.ndarray], dict[str, np.ndarray], str]:
     """Scenario, annual arrays and kept paths of a run folder's sweep point (re-simulated with
     the same seed when the run kept no annual arrays)."""
     from riskmodel.batch.run_checks import load_npz
@@ -201,6 +203,8 @@ def from_run(run_dir: str | Path, *, point: int = 0) -> tuple[Scenario, dict[str
         raise InputError(f"the run has {len(plan.scenarios)} sweep point(s); got {point}",
                          field="--point")
     scn = plan.scenarios[point]
+    if precheck is not None:
+        precheck(scn)
     prefix = f"p{point:04d}__"
 
     def load(name: str) -> dict[str, np.ndarray]:
@@ -233,8 +237,17 @@ def load_inputs(
 
     if (run is None) == (scenario is None):
         raise InputError("give exactly one of --run or --scenario", field="--run")
+
+    def precheck(scn: Scenario) -> None:
+        """The firm must fit the scenario before any path is simulated."""
+        if firm.market not in scn.market_ids():
+            raise InputError(f"market {firm.market!r} is not in scenario {scn.name!r} "
+                             f"(markets: {', '.join(scn.market_ids())})", file=firm_file,
+                             field="market")
+        check_firm_years(firm, years_of(scn), file=firm_file)
+
     if run is not None:
-        scn, annual, kept, source = from_run(run, point=point)
+        scn, annual, kept, source = from_run(run, point=point, precheck=precheck)
         if paths is not None and paths != scn.simulation.paths:
             scn = with_annual(scn, paths=paths)
             res = simulate(scn)
@@ -252,6 +265,7 @@ def load_inputs(
                                  f"{point}", file=scenario, field="--point")
             scn = plan.scenarios[point]
             source = f"scenario file {Path(scenario).name} (sweep point {plan.point_label(point)})"
+        precheck(scn)
         scn = with_annual(scn, paths=paths)
         res = simulate(scn)
         annual, kept = res.annual, res.paths or {}

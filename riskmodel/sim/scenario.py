@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-import types
-import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +29,7 @@ from pydantic import (
 
 from riskmodel import config
 from riskmodel.errors import InputError
+from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers
 
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
@@ -46,47 +45,17 @@ MAX_NAME = 100
 MAX_MARKETS = 32
 
 
-def _allows_bool(annotation: Any) -> bool:
-    if annotation is bool or annotation is Any:
-        return True
-    return any(_allows_bool(a) for a in typing.get_args(annotation))
-
-
-def _bool_where_number(value: Any, annotation: Any) -> bool:
-    """True when a YAML boolean sits where the schema wants a number (``paths: true``)."""
-    if isinstance(value, bool):
-        return not _allows_bool(annotation)
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _bool_where_number(value, args[0])
-    if origin in (typing.Union, types.UnionType):
-        return any(_bool_where_number(value, a) for a in args)
-    if origin is list and isinstance(value, list) and args:
-        return any(_bool_where_number(v, args[0]) for v in value)
-    if origin is dict and isinstance(value, dict) and len(args) == 2:
-        return any(_bool_where_number(v, args[1]) for v in value.values())
-    return False
-
-
 class _Model(BaseModel):
     """Strict base: unknown keys, NaN/infinity and booleans-as-numbers are all refused."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=False, validate_assignment=True, allow_inf_nan=False
+        extra="forbid", frozen=False, validate_assignment=True, **STRICT_NUMBERS
     )
 
     @model_validator(mode="before")
     @classmethod
     def _no_bool_numbers(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name, fld in cls.model_fields.items():
-                if name in data and _bool_where_number(data[name], fld.annotation):
-                    raise ValueError(
-                        f"{name}: must be a number, not the boolean {data[name]!r} "
-                        "(YAML reads true/false/yes/no/on/off as booleans)"
-                    )
-        return data
+        return reject_bool_numbers(cls, data)
 
 
 class CapSpec(_Model):
@@ -462,6 +431,9 @@ class Scenario(_Model):
         corr = self.dependence.corr
         if corr is not None:
             _check_corr(corr, len(ids), repair=self.dependence.repair)
+        from riskmodel.sim.design_checks import check_design
+
+        check_design(self)
         return self
 
     def all_links(self) -> list[LinkSpec]:
