@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from riskmodel import config
-from riskmodel.cli_errors import EXIT_ABORT, EXIT_INPUT, error_line
+from riskmodel.cli_errors import EXIT_ABORT, EXIT_INPUT, command_path, error_line
 
 #: Subcommands: name -> (module, attribute, is a sub-app). Imported only when used, so that
 #: ``riskmodel run`` does not pay for arch/statsmodels and ``riskmodel data`` not for numba.
@@ -33,6 +33,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
 
 class _LazyGroup(TyperGroup):
     """A click group that imports a subcommand's module the first time it is needed."""
+
+    lazy_names = tuple(SUBCOMMANDS)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *SUBCOMMANDS]
@@ -108,7 +110,8 @@ def run(argv: list[str] | None = None) -> None:
         if type(exc).__name__ == "NoArgsIsHelpError" and hasattr(exc, "show"):
             exc.show()  # ``riskmodel`` alone, or a group without a command: the help text
             sys.exit(EXIT_INPUT)
-        line, code = error_line(exc)
+        group = typer.main.get_command(app)
+        line, code = error_line(exc, command_path(args, group))
         typer.echo(line, err=True)
         sys.exit(code)
 

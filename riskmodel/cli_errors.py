@@ -67,19 +67,18 @@ def _bad_value(exc: Any) -> Any:
     return None
 
 
-def usage_line(exc: Any) -> str:
+def usage_line(exc: Any, fallback: str = "riskmodel") -> str:
     """``<command>: <field>: <message>`` for a click/typer usage error."""
     ctx = getattr(exc, "ctx", None)
-    command = getattr(ctx, "command_path", None) or "riskmodel"
+    command = getattr(ctx, "command_path", None) or fallback
     cls = {c.__name__ for c in type(exc).__mro__}
     message = str(getattr(exc, "message", "") or "")
     field = _param_field(exc)
     if "NoSuchOption" in cls:
         opt = getattr(exc, "option_name", field)
         allowed = sorted(getattr(exc, "possibilities", None) or [])
-        more = f" (did you mean {', '.join(allowed)}?)" if allowed else ""
-        helpful = f"{more} see '{command} --help' for the options"
-        return f"{command}: {opt}: no such option;{helpful}"
+        more = f" (did you mean {' or '.join(allowed)}?)" if allowed else ""
+        return f"{command}: {opt}: no such option{more}; see '{command} --help' for the options"
     if "MissingParameter" in cls:
         kind = getattr(getattr(exc, "param", None), "param_type_name", "parameter")
         return f"{command}: {field or 'arguments'}: missing {kind}; see '{command} --help'"
@@ -89,6 +88,8 @@ def usage_line(exc: Any) -> str:
         got = f"{value!r} is not valid: " if value is not None else ""
         return f"{command}: {field or 'arguments'}: {got}{msg}"
     text = _one_line(message or exc.format_message())
+    if text.startswith("Option '") and text.endswith("requires an argument."):
+        return f"{command}: {getattr(exc, 'option_name', field)}: requires a value (none given)"
     if text.startswith("No such command"):
         cmd_ctx = getattr(ctx, "command", None)
         names = []
@@ -118,14 +119,19 @@ def os_error_line(exc: OSError) -> str:
     return f"{os.fspath(name)}: {what}"
 
 
-def error_line(exc: BaseException) -> tuple[str, int]:
-    """The one stderr line and the exit status for an exception reaching the entry point."""
-    if isinstance(exc, RunFailed):
-        return f"error: {_one_line(str(exc))}", EXIT_RUN
+def error_line(exc: BaseException, command: str = "riskmodel") -> tuple[str, int]:
+    """The one stderr line and the exit status for an exception reaching the entry point.
+
+    ``command`` (e.g. ``riskmodel run``) stands in for the file of an error that names none
+    (a bad option value), so every line reads ``error: <file or command>: <field>: <what>``.
+    """
     if isinstance(exc, RiskmodelError):
-        return f"error: {_one_line(str(exc))}", EXIT_INPUT
+        text = _one_line(str(exc))
+        if getattr(exc, "file", "") is None:
+            text = f"{command}: {text}"
+        return f"error: {text}", EXIT_RUN if isinstance(exc, RunFailed) else EXIT_INPUT
     if is_usage_error(exc):
-        return f"error: {_one_line(usage_line(exc))}", EXIT_INPUT
+        return f"error: {_one_line(usage_line(exc, command))}", EXIT_INPUT
     if is_click_exception(exc):
         return f"error: {_one_line(exc.format_message())}", EXIT_INPUT  # type: ignore[attr-defined]
     if isinstance(exc, UnicodeDecodeError):
@@ -136,3 +142,22 @@ def error_line(exc: BaseException) -> tuple[str, int]:
     return (f"error: riskmodel: internal: {what} (a bug; rerun with --debug for the traceback)",
             EXIT_RUN)
 
+
+
+def command_path(args: list[str], group: Any) -> str:
+    """``riskmodel run`` / ``riskmodel runs show`` from the argument list (best effort)."""
+    words = ["riskmodel"]
+    cmd = next((a for a in args if a in getattr(group, "lazy_names", ())), None)
+    if cmd is None:
+        return "riskmodel"
+    words.append(cmd)
+    try:
+        sub = group.get_command(None, cmd)
+        names = set(getattr(sub, "commands", {}) or {})
+    except Exception:  # noqa: BLE001 - the path is only a label
+        names = set()
+    rest = args[args.index(cmd) + 1:]
+    nxt = next((a for a in rest if a in names), None)
+    if nxt is not None:
+        words.append(nxt)
+    return " ".join(words)

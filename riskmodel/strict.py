@@ -22,30 +22,37 @@ def _allows_bool(annotation: Any) -> bool:
     return any(_allows_bool(a) for a in typing.get_args(annotation))
 
 
-def bool_where_number(value: Any, annotation: Any) -> bool:
-    """True when a boolean sits where the annotation wants a number (also inside lists/dicts)."""
+def bool_where_number(value: Any, annotation: Any, where: str = "") -> str | None:
+    """Where a boolean sits where the annotation wants a number (``""`` for the value itself,
+    ``.key`` / ``[i]`` inside mappings and lists), or None."""
     if isinstance(value, bool):
-        return not _allows_bool(annotation)
+        return None if _allows_bool(annotation) else where
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return bool_where_number(value, args[0])
+        return bool_where_number(value, args[0], where)
     if origin in (typing.Union, types.UnionType):
-        return any(bool_where_number(value, a) for a in args)
+        hits = [bool_where_number(value, a, where) for a in args]
+        return next((h for h in hits if h is not None), None)
     if origin is list and isinstance(value, list) and args:
-        return any(bool_where_number(v, args[0]) for v in value)
+        hits = [bool_where_number(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+        return next((h for h in hits if h is not None), None)
     if origin is dict and isinstance(value, dict) and len(args) == 2:
-        return any(bool_where_number(v, args[1]) for v in value.values())
-    return False
+        hits = [bool_where_number(v, args[1], f"{where}.{k}") for k, v in value.items()]
+        return next((h for h in hits if h is not None), None)
+    return None
 
 
 def reject_bool_numbers(model: Any, data: Any) -> Any:
     """For a ``mode="before"`` validator: refuse ``field: true`` where the field is numeric."""
     if isinstance(data, dict):
         for name, fld in model.model_fields.items():
-            if name in data and bool_where_number(data[name], fld.annotation):
+            if name not in data:
+                continue
+            where = bool_where_number(data[name], fld.annotation)
+            if where is not None:
                 raise ValueError(
-                    f"{name}: must be a number, not the boolean {data[name]!r} "
+                    f"{name}{where}: must be a number, not a boolean "
                     "(YAML reads true/false/yes/no/on/off as booleans)"
                 )
     return data

@@ -159,7 +159,7 @@ def _collars_across_links(scn: Scenario) -> None:
                 raise ValueError(
                     f"{fld}: {lo.id}'s floor {floor:g} {clo} is above {hi.id}'s ceiling "
                     f"{ceiling:g} {chi} once link links[{k}] ({lk.name}) equalises prices "
-                    f"({f_num:.4g} > {c_num:.4g}{f' + fee {fee:g}' if fee else ''} at the "
-                    "scenario's exchange rates); no linked price respects both collars: lower "
-                    "the floor, raise the ceiling or add a quota"
+                    f"(in common units {f_num:.4g} > {c_num:.4g}{f' + fee {fee:g}' if fee else ''}"
+                    f", permit exchange rate {rate:g}); no linked price respects both collars: "
+                    "lower the floor, raise the ceiling or add a quota"
                 )

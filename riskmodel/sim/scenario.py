@@ -377,7 +377,7 @@ class SimulationSpec(_Model):
 class Scenario(_Model):
     """A complete, validated simulation scenario (see the module docstring for units)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"^[^\x00-\x1f/\\]+$")]
+    name: Annotated[str, Field(min_length=1)]
     description: str = ""
     #: Citations: the seed passages this scenario quantifies (``seeds/<file>:<line>``).
     sources: list[str] = Field(default_factory=list)
@@ -391,6 +391,16 @@ class Scenario(_Model):
     dependence: DependenceSpec = Field(default_factory=DependenceSpec)
     horizon: HorizonSpec = Field(default_factory=HorizonSpec)
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        """Run folder names are derived from it: bounded, one line, no path separators."""
+        if len(v) > MAX_NAME:
+            raise ValueError(f"at most {MAX_NAME} characters (got {len(v)})")
+        if re.search(r"[\x00-\x1f/\\]", v):
+            raise ValueError("no '/', '\\' or control characters (run folders are named after it)")
+        return v
 
     @model_validator(mode="after")
     def _consistency(self) -> Scenario:
