@@ -25,6 +25,11 @@ def _what_next(run_dir: Path) -> str:
     return f"resume it (riskmodel run --resume {run_dir}) or delete the folder"
 
 
+def _rebuild(run_dir: Path) -> str:
+    return (f"delete it and run riskmodel run --resume {run_dir} to rebuild it from the "
+            "chunks (or delete the run folder)")
+
+
 def check_out_folder(out: str | Path, *, field: str = "--out") -> Path:
     """``--out`` must be a folder (or not exist yet), never a file."""
     out = Path(out)
@@ -38,26 +43,26 @@ def check_out_folder(out: str | Path, *, field: str = "--out") -> Path:
 
 def parse_manifest(path: Path) -> dict[str, Any]:
     """A manifest's JSON object, checked for the keys a run folder needs."""
-    run_dir = path.parent
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise DataError(f"manifest is not UTF-8 text; {_what_next(run_dir)}", file=path,
-                        field="manifest") from None
+        raise DataError("not UTF-8 text; the folder cannot be resumed: delete it and run the "
+                        "scenario again", file=path, field="manifest") from None
     try:
         m = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(
-            f"manifest is not valid JSON ({exc.msg}, line {exc.lineno}); the folder cannot be "
-            "resumed: delete it and run the scenario again", file=path, field="manifest"
+            f"not valid JSON ({exc.msg}, line {exc.lineno}); the folder cannot be resumed: "
+            "delete it and run the scenario again", file=path, field="manifest"
         ) from None
     if not isinstance(m, dict):
-        raise DataError("manifest is not a JSON object; delete the folder and run the scenario "
-                        "again", file=path, field="manifest")
+        raise DataError("not a JSON object; the folder cannot be resumed: delete it and run "
+                        "the scenario again", file=path, field="manifest")
     missing = [k for k in MANIFEST_KEYS if k not in m]
     if missing:
         raise DataError(
-            f"manifest lacks {', '.join(missing)}; delete the folder and run the scenario again",
+            "missing from the manifest; the folder cannot be resumed: delete it and run "
+            "the scenario again",
             file=path, field=missing[0])
     plan = m.get("plan")
     if not isinstance(plan, dict) or not isinstance(plan.get("scenario"), dict):
@@ -80,13 +85,13 @@ def check_results(run_dir: Path, name: str = "results.parquet") -> None:
         schema = pq.read_schema(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
         raise DataError(
-            f"not a readable Parquet file ({type(exc).__name__}); delete it and "
-            f"{_what_next(run_dir)} to rebuild it from the chunks", file=path, field="results"
+            f"not a readable Parquet file ({type(exc).__name__}); {_rebuild(run_dir)}",
+            file=path, field="results"
         ) from None
     missing = [c for c in RESULTS_COLUMNS if c not in schema.names]
     if missing:
-        raise DataError(f"lacks column(s) {', '.join(missing)}; delete it and "
-                        f"{_what_next(run_dir)}", file=path, field="results")
+        raise DataError(f"lacks column(s) {', '.join(missing)}; {_rebuild(run_dir)}", file=path,
+                        field="results")
 
 
 def read_results(run_dir: Path, name: str = "results.parquet") -> Any:
@@ -98,8 +103,8 @@ def read_results(run_dir: Path, name: str = "results.parquet") -> Any:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001
-        raise DataError(f"unreadable ({type(exc).__name__}); delete it and "
-                        f"{_what_next(run_dir)}", file=path, field="results") from None
+        raise DataError(f"unreadable ({type(exc).__name__}); {_rebuild(run_dir)}", file=path,
+                        field="results") from None
 
 
 def load_npz(path: Path) -> dict[str, Any]:

@@ -240,8 +240,8 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     """The manifest of a run folder (InputError when there is none)."""
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
-        raise InputError("not a run folder (no manifest.json)", file=Path(run_dir),
-                         field="manifest")
+        raise InputError("not a run folder (no manifest.json); give a folder made by "
+                         "riskmodel run", file=Path(run_dir), field="manifest")
     from riskmodel.batch.run_checks import parse_manifest
 
     return parse_manifest(path)

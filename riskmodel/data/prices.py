@@ -202,8 +202,17 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], file: str) -> None:
 def _read_csv(path: Path, **kw: Any) -> pd.DataFrame:
     try:
         return pd.read_csv(path, encoding="utf-8-sig", **kw)
-    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"unreadable CSV ({exc.__class__.__name__}: {exc})", file=path) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                        f"{exc.start}); a CSV file is expected", file=_short(path)) from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"unreadable CSV ({exc.__class__.__name__}: {exc})",
+                        file=_short(path)) from None
+
+
+def _short(path: Path) -> str:
+    """``<source folder>/<file>`` as the other price-file errors name a file."""
+    return f"{path.parent.name}/{path.name}"
 
 
 def _empty_tidy() -> pd.DataFrame:
