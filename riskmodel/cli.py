@@ -11,9 +11,8 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -36,10 +35,10 @@ class _LazyGroup(TyperGroup):
 
     lazy_names = tuple(SUBCOMMANDS)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *SUBCOMMANDS]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any | None:
         if cmd_name not in SUBCOMMANDS:
             return super().get_command(ctx, cmd_name)
         module, attr, group = SUBCOMMANDS[cmd_name]
