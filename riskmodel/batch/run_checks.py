@@ -15,8 +15,8 @@ from typing import Any
 
 from riskmodel.errors import DataError, InputError
 
-#: Keys every manifest has (written by ``runner.create_run``).
-MANIFEST_KEYS = ("schema", "run_id", "status", "plan", "seeds")
+#: Keys a manifest cannot be read without (``runner.create_run`` writes many more).
+MANIFEST_KEYS = ("schema", "plan")
 #: Columns every ``results.parquet`` has (``runner.finalize``).
 RESULTS_COLUMNS = ("sweep_point", "variant", "market", "statistic", "value")
 
@@ -68,7 +68,7 @@ def parse_manifest(path: Path) -> dict[str, Any]:
     if not isinstance(plan, dict) or not isinstance(plan.get("scenario"), dict):
         raise DataError("manifest has no scenario under 'plan'; delete the folder and run the "
                         "scenario again", file=path, field="plan.scenario")
-    if not isinstance(m.get("seeds"), list):
+    if not isinstance(m.get("seeds", []), list):
         raise DataError("must be a list; delete the folder and run the scenario again",
                         file=path, field="seeds")
     return m
