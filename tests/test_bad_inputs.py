@@ -34,10 +34,11 @@ def _set_json(obj: Any, dotted: str, value: Any) -> None:
     *head, last = dotted.split(".")
     for key in head:
         obj = obj[int(key)] if isinstance(obj, list) else obj.setdefault(key, {})
+    where: Any = int(last) if isinstance(obj, list) else last
     if value == "<delete>":
-        del obj[last]
+        del obj[where]
     else:
-        obj[last] = value
+        obj[where] = value
 
 
 def materialise(spec: dict[str, Any], path: Path) -> None:

@@ -123,3 +123,23 @@ def test_printed_summary_lists_dropped_cells_and_empty_series(
             in out)
     assert ("nzu/weeklymeanprice.csv: price: series nzu.weekly_mean is empty (no price in the "
             "column), left out" in out)
+
+
+def test_shared_calibrations_pass_and_fx_refuses_bad_rates() -> None:
+    from riskmodel.fit.shared_calibrations import (
+        validate_dependence,
+        validate_fundamentals,
+        validate_fx,
+    )
+
+    def read(name: str) -> dict:
+        return json.loads((config.CALIBRATIONS_DIR / name).read_text())
+
+    validate_dependence(read("dependence.json"))
+    validate_fundamentals(read("fundamentals.json"))
+    fx = read("fx.json")
+    validate_fx(fx)
+    fx["rates"]["KRW"] = -0.0007
+    with pytest.raises(InputError) as e:
+        validate_fx(fx, file="fx.json")
+    assert (e.value.file, e.value.field) == ("fx.json", "rates.KRW")

@@ -17,6 +17,11 @@ import numpy as np
 from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.fit.calibration_schema import validate_calibration
+from riskmodel.fit.shared_calibrations import (
+    validate_dependence,
+    validate_fundamentals,
+    validate_fx,
+)
 from riskmodel.sim import layout as L
 from riskmodel.sim.events import daily_cumulative, link_generator, market_generators
 from riskmodel.sim.innovations import (
@@ -146,6 +151,7 @@ def _fx(scn: Scenario, currencies: list[str], notes: list[str]) -> np.ndarray:
     path = config.CALIBRATIONS_DIR / "fx.json"
     if path.is_file():
         d = _read_json(path, "simulation.fx")
+        validate_fx(d, file=path)
         base = d.get("numeraire", "EUR")
         r = {str(a): float(b) for a, b in (d.get("rates") or {}).items()}
         r[base] = 1.0
@@ -172,6 +178,7 @@ def _fundamentals(scn: Scenario) -> dict[str, Any] | None:
             raise InputError("file not found", file=path, field="fundamentals.calibration")
         return None
     d = _read_json(path, "fundamentals.calibration")
+    validate_fundamentals(d, file=path)
     d["_path"] = str(path)
     return d
 
@@ -195,6 +202,7 @@ def _dependence(scn: Scenario, ids: list[str], proxies: list[str | None],
                          "independent across markets")
         return np.eye(n), dep.copula, dep.nu
     d = _read_json(path, "dependence.calibration")
+    validate_dependence(d, file=path)
     names = list(d.get("markets", []))
     full = np.asarray(d.get("corr", []), dtype=float)
     c = np.eye(n)
