@@ -139,9 +139,10 @@ def error_line(exc: BaseException, command: str = "riskmodel") -> tuple[str, int
     if isinstance(exc, OSError):
         return f"error: {_one_line(os_error_line(exc))}", EXIT_INPUT
     what = _one_line(f"{type(exc).__name__}: {exc}")
-    return (f"error: riskmodel: internal: {what} (a bug; rerun with --debug for the traceback)",
-            EXIT_RUN)
-
+    return (
+        f"error: riskmodel: internal: {what} (a bug; rerun with --debug for the traceback)",
+        EXIT_RUN,
+    )
 
 
 def command_path(args: list[str], group: Any) -> str:
@@ -156,7 +157,7 @@ def command_path(args: list[str], group: Any) -> str:
         names = set(getattr(sub, "commands", {}) or {})
     except Exception:  # noqa: BLE001 - the path is only a label
         names = set()
-    rest = args[args.index(cmd) + 1:]
+    rest = args[args.index(cmd) + 1 :]
     nxt = next((a for a in rest if a in names), None)
     if nxt is not None:
         words.append(nxt)

@@ -103,8 +103,12 @@ def case_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_bad_input(case: dict[str, Any], case_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input(
+    case: dict[str, Any],
+    case_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     for name, spec in (case.get("files") or {}).items():
         materialise(spec, case_dir / name)
     if case.get("markets"):  # a catalogue folder of the case's own (mutated) market files
@@ -125,7 +129,15 @@ def test_corpus_size_and_kinds() -> None:
     """At least 80 cases, covering every kind of input."""
     kinds = {c["id"].split("_", 1)[0] for c in CASES}
     assert len(CASES) >= 80
-    assert {"cli", "scenario", "sweep", "design", "calibration", "firm", "catalogue", "prices",
-            "runfolder"} <= kinds
+    assert {
+        "cli",
+        "scenario",
+        "sweep",
+        "design",
+        "calibration",
+        "firm",
+        "catalogue",
+        "prices",
+        "runfolder",
+    } <= kinds
     assert len({c["id"] for c in CASES}) == len(CASES)
-

@@ -18,8 +18,11 @@ from riskmodel.errors import InputError
 from riskmodel.fit.calibration import load_all, load_calibration
 from riskmodel.fit.calibration_schema import validate_calibration
 
-CALS = sorted(p for p in config.CALIBRATIONS_DIR.glob("*.json")
-              if isinstance(json.loads(p.read_text()).get("model"), dict))
+CALS = sorted(
+    p
+    for p in config.CALIBRATIONS_DIR.glob("*.json")
+    if isinstance(json.loads(p.read_text()).get("model"), dict)
+)
 
 
 def test_shipped_calibrations_pass() -> None:
@@ -41,12 +44,19 @@ def test_accepted_single_regime_has_finite_unconditional_variance(path: Path) ->
         assert 0 < p["omega"] / (1 - pers) < float("inf")
 
 
-@pytest.mark.parametrize(("key", "value", "field"), [
-    ("omega", -0.01, "params.omega"), ("omega", float("nan"), "params.omega"),
-    ("beta", 0.95, "params.beta"), ("nu", 2.0, "params.nu"), ("alpha", True, "params.alpha"),
-])
-def test_load_calibration_refuses_corruption(tmp_path: Path, key: str, value: object,
-                                             field: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("omega", -0.01, "params.omega"),
+        ("omega", float("nan"), "params.omega"),
+        ("beta", 0.95, "params.beta"),
+        ("nu", 2.0, "params.nu"),
+        ("alpha", True, "params.alpha"),
+    ],
+)
+def test_load_calibration_refuses_corruption(
+    tmp_path: Path, key: str, value: object, field: str
+) -> None:
     d = json.loads((config.CALIBRATIONS_DIR / "eu_ets.json").read_text())
     d["params"][key] = value
     p = tmp_path / "eu_ets.json"
@@ -67,8 +77,13 @@ def test_persistence_boundary_is_exact() -> None:
 
 def test_thin_trading_block_accepted_when_valid() -> None:
     d = json.loads((config.CALIBRATIONS_DIR / "hubei.json").read_text())
-    d["thin_trading"] = {"model": "markov", "p01": 0.2, "p11": 0.4, "zero_share": 0.25,
-                         "last_state": 1}
+    d["thin_trading"] = {
+        "model": "markov",
+        "p01": 0.2,
+        "p11": 0.4,
+        "zero_share": 0.25,
+        "last_state": 1,
+    }
     validate_calibration(d, need_price=True)
     d["thin_trading"]["zero_share"] = -0.1
     with pytest.raises(InputError) as e:
@@ -95,8 +110,9 @@ def test_collar_check_uses_fx_and_exchange_rate(tmp_path: Path) -> None:
     from riskmodel.batch.scenario_file import load_scenario_file
 
     base = (Path(__file__).parent / "bad_inputs" / "bases" / "scenario.yaml").read_text()
-    ok = base.replace("  - markets: [north, south]",
-                      "  - markets: [north, south]\n    exchange_rate: 0.2")
+    ok = base.replace(
+        "  - markets: [north, south]", "  - markets: [north, south]\n    exchange_rate: 0.2"
+    )
     # P_north = 0.2 * P_south: north's floor 10 = 0.2 * south's ceiling 50 exactly
     (tmp_path / "ok.yaml").write_text(ok)
     assert load_scenario_file(tmp_path / "ok.yaml").scenarios
@@ -108,21 +124,24 @@ def test_collar_check_uses_fx_and_exchange_rate(tmp_path: Path) -> None:
 
 
 def test_printed_summary_lists_dropped_cells_and_empty_series(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from test_bad_inputs import invoke
 
     nzu = tmp_path / "prices" / "nzu"
     nzu.mkdir(parents=True)
     (nzu / "spotprices.csv").write_text(
-        '"date","price"\n2010-05-14,17.75\n2010-05-21,17.5\n2010-05-29,-\n2010-06-11,ca. 17\n')
+        '"date","price"\n2010-05-14,17.75\n2010-05-21,17.5\n2010-05-29,-\n2010-06-11,ca. 17\n'
+    )
     (nzu / "weeklymeanprice.csv").write_text('"date","price"\n2010-05-14,\n2010-05-21,\n')
     code, out, err = invoke(["--data-dir", str(tmp_path), "data", "summary"], capsys)
     assert code == 0, err
     assert "Dropped while parsing (2):" in out
-    assert ("nzu/spotprices.csv: price: 2 cell(s) not a number, dropped (e.g. '-', 'ca. 17')"
-            in out)
-    assert ("nzu/weeklymeanprice.csv: price: series nzu.weekly_mean is empty (no price in the "
-            "column), left out" in out)
+    assert "nzu/spotprices.csv: price: 2 cell(s) not a number, dropped (e.g. '-', 'ca. 17')" in out
+    assert (
+        "nzu/weeklymeanprice.csv: price: series nzu.weekly_mean is empty (no price in the "
+        "column), left out" in out
+    )
 
 
 def test_shared_calibrations_pass_and_fx_refuses_bad_rates() -> None:

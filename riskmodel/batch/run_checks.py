@@ -26,8 +26,10 @@ def _what_next(run_dir: Path) -> str:
 
 
 def _rebuild(run_dir: Path) -> str:
-    return (f"delete it and run riskmodel run --resume {run_dir} to rebuild it from the "
-            "chunks (or delete the run folder)")
+    return (
+        f"delete it and run riskmodel run --resume {run_dir} to rebuild it from the "
+        "chunks (or delete the run folder)"
+    )
 
 
 def check_out_folder(out: str | Path, *, field: str = "--out") -> Path:
@@ -46,31 +48,45 @@ def parse_manifest(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise DataError("not UTF-8 text; the folder cannot be resumed: delete it and run the "
-                        "scenario again", file=path, field="manifest") from None
+        raise DataError(
+            "not UTF-8 text; the folder cannot be resumed: delete it and run the scenario again",
+            file=path,
+            field="manifest",
+        ) from None
     try:
         m = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"not valid JSON ({exc.msg}, line {exc.lineno}); the folder cannot be resumed: "
-            "delete it and run the scenario again", file=path, field="manifest"
+            "delete it and run the scenario again",
+            file=path,
+            field="manifest",
         ) from None
     if not isinstance(m, dict):
-        raise DataError("not a JSON object; the folder cannot be resumed: delete it and run "
-                        "the scenario again", file=path, field="manifest")
+        raise DataError(
+            "not a JSON object; the folder cannot be resumed: delete it and run the scenario again",
+            file=path,
+            field="manifest",
+        )
     missing = [k for k in MANIFEST_KEYS if k not in m]
     if missing:
         raise DataError(
             "missing from the manifest; the folder cannot be resumed: delete it and run "
             "the scenario again",
-            file=path, field=missing[0])
+            file=path,
+            field=missing[0],
+        )
     plan = m.get("plan")
     if not isinstance(plan, dict) or not isinstance(plan.get("scenario"), dict):
-        raise DataError("manifest has no scenario under 'plan'; delete the folder and run the "
-                        "scenario again", file=path, field="plan.scenario")
+        raise DataError(
+            "manifest has no scenario under 'plan'; delete the folder and run the scenario again",
+            file=path,
+            field="plan.scenario",
+        )
     if not isinstance(m.get("seeds", []), list):
-        raise DataError("must be a list; delete the folder and run the scenario again",
-                        file=path, field="seeds")
+        raise DataError(
+            "must be a list; delete the folder and run the scenario again", file=path, field="seeds"
+        )
     return m
 
 
@@ -86,12 +102,14 @@ def check_results(run_dir: Path, name: str = "results.parquet") -> None:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
         raise DataError(
             f"not a readable Parquet file ({type(exc).__name__}); {_rebuild(run_dir)}",
-            file=path, field="results"
+            file=path,
+            field="results",
         ) from None
     missing = [c for c in RESULTS_COLUMNS if c not in schema.names]
     if missing:
-        raise DataError(f"lacks column(s) {', '.join(missing)}; {_rebuild(run_dir)}", file=path,
-                        field="results")
+        raise DataError(
+            f"lacks column(s) {', '.join(missing)}; {_rebuild(run_dir)}", file=path, field="results"
+        )
 
 
 def read_results(run_dir: Path, name: str = "results.parquet") -> Any:
@@ -103,8 +121,9 @@ def read_results(run_dir: Path, name: str = "results.parquet") -> Any:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001
-        raise DataError(f"unreadable ({type(exc).__name__}); {_rebuild(run_dir)}", file=path,
-                        field="results") from None
+        raise DataError(
+            f"unreadable ({type(exc).__name__}); {_rebuild(run_dir)}", file=path, field="results"
+        ) from None
 
 
 def load_npz(path: Path) -> dict[str, Any]:
@@ -115,9 +134,12 @@ def load_npz(path: Path) -> dict[str, Any]:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except Exception as exc:  # noqa: BLE001 - zipfile/numpy raise several types
-        raise DataError(f"unreadable array file ({type(exc).__name__}); delete it (a report "
-                        "then re-simulates the run's paths with its seed) or delete the run",
-                        file=path, field=path.stem) from None
+        raise DataError(
+            f"unreadable array file ({type(exc).__name__}); delete it (a report "
+            "then re-simulates the run's paths with its seed) or delete the run",
+            file=path,
+            field=path.stem,
+        ) from None
 
 
 def problem(run_dir: Path) -> str | None:

@@ -124,8 +124,9 @@ def _check_single(fam: str, p: dict[str, float], file: str | Path | None) -> Non
     gamma = p.get("gamma", 0.0)
     if fam == "egarch":  # log-variance recursion: omega, alpha, gamma any finite number
         if not abs(beta) < 1:
-            raise _fail(f"|beta| must be < 1 for a stationary EGARCH (got {beta:g})",
-                        "params.beta", file)
+            raise _fail(
+                f"|beta| must be < 1 for a stationary EGARCH (got {beta:g})", "params.beta", file
+            )
         return
     if not omega > 0:
         raise _fail(f"omega must be > 0 (got {omega:g})", "params.omega", file)
@@ -137,8 +138,9 @@ def _check_single(fam: str, p: dict[str, float], file: str | Path | None) -> Non
     pers = alpha + (0.5 * gamma if fam == "gjr" else 0.0) + beta
     if not pers < 1:
         rule = "alpha + gamma/2 + beta" if fam == "gjr" else "alpha + beta"
-        raise _fail(f"persistence {rule} = {pers:g} must be < 1 (finite variance)",
-                    "params.beta", file)
+        raise _fail(
+            f"persistence {rule} = {pers:g} must be < 1 (finite variance)", "params.beta", file
+        )
 
 
 def _n_regimes(spec: CalibrationSpec, file: str | Path | None) -> int:
@@ -157,16 +159,23 @@ def _check_regimes(spec: CalibrationSpec, file: str | Path | None) -> None:
         row = [_need(p, f"p_{i}{j}", fam, file) for j in range(k)]
         for j, v in enumerate(row):
             if not 0 <= v <= 1:
-                raise _fail(f"a transition probability must lie in [0, 1] (got {v:g})",
-                            f"params.p_{i}{j}", file)
+                raise _fail(
+                    f"a transition probability must lie in [0, 1] (got {v:g})",
+                    f"params.p_{i}{j}",
+                    file,
+                )
         if abs(sum(row) - 1) > ROW_TOL:
-            raise _fail(f"row {i} of the transition matrix sums to {sum(row):.6g}, not 1",
-                        f"params.p_{i}0", file)
+            raise _fail(
+                f"row {i} of the transition matrix sums to {sum(row):.6g}, not 1",
+                f"params.p_{i}0",
+                file,
+            )
         if fam == "ms":
             s2 = _need(p, f"sigma2_{i}", fam, file)
             if not s2 > 0:
-                raise _fail(f"a regime variance must be > 0 (got {s2:g})", f"params.sigma2_{i}",
-                            file)
+                raise _fail(
+                    f"a regime variance must be > 0 (got {s2:g})", f"params.sigma2_{i}", file
+                )
             continue
         om, al, be = (_need(p, f"{n}_{i}", fam, file) for n in ("omega", "alpha", "beta"))
         if not om > 0:
@@ -175,19 +184,27 @@ def _check_regimes(spec: CalibrationSpec, file: str | Path | None) -> None:
             if val < 0:
                 raise _fail(f"{name} must be >= 0 (got {val:g})", f"params.{name}", file)
         if not al + be < 1:
-            raise _fail(f"persistence alpha_{i} + beta_{i} = {al + be:g} must be < 1 in each "
-                        "regime", f"params.beta_{i}", file)
+            raise _fail(
+                f"persistence alpha_{i} + beta_{i} = {al + be:g} must be < 1 in each regime",
+                f"params.beta_{i}",
+                file,
+            )
     st = spec.state
     if st is not None and st.regime_probs is not None:
         if len(st.regime_probs) != k:
-            raise _fail(f"must have {k} entries (got {len(st.regime_probs)})",
-                        "state.regime_probs", file)
+            raise _fail(
+                f"must have {k} entries (got {len(st.regime_probs)})", "state.regime_probs", file
+            )
         if abs(sum(st.regime_probs) - 1) > ROW_TOL:
-            raise _fail(f"must sum to 1 (got {sum(st.regime_probs):.6g})", "state.regime_probs",
-                        file)
+            raise _fail(
+                f"must sum to 1 (got {sum(st.regime_probs):.6g})", "state.regime_probs", file
+            )
     if st is not None and st.regime_variances is not None and len(st.regime_variances) != k:
-        raise _fail(f"must have {k} entries (got {len(st.regime_variances)})",
-                    "state.regime_variances", file)
+        raise _fail(
+            f"must have {k} entries (got {len(st.regime_variances)})",
+            "state.regime_variances",
+            file,
+        )
 
 
 def _check_dist(spec: CalibrationSpec, file: str | Path | None) -> None:
@@ -222,6 +239,7 @@ def validate_calibration(
         _check_regimes(spec, file)
     _check_dist(spec, file)
     if need_price and (spec.state is None or spec.state.last_price is None):
-        raise _fail("missing; the simulation starts from the last observed price",
-                    "state.last_price", file)
+        raise _fail(
+            "missing; the simulation starts from the last observed price", "state.last_price", file
+        )
     return spec

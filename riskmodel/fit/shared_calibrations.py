@@ -50,10 +50,12 @@ def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
     if np.any(np.abs(c) > 1 + _TOL):
         raise InputError("an entry lies outside [-1, 1]", file=file, field="corr")
     nu = d.get("nu")
-    if nu is not None and (isinstance(nu, bool) or not isinstance(nu, int | float)
-                           or not math.isfinite(nu) or nu <= 2):
-        raise InputError(f"copula nu must be a finite number > 2 (got {nu!r})", file=file,
-                         field="nu")
+    if nu is not None and (
+        isinstance(nu, bool) or not isinstance(nu, int | float) or not math.isfinite(nu) or nu <= 2
+    ):
+        raise InputError(
+            f"copula nu must be a finite number > 2 (got {nu!r})", file=file, field="nu"
+        )
 
 
 def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
@@ -71,8 +73,11 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
     if mean.shape != (n,):
         raise InputError(f"must have {n} entries, one per variable", file=file, field="mean")
     if not np.all(np.isfinite(mean)):
-        raise InputError(f"entry [{int(np.argmin(np.isfinite(mean)))}] is not a finite number",
-                         file=file, field="mean")
+        raise InputError(
+            f"entry [{int(np.argmin(np.isfinite(mean)))}] is not a finite number",
+            file=file,
+            field="mean",
+        )
     cov = _matrix(d, "cov", n, file)
     if np.any(np.diag(cov) < 0):
         raise InputError("a variance (diagonal entry) is negative", file=file, field="cov")
@@ -81,10 +86,14 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
 def validate_fx(d: Any, *, file: str | Path | None = None) -> None:
     """``fx.json``: numeraire per unit of each currency, all finite and positive."""
     if not isinstance(d, dict) or not isinstance(d.get("rates", {}), dict):
-        raise InputError("must be a JSON object with a 'rates' mapping", file=file,
-                         field="rates")
+        raise InputError("must be a JSON object with a 'rates' mapping", file=file, field="rates")
     for ccy, rate in (d.get("rates") or {}).items():
-        if isinstance(rate, bool) or not isinstance(rate, int | float) \
-                or not math.isfinite(rate) or rate <= 0:
-            raise InputError(f"must be a finite number > 0 (got {rate!r})", file=file,
-                             field=f"rates.{ccy}")
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise InputError(
+                f"must be a finite number > 0 (got {rate!r})", file=file, field=f"rates.{ccy}"
+            )

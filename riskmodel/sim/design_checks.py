@@ -46,7 +46,7 @@ def _one_way_cycles(scn: Scenario) -> None:
         colour[node] = 1
         for nxt, _ in out.get(node, []):
             if colour.get(nxt) == 1:
-                return [*trail[trail.index(nxt):], nxt] if nxt in trail else [node, nxt]
+                return [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
             if nxt not in colour:
                 found = visit(nxt, [*trail, nxt])
                 if found:
@@ -58,8 +58,9 @@ def _one_way_cycles(scn: Scenario) -> None:
         if start not in colour:
             cycle = visit(start, [start])
             if cycle:
-                first = min(k for a, targets in out.items() for b, k in targets
-                            if a in cycle and b in cycle)
+                first = min(
+                    k for a, targets in out.items() for b, k in targets if a in cycle and b in cycle
+                )
                 raise ValueError(
                     f"links[{first}]: one-way links form a cycle ({' -> '.join(cycle)}); "
                     "permits would circulate without end: make one of them 'both' or drop it"
@@ -77,8 +78,10 @@ def _link_years(scn: Scenario) -> None:
                 f"{last} (horizon {first}-{last}); the link would never act"
             )
         if lk.start_year is not None and lk.start_year < 1990:
-            raise ValueError(f"links[{k}].start_year: {lk.start_year} is before any market "
-                             "existed; give a year in or before the horizon")
+            raise ValueError(
+                f"links[{k}].start_year: {lk.start_year} is before any market "
+                "existed; give a year in or before the horizon"
+            )
 
 
 def _market_restrictions(scn: Scenario) -> None:
@@ -86,25 +89,35 @@ def _market_restrictions(scn: Scenario) -> None:
     for k, m in enumerate(scn.markets):
         fl, cap = m.collar.floor, m.penalty_cap
         if fl is not None and cap is not None and fl > cap:
-            raise ValueError(f"markets[{k}].collar.floor: floor {fl:g} is above the penalty cap "
-                             f"{cap:g}; no price satisfies both")
+            raise ValueError(
+                f"markets[{k}].collar.floor: floor {fl:g} is above the penalty cap "
+                f"{cap:g}; no price satisfies both"
+            )
     idx = {m.id: k for k, m in enumerate(scn.markets)}
     for k, ev in enumerate(scn.events.markets):
         m = scn.markets[idx[ev.market]] if ev.market in idx else None
         if m is None:
             continue
         ceiling = m.collar.ceiling if m.collar.ceiling is not None else m.penalty_cap
-        if ev.intervention_floor is not None and ceiling is not None \
-                and ev.intervention_floor > ceiling:
+        if (
+            ev.intervention_floor is not None
+            and ceiling is not None
+            and ev.intervention_floor > ceiling
+        ):
             raise ValueError(
                 f"events.markets[{k}].intervention_floor: {ev.intervention_floor:g} is above "
-                f"the market's ceiling {ceiling:g}; the intervention could never clear")
+                f"the market's ceiling {ceiling:g}; the intervention could never clear"
+            )
         if ev.exemption_on > 0 and ev.exemption_share >= 1:
-            raise ValueError(f"events.markets[{k}].exemption_share: an exemption of all covered "
-                             "emissions leaves no market; give a share below 1")
+            raise ValueError(
+                f"events.markets[{k}].exemption_share: an exemption of all covered "
+                "emissions leaves no market; give a share below 1"
+            )
         if ev.exemption_on > 0 and ev.exemption_share == 0:
-            raise ValueError(f"events.markets[{k}].exemption_share: exemptions switch on "
-                             "(exemption_on > 0) but exempt nothing; give a share in (0, 1)")
+            raise ValueError(
+                f"events.markets[{k}].exemption_share: exemptions switch on "
+                "(exemption_on > 0) but exempt nothing; give a share in (0, 1)"
+            )
 
 
 def _fx_table(scn: Scenario) -> dict[str, float]:
@@ -134,8 +147,9 @@ def _collars_across_links(scn: Scenario) -> None:
     """Across a link without quota, one side's floor cannot exceed what the other's ceiling
     allows after equalisation (exchange rate, currencies and fee taken into account)."""
     idx = {m.id: k for k, m in enumerate(scn.markets)}
-    links: list[tuple[int, LinkSpec]] = [(k, lk) for k, lk in enumerate(scn.links)
-                                         if lk.quota is None]
+    links: list[tuple[int, LinkSpec]] = [
+        (k, lk) for k, lk in enumerate(scn.links) if lk.quota is None
+    ]
     if not links:
         return
     fx: dict[str, float] | None = None
