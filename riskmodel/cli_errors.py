@@ -127,7 +127,7 @@ def error_line(exc: BaseException, command: str = "riskmodel") -> tuple[str, int
     """
     if isinstance(exc, RiskmodelError):
         text = _one_line(str(exc))
-        if getattr(exc, "file", "") is None:
+        if getattr(exc, "file", None) is None:
             text = f"{command}: {text}"
         return f"error: {text}", EXIT_RUN if isinstance(exc, RunFailed) else EXIT_INPUT
     if is_usage_error(exc):

@@ -118,8 +118,8 @@ def run(
                                         "print only the run folder.")] = False,
 ) -> None:
     """Run a scenario file (all its sweep points) and write runs/<run-id>/."""
-    if n_jobs == 0 or n_jobs < -1:
-        raise InputError(f"must be a positive number of processes or -1 (got {n_jobs})",
+    if n_jobs == 0 or n_jobs < -1 or n_jobs > 1024:
+        raise InputError(f"must be a number of processes from 1 to 1024, or -1 (got {n_jobs})",
                          field="--n-jobs")
     if chunk_size is not None and chunk_size < 1:
         raise InputError(f"must be a positive number of paths (got {chunk_size})",

@@ -253,9 +253,9 @@ def new_run_dir(
     """The folder a new run will use (checked, not created)."""
     out = Path(out) if out is not None else config.RUNS_DIR
     run_id = run_id or new_run_id(plan)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", run_id) or run_id in (".", ".."):
-        raise InputError(f"use letters, digits, '.', '_' and '-' only (got {run_id!r})",
-                         field="--run-id")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", run_id) or run_id in (".", ".."):
+        raise InputError(f"use at most 120 letters, digits, '.', '_' and '-' (got {run_id[:40]!r}"
+                         f"{'...' if len(run_id) > 40 else ''})", field="--run-id")
     run_dir = out / run_id
     if run_dir.exists():
         raise InputError("a run with this id exists; use --resume to finish it",
