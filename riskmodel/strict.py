@@ -8,6 +8,7 @@ call :func:`reject_bool_numbers` from a ``mode="before"`` model validator.
 
 from __future__ import annotations
 
+import reprlib
 import types
 import typing
 from typing import Any
@@ -56,3 +57,13 @@ def reject_bool_numbers(model: Any, data: Any) -> Any:
                     "(YAML reads true/false/yes/no/on/off as booleans)"
                 )
     return data
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+_SHORT.maxstring = _SHORT.maxother = 40
+
+
+def short_repr(value: Any) -> str:
+    """A bounded repr of a bad value for a one-line error (never walks a huge input)."""
+    return _SHORT.repr(value)

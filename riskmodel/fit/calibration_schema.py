@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from riskmodel.errors import InputError
+from riskmodel.strict import short_repr
 
 #: Tolerance on a row of transition probabilities summing to one.
 ROW_TOL = 1e-6
@@ -109,7 +110,7 @@ def _format(exc: ValidationError, file: str | Path | None) -> InputError:
     if err.get("type") == "value_error" and sep and head.isidentifier():
         return _fail(tail, f"{loc}.{head}", file)  # a validator naming the key it refused
     if "input" in err and err.get("type") not in ("missing", "value_error"):
-        msg = f"{msg} (got {err['input']!r})"
+        msg = f"{msg} (got {short_repr(err['input'])})"
     return _fail(msg, loc, file)
 
 

@@ -29,7 +29,7 @@ from pydantic import (
 
 from riskmodel import config
 from riskmodel.errors import InputError
-from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers
+from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers, short_repr
 
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
@@ -496,7 +496,7 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
         msg = tail
     inp = first.get("input")
     if first.get("type") in ("literal_error", "enum") or "Input should be" in msg:
-        msg = f"{msg} (got {inp!r})"
+        msg = f"{msg} (got {short_repr(inp)})"
     more = len(exc.errors()) - 1
     if more:
         msg += f" (+{more} more problem{'s' if more > 1 else ''})"
