@@ -3,6 +3,11 @@
 Subcommands live beside the code they drive and are imported lazily (only the one that runs):
 ``data`` (riskmodel.data.cli), ``fit`` (riskmodel.fit.cli), ``run`` and ``runs``
 (riskmodel.batch.cli), ``report`` (riskmodel.firm.cli).
+
+Every failure ends as one line on stderr, ``error: <file or command>: <field>: <what is wrong>``
+(riskmodel.cli_errors). Exit status: 0 success, 2 a usage or input error (nothing written),
+1 a run that failed part-way (its folder kept, marked failed) or an internal error, 130 Ctrl-C.
+``--debug`` (or ``RISKMODEL_DEBUG=1``) shows the Python traceback instead.
 """
 
 from __future__ import annotations
