@@ -55,16 +55,25 @@ def _param_field(exc: Any) -> str | None:
     return str(name) if name else None
 
 
-def _bad_value(exc: Any) -> Any:
-    """The value the user gave, when the library kept it (pydantic validation cause)."""
-    cause = exc.__cause__
-    errors = getattr(cause, "errors", None)
+#: Wording for the commonest type errors of an option value (pydantic error types).
+_TYPE_WORDS = {
+    "int_parsing": "is not a valid integer",
+    "int_from_float": "is not a whole number",
+    "float_parsing": "is not a valid number",
+    "bool_parsing": "is not true or false",
+}
+
+
+def _bad_value(exc: Any) -> tuple[Any, str | None]:
+    """The value the user gave and the error type, when the library kept them."""
+    errors = getattr(exc.__cause__, "errors", None)
     if callable(errors):
         try:
-            return errors()[0].get("input")
+            first = errors()[0]
+            return first.get("input"), first.get("type")
         except Exception:  # noqa: BLE001 - best effort only
-            return None
-    return None
+            return None, None
+    return None, None
 
 
 def usage_line(exc: Any, fallback: str = "riskmodel") -> str:
@@ -83,8 +92,10 @@ def usage_line(exc: Any, fallback: str = "riskmodel") -> str:
         kind = getattr(getattr(exc, "param", None), "param_type_name", "parameter")
         return f"{command}: {field or 'arguments'}: missing {kind}; see '{command} --help'"
     if "BadParameter" in cls:
-        value = _bad_value(exc)
+        value, kind = _bad_value(exc)
         msg = message[:1].lower() + message[1:] if message else "invalid value"
+        if value is not None and kind in _TYPE_WORDS:
+            return f"{command}: {field or 'arguments'}: {value!r} {_TYPE_WORDS[kind]}"
         got = f"{value!r} is not valid: " if value is not None else ""
         return f"{command}: {field or 'arguments'}: {got}{msg}"
     text = _one_line(message or exc.format_message())
