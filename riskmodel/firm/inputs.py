@@ -21,7 +21,7 @@ from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.firm.cost import MarketPaths
 from riskmodel.firm.firm import Firm
-from riskmodel.sim.scenario import EventsSpec, Scenario
+from riskmodel.sim.scenario import EventsSpec, Scenario, scenario_from_dict
 
 #: Default paths per single-event simulation (each is a full simulation).
 EVENT_PATHS = 20_000
@@ -72,7 +72,7 @@ def with_annual(scenario: Scenario, *, paths: int | None = None, **sim: Any) -> 
         upd["paths"] = paths
     data = scenario.model_dump()
     data["simulation"].update(upd)
-    return Scenario.model_validate(data)
+    return scenario_from_dict(data)  # an InputError (one line) if the overrides break a rule
 
 
 def years_of(scenario: Scenario) -> list[int]:

@@ -26,12 +26,45 @@ if TYPE_CHECKING:
     from riskmodel.sim.scenario import LinkSpec, MarketSpec, Scenario
 
 
+#: Largest array one chunk may ask for (kept daily paths, per-path annual arrays), bytes.
+MAX_CHUNK_BYTES = 2 * 1024**3
+#: Per-path annual arrays the engine keeps with ``keep_annual`` (engine.ANNUAL_NAMES), times
+#: the three variants: an upper bound used to size a chunk before anything is allocated.
+_ANNUAL_ARRAYS = 8 * 3
+
+
 def check_design(scn: Scenario) -> None:
     """Raise ``ValueError("<field>: <problem>")`` for the first design problem found."""
+    _sizes(scn)
     _one_way_cycles(scn)
     _link_years(scn)
     _market_restrictions(scn)
     _collars_across_links(scn)
+
+
+def _gib(n_bytes: float) -> str:
+    return f"{n_bytes / 1024**3:.3g} GiB"
+
+
+def _sizes(scn: Scenario) -> None:
+    """What one chunk will allocate, bounded before anything is allocated."""
+    sim, hz, n = scn.simulation, scn.horizon, len(scn.markets)
+    days = hz.years * hz.days_per_year
+    kept = 4 * min(sim.keep_paths, sim.paths_per_chunk) * n * days * 8  # prices x3 + BAU
+    if kept > MAX_CHUNK_BYTES:
+        raise ValueError(
+            f"simulation.keep_paths: keeping {sim.keep_paths} daily paths of {n} markets over "
+            f"{days} days needs {_gib(kept)} per chunk (at most {_gib(MAX_CHUNK_BYTES)}); keep "
+            "fewer paths"
+        )
+    if sim.keep_annual:
+        annual = _ANNUAL_ARRAYS * sim.paths_per_chunk * n * hz.years * 8
+        if annual > MAX_CHUNK_BYTES:
+            raise ValueError(
+                f"simulation.paths_per_chunk: keep_annual with {sim.paths_per_chunk} paths per "
+                f"chunk, {n} markets and {hz.years} years needs {_gib(annual)} per chunk (at "
+                f"most {_gib(MAX_CHUNK_BYTES)}); use smaller chunks"
+            )
 
 
 def _one_way_cycles(scn: Scenario) -> None:
