@@ -4,21 +4,26 @@ Subcommands live beside the code they drive and are imported lazily (only the on
 ``data`` (riskmodel.data.cli), ``fit`` (riskmodel.fit.cli), ``run`` and ``runs``
 (riskmodel.batch.cli), ``scenario`` (riskmodel.batch.scenario_cli), ``report``
 (riskmodel.firm.cli).
+
+Every failure ends as one line on stderr, ``error: <file or command>: <field>: <what is wrong>``
+(riskmodel.cli_errors). Exit status: 0 success, 2 a usage or input error (nothing written),
+1 a run that failed part-way (its folder kept, marked failed) or an internal error, 130 Ctrl-C.
+``--debug`` (or ``RISKMODEL_DEBUG=1``) shows the Python traceback instead.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from riskmodel import config
-from riskmodel.errors import RiskmodelError
+from riskmodel.cli_errors import EXIT_ABORT, EXIT_INPUT, command_path, error_line
 
 #: Subcommands: name -> (module, attribute, is a sub-app). Imported only when used, so that
 #: ``riskmodel run`` does not pay for arch/statsmodels and ``riskmodel data`` not for numba.
@@ -36,10 +41,12 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
 class _LazyGroup(TyperGroup):
     """A click group that imports a subcommand's module the first time it is needed."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    lazy_names = tuple(SUBCOMMANDS)
+
+    def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *SUBCOMMANDS]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any | None:
         if cmd_name not in SUBCOMMANDS:
             return super().get_command(ctx, cmd_name)
         module, attr, group = SUBCOMMANDS[cmd_name]
@@ -79,29 +86,41 @@ def main(
             show_default=False,
         ),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the Python traceback of a failure instead of the "
+                     "one-line error (also RISKMODEL_DEBUG=1)."),
+    ] = False,
 ) -> None:
     """Global options."""
     config.set_data_dir(data_dir)
 
 
-def run() -> None:
-    """Entry point: user errors print one line and exit 2; bugs keep their traceback."""
+def run(argv: list[str] | None = None) -> None:
+    """Entry point: every failure prints one line (``riskmodel.cli_errors``) and exits non-zero;
+    ``--debug`` (anywhere on the line) or ``RISKMODEL_DEBUG=1`` shows the traceback instead."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("RISKMODEL_DEBUG", "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
     try:
-        app(standalone_mode=False)
-    except RiskmodelError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        app(args=args, prog_name="riskmodel", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        sys.exit(EXIT_ABORT)
+    except SystemExit:
         raise
-
+    except BaseException as exc:  # noqa: BLE001 - the one place every failure is reported
+        if debug:
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError" and hasattr(exc, "show"):
+            exc.show()  # ``riskmodel`` alone, or a group without a command: the help text
+            sys.exit(EXIT_INPUT)
+        group = typer.main.get_command(app)
+        line, code = error_line(exc, command_path(args, group))
+        typer.echo(line, err=True)
+        sys.exit(code)
 
 if __name__ == "__main__":
     run()

@@ -34,3 +34,15 @@ class DataError(InputError):
 
 class FitError(RiskmodelError):
     """An estimation failed (did not converge, singular Hessian) and no fallback applied."""
+
+
+class RunFailed(RiskmodelError):
+    """A run that started and failed part-way; its folder is kept, marked failed (exit 1).
+
+    Not an input error, but named the same way: the run folder and what to do next."""
+
+    def __init__(self, message: str, *, file: str | Path | None = None, field: str | None = None):
+        self.file = str(file) if file is not None else None
+        self.field = field
+        self.reason = message
+        super().__init__(": ".join([p for p in (self.file, field) if p] + [message]))

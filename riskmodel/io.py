@@ -98,21 +98,66 @@ def atomic_write_parquet(path: str | Path, frame: Any) -> Path:
     return _atomic(path, lambda p: frame.to_parquet(p, index=False, engine="pyarrow"))
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given on line {seen[key]}); "
+                    "each key may appear once", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        except TypeError:  # an unhashable key: let the ordinary constructor report it
+            continue
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
+
+#: Largest YAML input file read (bytes): scenario, firm and catalogue files are a few KB.
+MAX_YAML_BYTES = 5_000_000
+
+
 def read_yaml(path: str | Path) -> Any:
-    """Read a YAML file; a syntax error names the file and line."""
+    """Read a YAML input file strictly: UTF-8 text, no duplicate keys; errors name file and line."""
     from riskmodel.errors import InputError
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError("expected a YAML file, got a folder", file=path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise InputError("file not found", file=path) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", file=path) from exc
+    if len(raw) > MAX_YAML_BYTES:
+        raise InputError(f"{len(raw):,} bytes is larger than a YAML input file may be "
+                         f"({MAX_YAML_BYTES:,})", file=path)
+    if b"\x00" in raw:
+        raise InputError("a binary file, not YAML text", file=path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}); save the "
+                         "file as UTF-8", file=path, field=f"line {line}") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "YAML"
-        msg = f"not valid YAML ({exc.__class__.__name__})"
-        raise InputError(msg, file=path, field=where) from exc
+        problem = getattr(exc, "problem", None)
+        msg = f"not valid YAML ({problem or exc.__class__.__name__})"
+        if problem and problem.startswith("duplicate key"):
+            msg = problem
+        raise InputError(msg, file=path, field=where) from None
 
 
 def sha256_bytes(data: bytes) -> str:

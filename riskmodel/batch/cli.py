@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from riskmodel import config
+from riskmodel.batch.run_checks import check_out_folder
 from riskmodel.batch.runner import RunOptions, resume_run, run_plan
 from riskmodel.batch.runs import compare_runs, find_run, list_runs, run_mismatch, show_run
 from riskmodel.batch.scenario_file import load_scenario_file
@@ -134,12 +135,13 @@ def run(
         show_default=False)] = None,
 ) -> None:
     """Run a scenario file (all its sweep points) and write runs/<run-id>/."""
-    if n_jobs == 0 or n_jobs < -1:
-        raise InputError(f"must be a positive number of processes or -1 (got {n_jobs})",
+    if n_jobs == 0 or n_jobs < -1 or n_jobs > 1024:
+        raise InputError(f"must be a number of processes from 1 to 1024, or -1 (got {n_jobs})",
                          field="--n-jobs")
     if chunk_size is not None and chunk_size < 1:
         raise InputError(f"must be a positive number of paths (got {chunk_size})",
                          field="--chunk-size")
+    check_out_folder(out)
     options = RunOptions(n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size)
     firm_list = None
     if firms is not None:  # checked before the run starts
@@ -223,7 +225,7 @@ def _print_frame(frame: pd.DataFrame, title: str | None = None, *, floatfmt: str
 @runs_app.callback()
 def _runs_default(ctx: typer.Context, out: _OutOpt = config.RUNS_DIR) -> None:
     """Without a subcommand: list the runs."""
-    ctx.obj = {"out": out}
+    ctx.obj = {"out": check_out_folder(out)}
     if ctx.invoked_subcommand is None:
         _list(out)
 

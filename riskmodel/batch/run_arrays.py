@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,12 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def _load_npz(path: Path, prefix: str) -> dict[str, np.ndarray]:
+    """The arrays of one sweep point (prefix stripped); a damaged file is one line."""
+    from riskmodel.batch.run_checks import load_npz
+
     if not path.is_file():
         return {}
-    with np.load(path) as z:
-        return {k[len(prefix):]: z[k] for k in z.files if k.startswith(prefix)}
+    return {k[len(prefix):]: v for k, v in load_npz(path).items() if k.startswith(prefix)}
 
 
 def run_plan_of(run_dir: Path) -> ScenarioPlan:
@@ -75,18 +78,21 @@ def run_plan_of(run_dir: Path) -> ScenarioPlan:
     return plan_from_json(read_manifest(run_dir)["plan"])
 
 
-def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | None = None
+def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | None = None,
+                 precheck: Callable[[Scenario], None] | None = None
                  ) -> tuple[Scenario, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Scenario, annual arrays and kept daily paths of a finished run's sweep point.
 
-    InputError when the point does not exist, the run has not finished, or it kept no annual
-    arrays (the message names ``--keep-annual``)."""
+    InputError when the point does not exist, ``precheck`` refuses its scenario, the run has
+    not finished, or it kept no annual arrays (the message names ``--keep-annual``)."""
     d = Path(run_dir)
     manifest = read_manifest(d)
     plan = plan or plan_from_json(manifest["plan"])
     if not 0 <= point < len(plan.scenarios):
         raise InputError(f"the run has {len(plan.scenarios)} sweep point(s); got {point}",
                          field="--point")
+    if precheck is not None:
+        precheck(plan.scenarios[point])
     if manifest.get("status") != "complete":
         raise InputError(f"the run has not finished; finish it with: riskmodel run --resume {d}",
                          file=d, field="RUN")

@@ -59,7 +59,7 @@ from riskmodel.batch.parallel import (
     resolve_scenario,
 )
 from riskmodel.batch.scenario_file import ScenarioPlan, plan_from_json, scenario_calibrations
-from riskmodel.errors import DataError, InputError
+from riskmodel.errors import DataError, InputError, RunFailed
 from riskmodel.io import (
     atomic_write_bytes,
     atomic_write_json,
@@ -294,11 +294,11 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     """The manifest of a run folder (InputError when there is none)."""
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
-        raise InputError("not a run folder (no manifest.json)", file=Path(run_dir))
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"manifest is not valid JSON ({exc.msg})", file=path) from None
+        raise InputError("not a run folder (no manifest.json); give a folder made by "
+                         "riskmodel run", file=Path(run_dir), field="manifest")
+    from riskmodel.batch.run_checks import parse_manifest
+
+    return parse_manifest(path)
 
 
 def new_run_dir(
@@ -307,9 +307,9 @@ def new_run_dir(
     """The folder a new run will use (checked, not created)."""
     out = Path(out) if out is not None else config.RUNS_DIR
     run_id = run_id or new_run_id(plan)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", run_id) or run_id in (".", ".."):
-        raise InputError(f"use letters, digits, '.', '_' and '-' only (got {run_id!r})",
-                         field="--run-id")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", run_id) or run_id in (".", ".."):
+        raise InputError(f"use at most 120 letters, digits, '.', '_' and '-' (got {run_id[:40]!r}"
+                         f"{'...' if len(run_id) > 40 else ''})", field="--run-id")
     run_dir = out / run_id
     if run_dir.exists():
         raise InputError("a run with this id exists; use --resume to finish it",
@@ -506,12 +506,27 @@ def _execute(
         if progress is not None:
             progress.advance(n)
 
-    execute(tasks, plan.scenarios, lays, on_result, n_jobs=options.n_jobs,
-            scheduler=options.scheduler, threads=options.threads, engine=options.engine)
-    info["seconds"] = round(time.perf_counter() - t0, 3)
-    info["finished"] = _now()
-    finalize(run_dir, plan, manifest, options.engine)
+    try:
+        execute(tasks, plan.scenarios, lays, on_result, n_jobs=options.n_jobs,
+                scheduler=options.scheduler, threads=options.threads, engine=options.engine)
+        info["seconds"] = round(time.perf_counter() - t0, 3)
+        info["finished"] = _now()
+        finalize(run_dir, plan, manifest, options.engine)
+    except Exception as exc:  # a run that fails part-way keeps its folder, marked failed
+        mark_failed(run_dir, manifest, info, exc)
+        raise RunFailed(f"failed part-way ({type(exc).__name__}: {exc}); the folder is kept "
+                        f"with status 'failed'; finish it with riskmodel run --resume "
+                        f"{run_dir}, or delete it", file=run_dir, field="run") from exc
     return run_dir
+
+
+def mark_failed(run_dir: Path, manifest: dict[str, Any], info: dict[str, Any],
+                exc: BaseException) -> None:
+    """Record a failure in the manifest (status 'failed' and the reason) for ``runs list``."""
+    info["finished"] = _now()
+    manifest["status"] = "failed"
+    manifest["error"] = f"{type(exc).__name__}: {exc}"
+    atomic_write_json(run_dir / MANIFEST, manifest)
 
 
 # --------------------------------------------------------------------------- merge

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from riskmodel import config
+from riskmodel.batch.run_checks import check_results, problem, read_results
 from riskmodel.batch.runner import (
     CHUNKS,
     MANIFEST,
@@ -36,6 +37,9 @@ def find_run(ref: str | Path, *, out: str | Path | None = None) -> Path:
     p = Path(ref)
     if (p / MANIFEST).is_file():
         return p
+    if p.is_dir() and (p / CHUNKS).is_dir():
+        raise InputError("a run folder without manifest.json: it cannot be resumed or read; "
+                         "delete it and run the scenario again", file=p, field="manifest")
     base = runs_dir(out)
     if (base / str(ref) / MANIFEST).is_file():
         return base / str(ref)
@@ -61,12 +65,14 @@ def list_runs(out: str | Path | None = None) -> pd.DataFrame:
     base = runs_dir(out)
     rows: list[dict[str, Any]] = []
     for d in sorted(base.iterdir()) if base.is_dir() else []:
-        if not (d / MANIFEST).is_file():
+        if not d.is_dir() or not ((d / MANIFEST).is_file() or (d / CHUNKS).is_dir()):
             continue
-        try:
-            m = read_manifest(d)
-        except InputError:
+        broken = problem(d)
+        if broken is not None:  # shown, not hidden: the user must resume or delete it
+            rows.append({"run_id": d.name, "status": f"broken: {broken}",
+                         "started": _mtime(d)})
             continue
+        m = read_manifest(d)
         seeds = m.get("seeds") or []
         n_chunks = sum(s.get("n_chunks", 0) for s in seeds)
         done = len(finished_chunks(d)) if (d / CHUNKS).is_dir() else 0
@@ -81,10 +87,19 @@ def list_runs(out: str | Path | None = None) -> pd.DataFrame:
             "finished": m.get("finished"),
             "seconds": round(sum(s.get("seconds", 0.0) for s in m.get("sessions", [])), 1),
         })
+        if m.get("status") == "failed" and m.get("error"):
+            rows[-1]["status"] = f"failed: {m['error']}"
     cols = ["run_id", "scenario", "status", "chunks", "points", "paths", "started", "finished",
             "seconds"]
     frame = pd.DataFrame(rows, columns=cols)
     return frame.sort_values("started", ascending=False, ignore_index=True)
+
+
+def _mtime(d: Path) -> str:
+    """A folder's modification time (ISO, UTC) for sorting a broken run among the others."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(d.stat().st_mtime, tz=dt.UTC).isoformat(timespec="seconds")
 
 
 def show_run(ref: str | Path, *, out: str | Path | None = None, width: int | None = None) -> str:
@@ -92,9 +107,11 @@ def show_run(ref: str | Path, *, out: str | Path | None = None, width: int | Non
     are rendered again from ``results.parquet`` to fit that many columns."""
     d = find_run(ref, out=out)
     m = read_manifest(d)
-    if m.get("status") == "complete" and (d / SUMMARY).is_file():
-        text = (d / SUMMARY).read_text(encoding="utf-8")
-        return text if width is None else fit_summary(d, text, width)
+    if m.get("status") == "complete":
+        check_results(d, RESULTS)  # never show an old summary over damaged results
+        if (d / SUMMARY).is_file():
+            text = (d / SUMMARY).read_text(encoding="utf-8")
+            return text if width is None else fit_summary(d, text, width)
     seeds = m.get("seeds") or []
     n_chunks = sum(s.get("n_chunks", 0) for s in seeds)
     done = len(finished_chunks(d))
@@ -130,7 +147,7 @@ def load_results(ref: str | Path, *, out: str | Path | None = None) -> pd.DataFr
     path = d / RESULTS
     if not path.is_file():
         raise InputError("the run has no results yet (resume it first)", file=d)
-    return pd.read_parquet(path)
+    return read_results(d, RESULTS)
 
 
 def run_mismatch(a: str | Path, b: str | Path, *, out: str | Path | None = None) -> list[str]:

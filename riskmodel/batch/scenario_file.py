@@ -317,6 +317,9 @@ def _values(vals: Any, *, file: str | Path | None, where: str,
         if isinstance(num, bool) or not isinstance(num, int) or num < 1:
             raise InputError(f"num must be a positive integer (got {num!r})", file=file,
                              field=f"{where}.num")
+        if num > MAX_SWEEP_POINTS:  # refused before numpy allocates the axis
+            raise InputError(f"{num} points is more than {MAX_SWEEP_POINTS}", file=file,
+                             field=f"{where}.num")
         return [round(float(x), 12) for x in np.linspace(start, stop, num)]
     if not isinstance(vals, list) or not vals:
         raise InputError("must be a non-empty list of numbers or {start, stop, num}",

@@ -29,6 +29,7 @@ from pydantic import (
 from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.io import atomic_write_text, read_yaml
+from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers
 
 #: ISO codes of the catalogue's currencies (ARCHITECTURE.md "Identifiers").
 Currency = Literal["EUR", "KRW", "CNY", "JPY", "USD", "CAD", "CHF", "NZD", "GBP"]
@@ -67,7 +68,12 @@ Citation = Annotated[str, AfterValidator(_check_source)]
 class _Strict(BaseModel):
     """Base of every catalogue model: unknown fields are errors, models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, **STRICT_NUMBERS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        return reject_bool_numbers(cls, data)
 
 
 class _Provenance(_Strict):

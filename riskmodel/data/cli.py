@@ -24,7 +24,13 @@ def summary(
     from rich.console import Console
 
     from riskmodel import config
-    from riskmodel.data.summary import summarise, summary_table, traps_table, write_summary_json
+    from riskmodel.data.summary import (
+        dropped_lines,
+        summarise,
+        summary_table,
+        traps_table,
+        write_summary_json,
+    )
 
     res = summarise(config.data_dir(), market=market)
     console = Console(width=200)
@@ -32,6 +38,11 @@ def summary(
     if res.get("known_traps"):
         console.print(traps_table(res))
     console.print("* = representative series of its market (data/manifests/series.yaml)")
+    dropped = dropped_lines(res)
+    console.print(f"Dropped while parsing ({len(dropped)}):" if dropped
+                  else "Dropped while parsing: nothing")
+    for line in dropped:
+        console.print(f"  {line}", markup=False, highlight=False)
     if json_path is not None:
         write_summary_json(json_path, res)
         console.print(f"wrote {json_path}")

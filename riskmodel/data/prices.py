@@ -63,6 +63,8 @@ class ParseReport:
     duplicated_dates: list[str] = field(default_factory=list)
     rows_dropped: list[dict[str, Any]] = field(default_factory=list)
     non_numeric_cells: dict[str, list[str]] = field(default_factory=dict)
+    #: Number of non-empty cells per column that were not numbers (dropped as no price).
+    non_numeric_counts: dict[str, int] = field(default_factory=dict)
     series: dict[str, dict[str, Any]] = field(default_factory=dict)
     columns_ignored: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -187,6 +189,7 @@ def _numeric(col: pd.Series, report: ParseReport, name: str) -> pd.Series:
     bad = text[num.isna() & text.notna() & (text != "") & (text.str.upper() != "NA")]
     if len(bad):
         report.non_numeric_cells[name] = sorted(set(bad.astype(str)))[:10]
+        report.non_numeric_counts[name] = int(len(bad))
     return num.astype(float)
 
 
@@ -199,8 +202,17 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], file: str) -> None:
 def _read_csv(path: Path, **kw: Any) -> pd.DataFrame:
     try:
         return pd.read_csv(path, encoding="utf-8-sig", **kw)
-    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"unreadable CSV ({exc.__class__.__name__}: {exc})", file=path) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                        f"{exc.start}); a CSV file is expected", file=_short(path)) from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"unreadable CSV ({exc.__class__.__name__}: {exc})",
+                        file=_short(path)) from None
+
+
+def _short(path: Path) -> str:
+    """``<source folder>/<file>`` as the other price-file errors name a file."""
+    return f"{path.parent.name}/{path.name}"
 
 
 def _empty_tidy() -> pd.DataFrame:

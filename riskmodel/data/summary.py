@@ -245,3 +245,25 @@ def traps_table(summary: dict[str, Any]) -> Any:
     for tr in summary.get("known_traps", []):
         t.add_row(tr["trap"], tr["series_id"], tr["rule"], tr["status"])
     return t
+
+
+def dropped_lines(summary: dict[str, Any]) -> list[str]:
+    """One printed line per dropped unparseable cell group and per empty series, by file.
+
+    The JSON summary has the same facts under ``files``; the printed summary must not hide
+    them (a user reading only the table would not know a price was dropped).
+    """
+    lines: list[str] = []
+    for rel, rep in summary.get("files", {}).items():
+        counts = rep.get("non_numeric_counts") or {}
+        for col, cells in (rep.get("non_numeric_cells") or {}).items():
+            n = counts.get(col, len(cells))
+            shown = ", ".join(repr(c) for c in cells[:5])
+            lines.append(f"{rel}: {col}: {n} cell(s) not a number, dropped (e.g. {shown})")
+        for sid, meta in (rep.get("series") or {}).items():
+            if not meta.get("n"):
+                lines.append(f"{rel}: {meta.get('column', sid)}: series {sid} is empty "
+                             "(no price in the column), left out")
+        for row in rep.get("rows_dropped") or []:
+            lines.append(f"{rel}: row {row.get('row')}: dropped ({row.get('reason')})")
+    return lines

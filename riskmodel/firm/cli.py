@@ -88,6 +88,9 @@ def report(
             out = find_run(run) / "reports" / firm_path.stem
         else:
             out = config.PROJECT_ROOT / "reports" / f"{firm_path.stem}-{scn.stem}"
+    from riskmodel.batch.run_checks import check_out_folder
+
+    check_out_folder(out, field="--out")
     t0 = time.perf_counter()
     files = make_report(firm_path, out=out, run=run, scenario=scn, paths=paths, point=point,
                         events=events, event_paths=event_paths, pdf=pdf)

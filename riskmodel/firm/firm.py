@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from riskmodel.errors import InputError
 from riskmodel.io import read_yaml
 from riskmodel.sim.scenario import CURRENCIES, format_validation_error
+from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers
 
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
@@ -44,7 +45,12 @@ Year = Annotated[int, Field(ge=2000, le=2100)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **STRICT_NUMBERS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        return reject_bool_numbers(cls, data)
 
 
 class EmissionsSpec(_Model):
@@ -180,7 +186,7 @@ class PenaltySpec(_Model):
 class Firm(_Model):
     """A covered firm in one market of a scenario (see the module docstring for units)."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str = ""
     #: Where the numbers come from (or a statement that they are illustrative).
     sources: list[str] = Field(default_factory=list)

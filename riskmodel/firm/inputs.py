@@ -11,6 +11,7 @@ run shows the events' joint effect only and says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ import numpy as np
 from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.firm.cost import MarketPaths
-from riskmodel.firm.firm import Firm
-from riskmodel.sim.scenario import EventsSpec, Scenario
+from riskmodel.firm.firm import Firm, check_firm_years
+from riskmodel.sim.scenario import EventsSpec, Scenario, scenario_from_dict
 
 #: Default paths per single-event simulation (each is a full simulation).
 EVENT_PATHS = 20_000
@@ -77,7 +78,7 @@ def with_annual(scenario: Scenario, *, paths: int | None = None, **sim: Any) -> 
     # defaults would replace what the catalogue and calibrations supply (issue #10)
     data = scenario.model_dump(exclude_unset=True)
     data.setdefault("simulation", {}).update(upd)
-    return Scenario.model_validate(data)
+    return scenario_from_dict(data)  # an InputError (one line) if the overrides break a rule
 
 
 def years_of(scenario: Scenario) -> list[int]:
@@ -204,7 +205,6 @@ def inputs_from_arrays(firm: Firm, scn: Scenario, annual: dict[str, np.ndarray],
                        firm_file: str | Path | None = None) -> FirmInputs:
     """A firm's inputs from stored arrays (a run's, or a fresh simulation's), no events."""
     from riskmodel.firm.emissions_law import law_sentence, with_default_dispersion
-    from riskmodel.firm.firm import check_firm_years
 
     if not annual:
         raise InputError("the engine returned no annual arrays (simulation.keep_annual)",
@@ -243,15 +243,16 @@ def add_run_events(inp: FirmInputs, run: str | Path, point: int) -> None:
                      "the run)")
 
 
-def from_run(run_dir: str | Path, *, point: int = 0) -> tuple[Scenario, dict[str, np.ndarray],
-                                                                dict[str, np.ndarray], str]:
+def from_run(
+    run_dir: str | Path, *, point: int = 0, precheck: Callable[[Scenario], None] | None = None
+) -> tuple[Scenario, dict[str, np.ndarray], dict[str, np.ndarray], str]:
     """Scenario, annual arrays and kept paths of a run folder's sweep point (read, never
     simulated; InputError naming ``--keep-annual`` when the run kept no annual arrays)."""
     from riskmodel.batch.run_arrays import point_arrays
     from riskmodel.batch.runs import find_run
 
     d = find_run(run_dir)
-    scn, annual, kept = point_arrays(d, point)
+    scn, annual, kept = point_arrays(d, point, precheck=precheck)
     return scn, annual, kept, f"run {d.name} (stored arrays of sweep point {point})"
 
 
@@ -269,8 +270,17 @@ def load_inputs(
     """Market paths for ``firm`` from a run folder (read) or a scenario (simulated)."""
     if (run is None) == (scenario is None):
         raise InputError("give exactly one of --run or --scenario", field="--run")
+
+    def precheck(scn: Scenario) -> None:
+        """The firm must fit the scenario before any path is simulated."""
+        if firm.market not in scn.market_ids():
+            raise InputError(f"market {firm.market!r} is not in scenario {scn.name!r} "
+                             f"(markets: {', '.join(scn.market_ids())})", file=firm_file,
+                             field="market")
+        check_firm_years(firm, years_of(scn), file=firm_file)
+
     if run is not None:
-        scn, annual, kept, source = from_run(run, point=point)
+        scn, annual, kept, source = from_run(run, point=point, precheck=precheck)
         if paths is not None and paths != scn.simulation.paths:
             raise InputError(f"--paths does not apply to --run: the report reads the run's "
                              f"{scn.simulation.paths} stored paths", field="--paths")
@@ -289,6 +299,7 @@ def load_inputs(
                              f"{point}", file=scenario, field="--point")
         scn = plan.scenarios[point]
         source = f"scenario file {Path(scenario).name} (sweep point {plan.point_label(point)})"
+    precheck(scn)
     scn = with_annual(scn, paths=paths)
     res = simulate(scn)
     inp = inputs_from_arrays(firm, scn, res.annual, res.paths or {}, source=source,

@@ -32,6 +32,7 @@ from scipy import optimize
 
 from riskmodel import __version__, config
 from riskmodel.errors import FitError, InputError
+from riskmodel.fit.calibration_schema import validate_calibration
 from riskmodel.fit.garch import (
     ModelSpec,
     build_arch_model,
@@ -141,6 +142,7 @@ class Calibration:
         fam = d["model"].get("family") if isinstance(d["model"], dict) else None
         if fam not in SINGLE_FAMILIES + REGIME_FAMILIES:
             raise InputError(f"unknown model family {fam!r}", file=file, field="model.family")
+        validate_calibration(d, file=file)
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -275,8 +277,10 @@ def load_calibration(
         raise InputError("calibration file not found (run `riskmodel fit MARKET`)", file=p)
     try:
         d = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON (line {exc.lineno})", file=p) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        what = f"not valid JSON (line {line})" if line else "not UTF-8 JSON text"
+        raise InputError(what, file=p) from None
     return Calibration.from_dict(d, file=p)
 
 

@@ -16,6 +16,12 @@ import numpy as np
 
 from riskmodel import config
 from riskmodel.errors import InputError
+from riskmodel.fit.calibration_schema import validate_calibration
+from riskmodel.fit.shared_calibrations import (
+    validate_dependence,
+    validate_fundamentals,
+    validate_fx,
+)
 from riskmodel.sim import layout as L
 from riskmodel.sim import sources
 from riskmodel.sim.events import daily_cumulative, link_generator, market_generators
@@ -95,8 +101,10 @@ def _read_json(path: Path, fld: str) -> dict[str, Any]:
         raise InputError("file not found", file=path, field=fld)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON (line {exc.lineno})", file=path, field=fld) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        what = f"not valid JSON (line {line})" if line else "not UTF-8 JSON text"
+        raise InputError(what, file=path, field=fld) from None
 
 
 def _calibration(spec: MarketSpec, k: int) -> dict[str, Any]:
@@ -113,6 +121,7 @@ def _calibration(spec: MarketSpec, k: int) -> dict[str, Any]:
     if path.suffix != ".json":
         path = config.CALIBRATIONS_DIR / f"{name}.json"
     d = _read_json(path, f"markets[{k}].calibration")
+    validate_calibration(d, file=path, need_price=True)
     d["source"] = str(path)
     return d
 
@@ -146,6 +155,7 @@ def _fx(scn: Scenario, currencies: list[str], notes: list[str]) -> np.ndarray:
     path = config.CALIBRATIONS_DIR / "fx.json"
     if path.is_file():
         d = _read_json(path, "simulation.fx")
+        validate_fx(d, file=path)
         base = d.get("numeraire", "EUR")
         r = {str(a): float(b) for a, b in (d.get("rates") or {}).items()}
         r[base] = 1.0
@@ -172,6 +182,7 @@ def _fundamentals(scn: Scenario) -> dict[str, Any] | None:
             raise InputError("file not found", file=path, field="fundamentals.calibration")
         return None
     d = _read_json(path, "fundamentals.calibration")
+    validate_fundamentals(d, file=path)
     d["_path"] = str(path)
     return d
 
@@ -220,6 +231,7 @@ def _dependence_values(scn: Scenario, ids: list[str], proxies: list[str | None],
         return np.eye(n), dep.copula, dep.nu, where
     d = _read_json(path, "dependence.calibration")
     where["corr"] = sources.calibration(path, "corr")
+    validate_dependence(d, file=path)
     names = list(d.get("markets", []))
     full = np.asarray(d.get("corr", []), dtype=float)
     c = np.eye(n)

@@ -29,6 +29,7 @@ from pydantic import (
 
 from riskmodel import config
 from riskmodel.errors import InputError
+from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers, short_repr
 
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
@@ -38,8 +39,23 @@ Share = Annotated[float, Field(ge=0, le=1)]
 CURRENCIES = ("EUR", "USD", "KRW", "CNY", "JPY", "CAD", "CHF", "NZD", "GBP")
 
 
+#: Longest scenario name (run folder and report names are derived from it).
+MAX_NAME = 100
+#: Most markets one scenario may hold (sizes are bounded before anything is allocated).
+MAX_MARKETS = 32
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+    """Strict base: unknown keys, NaN/infinity and booleans-as-numbers are all refused."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=False, validate_assignment=True, **STRICT_NUMBERS
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        return reject_bool_numbers(cls, data)
 
 
 class CapSpec(_Model):
@@ -141,6 +157,20 @@ class ProcessSpec(_Model):
     last_price: PosFloat
     state: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _process_rules(self) -> ProcessSpec:
+        """The same rules as a calibration file (omega > 0, persistence < 1, nu > 2, ...)."""
+        from riskmodel.fit.calibration_schema import validate_calibration
+
+        model = {"family": self.family, "mean": self.mean, "dist": self.dist,
+                 "k_regimes": self.k_regimes}
+        state = {**self.state, "last_price": self.last_price}
+        try:
+            validate_calibration({"model": model, "params": self.params, "state": state})
+        except InputError as exc:
+            raise ValueError(f"{exc.field}: {exc.reason}") from None
+        return self
+
 
 class MarketSpec(_Model):
     """One market in a scenario: a catalogue id plus overrides, or a fully synthetic market."""
@@ -168,8 +198,8 @@ class MarketSpec(_Model):
     observed_cap: CapSpec | None = None
     #: Annual log growth of covered output (mean, sd); override the fundamentals calibration
     #: (needed for a synthetic market whose jurisdiction is not calibrated).
-    output_growth: float | None = None
-    output_vol: NonNegFloat | None = None
+    output_growth: Annotated[float, Field(ge=-0.5, le=0.5)] | None = None
+    output_vol: Annotated[float, Field(ge=0, le=0.5)] | None = None
     #: Guard on the simulated price process: largest daily residual, percent log return (the
     #: variance is capped at its square); None switches it off. Fitted EGARCH processes with
     #: nu near 2 have infinite variance and overflow over multi-year horizons without it.
@@ -371,7 +401,7 @@ class Scenario(_Model):
     description: str = ""
     #: Citations: the seed passages this scenario quantifies (``seeds/<file>:<line>``).
     sources: list[str] = Field(default_factory=list)
-    markets: Annotated[list[MarketSpec], Field(min_length=1)]
+    markets: Annotated[list[MarketSpec], Field(min_length=1, max_length=MAX_MARKETS)]
     #: Shorthand topologies: 'none' (links as listed), 'multilateral' (all pairs),
     #: 'chain' (consecutive markets in the listed order).
     topology: Literal["none", "multilateral", "chain"] = "none"
@@ -382,6 +412,16 @@ class Scenario(_Model):
     horizon: HorizonSpec = Field(default_factory=HorizonSpec)
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        """Run folder names are derived from it: bounded, one line, no path separators."""
+        if len(v) > MAX_NAME:
+            raise ValueError(f"at most {MAX_NAME} characters (got {len(v)})")
+        if re.search(r"[\x00-\x1f/\\]", v):
+            raise ValueError("no '/', '\\' or control characters (run folders are named after it)")
+        return v
+
     @model_validator(mode="after")
     def _consistency(self) -> Scenario:
         ids = [m.id for m in self.markets]
@@ -389,7 +429,14 @@ class Scenario(_Model):
         if dup:
             raise ValueError(f"markets: market {dup[0]!r} is listed twice")
         known = set(ids)
+        seen_links: dict[frozenset[str], int] = {}
         for k, link in enumerate(self.links):
+            first = seen_links.setdefault(frozenset(link.markets), k)
+            if first != k:
+                raise ValueError(
+                    f"links[{k}]: links {link.markets[0]!r} and {link.markets[1]!r} again "
+                    f"(already links[{first}]); give each pair of markets one link"
+                )
             for m in link.markets:
                 if m not in known:
                     raise ValueError(
@@ -414,6 +461,9 @@ class Scenario(_Model):
         corr = self.dependence.corr
         if corr is not None:
             _check_corr(corr, len(ids), repair=self.dependence.repair)
+        from riskmodel.sim.design_checks import check_design
+
+        check_design(self)
         return self
 
     def all_links(self) -> list[LinkSpec]:
@@ -466,7 +516,7 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
         msg = tail
     inp = first.get("input")
     if first.get("type") in ("literal_error", "enum") or "Input should be" in msg:
-        msg = f"{msg} (got {inp!r})"
+        msg = f"{msg} (got {short_repr(inp)})"
     more = len(exc.errors()) - 1
     if more:
         msg += f" (+{more} more problem{'s' if more > 1 else ''})"

@@ -1,0 +1,158 @@
+"""Run folders checked on read: manifest, results and array files, with what to do next.
+
+A run folder can be damaged after the fact (a disk filled up, a file truncated by a copy, a
+manifest edited by hand). Every reader of a run folder (``runs list/show/compare``,
+``report --run``, ``run --resume``) goes through these checks, so a damaged folder is answered
+with one line naming the file and saying what to do (resume, or delete the folder), and
+``runs list`` shows it as broken instead of hiding it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from riskmodel.errors import DataError, InputError
+
+#: Keys a manifest cannot be read without (``runner.create_run`` writes many more).
+MANIFEST_KEYS = ("schema", "plan")
+#: Columns every ``results.parquet`` has (``runner.finalize``).
+RESULTS_COLUMNS = ("sweep_point", "variant", "market", "statistic", "value")
+
+
+def _what_next(run_dir: Path) -> str:
+    return f"resume it (riskmodel run --resume {run_dir}) or delete the folder"
+
+
+def _rebuild(run_dir: Path) -> str:
+    return (
+        f"delete it and run riskmodel run --resume {run_dir} to rebuild it from the "
+        "chunks (or delete the run folder)"
+    )
+
+
+def check_out_folder(out: str | Path, *, field: str = "--out") -> Path:
+    """``--out`` must be a folder (or not exist yet), never a file."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; give a folder for run folders", field=field)
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{parent} is a file; give a folder for run folders", field=field)
+    return out
+
+
+def parse_manifest(path: Path) -> dict[str, Any]:
+    """A manifest's JSON object, checked for the keys a run folder needs."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(
+            "not UTF-8 text; the folder cannot be resumed: delete it and run the scenario again",
+            file=path,
+            field="manifest",
+        ) from None
+    try:
+        m = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"not valid JSON ({exc.msg}, line {exc.lineno}); the folder cannot be resumed: "
+            "delete it and run the scenario again",
+            file=path,
+            field="manifest",
+        ) from None
+    if not isinstance(m, dict):
+        raise DataError(
+            "not a JSON object; the folder cannot be resumed: delete it and run the scenario again",
+            file=path,
+            field="manifest",
+        )
+    missing = [k for k in MANIFEST_KEYS if k not in m]
+    if missing:
+        raise DataError(
+            "missing from the manifest; the folder cannot be resumed: delete it and run "
+            "the scenario again",
+            file=path,
+            field=missing[0],
+        )
+    plan = m.get("plan")
+    if not isinstance(plan, dict) or not isinstance(plan.get("scenario"), dict):
+        raise DataError(
+            "manifest has no scenario under 'plan'; delete the folder and run the scenario again",
+            file=path,
+            field="plan.scenario",
+        )
+    if not isinstance(m.get("seeds", []), list):
+        raise DataError(
+            "must be a list; delete the folder and run the scenario again", file=path, field="seeds"
+        )
+    return m
+
+
+def check_results(run_dir: Path, name: str = "results.parquet") -> None:
+    """``results.parquet`` must be a readable Parquet file with the expected columns."""
+    import pyarrow.parquet as pq
+
+    path = run_dir / name
+    if not path.is_file():
+        raise DataError(f"missing; {_what_next(run_dir)}", file=path, field="results")
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
+        raise DataError(
+            f"not a readable Parquet file ({type(exc).__name__}); {_rebuild(run_dir)}",
+            file=path,
+            field="results",
+        ) from None
+    missing = [c for c in RESULTS_COLUMNS if c not in schema.names]
+    if missing:
+        raise DataError(
+            f"lacks column(s) {', '.join(missing)}; {_rebuild(run_dir)}", file=path, field="results"
+        )
+
+
+def read_results(run_dir: Path, name: str = "results.parquet") -> Any:
+    """A run's results as a DataFrame, after :func:`check_results`."""
+    import pandas as pd
+
+    check_results(run_dir, name)
+    path = run_dir / name
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(
+            f"unreadable ({type(exc).__name__}); {_rebuild(run_dir)}", file=path, field="results"
+        ) from None
+
+
+def load_npz(path: Path) -> dict[str, Any]:
+    """Arrays of an ``.npz`` file of a run folder; a damaged file is one line."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as exc:  # noqa: BLE001 - zipfile/numpy raise several types
+        raise DataError(
+            f"unreadable array file ({type(exc).__name__}); delete the run and run "
+            "it again (reports read these arrays and never re-simulate)",
+            file=path,
+            field=path.stem,
+        ) from None
+
+
+def problem(run_dir: Path) -> str | None:
+    """What is wrong with a run folder, or None (for ``runs list``)."""
+    from riskmodel.batch.runner import MANIFEST, RESULTS
+
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        return "no manifest.json"
+    try:
+        m = parse_manifest(path)
+        if m.get("status") == "complete":
+            check_results(run_dir, RESULTS)
+    except InputError as exc:
+        return exc.reason.split(";")[0]
+    return None

@@ -1,0 +1,175 @@
+"""One error path for the command line: every failure becomes one line on stderr.
+
+``error: <file>: <field>: <what is wrong and what is allowed>``; exit status ``EXIT_INPUT`` (2)
+for usage and input errors, ``EXIT_RUN`` (1) for a run that failed part-way or an unexpected
+failure. The command-line library's usage exceptions are recognised by their attributes, not by
+class, because typer ships its own vendored copy of click (``typer._click``) whose exceptions
+are not ``click.ClickException``; both are handled the same way.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from riskmodel.errors import RiskmodelError, RunFailed
+
+#: Exit status of a usage or input error (a bad argument, file, field or run folder).
+EXIT_INPUT = 2
+#: Exit status of a run that failed part-way, or of an unexpected internal failure.
+EXIT_RUN = 1
+#: Exit status after Ctrl-C.
+EXIT_ABORT = 130
+
+
+def is_usage_error(exc: BaseException) -> bool:
+    """A click/typer usage error (from either click or typer's vendored copy)."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    return "UsageError" in names and hasattr(exc, "format_message")
+
+
+def is_click_exception(exc: BaseException) -> bool:
+    """Any click/typer exception that knows how to show itself (usage or file errors)."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    return "ClickException" in names and hasattr(exc, "format_message")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _param_field(exc: Any) -> str | None:
+    """``--paths`` for an option, ``SCENARIO`` for an argument, else the option named."""
+    param = getattr(exc, "param", None)
+    if param is not None:
+        opts = [o for o in (getattr(param, "opts", None) or []) if o.startswith("--")]
+        if opts and getattr(param, "param_type_name", "") == "option":
+            return opts[0]
+        meta = getattr(param, "metavar", None) or getattr(param, "name", None)
+        return str(meta).upper() if meta else None
+    hint = getattr(exc, "param_hint", None)
+    if hint:
+        return hint if isinstance(hint, str) else " / ".join(hint)
+    name = getattr(exc, "option_name", None)
+    return str(name) if name else None
+
+
+#: Wording for the commonest type errors of an option value (pydantic error types).
+_TYPE_WORDS = {
+    "int_parsing": "is not a valid integer",
+    "int_from_float": "is not a whole number",
+    "float_parsing": "is not a valid number",
+    "bool_parsing": "is not true or false",
+}
+
+
+def _bad_value(exc: Any) -> tuple[Any, str | None]:
+    """The value the user gave and the error type, when the library kept them."""
+    errors = getattr(exc.__cause__, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            return first.get("input"), first.get("type")
+        except Exception:  # noqa: BLE001 - best effort only
+            return None, None
+    return None, None
+
+
+def usage_line(exc: Any, fallback: str = "riskmodel") -> str:
+    """``<command>: <field>: <message>`` for a click/typer usage error."""
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) or fallback
+    cls = {c.__name__ for c in type(exc).__mro__}
+    message = str(getattr(exc, "message", "") or "")
+    field = _param_field(exc)
+    if "NoSuchOption" in cls:
+        opt = getattr(exc, "option_name", field)
+        allowed = sorted(getattr(exc, "possibilities", None) or [])
+        more = f" (did you mean {' or '.join(allowed)}?)" if allowed else ""
+        return f"{command}: {opt}: no such option{more}; see '{command} --help' for the options"
+    if "MissingParameter" in cls:
+        kind = getattr(getattr(exc, "param", None), "param_type_name", "parameter")
+        return f"{command}: {field or 'arguments'}: missing {kind}; see '{command} --help'"
+    if "BadParameter" in cls:
+        value, kind = _bad_value(exc)
+        msg = message[:1].lower() + message[1:] if message else "invalid value"
+        if value is not None and kind in _TYPE_WORDS:
+            return f"{command}: {field or 'arguments'}: {value!r} {_TYPE_WORDS[kind]}"
+        got = f"{value!r} is not valid: " if value is not None else ""
+        return f"{command}: {field or 'arguments'}: {got}{msg}"
+    text = _one_line(message or exc.format_message())
+    if text.startswith("Option '") and text.endswith("requires an argument."):
+        return f"{command}: {getattr(exc, 'option_name', field)}: requires a value (none given)"
+    if text.startswith("No such command"):
+        cmd_ctx = getattr(ctx, "command", None)
+        names = []
+        if cmd_ctx is not None and hasattr(cmd_ctx, "list_commands"):
+            try:
+                names = sorted(cmd_ctx.list_commands(ctx))
+            except Exception:  # noqa: BLE001
+                names = []
+        allowed = f" (commands: {', '.join(names)})" if names else ""
+        return f"{command}: COMMAND: {text[:1].lower()}{text[1:].rstrip('.')}{allowed}"
+    return f"{command}: {field or 'arguments'}: {text[:1].lower()}{text[1:]}"
+
+
+def os_error_line(exc: OSError) -> str:
+    """``<file>: <what the system said>`` for an I/O error (a file where a folder is needed...)."""
+    name = exc.filename if exc.filename is not None else "riskmodel"
+    what = exc.strerror or str(exc)
+    hint = {
+        errno.ENOTDIR: "a path component is a file, not a folder",
+        errno.EISDIR: "expected a file, got a folder",
+        errno.EACCES: "permission denied",
+        errno.ENAMETOOLONG: "a file name is too long",
+        errno.ENOSPC: "no space left on the device",
+    }.get(exc.errno or -1)
+    if hint and hint.lower() != what.lower():
+        what = f"{what} ({hint})"
+    return f"{os.fspath(name)}: {what}"
+
+
+def error_line(exc: BaseException, command: str = "riskmodel") -> tuple[str, int]:
+    """The one stderr line and the exit status for an exception reaching the entry point.
+
+    ``command`` (e.g. ``riskmodel run``) stands in for the file of an error that names none
+    (a bad option value), so every line reads ``error: <file or command>: <field>: <what>``.
+    """
+    if isinstance(exc, RiskmodelError):
+        text = _one_line(str(exc))
+        if getattr(exc, "file", None) is None:
+            text = f"{command}: {text}"
+        return f"error: {text}", EXIT_RUN if isinstance(exc, RunFailed) else EXIT_INPUT
+    if is_usage_error(exc):
+        return f"error: {_one_line(usage_line(exc, command))}", EXIT_INPUT
+    if is_click_exception(exc):
+        return f"error: {_one_line(exc.format_message())}", EXIT_INPUT  # type: ignore[attr-defined]
+    if isinstance(exc, UnicodeDecodeError):
+        return f"error: input: not UTF-8 text ({exc.reason})", EXIT_INPUT
+    if isinstance(exc, OSError):
+        return f"error: {_one_line(os_error_line(exc))}", EXIT_INPUT
+    what = _one_line(f"{type(exc).__name__}: {exc}")
+    return (
+        f"error: riskmodel: internal: {what} (a bug; rerun with --debug for the traceback)",
+        EXIT_RUN,
+    )
+
+
+def command_path(args: list[str], group: Any) -> str:
+    """``riskmodel run`` / ``riskmodel runs show`` from the argument list (best effort)."""
+    words = ["riskmodel"]
+    cmd = next((a for a in args if a in getattr(group, "lazy_names", ())), None)
+    if cmd is None:
+        return "riskmodel"
+    words.append(cmd)
+    try:
+        sub = group.get_command(None, cmd)
+        names = set(getattr(sub, "commands", {}) or {})
+    except Exception:  # noqa: BLE001 - the path is only a label
+        names = set()
+    rest = args[args.index(cmd) + 1 :]
+    nxt = next((a for a in rest if a in names), None)
+    if nxt is not None:
+        words.append(nxt)
+    return " ".join(words)

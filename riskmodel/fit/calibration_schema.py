@@ -1,0 +1,246 @@
+"""Calibration files validated on load: a corrupted calibration can never produce a run.
+
+Contract 2 (docs/ARCHITECTURE.md) fixes the keys; this module fixes what their values may be:
+every number finite; GARCH/GJR ``omega > 0``, ``alpha, beta >= 0`` and persistence
+``alpha + gamma/2 + beta < 1`` (finite unconditional variance); EGARCH ``|beta| < 1``; MS and
+MS-GARCH per regime (``sigma2_k > 0``; ``omega_k > 0``, ``alpha_k, beta_k >= 0``,
+``alpha_k + beta_k < 1``), transition rows probabilities summing to 1; Student-t / skew-t
+``nu > 2`` (finite variance) and ``|lambda| < 1``; ``state.last_price > 0``, variances > 0,
+regime probabilities in [0, 1] summing to 1; the optional ``thin_trading`` block (Markov
+zero-return model) with probabilities in [0, 1] and ``last_state`` 0 or 1.
+
+Errors are ``InputError`` naming the calibration file (not the scenario that uses it) and the
+dotted field.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from riskmodel.errors import InputError
+from riskmodel.strict import short_repr
+
+#: Tolerance on a row of transition probabilities summing to one.
+ROW_TOL = 1e-6
+#: Largest number of regimes a calibration may have.
+MAX_REGIMES = 4
+
+Prob = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"must be a number, not the boolean {v!r}")
+        return v
+
+
+class ModelSpec(_Strict):
+    """``model``: the process family, mean, innovation law and number of regimes."""
+
+    family: Literal["garch", "gjr", "egarch", "ms", "msgarch"]
+    mean: Literal["constant", "ar1"] = "constant"
+    dist: Literal["normal", "t", "skewt"] = "normal"
+    k_regimes: Annotated[int, Field(ge=0, le=MAX_REGIMES)] | None = None
+
+
+class ThinTrading(_Strict):
+    """``thin_trading``: a two-state Markov chain of zero-return (no-trade) days."""
+
+    model: Literal["markov"]
+    p01: Prob
+    p11: Prob
+    zero_share: Prob
+    last_state: Literal[0, 1] = 0
+
+
+class StateSpec(_Strict):
+    """``state``: the end-of-sample values the simulation starts from."""
+
+    last_price: Annotated[float, Field(gt=0)] | None = None
+    last_variance: Annotated[float, Field(gt=0)] | None = None
+    variance_T: Annotated[float, Field(gt=0)] | None = None  # noqa: N815 - Contract 2 key
+    last_resid: float | None = None
+    last_std_resid: float | None = None
+    last_return: float | None = None
+    regime_probs: list[Prob] | None = None
+    regime_variances: list[Annotated[float, Field(gt=0)]] | None = None
+
+
+class CalibrationSpec(_Strict):
+    """The parts of a calibration file the engine reads."""
+
+    model: ModelSpec
+    params: dict[str, float]
+    state: StateSpec | None = None
+    thin_trading: ThinTrading | None = None
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _no_bool_params(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            for key, val in v.items():
+                if isinstance(val, bool):
+                    raise ValueError(f"{key}: must be a number, not the boolean {val!r}")
+        return v
+
+
+def _fail(msg: str, field: str, file: str | Path | None) -> InputError:
+    return InputError(msg, file=file, field=field)
+
+
+def _loc(err: dict[str, Any]) -> str:
+    parts = [f"[{p}]" if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+    return ".".join(parts).replace(".[", "[")
+
+
+def _format(exc: ValidationError, file: str | Path | None) -> InputError:
+    err = exc.errors()[0]
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    loc = _loc(err) or "calibration"
+    head, sep, tail = msg.partition(": ")
+    if err.get("type") == "value_error" and sep and head.isidentifier():
+        return _fail(tail, f"{loc}.{head}", file)  # a validator naming the key it refused
+    if "input" in err and err.get("type") not in ("missing", "value_error"):
+        msg = f"{msg} (got {short_repr(err['input'])})"
+    return _fail(msg, loc, file)
+
+
+def _need(params: dict[str, float], key: str, family: str, file: str | Path | None) -> float:
+    if key not in params:
+        raise _fail(f"missing parameter {key!r} for a {family} model", f"params.{key}", file)
+    return params[key]
+
+
+def _check_single(fam: str, p: dict[str, float], file: str | Path | None) -> None:
+    omega, alpha, beta = (_need(p, k, fam, file) for k in ("omega", "alpha", "beta"))
+    gamma = p.get("gamma", 0.0)
+    if fam == "egarch":  # log-variance recursion: omega, alpha, gamma any finite number
+        if not abs(beta) < 1:
+            raise _fail(
+                f"|beta| must be < 1 for a stationary EGARCH (got {beta:g})", "params.beta", file
+            )
+        return
+    if not omega > 0:
+        raise _fail(f"omega must be > 0 (got {omega:g})", "params.omega", file)
+    for key, val in (("alpha", alpha), ("beta", beta)):
+        if val < 0:
+            raise _fail(f"{key} must be >= 0 (got {val:g})", f"params.{key}", file)
+    if fam == "gjr" and alpha + gamma < 0:
+        raise _fail(f"alpha + gamma must be >= 0 (got {alpha + gamma:g})", "params.gamma", file)
+    pers = alpha + (0.5 * gamma if fam == "gjr" else 0.0) + beta
+    if not pers < 1:
+        rule = "alpha + gamma/2 + beta" if fam == "gjr" else "alpha + beta"
+        raise _fail(
+            f"persistence {rule} = {pers:g} must be < 1 (finite variance)", "params.beta", file
+        )
+
+
+def _n_regimes(spec: CalibrationSpec, file: str | Path | None) -> int:
+    k = spec.model.k_regimes or 0
+    if k == 0:
+        k = int(round(math.sqrt(sum(1 for key in spec.params if key.startswith("p_")))))
+    if not 1 <= k <= MAX_REGIMES:
+        raise _fail(f"must be 1..{MAX_REGIMES} (got {k})", "model.k_regimes", file)
+    return k
+
+
+def _check_regimes(spec: CalibrationSpec, file: str | Path | None) -> None:
+    fam, p = spec.model.family, spec.params
+    k = _n_regimes(spec, file)
+    for i in range(k):
+        row = [_need(p, f"p_{i}{j}", fam, file) for j in range(k)]
+        for j, v in enumerate(row):
+            if not 0 <= v <= 1:
+                raise _fail(
+                    f"a transition probability must lie in [0, 1] (got {v:g})",
+                    f"params.p_{i}{j}",
+                    file,
+                )
+        if abs(sum(row) - 1) > ROW_TOL:
+            raise _fail(
+                f"row {i} of the transition matrix sums to {sum(row):.6g}, not 1",
+                f"params.p_{i}0",
+                file,
+            )
+        if fam == "ms":
+            s2 = _need(p, f"sigma2_{i}", fam, file)
+            if not s2 > 0:
+                raise _fail(
+                    f"a regime variance must be > 0 (got {s2:g})", f"params.sigma2_{i}", file
+                )
+            continue
+        om, al, be = (_need(p, f"{n}_{i}", fam, file) for n in ("omega", "alpha", "beta"))
+        if not om > 0:
+            raise _fail(f"omega must be > 0 (got {om:g})", f"params.omega_{i}", file)
+        for name, val in ((f"alpha_{i}", al), (f"beta_{i}", be)):
+            if val < 0:
+                raise _fail(f"{name} must be >= 0 (got {val:g})", f"params.{name}", file)
+        if not al + be < 1:
+            raise _fail(
+                f"persistence alpha_{i} + beta_{i} = {al + be:g} must be < 1 in each regime",
+                f"params.beta_{i}",
+                file,
+            )
+    st = spec.state
+    if st is not None and st.regime_probs is not None:
+        if len(st.regime_probs) != k:
+            raise _fail(
+                f"must have {k} entries (got {len(st.regime_probs)})", "state.regime_probs", file
+            )
+        if abs(sum(st.regime_probs) - 1) > ROW_TOL:
+            raise _fail(
+                f"must sum to 1 (got {sum(st.regime_probs):.6g})", "state.regime_probs", file
+            )
+    if st is not None and st.regime_variances is not None and len(st.regime_variances) != k:
+        raise _fail(
+            f"must have {k} entries (got {len(st.regime_variances)})",
+            "state.regime_variances",
+            file,
+        )
+
+
+def _check_dist(spec: CalibrationSpec, file: str | Path | None) -> None:
+    dist, p = spec.model.dist, spec.params
+    if spec.model.family == "ms" or dist == "normal":
+        return
+    nu = _need(p, "nu", f"{dist} ({spec.model.family})", file)
+    if not nu > 2:
+        raise _fail(f"nu must be > 2 for a finite variance (got {nu:g})", "params.nu", file)
+    if dist == "skewt":
+        lam = _need(p, "lambda", f"skewt ({spec.model.family})", file)
+        if not -1 < lam < 1:
+            raise _fail(f"lambda must lie in (-1, 1) (got {lam:g})", "params.lambda", file)
+
+
+def validate_calibration(
+    d: Any, *, file: str | Path | None = None, need_price: bool = False
+) -> CalibrationSpec:
+    """Check a loaded calibration mapping; raise ``InputError`` naming ``file`` and the field.
+
+    ``need_price``: the simulation starts from ``state.last_price``, so it must be there.
+    """
+    if not isinstance(d, dict):
+        raise _fail("a calibration must be a JSON object", "calibration", file)
+    try:
+        spec = CalibrationSpec.model_validate(d)
+    except ValidationError as exc:
+        raise _format(exc, file) from None
+    if spec.model.family in ("garch", "gjr", "egarch"):
+        _check_single(spec.model.family, spec.params, file)
+    else:
+        _check_regimes(spec, file)
+    _check_dist(spec, file)
+    if need_price and (spec.state is None or spec.state.last_price is None):
+        raise _fail(
+            "missing; the simulation starts from the last observed price", "state.last_price", file
+        )
+    return spec

@@ -1,0 +1,99 @@
+"""The shared calibration files validated on load: dependence, fundamentals and FX.
+
+Like a market calibration (``calibration_schema``), a corrupted ``dependence.json``,
+``fundamentals.json`` or ``fx.json`` must never reach the engine: every number finite,
+correlation matrices square, symmetric, with unit diagonal and entries in [-1, 1], covariance
+matrices square and symmetric with non-negative variances, exchange rates positive, copula
+degrees of freedom above 2. Errors name the file and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from riskmodel.errors import InputError
+
+_TOL = 1e-8
+
+
+def _matrix(d: dict[str, Any], key: str, n: int | None, file: str | Path | None) -> np.ndarray:
+    raw = d.get(key)
+    try:
+        a = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError("must be a matrix of numbers", file=file, field=key) from None
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or (n is not None and a.shape[0] != n):
+        want = f"{n}x{n}" if n is not None else "square"
+        raise InputError(f"must be {want} (got shape {a.shape})", file=file, field=key)
+    if not np.all(np.isfinite(a)):
+        i, j = np.argwhere(~np.isfinite(a))[0]
+        raise InputError(f"entry [{i}][{j}] is not a finite number", file=file, field=key)
+    if not np.allclose(a, a.T, atol=_TOL):
+        raise InputError("must be symmetric", file=file, field=key)
+    return a
+
+
+def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
+    """``dependence.json``: market list, correlation matrix, optional copula nu."""
+    if not isinstance(d, dict):
+        raise InputError("a dependence calibration must be a JSON object", file=file)
+    names = d.get("markets")
+    if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+        raise InputError("must be a list of market ids", file=file, field="markets")
+    c = _matrix(d, "corr", len(names), file)
+    if not np.allclose(np.diag(c), 1.0, atol=_TOL):
+        raise InputError("must have a unit diagonal", file=file, field="corr")
+    if np.any(np.abs(c) > 1 + _TOL):
+        raise InputError("an entry lies outside [-1, 1]", file=file, field="corr")
+    nu = d.get("nu")
+    if nu is not None and (
+        isinstance(nu, bool) or not isinstance(nu, int | float) or not math.isfinite(nu) or nu <= 2
+    ):
+        raise InputError(
+            f"copula nu must be a finite number > 2 (got {nu!r})", file=file, field="nu"
+        )
+
+
+def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
+    """``fundamentals.json``: mean vector and covariance matrix over ``variables``."""
+    if not isinstance(d, dict):
+        raise InputError("a fundamentals calibration must be a JSON object", file=file)
+    variables = d.get("variables")
+    if not isinstance(variables, list):
+        raise InputError("must be a list of variable names", file=file, field="variables")
+    n = len(variables)
+    try:
+        mean = np.asarray(d.get("mean"), dtype=float)
+    except (TypeError, ValueError):
+        raise InputError("must be a list of numbers", file=file, field="mean") from None
+    if mean.shape != (n,):
+        raise InputError(f"must have {n} entries, one per variable", file=file, field="mean")
+    if not np.all(np.isfinite(mean)):
+        raise InputError(
+            f"entry [{int(np.argmin(np.isfinite(mean)))}] is not a finite number",
+            file=file,
+            field="mean",
+        )
+    cov = _matrix(d, "cov", n, file)
+    if np.any(np.diag(cov) < 0):
+        raise InputError("a variance (diagonal entry) is negative", file=file, field="cov")
+
+
+def validate_fx(d: Any, *, file: str | Path | None = None) -> None:
+    """``fx.json``: numeraire per unit of each currency, all finite and positive."""
+    if not isinstance(d, dict) or not isinstance(d.get("rates", {}), dict):
+        raise InputError("must be a JSON object with a 'rates' mapping", file=file, field="rates")
+    for ccy, rate in (d.get("rates") or {}).items():
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise InputError(
+                f"must be a finite number > 0 (got {rate!r})", file=file, field=f"rates.{ccy}"
+            )

@@ -1,0 +1,212 @@
+"""Design checks that need the whole scenario, run before any path is simulated.
+
+Field-by-field validation (``riskmodel.sim.scenario``) cannot see a design that is valid piece
+by piece and wrong as a whole:
+
+- a cycle of one-way links (permits would circulate forever: the link solver never converges
+  and the prices come out NaN);
+- a link starting after the last simulated year (it would never act: "linked" equals autarky);
+- collars that contradict each other across an unrestricted link (one market's floor above
+  what the partner's ceiling allows once prices are equalised: no price clears both);
+- infeasible restrictions and events (a floor above the penalty cap, an intervention floor
+  above the market's ceiling, an exemption of all covered emissions).
+
+Each failure is a ``ValueError`` whose message starts with the dotted field, so the scenario
+validator reports it as ``<file>: <field>: <what is wrong>``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from riskmodel import config
+
+if TYPE_CHECKING:
+    from riskmodel.sim.scenario import LinkSpec, MarketSpec, Scenario
+
+
+#: Largest array one chunk may ask for (kept daily paths, per-path annual arrays), bytes.
+MAX_CHUNK_BYTES = 2 * 1024**3
+#: Per-path annual arrays the engine keeps with ``keep_annual`` (engine.ANNUAL_NAMES), times
+#: the three variants: an upper bound used to size a chunk before anything is allocated.
+_ANNUAL_ARRAYS = 8 * 3
+
+
+def check_design(scn: Scenario) -> None:
+    """Raise ``ValueError("<field>: <problem>")`` for the first design problem found."""
+    _sizes(scn)
+    _one_way_cycles(scn)
+    _link_years(scn)
+    _market_restrictions(scn)
+    _collars_across_links(scn)
+
+
+def _gib(n_bytes: float) -> str:
+    return f"{n_bytes / 1024**3:.3g} GiB"
+
+
+def _sizes(scn: Scenario) -> None:
+    """What one chunk will allocate, bounded before anything is allocated."""
+    sim, hz, n = scn.simulation, scn.horizon, len(scn.markets)
+    days = hz.years * hz.days_per_year
+    kept = 4 * min(sim.keep_paths, sim.paths_per_chunk) * n * days * 8  # prices x3 + BAU
+    if kept > MAX_CHUNK_BYTES:
+        raise ValueError(
+            f"simulation.keep_paths: keeping {sim.keep_paths} daily paths of {n} markets over "
+            f"{days} days needs {_gib(kept)} per chunk (at most {_gib(MAX_CHUNK_BYTES)}); keep "
+            "fewer paths"
+        )
+    if sim.keep_annual:
+        annual = _ANNUAL_ARRAYS * sim.paths_per_chunk * n * hz.years * 8
+        if annual > MAX_CHUNK_BYTES:
+            raise ValueError(
+                f"simulation.paths_per_chunk: keep_annual with {sim.paths_per_chunk} paths per "
+                f"chunk, {n} markets and {hz.years} years needs {_gib(annual)} per chunk (at "
+                f"most {_gib(MAX_CHUNK_BYTES)}); use smaller chunks"
+            )
+
+
+def _one_way_cycles(scn: Scenario) -> None:
+    """One-way links must not form a directed cycle."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for k, lk in enumerate(scn.links):
+        if lk.direction == "one_way":
+            out.setdefault(lk.markets[0], []).append((lk.markets[1], k))
+    colour: dict[str, int] = {}  # 1 on the stack, 2 done
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
+        colour[node] = 1
+        for nxt, _ in out.get(node, []):
+            if colour.get(nxt) == 1:
+                return [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
+            if nxt not in colour:
+                found = visit(nxt, [*trail, nxt])
+                if found:
+                    return found
+        colour[node] = 2
+        return None
+
+    for start in sorted(out):
+        if start not in colour:
+            cycle = visit(start, [start])
+            if cycle:
+                first = min(
+                    k for a, targets in out.items() for b, k in targets if a in cycle and b in cycle
+                )
+                raise ValueError(
+                    f"links[{first}]: one-way links form a cycle ({' -> '.join(cycle)}); "
+                    "permits would circulate without end: make one of them 'both' or drop it"
+                )
+
+
+def _link_years(scn: Scenario) -> None:
+    """A link's start year must fall inside the simulated horizon."""
+    first = scn.horizon.start_year
+    last = first + scn.horizon.years - 1
+    for k, lk in enumerate(scn.links):
+        if lk.start_year is not None and lk.start_year > last:
+            raise ValueError(
+                f"links[{k}].start_year: {lk.start_year} is after the last simulated year "
+                f"{last} (horizon {first}-{last}); the link would never act"
+            )
+        if lk.start_year is not None and lk.start_year < 1990:
+            raise ValueError(
+                f"links[{k}].start_year: {lk.start_year} is before any market "
+                "existed; give a year in or before the horizon"
+            )
+
+
+def _market_restrictions(scn: Scenario) -> None:
+    """Floors against penalty caps; event floors against ceilings; exemptions below 100%."""
+    for k, m in enumerate(scn.markets):
+        fl, cap = m.collar.floor, m.penalty_cap
+        if fl is not None and cap is not None and fl > cap:
+            raise ValueError(
+                f"markets[{k}].collar.floor: floor {fl:g} is above the penalty cap "
+                f"{cap:g}; no price satisfies both"
+            )
+    idx = {m.id: k for k, m in enumerate(scn.markets)}
+    for k, ev in enumerate(scn.events.markets):
+        m = scn.markets[idx[ev.market]] if ev.market in idx else None
+        if m is None:
+            continue
+        ceiling = m.collar.ceiling if m.collar.ceiling is not None else m.penalty_cap
+        if (
+            ev.intervention_floor is not None
+            and ceiling is not None
+            and ev.intervention_floor > ceiling
+        ):
+            raise ValueError(
+                f"events.markets[{k}].intervention_floor: {ev.intervention_floor:g} is above "
+                f"the market's ceiling {ceiling:g}; the intervention could never clear"
+            )
+        if ev.exemption_on > 0 and ev.exemption_share >= 1:
+            raise ValueError(
+                f"events.markets[{k}].exemption_share: an exemption of all covered "
+                "emissions leaves no market; give a share below 1"
+            )
+        if ev.exemption_on > 0 and ev.exemption_share == 0:
+            raise ValueError(
+                f"events.markets[{k}].exemption_share: exemptions switch on "
+                "(exemption_on > 0) but exempt nothing; give a share in (0, 1)"
+            )
+
+
+def _fx_table(scn: Scenario) -> dict[str, float]:
+    """Numeraire per unit of each currency: the scenario's, else calibrations/fx.json."""
+    if scn.simulation.fx:
+        return {scn.simulation.numeraire: 1.0, **scn.simulation.fx}
+    path = config.CALIBRATIONS_DIR / "fx.json"
+    try:
+        rates = json.loads(path.read_text(encoding="utf-8")).get("rates", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(c): float(v) for c, v in rates.items() if isinstance(v, int | float) and v > 0}
+
+
+def _currency(m: MarketSpec) -> str | None:
+    if m.currency is not None:
+        return m.currency
+    try:
+        from riskmodel.data.catalogue import load_market
+
+        return str(load_market(m.id).currency)
+    except Exception:  # noqa: BLE001 - unknown markets are reported by check_markets_known
+        return None
+
+
+def _collars_across_links(scn: Scenario) -> None:
+    """Across a link without quota, one side's floor cannot exceed what the other's ceiling
+    allows after equalisation (exchange rate, currencies and fee taken into account)."""
+    idx = {m.id: k for k, m in enumerate(scn.markets)}
+    links: list[tuple[int, LinkSpec]] = [
+        (k, lk) for k, lk in enumerate(scn.links) if lk.quota is None
+    ]
+    if not links:
+        return
+    fx: dict[str, float] | None = None
+    for k, lk in links:
+        a, b = (scn.markets[idx[x]] for x in lk.markets)
+        # One permit of a covers r tonnes in b: linked prices satisfy P_a = r * P_b (numeraire).
+        r, fee = lk.exchange_rate, lk.fee
+        pairs = [(b, a, 1.0 / r, f"markets[{idx[b.id]}].collar.floor")]
+        if lk.direction == "both":
+            pairs.insert(0, (a, b, r, f"markets[{idx[a.id]}].collar.floor"))
+        for lo, hi, rate, fld in pairs:
+            floor, ceiling = lo.collar.floor, hi.collar.ceiling
+            if floor is None or ceiling is None:
+                continue
+            fx = _fx_table(scn) if fx is None else fx
+            clo, chi = _currency(lo), _currency(hi)
+            if clo not in fx or chi not in fx:
+                continue
+            f_num, c_num = floor * fx[clo], rate * ceiling * fx[chi]
+            if f_num > c_num + fee + 1e-9 * max(1.0, c_num):
+                raise ValueError(
+                    f"{fld}: {lo.id}'s floor {floor:g} {clo} is above {hi.id}'s ceiling "
+                    f"{ceiling:g} {chi} once link links[{k}] ({lk.name}) equalises prices "
+                    f"(in common units {f_num:.4g} > {c_num:.4g}{f' + fee {fee:g}' if fee else ''}"
+                    f", permit exchange rate {rate:g}); no linked price respects both collars: "
+                    "lower the floor, raise the ceiling or add a quota"
+                )

@@ -1,0 +1,143 @@
+"""The bad-input corpus (tests/bad_inputs/cases.yaml) through the real command-line entry point.
+
+Each case writes its malformed inputs into an empty working folder, runs ``riskmodel`` in-process
+(``riskmodel.cli.run``) and asserts the exact one-line error on stderr, the exit status, no
+traceback, and that nothing was written: the working folder, the project's ``runs/`` and
+``reports/`` hold the same files before and after. Every input must fail before simulation, so
+the corpus is cheap. How a case's files are made is described at the top of cases.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from riskmodel import config
+
+HERE = Path(__file__).resolve().parent / "bad_inputs"
+BASES = HERE / "bases"
+REPO = Path(__file__).resolve().parent.parent
+CASES: list[dict[str, Any]] = yaml.safe_load((HERE / "cases.yaml").read_text(encoding="utf-8"))
+
+
+def _base_text(ref: str) -> str:
+    path = REPO / ref.removeprefix("repo:") if ref.startswith("repo:") else BASES / ref
+    return path.read_text(encoding="utf-8")
+
+
+def _set_json(obj: Any, dotted: str, value: Any) -> None:
+    *head, last = dotted.split(".")
+    for key in head:
+        obj = obj[int(key)] if isinstance(obj, list) else obj.setdefault(key, {})
+    where: Any = int(last) if isinstance(obj, list) else last
+    if value == "<delete>":
+        del obj[where]
+    else:
+        obj[where] = value
+
+
+def materialise(spec: dict[str, Any], path: Path) -> None:
+    """Write one input file from its spec (see cases.yaml)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if "hex" in spec:
+        path.write_bytes(bytes.fromhex(spec["hex"]))
+        return
+    if "parquet" in spec:
+        import pandas as pd
+
+        pd.DataFrame(spec["parquet"]).to_parquet(path, index=False)
+        return
+    if "dir" in spec:
+        path.mkdir(parents=True, exist_ok=True)
+        return
+    if "text" in spec:
+        text = spec["text"]
+    else:
+        text = _base_text(spec["base"])
+    for old, new in spec.get("replace", []):
+        assert old in text, f"replace: {old!r} not in the base"
+        text = text.replace(old, new, 1)
+    if "set" in spec:  # JSON edits (NaN and Infinity allowed, as Python's json writes them)
+        obj = json.loads(text)
+        for dotted, value in spec["set"].items():
+            _set_json(obj, dotted, value)
+        text = json.dumps(obj, indent=1)
+    if "repeat" in spec:
+        text = text.replace("<REPEAT>", spec["repeat"][0] * int(spec["repeat"][1]))
+    path.write_bytes(text.encode(spec.get("encoding", "utf-8")))
+
+
+def _snapshot(folder: Path) -> set[str]:
+    if not folder.is_dir():
+        return set()
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def invoke(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``riskmodel ARGS`` in-process: (exit status, stdout, stderr)."""
+    from riskmodel.cli import run
+
+    capsys.readouterr()
+    try:
+        run(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def case_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    work = tmp_path / "case"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv(config.ENV_DATA, os.environ.get(config.ENV_DATA, "") or str(work))
+    monkeypatch.delenv("RISKMODEL_DEBUG", raising=False)
+    return work
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_bad_input(
+    case: dict[str, Any],
+    case_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, spec in (case.get("files") or {}).items():
+        materialise(spec, case_dir / name)
+    if case.get("markets"):  # a catalogue folder of the case's own (mutated) market files
+        for name, spec in case["markets"].items():
+            materialise(spec, case_dir / "markets" / name)
+        monkeypatch.setattr(config, "MARKETS_DIR", Path("markets"))  # relative: stable lines
+    watched = [case_dir, config.RUNS_DIR, config.PROJECT_ROOT / "reports"]
+    before = [_snapshot(d) for d in watched]
+    code, out, err = invoke(case["args"], capsys)
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err + out
+    assert lines == [case["stderr"]], f"stderr was:\n{err}"
+    assert code == case.get("exit", 2)
+    assert [_snapshot(d) for d in watched] == before, "a failed command wrote files"
+
+
+def test_corpus_size_and_kinds() -> None:
+    """At least 80 cases, covering every kind of input."""
+    kinds = {c["id"].split("_", 1)[0] for c in CASES}
+    assert len(CASES) >= 80
+    assert {
+        "cli",
+        "scenario",
+        "sweep",
+        "design",
+        "calibration",
+        "firm",
+        "catalogue",
+        "prices",
+        "runfolder",
+    } <= kinds
+    assert len({c["id"] for c in CASES}) == len(CASES)

@@ -1,0 +1,164 @@
+"""Calibration schema and whole-scenario design checks on the real shipped files.
+
+Every shipped calibration, scenario, firm and catalogue file passes the strict checks (so the
+rules refuse only what is wrong); the calibration rules agree with the closed forms they guard
+(a GARCH with persistence < 1 has the finite unconditional variance omega / (1 - persistence));
+the printed data summary lists every dropped cell and empty series.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from riskmodel import config
+from riskmodel.errors import InputError
+from riskmodel.fit.calibration import load_all, load_calibration
+from riskmodel.fit.calibration_schema import validate_calibration
+
+CALS = sorted(
+    p
+    for p in config.CALIBRATIONS_DIR.glob("*.json")
+    if isinstance(json.loads(p.read_text()).get("model"), dict)
+)
+
+
+def test_shipped_calibrations_pass() -> None:
+    assert len(CALS) >= 15
+    for p in CALS:
+        spec = validate_calibration(json.loads(p.read_text()), file=p, need_price=True)
+        assert spec.state is not None and spec.state.last_price > 0
+    assert len(load_all()) == len(CALS)
+
+
+@pytest.mark.parametrize("path", CALS, ids=[p.stem for p in CALS])
+def test_accepted_single_regime_has_finite_unconditional_variance(path: Path) -> None:
+    d = json.loads(path.read_text())
+    p, fam = d["params"], d["model"]["family"]
+    if fam == "egarch":
+        assert abs(p["beta"]) < 1  # log-variance mean omega / (1 - beta) exists
+    elif fam in ("garch", "gjr"):
+        pers = p["alpha"] + p["beta"] + (0.5 * p.get("gamma", 0.0) if fam == "gjr" else 0.0)
+        assert 0 < p["omega"] / (1 - pers) < float("inf")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("omega", -0.01, "params.omega"),
+        ("omega", float("nan"), "params.omega"),
+        ("beta", 0.95, "params.beta"),
+        ("nu", 2.0, "params.nu"),
+        ("alpha", True, "params.alpha"),
+    ],
+)
+def test_load_calibration_refuses_corruption(
+    tmp_path: Path, key: str, value: object, field: str
+) -> None:
+    d = json.loads((config.CALIBRATIONS_DIR / "eu_ets.json").read_text())
+    d["params"][key] = value
+    p = tmp_path / "eu_ets.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(InputError) as e:
+        load_calibration(p)
+    assert e.value.file == str(p) and e.value.field == field
+
+
+def test_persistence_boundary_is_exact() -> None:
+    d = json.loads((config.CALIBRATIONS_DIR / "eu_ets.json").read_text())
+    d["params"].update(alpha=0.1, beta=0.9 - 1e-9)
+    validate_calibration(d)
+    d["params"].update(beta=0.9)
+    with pytest.raises(InputError, match="persistence alpha \\+ beta = 1 must be < 1"):
+        validate_calibration(d)
+
+
+def test_thin_trading_block_accepted_when_valid() -> None:
+    d = json.loads((config.CALIBRATIONS_DIR / "hubei.json").read_text())
+    d["thin_trading"] = {
+        "model": "markov",
+        "p01": 0.2,
+        "p11": 0.4,
+        "zero_share": 0.25,
+        "last_state": 1,
+    }
+    validate_calibration(d, need_price=True)
+    d["thin_trading"]["zero_share"] = -0.1
+    with pytest.raises(InputError) as e:
+        validate_calibration(d, file="hubei.json")
+    assert e.value.field == "thin_trading.zero_share"
+
+
+def test_shipped_scenarios_firms_and_catalogue_pass() -> None:
+    from riskmodel.batch.scenario_file import load_scenario_file
+    from riskmodel.data.catalogue import load_catalogue
+    from riskmodel.firm.firm import load_firm
+
+    scenarios = sorted(config.SCENARIOS_DIR.glob("*.yaml"))
+    assert len(scenarios) >= 9
+    for p in scenarios:
+        assert load_scenario_file(p).scenarios
+    for p in sorted(config.FIRMS_DIR.glob("*.yaml")):
+        load_firm(p)
+    assert len(load_catalogue()) >= 19
+
+
+def test_collar_check_uses_fx_and_exchange_rate(tmp_path: Path) -> None:
+    """A floor exactly at the partner ceiling times the exchange rate is allowed; above is not."""
+    from riskmodel.batch.scenario_file import load_scenario_file
+
+    base = (Path(__file__).parent / "bad_inputs" / "bases" / "scenario.yaml").read_text()
+    ok = base.replace(
+        "  - markets: [north, south]", "  - markets: [north, south]\n    exchange_rate: 0.2"
+    )
+    # P_north = 0.2 * P_south: north's floor 10 = 0.2 * south's ceiling 50 exactly
+    (tmp_path / "ok.yaml").write_text(ok)
+    assert load_scenario_file(tmp_path / "ok.yaml").scenarios
+    bad = ok.replace("{floor: 10.0, ceiling: 90.0}", "{floor: 10.5, ceiling: 90.0}")
+    (tmp_path / "bad.yaml").write_text(bad)
+    with pytest.raises(InputError) as e:
+        load_scenario_file(tmp_path / "bad.yaml")
+    assert e.value.field == "markets[0].collar.floor"
+
+
+def test_printed_summary_lists_dropped_cells_and_empty_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_bad_inputs import invoke
+
+    nzu = tmp_path / "prices" / "nzu"
+    nzu.mkdir(parents=True)
+    (nzu / "spotprices.csv").write_text(
+        '"date","price"\n2010-05-14,17.75\n2010-05-21,17.5\n2010-05-29,-\n2010-06-11,ca. 17\n'
+    )
+    (nzu / "weeklymeanprice.csv").write_text('"date","price"\n2010-05-14,\n2010-05-21,\n')
+    code, out, err = invoke(["--data-dir", str(tmp_path), "data", "summary"], capsys)
+    assert code == 0, err
+    assert "Dropped while parsing (2):" in out
+    assert "nzu/spotprices.csv: price: 2 cell(s) not a number, dropped (e.g. '-', 'ca. 17')" in out
+    assert (
+        "nzu/weeklymeanprice.csv: price: series nzu.weekly_mean is empty (no price in the "
+        "column), left out" in out
+    )
+
+
+def test_shared_calibrations_pass_and_fx_refuses_bad_rates() -> None:
+    from riskmodel.fit.shared_calibrations import (
+        validate_dependence,
+        validate_fundamentals,
+        validate_fx,
+    )
+
+    def read(name: str) -> dict:
+        return json.loads((config.CALIBRATIONS_DIR / name).read_text())
+
+    validate_dependence(read("dependence.json"))
+    validate_fundamentals(read("fundamentals.json"))
+    fx = read("fx.json")
+    validate_fx(fx)
+    fx["rates"]["KRW"] = -0.0007
+    with pytest.raises(InputError) as e:
+        validate_fx(fx, file="fx.json")
+    assert (e.value.file, e.value.field) == ("fx.json", "rates.KRW")
