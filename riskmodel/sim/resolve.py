@@ -23,6 +23,7 @@ from riskmodel.sim.innovations import (
     TABLE_SIZE,
     build_table,
     compensator_table,
+    effective_copula,
     joint_correlation,
     nearest_correlation,
     table_error,
@@ -340,6 +341,7 @@ def resolve(scn: Scenario) -> Resolved:
     fx_cal = _fx(scn, cal_cur, notes) if cal_cur != currencies else fx
     fund = _fundamentals(scn)
     dep_corr, copula, cnu = _dependence(scn, ids, proxies, notes)
+    copula, cnu = effective_copula(copula, cnu, notes)
     copula_t = copula == "t"
     tab = np.zeros((n, TABLE_SIZE))
     comp = np.zeros((n, COMP_GRID))
