@@ -37,8 +37,10 @@ def effective_copula(copula: str, nu: float | None, notes: list[str]) -> tuple[s
     """The copula the kernel simulates: a t copula with ``nu > T_COPULA_GAUSSIAN_NU`` becomes
     Gaussian, with a note saying so."""
     if copula == "t" and nu is not None and nu > T_COPULA_GAUSSIAN_NU:
-        notes.append(f"dependence: t copula with nu = {nu:.4g} > {T_COPULA_GAUSSIAN_NU:g} "
-                     "simulated as Gaussian (tail dependence negligible)")
+        notes.append(
+            f"dependence: t copula with nu = {nu:.4g} > {T_COPULA_GAUSSIAN_NU:g} "
+            "simulated as Gaussian (tail dependence negligible)"
+        )
         return "gaussian", nu
     return copula, nu
 
