@@ -108,6 +108,16 @@ def run_task(
     return task, out
 
 
+def run_local_task(
+    parent_pid: int, engine: str, scenario: Any, task: Task, spec: ChunkSpec, threads: int | None
+) -> tuple[Task, list[tuple[int, Any]]]:
+    """``run_task`` in a local worker process that exits when ``parent_pid`` dies."""
+    from riskmodel.batch.watchdog import die_with_parent
+
+    die_with_parent(parent_pid)
+    return run_task(engine, scenario, task, spec, threads)
+
+
 #: Per-process cache of resolved scenarios (the engine's ``resolve``), so a worker resolves
 #: each sweep point once, not once per chunk.
 _RESOLVED: dict[str, Any] = {}
@@ -228,8 +238,11 @@ def execute(
     on_result(*run_task(engine, scenarios[first.point], first, layouts[first.point], None))
     if not tasks:
         return
+    parent = os.getpid()
     calls = (
-        joblib.delayed(run_task)(engine, scenarios[t.point], t, layouts[t.point], threads)
+        joblib.delayed(run_local_task)(
+            parent, engine, scenarios[t.point], t, layouts[t.point], threads
+        )
         for t in tasks
     )
     with joblib.parallel_config(backend="loky", inner_max_num_threads=threads):

@@ -443,6 +443,18 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
+def _fold_in(parts: list[Any], part: Any) -> None:
+    """Append a chunk's statistics, folding its histograms into the first chunk's as it is
+    read (the engine's ``fold_in``) so the merge's memory does not grow with the chunk count;
+    other engines' chunks are kept as they are."""
+    from riskmodel.sim.stats import ChunkStats, fold_in
+
+    if isinstance(part, ChunkStats) and all(isinstance(p, ChunkStats) for p in parts[:1]):
+        fold_in(parts, part)
+    else:
+        parts.append(part)
+
+
 def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine: str) -> None:
     """Merge every point's chunks in chunk order; write results, paths, summary, manifest."""
     eng = load_engine(engine)
@@ -461,7 +473,7 @@ def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine
             if not f.is_file():
                 raise DataError("chunk missing from the ledger; resume the run", file=f)
             rec = _load_chunk(f)
-            parts.append(rec["stats"])
+            _fold_in(parts, rec.pop("stats"))
             ledger.append({"point": k, "chunk": c, "first_path": rec["first_path"],
                            "n_paths": rec["n_paths"], "session": rec["session"],
                            "finished": rec["finished"], "sha256": sha256_file(f)})

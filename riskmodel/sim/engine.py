@@ -22,7 +22,7 @@ from riskmodel.sim.kernel import run_paths
 from riskmodel.sim.resolve import Resolved, resolve
 from riskmodel.sim.rng import ZT, state_from_seed
 from riskmodel.sim.scenario import Scenario
-from riskmodel.sim.stats import ChunkStats, build_table, merge
+from riskmodel.sim.stats import ChunkStats, build_table, fold_in, merge
 
 ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky")
 
@@ -156,10 +156,5 @@ def simulate(scenario: Scenario) -> SimulationResult:
     rs = resolve(scenario)
     parts: list[ChunkStats] = []
     for c in range(n_chunks(scenario)):
-        part = simulate_chunk(scenario, c, resolved=rs)
-        if parts:  # fold the (large) histograms at once; keep the small per-chunk sums
-            parts[0].hp += part.hp
-            parts[0].he += part.he
-            part.hp = part.he = None
-        parts.append(part)
+        fold_in(parts, simulate_chunk(scenario, c, resolved=rs))
     return merge_chunks(scenario, parts, resolved=rs)
