@@ -30,8 +30,29 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
 }
 
 
+#: One-line help of each subcommand, shown by ``riskmodel --help`` without importing them.
+SHORT_HELP: dict[str, str] = {
+    "data": "Price data: summary of every series and of its cleaning.",
+    "fit": "Fit price processes and write calibrations (see `riskmodel fit --help`).",
+    "run": "Run a scenario file (all its sweep points) and write runs/<run-id>/.",
+    "runs": "List runs, show one run's summary, compare two runs.",
+    "report": "Write a firm's compliance-cost risk report (HTML, JSON, CSV) for a run or a "
+    "scenario.",
+}
+
+
 class _LazyGroup(TyperGroup):
-    """A click group that imports a subcommand's module the first time it is needed."""
+    """A click group that imports a subcommand's module the first time it is needed; its own
+    help lists the subcommands from ``SHORT_HELP`` (no arch, statsmodels or numba import)."""
+
+    _listing = False
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *SUBCOMMANDS]
@@ -39,6 +60,8 @@ class _LazyGroup(TyperGroup):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in SUBCOMMANDS:
             return super().get_command(ctx, cmd_name)
+        if self._listing:
+            return click.Command(cmd_name, help=SHORT_HELP[cmd_name])
         module, attr, group = SUBCOMMANDS[cmd_name]
         obj = getattr(importlib.import_module(module), attr)
         if group:

@@ -47,6 +47,7 @@ from riskmodel.batch.parallel import (
     connect,
     default_engine,
     default_threads,
+    effective_n_jobs,
     execute,
     load_engine,
     make_tasks,
@@ -397,17 +398,23 @@ def _execute(
     per_task = 1 if options.chunk_size is None else max(1, -(-options.chunk_size // grain_max))
     tasks = make_tasks(lays, done, per_task)
     session = len(manifest.get("sessions", []))
+    n_jobs, why = effective_n_jobs(
+        options.n_jobs, options.scheduler, options.engine,
+        [(plan.scenarios[t.point], lays[t.point].bounds(c)[1]) for t in tasks for c in t.chunks],
+    )
     info = {
         "session": session,
         "started": _now(),
         "finished": None,
-        "backend": backend_name(options.n_jobs, options.scheduler),
-        "n_jobs": options.n_jobs,
+        "backend": backend_name(n_jobs, options.scheduler),
+        "n_jobs": n_jobs,
+        "n_jobs_requested": options.n_jobs,
+        "n_jobs_note": why,
         "scheduler": _scheduler_label(options.scheduler),
         "chunks_per_task": per_task,
         "tasks": len(tasks),
         "threads_per_worker": options.threads
-        if options.threads is not None else default_threads(options.n_jobs, options.scheduler),
+        if options.threads is not None else default_threads(n_jobs, options.scheduler),
         "chunks_found": len(done),
         "chunks_run": sum(len(t.chunks) for t in tasks),
     }
@@ -426,7 +433,7 @@ def _execute(
         if progress is not None:
             progress.advance(n)
 
-    execute(tasks, plan.scenarios, lays, on_result, n_jobs=options.n_jobs,
+    execute(tasks, plan.scenarios, lays, on_result, n_jobs=n_jobs,
             scheduler=options.scheduler, threads=options.threads, engine=options.engine)
     info["seconds"] = round(time.perf_counter() - t0, 3)
     info["finished"] = _now()
@@ -530,6 +537,8 @@ def summary_header(manifest: dict[str, Any], plan: ScenarioPlan) -> str:
         f"{plan.base.horizon.years}y; simulated in {secs:.1f}s over "
         f"{len(manifest.get('sessions', []))} session(s)",
     ]
+    lines += [f"workers: {s['n_jobs_note']}" for s in manifest.get("sessions", [])
+              if s.get("n_jobs_note")]
     if plan.base.sources:
         lines.append("sources: " + "; ".join(plan.base.sources))
     return "\n".join(x for x in lines if x)
