@@ -14,7 +14,6 @@ tree has one restricted edge. Tested against ``riskmodel.linking.solve_step``.
 
 from __future__ import annotations
 
-
 from numba import njit
 
 ACTIVE, RESTRICTED, SUSPENDED = 0, 1, 2
