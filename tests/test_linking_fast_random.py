@@ -185,3 +185,25 @@ def test_fast_path_equals_general_solver_on_random_forests(name):
         assert ((bits & flag) != 0).mean() > 0.01, (name, flag)  # binding cases are covered
     bad = np.flatnonzero(fast & ((res[:, 2] > 1e-9) | (res[:, 3] == 0)))
     assert bad.size == 0, (name, bad[:5], res[bad[:5]])
+
+
+def test_two_variants_with_different_link_states_share_one_workspace():
+    """The topology cache keeps two slots: alternating link states (the engine's linked and
+    linked-with-events variants on a day the link is restricted) give what fresh workspaces
+    give, on every call."""
+    ends = np.asarray(CLASSES["chain3"], dtype=np.int64)
+    rng = np.random.default_rng(99)
+    m, lp, _ = _problems(rng, 3, 2, 200)
+    fw, iw = workspace(3, 2)
+    states = (np.array([0, 0]), np.array([1, 0]), np.array([2, 0]))
+    for p in range(200):
+        for st in (states[0], states[1 + p % 2], states[0], states[1 + p % 2]):
+            got = (np.full((3, N_OUT), np.nan), np.full((2, N_LINK_OUT), np.nan),
+                   np.zeros(3, np.int64))
+            ref = (np.full((3, N_OUT), np.nan), np.full((2, N_LINK_OUT), np.nan),
+                   np.zeros(3, np.int64))
+            s1 = solve_step(m[p], ends, lp[p], st, *got, fw, iw)
+            s2 = solve_step(m[p], ends, lp[p], st, *ref, *workspace(3, 2))
+            assert s1 == s2
+            for a, b in zip(got, ref, strict=True):
+                np.testing.assert_array_equal(a, b)
