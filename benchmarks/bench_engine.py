@@ -1,17 +1,23 @@
-"""Engine benchmarks, measured in one run on one machine; writes benchmarks/results/engine.md.
+"""Engine benchmarks (issue #14's instrument), measured in one interleaved run; writes
+benchmarks/results/engine.json and engine.md.
 
-(a) single-market GARCH(1,1)-t path kernel (``price_kernels.garch_t_paths``: normal draw,
-    inverse-CDF table, recursion) against arch's ``forecast(method="simulation")``, per
-    path-step; target >= 30x.
-(b) the full three-market kernel (MS-GARCH-t prices, output, a quota + collar link and a plain
-    link, event chains, streaming statistics, three variants) in market-path-steps per second
-    on one core, against the rate of (a); target >= 1/4. The same scenario without links and the
-    link solver's time per call are measured too, to show what limits it.
-(c) peak memory of ``simulate`` over ten years of trading days for growing path counts (chunks
-    are folded in as they finish, so memory does not grow with paths), extrapolated to one
-    million paths; target < 2 GB.
+Every timed figure is the minimum CPU time (``time.process_time``) over at least 7 rounds, and
+the rounds interleave all the measured kernels, so load on the shared machine hits them alike.
 
-Run: ``.venv/bin/python benchmarks/bench_engine.py [--quick]``.
+- floor/full: the frozen floor kernel (``floor_kernel.py``: the scenario's irreducible work
+  with a closed-form clearing, on its own copy of the random streams) against the full kernel
+  on the three-market bench scenario (``three_market``), per path-step, at 1 and 10 years.
+  Target >= 0.67.
+- numpy/full: a vectorised numpy implementation of a simplified model (``numpy_reference.py``:
+  GARCH-t prices, a two-market pool with a quota, two variants) against the full kernel on the
+  same scenario (``simple_scenario``). Target >= 1.0.
+- (a): the single-market GARCH(1,1)-t path kernel against arch's simulation forecast. Target
+  >= 30x.
+- cold_first_run_s: ``riskmodel run data/scenarios/china_korea.yaml`` with an empty numba
+  cache (wall clock; skipped with ``--no-cold``); help_s: ``riskmodel --help`` (wall, best of 5).
+- memory: see ``bench_memory.py`` (``results/memory.md``).
+
+Run: ``.venv/bin/python benchmarks/bench_engine.py [--quick] [--rounds 7] [--no-cold]``.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +37,14 @@ from numba import njit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
 
-from riskmodel.io import atomic_write_text  # noqa: E402
-from riskmodel.sim.engine import simulate, simulate_chunk  # noqa: E402
+from floor_kernel import floor_args, floor_paths  # noqa: E402
+from numpy_reference import numpy_paths  # noqa: E402
+
+from riskmodel.io import atomic_write_json, atomic_write_text  # noqa: E402
+from riskmodel.sim.engine import simulate_chunk  # noqa: E402
 from riskmodel.sim.innovations import build_table  # noqa: E402
 from riskmodel.sim.price_kernels import garch_t_paths  # noqa: E402
 from riskmodel.sim.resolve import resolve  # noqa: E402
@@ -119,152 +130,168 @@ def three_market(paths: int, years: int, links: bool = True, ppc: int = 1000) ->
     return scenario_from_dict(d)
 
 
-def bench_b(paths: int) -> dict[str, float]:
-    out = {}
-    for name, links in (("full", True), ("no_links", False)):
-        s = three_market(paths, 1, links, ppc=paths)
+SIMPLE = {"omega": 0.05, "alpha": 0.08, "beta": 0.9, "nu": 6.0, "last": (80.0, 30.0),
+          "bau": (1500.0, 600.0), "rho": 0.4, "quota": 40.0}
+
+
+def simple_scenario(paths: int, years: int) -> object:
+    """The simplified model in the engine: GARCH(1,1)-t prices in two markets, a quota link,
+    autarky and linked variants, no events, no collars."""
+    g = {k: SIMPLE[k] for k in ("omega", "alpha", "beta", "nu")}
+
+    def m(mid, last, bau):
+        return {"id": mid, "synthetic": True, "currency": "EUR", "bau_emissions": bau,
+                "output_growth": 0.02, "output_vol": 0.03,
+                "process": {"family": "garch", "dist": "t", "params": {"mu": 0.0, **g},
+                            "last_price": last}}
+
+    d = {"name": "simple2",
+         "markets": [m("a", SIMPLE["last"][0], SIMPLE["bau"][0]),
+                     m("b", SIMPLE["last"][1], SIMPLE["bau"][1])],
+         "links": [{"markets": ["a", "b"], "quota": {"mt": SIMPLE["quota"]}}],
+         "dependence": {"corr": [[1, SIMPLE["rho"]], [SIMPLE["rho"], 1]]},
+         "horizon": {"years": years, "days_per_year": 252},
+         "simulation": {"paths": paths, "paths_per_chunk": paths, "keep_paths": 0,
+                        "variants": ["autarky", "linked"]}}
+    return scenario_from_dict(d)
+
+
+def _numpy_simple(paths: int, years: int) -> None:
+    numpy_paths(paths, years, 252, omega=SIMPLE["omega"], alpha=SIMPLE["alpha"],
+                beta=SIMPLE["beta"], nu=SIMPLE["nu"], last=SIMPLE["last"],
+                c=tuple(0.1 * b / p for b, p in zip(SIMPLE["bau"], SIMPLE["last"], strict=True)),
+                rho=SIMPLE["rho"], quota=SIMPLE["quota"])
+
+
+def _cpu(fn) -> float:
+    """CPU seconds of one call (this process, all threads)."""
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
+
+
+def _wall(cmd: list[str], env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def startup(cold: bool) -> dict[str, float | None]:
+    """``riskmodel --help`` (best of 5, wall) and the first run of the README's main command on
+    an empty numba cache (wall; None when skipped)."""
+    exe = str(Path(sys.executable).with_name("riskmodel"))
+    env = dict(os.environ)
+    help_s = min(_wall([exe, "--help"], env) for _ in range(5))
+    cold_s = None
+    if cold:
+        tmp = Path(tempfile.mkdtemp(prefix="riskmodel-cold-"))
+        try:
+            env["NUMBA_CACHE_DIR"] = str(tmp / "numba")
+            cold_s = _wall([exe, "run", str(ROOT / "data" / "scenarios" / "china_korea.yaml"),
+                            "--out", str(tmp / "runs"), "--quiet"], env)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return {"help_s": help_s, "cold_first_run_s": cold_s}
+
+
+def interleaved(rounds: int, paths: int) -> dict[str, float]:
+    """Minimum CPU time per path-step (ns) of every kernel over interleaved rounds."""
+    from arch import arch_model
+
+    p10 = max(paths // 10, 20)
+    jobs: dict[str, tuple[object, int]] = {}
+    for years, n in ((1, paths), (10, p10)):
+        s = three_market(n, years, True, ppc=n)
         rs = resolve(s)
-        simulate_chunk(s, 0, resolved=rs)
-        dt = _best(lambda s=s, rs=rs: simulate_chunk(s, 0, resolved=rs), 3) / 1e9
-        out[f"{name}_rate"] = paths * 252 * 3 / dt
-        out[f"{name}_ns_per_path_step"] = dt / (paths * 252) * 1e9
-    out["solver_ns"] = _solver_ns()
-    return out
-
-
-def _solver_ns() -> float:
-    from numba import njit
-
-    from riskmodel.linking import (
-        M_CEIL,
-        M_FLOOR,
-        M_P_AUT,
-        N_LINK_OUT,
-        N_OUT,
-        Link,
-        compile_topology,
-        market_array,
-        solve_step,
-        workspace,
-    )
-
-    @njit(cache=False)
-    def loop(mkt, ends, lpar, st, out, lout, flags, fw, iw, n):
-        s = 0.0
-        for k in range(n):
-            mkt[0, M_P_AUT] = 60.0 + (k % 13)
-            solve_step(mkt, ends, lpar, st, out, lout, flags, fw, iw)
-            s += out[0, 0]
-        return s
-
-    la = compile_topology(3, [Link(0, 1, quota_ab=40.0, quota_ba=40.0), Link(1, 2)])
-    mkt = market_array(3)
-    mkt[:, M_P_AUT] = (80.0, 30.0, 40.0)
-    mkt[:, M_FLOOR] = (20.0, 0.0, 0.0)
-    mkt[0, M_CEIL] = 150.0
-    fw, iw = workspace(3, 2)
-    args = (mkt, la.ends, la.lpar, np.zeros(2, np.int64), np.zeros((3, N_OUT)),
-            np.zeros((2, N_LINK_OUT)), np.zeros(3, np.int64), fw, iw)
-    loop(*args, 10)
-    return _best(lambda: loop(*args, 100_000)) / 100_000
-
-
-def bench_c(path_counts: list[int], years: int) -> list[dict[str, float]]:
-    rows = []
-    for n in path_counts:
-        s = three_market(n, years, True, ppc=1000)
-        tracemalloc.start()
-        t = time.perf_counter()
-        simulate(s)
-        dt = time.perf_counter() - t
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        rows.append({"paths": n, "seconds": dt, "traced_peak_mb": peak / 2**20,
-                     "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
-    return rows
+        jobs[f"full_{years}y"] = (lambda s=s, rs=rs: simulate_chunk(s, 0, resolved=rs),
+                                  n * years * 252)
+        fa = floor_args(n, years, 252)
+        jobs[f"floor_{years}y"] = (lambda fa=fa: floor_paths(*fa), n * years * 252)
+    s = simple_scenario(paths, 1)
+    rs = resolve(s)
+    jobs["full_simple"] = (lambda: simulate_chunk(s, 0, resolved=rs), paths * 252)
+    jobs["numpy_simple"] = (lambda: _numpy_simple(paths, 1), paths * 252)
+    rng = np.random.default_rng(0)
+    am = arch_model(rng.standard_normal(1000), mean="Constant", vol="GARCH", p=1, q=1, dist="t")
+    res = am.fix([P["mu"], P["omega"], P["alpha"], P["beta"], P["nu"]])
+    jobs["arch"] = (lambda: res.forecast(horizon=252, method="simulation", simulations=paths,
+                                         reindex=False), paths * 252)
+    _mode, lo, step, vals = build_table("t", P["nu"], None, "gaussian", None)
+    h0 = P["omega"] / (1 - P["alpha"] - P["beta"])
+    st = state_from_seed(np.random.SeedSequence(1))
+    args = (P["mu"], P["omega"], P["alpha"], 0.0, P["beta"], h0, lo, step, vals)
+    jobs["garch_t"] = (lambda: garch_t_paths(*args, st, ZT, paths, 252), paths * 252)
+    for fn, _ in jobs.values():  # compile / warm up
+        fn()
+    best = dict.fromkeys(jobs, np.inf)
+    for _ in range(rounds):
+        for name, (fn, steps) in jobs.items():
+            best[name] = min(best[name], _cpu(fn) / steps * 1e9)
+    return best
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="fewer paths (noisier)")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold first run")
     args = ap.parse_args()
-    q = args.quick
-    a = bench_a(200 if q else 1000, 252)
-    b = bench_b(200 if q else 1000)
-    c = bench_c([250, 500] if q else [1000, 2000, 4000], 10)
-    rate_a = 1e9 / a["ours_ns"]
+    rounds = max(args.rounds, 7)
+    load = os.getloadavg()[0]
+    ns = interleaved(rounds, 200 if args.quick else 1000)
+    st = startup(not args.no_cold)
+    res = {
+        "floor_ratio_1y": ns["floor_1y"] / ns["full_1y"],
+        "floor_ratio_10y": ns["floor_10y"] / ns["full_10y"],
+        "numpy_ratio": ns["numpy_simple"] / ns["full_simple"],
+        "arch_speedup": ns["arch"] / ns["garch_t"],
+        "cold_first_run_s": st["cold_first_run_s"],
+        "help_s": st["help_s"],
+        "ns_per_path_step": ns,
+        "rounds": rounds,
+        "quick": args.quick,
+        "load_average_at_start": load,
+        "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
+    }
+    atomic_write_json(ROOT / "benchmarks" / "results" / "engine.json", res)
+    cold = (f"{res['cold_first_run_s']:.1f} s" if res["cold_first_run_s"] is not None
+            else "not measured (--no-cold)")
     lines = [
         "# Engine benchmarks",
         "",
-        f"Measured in one run by `benchmarks/bench_engine.py` on {platform.machine()} "
-        f"({os.cpu_count()} logical CPUs, load average at start "
-        f"{os.getloadavg()[0]:.1f}: the machine is shared, so absolute times are inflated; "
-        "the ratios compare code measured in the same run; each figure is the fastest of 3-5 "
-        "repeats). One core throughout.",
-        "",
-        "## (a) single-market GARCH(1,1)-t path kernel vs arch",
+        f"Measured in one run by `benchmarks/bench_engine.py` on {res['machine']} (load "
+        f"average at start {load:.1f}: the machine is shared, so absolute times are inflated). "
+        f"Each figure is the minimum CPU time over {rounds} interleaved rounds of all kernels; "
+        "one core. Raw figures: `engine.json`.",
         "",
         "| | ns per path-step |",
         "| --- | ---: |",
-        f"| arch `forecast(method=\"simulation\", simulations=1000)`, 252 steps | "
-        f"{a['arch_ns']:.1f} |",
-        f"| riskmodel `garch_t_paths` (normal draw + table + recursion) | {a['ours_ns']:.1f} |",
-        f"| one standard normal draw, numpy `Generator` called from numba | {a['normal_ns']:.1f} |",
-        f"| one standard normal draw, `riskmodel.sim.rng.fill_normal` (block) | "
-        f"{a['block_normal_ns']:.1f} |",
+        f"| floor kernel, three-market bench scenario, 1 year | {ns['floor_1y']:.0f} |",
+        f"| full kernel, same scenario, 1 year | {ns['full_1y']:.0f} |",
+        f"| floor kernel, 10 years | {ns['floor_10y']:.0f} |",
+        f"| full kernel, 10 years | {ns['full_10y']:.0f} |",
+        f"| numpy reference, simplified two-market model | {ns['numpy_simple']:.0f} |",
+        f"| full kernel, same simplified scenario | {ns['full_simple']:.0f} |",
+        f"| arch `forecast(method=\"simulation\")`, GARCH(1,1)-t | {ns['arch']:.1f} |",
+        f"| riskmodel `garch_t_paths` (a) | {ns['garch_t']:.1f} |",
         "",
-        f"Speed-up **{a['ratio']:.0f}x** (target >= 30x). Per step the kernel draws one normal "
-        "(xoshiro256++ and the exact ziggurat, drawn for a block of 32 paths x all steps in one "
-        "loop without calls), interpolates the inverse-CDF table of the t law and runs the "
-        "variance recursion, which the compiler vectorises across the block's paths. With "
-        "numpy's generator called per draw the same kernel was 6.7-6.8 ns per step (22x).",
-        "",
-        "## (b) full three-market kernel",
-        "",
-        "MS-GARCH-t prices (2 regimes) in three markets, output paths, a quota + collar link "
-        "(a-b) and a plain link (b-c), a link event chain and a market exemption chain, three "
-        "variants, streaming statistics; one year of 252 days.",
-        "",
-        "| | market-path-steps / s | ns per path-step (3 markets, 3 variants) |",
+        "| target | value | goal |",
         "| --- | ---: | ---: |",
-        f"| full kernel | {b['full_rate']:.3g} | {b['full_ns_per_path_step']:.0f} |",
-        f"| same without links and events | {b['no_links_rate']:.3g} | "
-        f"{b['no_links_ns_per_path_step']:.0f} |",
-        f"| (a) single-market kernel | {rate_a:.3g} | |",
+        f"| floor / full, 1 year | {res['floor_ratio_1y']:.2f} | >= 0.67 |",
+        f"| floor / full, 10 years | {res['floor_ratio_10y']:.2f} | >= 0.67 |",
+        f"| numpy / full, simplified scenario | {res['numpy_ratio']:.2f} | >= 1.0 |",
+        f"| (a) arch / riskmodel | {res['arch_speedup']:.0f}x | >= 30x |",
+        f"| first run on a clean numba cache (`riskmodel run china_korea.yaml`, wall) | {cold} "
+        "| <= 20 s |",
+        f"| `riskmodel --help` (wall, best of 5) | {res['help_s']:.2f} s | <= 1 s |",
         "",
-        f"Full kernel / single-market rate: **{b['full_rate'] / rate_a:.3f}** (target >= 0.25); "
-        f"without links: {b['no_links_rate'] / rate_a:.3f}. What limits it: per path-step the "
-        "full kernel does three markets' worth of (a) (draws, tables, MS-GARCH recursions with "
-        "a regime draw), plus per market the output path, the martingale compensator (a log), "
-        "the bridge (an exp), and per market and variant the clearing and the daily "
-        "statistics (a log of every distinct price); once per linked variant and day whose "
-        "inputs differ from the previous variant's it calls the link solver "
-        f"(`riskmodel.linking.solve_step`, 3 markets with a quota and a collar: "
-        f"**{b['solver_ns']:.0f} ns per call** in this run). The ratio compares that with a "
-        "kernel that costs about two normal draws per step: at a quarter of (a)'s rate the "
-        f"full kernel would have {12 * a['ours_ns']:.0f} ns per path-step for everything "
-        "(three markets), while the same kernel without links and events takes "
-        f"{b['no_links_ns_per_path_step']:.0f} ns and one solver call {b['solver_ns']:.0f} ns. "
-        "Work is per year in blocks (exogenous paths first, in loops the CPU overlaps; then "
-        "the days' clearing), see docs/ENGINE.md.",
-        "",
-        "## (c) peak memory over ten years of trading days",
-        "",
-        "| paths | seconds | traced peak (MB) | process max RSS (MB) |",
-        "| ---: | ---: | ---: | ---: |",
-    ]
-    for r in c:
-        lines.append(f"| {r['paths']} | {r['seconds']:.1f} | {r['traced_peak_mb']:.1f} | "
-                     f"{r['maxrss_mb']:.0f} |")
-    per_path = c[-1]["seconds"] / c[-1]["paths"]
-    lines += [
-        "",
-        "Chunks of 1,000 paths are folded into the running statistics as they finish "
-        "(``simulate``), so the traced peak (numpy arrays: chunk sums, histograms) is flat in "
-        "the number of paths; the max RSS includes the interpreter, numba and the compiled "
-        "kernels. One million paths x 10 years therefore peaks at the same memory "
-        f"(< 2 GB target); its run time here would be about {per_path * 1e6 / 3600:.1f} "
-        "core-hours (the batch layer spreads chunks over workers).",
+        "The floor (`benchmarks/floor_kernel.py`) does the scenario's irreducible work: the same "
+        "draws from a frozen copy of the engine's streams, one variance recursion per market "
+        "and regime, the compensator, one exp per price and output index, the bridge, the "
+        "closed-form clearing of the bench topology (`benchmarks/floor_clearing.py`, tested "
+        "equal to `solve_step`) for three variants, and the same daily statistics. The numpy "
+        "reference (`benchmarks/numpy_reference.py`) is what a user would write: paths as "
+        "arrays, a loop over days.",
         "",
     ]
     atomic_write_text(ROOT / "benchmarks" / "results" / "engine.md", "\n".join(lines))

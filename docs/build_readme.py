@@ -59,7 +59,7 @@ def reports() -> str:
 
 def benchmarks() -> str:
     out = []
-    for name in ("engine", "linking", "msgarch", "batch", "report"):
+    for name in ("engine", "memory", "linking", "msgarch", "batch", "report"):
         p = ROOT / "benchmarks/results" / f"{name}.md"
         if p.is_file():
             body = p.read_text().strip()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from riskmodel import config
 from riskmodel.cli_errors import EXIT_ABORT, EXIT_INPUT, command_path, error_line
@@ -38,8 +38,32 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
 }
 
 
+#: One-line help of each subcommand, shown by ``riskmodel --help`` without importing them.
+SHORT_HELP: dict[str, str] = {
+    "data": "Price data: summary of every series and of its cleaning.",
+    "fit": "Fit price processes and write calibrations (see `riskmodel fit --help`).",
+    "run": "Run a scenario file (all its sweep points) and write runs/<run-id>/.",
+    "runs": "List runs, show one run's summary, compare two runs.",
+    "report": "Write a firm's compliance-cost risk report (HTML, JSON, CSV) for a run or a "
+    "scenario.",
+    "scenario": "Inspect scenario files: the design that runs and its sources.",
+    "validate": "Validate candidates per market; write JSON, markdown, PIT and fan PNGs and a "
+    "README.",
+}
+
+
 class _LazyGroup(TyperGroup):
-    """A click group that imports a subcommand's module the first time it is needed."""
+    """A click group that imports a subcommand's module the first time it is needed; its own
+    help lists the subcommands from ``SHORT_HELP`` (no arch, statsmodels or numba import)."""
+
+    _listing = False
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     lazy_names = tuple(SUBCOMMANDS)
 
@@ -49,6 +73,8 @@ class _LazyGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any | None:
         if cmd_name not in SUBCOMMANDS:
             return super().get_command(ctx, cmd_name)
+        if self._listing:
+            return TyperCommand(cmd_name, help=SHORT_HELP[cmd_name])
         module, attr, group = SUBCOMMANDS[cmd_name]
         obj = getattr(importlib.import_module(module), attr)
         if group:

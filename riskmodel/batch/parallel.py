@@ -108,6 +108,16 @@ def run_task(
     return task, out
 
 
+def run_local_task(
+    parent_pid: int, engine: str, scenario: Any, task: Task, spec: ChunkSpec, threads: int | None
+) -> tuple[Task, list[tuple[int, Any]]]:
+    """``run_task`` in a local worker process that exits when ``parent_pid`` dies."""
+    from riskmodel.batch.watchdog import die_with_parent
+
+    die_with_parent(parent_pid)
+    return run_task(engine, scenario, task, spec, threads)
+
+
 #: Per-process cache of resolved scenarios (the engine's ``resolve``), so a worker resolves
 #: each sweep point once, not once per chunk.
 _RESOLVED: dict[str, Any] = {}
@@ -188,6 +198,34 @@ def default_threads(n_jobs: int, scheduler: Any) -> int | None:
     return max(1, n // max(1, workers))
 
 
+#: Market-path-days of kernel work each local worker process must have before one more is
+#: started: a worker pays for its start (imports, loading the compiled kernels: 3-5 s) only
+#: with about 15 s of kernel time (about 300 ns a market-path-day), so a small job runs in
+#: one process and more workers never make it slower.
+WORK_PER_WORKER = 5e7
+
+
+def effective_n_jobs(
+    n_jobs: int, scheduler: Any, engine: str, work: Sequence[tuple[Any, int]]
+) -> tuple[int, str | None]:
+    """Local processes to use for ``work`` (pairs of scenario and path count): at most one per
+    ``WORK_PER_WORKER`` market-path-days, as the engine's optional ``work_units(scenario,
+    n_paths)`` counts them. Returns (n_jobs, why it was lowered or None); a dask scheduler, an
+    engine without ``work_units`` or an invalid ``n_jobs`` leave ``n_jobs`` as it is."""
+    if scheduler is not None or n_jobs == 1 or n_jobs == 0:
+        return n_jobs, None
+    units = getattr(load_engine(engine), "work_units", None)
+    if units is None:
+        return n_jobs, None
+    total = float(sum(units(sc, n) for sc, n in work))
+    asked = joblib.cpu_count() if n_jobs < 0 else n_jobs
+    useful = max(1, int(total // WORK_PER_WORKER))
+    if useful >= asked:
+        return n_jobs, None
+    return useful, (f"{total:.3g} market-path-days: {useful} process(es) instead of {asked} "
+                    f"(one per {WORK_PER_WORKER:.0e}; more would start slower than they help)")
+
+
 def execute(
     tasks: Sequence[Task],
     scenarios: Sequence[Any],
@@ -231,8 +269,11 @@ def execute(
     on_result(*run_task(engine, scenarios[first.point], first, layouts[first.point], None))
     if not tasks:
         return
+    parent = os.getpid()
     calls = (
-        joblib.delayed(run_task)(engine, scenarios[t.point], t, layouts[t.point], threads)
+        joblib.delayed(run_local_task)(
+            parent, engine, scenarios[t.point], t, layouts[t.point], threads
+        )
         for t in tasks
     )
     with joblib.parallel_config(backend="loky", inner_max_num_threads=threads):

@@ -53,6 +53,7 @@ from riskmodel.batch.parallel import (
     connect,
     default_engine,
     default_threads,
+    effective_n_jobs,
     execute,
     load_engine,
     make_tasks,
@@ -475,17 +476,23 @@ def _execute(
     per_task = 1 if options.chunk_size is None else max(1, -(-options.chunk_size // grain_max))
     tasks = make_tasks(lays, done, per_task)
     session = len(manifest.get("sessions", []))
+    n_jobs, why = effective_n_jobs(
+        options.n_jobs, options.scheduler, options.engine,
+        [(plan.scenarios[t.point], lays[t.point].bounds(c)[1]) for t in tasks for c in t.chunks],
+    )
     info = {
         "session": session,
         "started": _now(),
         "finished": None,
-        "backend": backend_name(options.n_jobs, options.scheduler),
-        "n_jobs": options.n_jobs,
+        "backend": backend_name(n_jobs, options.scheduler),
+        "n_jobs": n_jobs,
+        "n_jobs_requested": options.n_jobs,
+        "n_jobs_note": why,
         "scheduler": _scheduler_label(options.scheduler),
         "chunks_per_task": per_task,
         "tasks": len(tasks),
         "threads_per_worker": options.threads
-        if options.threads is not None else default_threads(options.n_jobs, options.scheduler),
+        if options.threads is not None else default_threads(n_jobs, options.scheduler),
         "chunks_found": len(done),
         "chunks_run": sum(len(t.chunks) for t in tasks),
     }
@@ -507,7 +514,7 @@ def _execute(
             progress.advance(n)
 
     try:
-        execute(tasks, plan.scenarios, lays, on_result, n_jobs=options.n_jobs,
+        execute(tasks, plan.scenarios, lays, on_result, n_jobs=n_jobs,
                 scheduler=options.scheduler, threads=options.threads, engine=options.engine)
         info["seconds"] = round(time.perf_counter() - t0, 3)
         info["finished"] = _now()
@@ -538,6 +545,18 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
+def _fold_in(parts: list[Any], part: Any) -> None:
+    """Append a chunk's statistics, folding its histograms into the first chunk's as it is
+    read (the engine's ``fold_in``) so the merge's memory does not grow with the chunk count;
+    other engines' chunks are kept as they are."""
+    from riskmodel.sim.stats import ChunkStats, fold_in
+
+    if isinstance(part, ChunkStats) and all(isinstance(p, ChunkStats) for p in parts[:1]):
+        fold_in(parts, part)
+    else:
+        parts.append(part)
+
+
 def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine: str) -> None:
     """Merge every point's chunks in chunk order; write results, paths, summary, manifest."""
     eng = load_engine(engine)
@@ -557,7 +576,7 @@ def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine
                 raise DataError("chunk missing from the ledger; resume the run", file=f)
             rec = _load_chunk(f)
             check_chunk(f, rec, chunk_identity(manifest, plan, k, c))
-            parts.append(rec["stats"])
+            _fold_in(parts, rec.pop("stats"))
             ledger.append({"point": k, "chunk": c, "first_path": rec["first_path"],
                            "n_paths": rec["n_paths"], "session": rec["session"],
                            "finished": rec["finished"], "sha256": sha256_file(f)})
@@ -634,6 +653,8 @@ def summary_header(manifest: dict[str, Any], plan: ScenarioPlan) -> str:
         f"{horizon_label(plan.base.horizon.start_year, plan.base.horizon.years)}; simulated "
         f"in {secs:.1f}s over {len(manifest.get('sessions', []))} session(s)",
     ]
+    lines += [f"workers: {s['n_jobs_note']}" for s in manifest.get("sessions", [])
+              if s.get("n_jobs_note")]
     if plan.base.sources:
         lines.append("sources: " + "; ".join(plan.base.sources))
     return "\n".join(x for x in lines if x)

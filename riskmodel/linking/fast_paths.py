@@ -480,17 +480,19 @@ def solve_step(
           and iwork.shape[0] >= 24 * n + 7 * nl + 32)
     # topology cache (iwork tail, see workspace_sizes): components, plain pools, BFS order and
     # parent links depend only on the links' ends, states and plain-ness; kept between calls
-    c_base = 24 * n + 7 * nl + 33
-    c_key = c_base + 3  # per link: a, b, state, plain
-    c_proot = c_key + 4 * nl  # plain-pool root of each market
-    c_comp = c_proot + n
-    c_csize = c_comp + n
-    c_ord = c_csize + n
-    c_pl = c_ord + n
-    c_ms = c_pl + n  # members of each component (CSR by component root)
-    c_mb = c_ms + n + 1
-    has_cache = iwork.shape[0] >= c_mb + n
+    # two slots, so variants whose link states differ on the same day (linked and linked with
+    # events) each keep theirs; a miss rebuilds into the slot used least recently
+    base0 = 24 * n + 7 * nl + 33
+    c_size = 4 * nl + 7 * n + 4  # one slot: magic, n, nl, keys, then the topology arrays
+    c_lru = base0 + 2 * c_size  # the slot a miss overwrites next
+    n_slots = 0
+    if iwork.shape[0] >= c_lru + 1:
+        n_slots = 2
+    elif iwork.shape[0] >= base0 + c_size:
+        n_slots = 1
+    has_cache = n_slots > 0
     hit = False
+    hit1 = False
     # ---- linear markets and a fee-free forest of active links: components, plain pools, BFS
     if ok:
         for i in range(n):
@@ -498,8 +500,11 @@ def solve_step(
                 ok = False
                 break
     if ok:
-        hit = (has_cache and iwork[c_base] == _CACHE_MAGIC and iwork[c_base + 1] == n
-               and iwork[c_base + 2] == nl)
+        hit = (has_cache and iwork[base0] == _CACHE_MAGIC and iwork[base0 + 1] == n
+               and iwork[base0 + 2] == nl)
+        b1 = base0 + c_size
+        hit1 = (n_slots == 2 and iwork[b1] == _CACHE_MAGIC and iwork[b1 + 1] == n
+                and iwork[b1 + 2] == nl)
         for l in range(nl):
             iwork[o_bind + l] = 0
             st = lstate[l]
@@ -512,10 +517,33 @@ def solve_step(
                     ok = False
                     break
                 plain = 1 if ca == np.inf and cb == np.inf else 0
-            k = c_key + 4 * l
+            k = base0 + 3 + 4 * l
             if hit and (iwork[k] != ends[l, 0] or iwork[k + 1] != ends[l, 1]
                         or iwork[k + 2] != st or iwork[k + 3] != plain):
                 hit = False
+            k += c_size
+            if hit1 and (iwork[k] != ends[l, 0] or iwork[k + 1] != ends[l, 1]
+                         or iwork[k + 2] != st or iwork[k + 3] != plain):
+                hit1 = False
+    slot = 0
+    if hit:
+        slot = 0
+    elif hit1:
+        slot = 1
+        hit = True
+    elif n_slots == 2 and iwork[c_lru] == 1:
+        slot = 1
+    if n_slots == 2:
+        iwork[c_lru] = 1 - slot
+    c_base = base0 + slot * c_size
+    c_key = c_base + 3  # per link: a, b, state, plain
+    c_proot = c_key + 4 * nl  # plain-pool root of each market
+    c_comp = c_proot + n
+    c_csize = c_comp + n
+    c_ord = c_csize + n
+    c_pl = c_ord + n
+    c_ms = c_pl + n  # members of each component (CSR by component root)
+    c_mb = c_ms + n + 1
     if ok and hit:
         o_puf = c_proot
         o_comp = c_comp

@@ -272,12 +272,14 @@ def workspace_sizes(n_markets: int, n_links: int) -> tuple[int, int]:
     """Lengths of ``fwork`` and ``iwork`` that :func:`solve_step` needs (breakpoint lists of a
     chain of n pools take at most 14 n^2 floats). Beyond the general solver's ints, one records
     which path answered the latest call (1: the fast path, 0: the general solver; see
-    :func:`iwork_path_slot`) and the rest cache the fast path's topology work between calls
-    (checked against the links' ends, states and plain-ness on every call)."""
+    :func:`iwork_path_slot`) and the rest cache the fast path's topology work between calls in
+    two slots (checked against the links' ends, states and plain-ness on every call), so two
+    variants with different link states on the same day both hit."""
     n = n_markets
-    # + the path slot and the fast path's topology cache (kept between calls)
+    # + the path slot and the fast path's topology cache (kept between calls): two slots of
+    # (magic, n, nl, 4 keys a link, 7 n + 1 topology ints) and the slot a miss overwrites next
     return (14 * n * n + 24 * n + 128 + n_links,
-            iwork_path_slot(n, n_links) + 1 + 3 + 4 * n_links + 7 * n + 1)
+            iwork_path_slot(n, n_links) + 1 + 2 * (3 + 4 * n_links + 7 * n + 1) + 1)
 
 
 def iwork_path_slot(n_markets: int, n_links: int) -> int:

@@ -18,11 +18,12 @@ import pandas as pd
 
 from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
+from riskmodel.sim.compile_notice import announce_compile
 from riskmodel.sim.kernel import run_paths
 from riskmodel.sim.resolve import Resolved, resolve
 from riskmodel.sim.rng import ZT, state_from_seed
 from riskmodel.sim.scenario import Scenario
-from riskmodel.sim.stats import ChunkStats, build_table, merge
+from riskmodel.sim.stats import ChunkStats, build_table, fold_in, merge
 from riskmodel.sim.summary import add_units, render_point
 
 ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky")
@@ -32,6 +33,13 @@ def n_chunks(scenario: Scenario) -> int:
     """Number of chunks of the fixed grain ``paths_per_chunk``."""
     s = scenario.simulation
     return math.ceil(s.paths / s.paths_per_chunk)
+
+
+def work_units(scenario: Scenario, n_paths: int) -> float:
+    """Kernel work of ``n_paths`` paths in market-path-days (the batch layer sizes its worker
+    pool with it)."""
+    h = scenario.horizon
+    return float(n_paths) * h.years * h.days_per_year * len(scenario.markets)
 
 
 def chunk_streams(seed: int, chunk_index: int) -> tuple[np.ndarray, ...]:
@@ -76,6 +84,7 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
     from riskmodel.linking import workspace
 
     fwork, iwork = workspace(n, len(rs.ends))
+    announce_compile(run_paths)
     n_bad, n_clip = run_paths(exp_n, exp_first, sim.keep_paths, T, dpy, Y, nv, rs.copula_t, rs.cnu,
               rs.mp, rs.mi, rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum, rs.rh0, rs.rp0cum, rs.tab,
               rs.comp, rs.chol, rs.jdrift, rs.jsd, rs.jcorr, rs.qobs, rs.qcf, rs.ends, rs.lpar,
@@ -154,10 +163,5 @@ def simulate(scenario: Scenario) -> SimulationResult:
     rs = resolve(scenario)
     parts: list[ChunkStats] = []
     for c in range(n_chunks(scenario)):
-        part = simulate_chunk(scenario, c, resolved=rs)
-        if parts:  # fold the (large) histograms at once; keep the small per-chunk sums
-            parts[0].hp += part.hp
-            parts[0].he += part.he
-            part.hp = part.he = None
-        parts.append(part)
+        fold_in(parts, simulate_chunk(scenario, c, resolved=rs))
     return merge_chunks(scenario, parts, resolved=rs)

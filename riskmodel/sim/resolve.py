@@ -30,6 +30,7 @@ from riskmodel.sim.innovations import (
     TABLE_SIZE,
     build_table,
     compensator_table,
+    effective_copula,
     joint_correlation,
     nearest_correlation,
     table_error,
@@ -408,6 +409,12 @@ def resolve(scn: Scenario) -> Resolved:
     _inputs_step(b)
     fund = _fundamentals(scn)
     dep_corr, copula, cnu = _dependence(scn, ids, b.proxies, b.notes, b.src)
+    fitted_copula = copula
+    copula, cnu = effective_copula(copula, cnu, b.notes)
+    if copula != fitted_copula:
+        b.src.set("dependence.copula_simulated", copula, sources.derived(
+            f"{fitted_copula} copula with nu > innovations.T_COPULA_GAUSSIAN_NU simulated as "
+            "Gaussian"))
     out = _output_step(b, fund)
     joint, repaired = joint_correlation(dep_corr, out["ocorr"], out["jur_of"], out["rho"])
     if repaired:
