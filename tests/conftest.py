@@ -32,3 +32,12 @@ def tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run a test inside an empty temporary directory."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _data_dir_override_reset():
+    """A CLI call in a test sets the process-wide data directory (``--data-dir`` or
+    RISKMODEL_DATA, read by the callback); reset it so later tests read the real data."""
+    saved = config._override
+    yield
+    config._override = saved

@@ -33,6 +33,7 @@ from riskmodel.batch.runner import RunOptions, resume_run, run_plan
 from riskmodel.batch.scenario_file import load_scenario_file, plan_from_dict, user_form
 from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
+from riskmodel.sim.innovations import T_COPULA_GAUSSIAN_NU
 from riskmodel.sim.resolve import Resolved, resolve
 from riskmodel.sim.scenario import scenario_from_dict
 
@@ -113,8 +114,14 @@ def test_china_keeps_its_intensity_cap_and_the_t_copula_in_every_point() -> None
         r = resolve(sc)
         c = r.ids.index("china_ets")
         assert r.mp[c, L.B_CF] == 1.0 and r.mp[c, L.B_OBS] == 1.0
-        assert r.copula_t == (dep["copula"] == "t") and r.copula_t
+        # the calibrated copula is what resolves (a t copula with nu above the threshold is
+        # then simulated as Gaussian, and the design says so)
+        assert r.sources["dependence.copula"]["value"] == dep["copula"] == "t"
+        assert r.sources["dependence.copula"]["source"].startswith("calibration")
         assert r.cnu == pytest.approx(float(dep["nu"]))
+        assert r.copula_t == (float(dep["nu"]) <= T_COPULA_GAUSSIAN_NU)
+        if not r.copula_t:
+            assert r.sources["dependence.copula_simulated"]["value"] == "gaussian"
         assert r.sources["markets.china_ets.cap.type"]["value"] == "intensity"
         assert r.sources["markets.china_ets.cap.type"]["source"].startswith(
             "catalogue: data/markets/china_ets.yaml"
