@@ -17,6 +17,7 @@ import numpy as np
 from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
+from riskmodel.sim import thin_trading
 from riskmodel.sim.events import daily_cumulative, link_generator, market_generators
 from riskmodel.sim.innovations import (
     COMP_GRID,
@@ -414,6 +415,7 @@ def resolve(scn: Scenario) -> Resolved:
         mp[k, L.COMP] = 1.0 if drift == "martingale" else 0.0
         dist, nu, lam = _process(k, cals[k], drift != "fitted", mp, mi, rg,
                                  fld)
+        thin_trading.fill(k, cals[k], mp, f"{fld}.calibration")
         mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
         mp[k, L.MAXR] = m.max_daily_return if m.max_daily_return is not None else math.inf
         mi[k, L.TAB_MODE] = mode
