@@ -5,13 +5,17 @@ Model (docs/THIN_TRADING.md). A day with a zero percent log return is a *no-trad
 ``p11 = P(N_t = 1 | N_{t-1} = 1)``, fitted in closed form from the transition counts (MLE
 ``p01 = n01 / (n00 + n01)``, ``p11 = n11 / (n10 + n11)``; stationary share
 ``p01 / (1 - p11 + p01)``). On a no-trade day the price is unchanged and the variance recursion
-does not advance; on a trading day ``r = mu + e``, ``e = sqrt(h (1 + kappa k)) z`` where ``k`` is
-the number of no-trade days just before it and ``h`` follows the GARCH / GJR / EGARCH recursion of
-``riskmodel.fit.garch`` on the trading days only. The GARCH part is estimated by arch on the
-non-zero returns, with the Student-t (skew-t) degrees of freedom bounded below by ``NU_MIN``
-(finite fourth moment: the engine's guard is then a safety net, not the tail model); ``kappa``
-is profiled by likelihood with the GARCH parameters held at their estimates and kept only when
-the likelihood-ratio test rejects ``kappa = 0`` at 5%.
+does not advance; on a trading day after ``k`` no-trade days
+``r = sqrt(1 + kappa k) (mu + sqrt(h) z)``, where ``h`` follows the GARCH / GJR / EGARCH
+recursion of ``riskmodel.fit.garch`` on the trading days only, driven by the per-day shock
+``sqrt(h) z`` (so ``r / sqrt(1 + kappa k)`` is an ordinary GARCH process in trading time and arch
+fits it exactly). kappa = 0: an idle spell adds no variance; kappa = 1: the first return after
+k idle days carries k + 1 days of news. kappa is chosen by profile likelihood on a grid (kept only
+when the LR test rejects 0 at 5%). The GARCH part is estimated by arch on the non-zero returns,
+with the Student-t (skew-t) degrees of freedom bounded below by ``NU_MIN`` (finite fourth moment:
+the engine's guard is then a safety net, not the tail model) and the GARCH / GJR persistence
+bounded above by ``PERSISTENCE_MAX`` (thin markets otherwise end on the IGARCH bound, where no
+unconditional variance exists).
 
 Variance targeting (``-vt`` models, GARCH / GJR): the intercept is reset so that the
 unconditional variance equals the realised variance of the trading-day residuals over the last
@@ -30,7 +34,7 @@ import numpy as np
 import pandas as pd
 from arch.univariate.distribution import SkewStudent, StudentsT
 from arch.univariate.volatility import GARCH
-from scipy import optimize, stats
+from scipy import stats
 
 from riskmodel.errors import FitError
 from riskmodel.fit.calibration import (
@@ -56,8 +60,11 @@ from riskmodel.fit.garch import (
 NU_MIN = 4.0
 #: Years of trading days whose realised variance sets the level of a variance-targeted model.
 VT_YEARS = 2.0
-#: Upper end of the kappa search (variance of the first return after k idle days x (1 + kappa k)).
-KAPPA_MAX = 5.0
+#: Gap scalings tried (variance of the first return after k idle days x (1 + kappa k)): 0 = the
+#: variance does not grow while the market is idle, 1 = it grows like k + 1 days of news.
+KAPPA_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+#: Fewest returns after an idle run before the scaling is estimated at all.
+MIN_GAP_DAYS = 20
 #: Upper bound on GARCH / GJR persistence (alpha + beta + gamma/2): a variance shock halves in at
 #: most ln 0.5 / ln 0.99 = 69 trading days, so the unconditional variance exists and a
 #: variance-targeted level is reached within a compliance year.
@@ -225,32 +232,35 @@ def _fit_traded(r: pd.Series, spec: ModelSpec) -> GarchFit:
     )
 
 
-def _dist_loglik(fit: GarchFit, resid: np.ndarray, sigma2: np.ndarray) -> float:
-    dist = fit.result.model.distribution
-    npar = dist.num_params
-    shape = np.asarray(fit.result.params.to_numpy()[-npar:]) if npar else np.empty(0)
-    return float(dist.loglikelihood(shape, resid, sigma2, individual=False))
+def profile_kappa(
+    traded: pd.Series, gaps: np.ndarray, spec: ModelSpec
+) -> tuple[GarchFit, dict[str, Any]]:
+    """Profile likelihood of the gap scaling over ``KAPPA_GRID``.
 
-
-def profile_kappa(fit: GarchFit, gaps: np.ndarray) -> dict[str, float]:
-    """Profile log-likelihood of the gap scaling ``h (1 + kappa k)`` with the GARCH parameters
-    fixed; ``kappa`` is kept only when the LR test rejects ``kappa = 0`` at 5%."""
-    resid = fit.result.resid.to_numpy()
-    s2 = fit.result.conditional_volatility.to_numpy() ** 2
-    ok = np.isfinite(resid) & np.isfinite(s2)
-    resid, s2, g = resid[ok], s2[ok], gaps[-ok.sum() :][: ok.sum()]
-    ll0 = _dist_loglik(fit, resid, s2)
-    if not np.any(g > 0):
-        return {"kappa": 0.0, "kappa_hat": 0.0, "lr": 0.0, "p": 1.0, "loglik_kappa0": ll0}
-
-    def neg(kappa: float) -> float:
-        return -_dist_loglik(fit, resid, s2 * (1.0 + kappa * g))
-
-    opt = optimize.minimize_scalar(neg, bounds=(0.0, KAPPA_MAX), method="bounded")
-    lr = max(2.0 * (-opt.fun - ll0), 0.0)
-    p = float(stats.chi2.sf(lr, 1))
-    kappa = float(opt.x) if p < 0.05 else 0.0
-    return {"kappa": kappa, "kappa_hat": float(opt.x), "lr": lr, "p": p, "loglik_kappa0": ll0}
+    With ``r = sqrt(1 + kappa k) r~`` the scaled return ``r~`` is an ordinary GARCH process on
+    trading days, so for each kappa arch fits ``r~`` exactly and the log-likelihood of ``r`` is
+    arch's minus ``sum log(1 + kappa k) / 2`` (the Jacobian). kappa is kept only when the LR test
+    rejects ``kappa = 0`` at 5%. Returns the fit at the chosen kappa and the profile.
+    """
+    fits: dict[float, tuple[GarchFit, float]] = {}
+    grid = KAPPA_GRID if int((gaps > 0).sum()) >= MIN_GAP_DAYS else (0.0,)
+    for kappa in grid:
+        scale = np.sqrt(1.0 + kappa * gaps)
+        fit = _fit_traded(traded / scale, spec)
+        fits[kappa] = (fit, fit.loglik - float(np.log(scale).sum()))
+    ll0 = fits[0.0][1]
+    best = max(fits, key=lambda k: fits[k][1])
+    lr = max(2.0 * (fits[best][1] - ll0), 0.0)
+    p = float(stats.chi2.sf(lr, 1)) if best > 0 else 1.0
+    kappa = best if p < 0.05 else 0.0
+    profile = {
+        "kappa_hat": float(best),
+        "lr": float(lr),
+        "p": p,
+        "grid": [float(k) for k in fits],
+        "loglik": [float(fits[k][1]) for k in fits],
+    }
+    return fits[kappa][0], {"kappa": float(kappa), **profile}
 
 
 def _target_omega(fit: GarchFit, years: float) -> tuple[float, float, str]:
@@ -309,7 +319,7 @@ def fit_thin(
     chain = fit_trade_chain(ind)
     traded = r_all[ind == 0]
     gaps = gap_lengths(ind)
-    fit = _fit_traded(traded, spec)
+    fit, kap = profile_kappa(traded, gaps, spec)
     notes = [f"{p}" for p in fit.problems]
     params = dict(fit.params)
     nu_note = None
@@ -321,11 +331,6 @@ def fit_thin(
         )
     if spec.dist != "normal" and params["nu"] <= NU_MIN + 1e-3:
         nu_note = f"nu at its lower bound {NU_MIN:g} (finite fourth moment imposed)"
-    kap = (
-        profile_kappa(fit, gaps)
-        if spec.vol != "egarch"
-        else {"kappa": 0.0, "kappa_hat": 0.0, "lr": 0.0, "p": 1.0}
-    )
     target_info: dict[str, Any] | None = None
     used = fit
     if vt:
@@ -354,9 +359,9 @@ def fit_thin(
             "annualised_vol_pct"
         )
     _thin_vol_diagnostics(cal, spec, params, chain["zero_share"])
-    ll_garch = float(used.result.loglikelihood)
-    if kap["kappa"] > 0:
-        ll_garch = float(_dist_loglik(used, *_resid_s2(used, gaps, kap["kappa"])))
+    ll_garch = float(used.result.loglikelihood) - 0.5 * float(
+        np.log1p(kap["kappa"] * gaps).sum()
+    )
     k_par = used.num_params + 2 + (1 if kap["kappa"] > 0 else 0)
     n = len(r_all)
     cal.loglik = ll_garch + chain["loglik"]
@@ -383,8 +388,9 @@ def fit_thin(
         "kappa_profile": {k: v for k, v in kap.items() if k != "kappa"},
         "source": (
             "closed-form Markov MLE from transition counts of zero-return days; GARCH part "
-            f"fitted by arch on the {len(traded)} non-zero returns (nu >= {NU_MIN:g}); kappa by "
-            "profile likelihood (LR test at 5%)"
+            f"fitted by arch on the {len(traded)} non-zero returns scaled by sqrt(1 + kappa k) "
+            f"(nu >= {NU_MIN:g}, persistence <= {PERSISTENCE_MAX:g}); kappa by profile "
+            "likelihood (LR test at 5%)"
         ),
     }
     if target_info:
@@ -418,12 +424,6 @@ def _thin_vol_diagnostics(
     cal.diagnostics["annualised_vol_note"] = (
         "sqrt(252 x (1 - zero_share) x unconditional trading-day variance), percent"
     )
-
-
-def _resid_s2(fit: GarchFit, gaps: np.ndarray, kappa: float) -> tuple[np.ndarray, np.ndarray]:
-    resid = fit.result.resid.to_numpy()
-    s2 = fit.result.conditional_volatility.to_numpy() ** 2
-    return resid, s2 * (1.0 + kappa * gaps[-len(resid) :])
 
 
 def _diagnose(fit: GarchFit) -> dict[str, Any]:
@@ -461,7 +461,8 @@ def apply_thin(cal: Calibration, r: pd.Series) -> AppliedResult:
     tt = cal.thin_trading or {}
     spec = cal.spec
     ind = no_trade(r)
-    traded = r[ind == 0]
+    kappa = float(tt.get("kappa", 0.0))
+    traded = r[ind == 0] / np.sqrt(1.0 + kappa * gap_lengths(ind))
     model = _arch_model(traded, spec)
     res = model.fix(to_arch_vector(cal.params, spec))
     h_tr = (res.conditional_volatility**2).to_numpy()
@@ -475,10 +476,10 @@ def apply_thin(cal: Calibration, r: pd.Series) -> AppliedResult:
     for t, v in enumerate(ind):
         k[t] = run
         run = run + 1 if v == 1 else 0
-    h_all = h_all * (1.0 + float(tt.get("kappa", 0.0)) * k)
+    h_all = h_all * (1.0 + kappa * k)
     prev = np.concatenate([[0], ind[:-1]])  # the state before the first day: trading
     pi = trade_probability(tt, prev)
-    mu = float(cal.params.get("mu", 0.0))
+    mu = float(cal.params.get("mu", 0.0))  # (the mean scales with sqrt(1 + kappa k): ignored)
     sd = np.sqrt(h_all)
     risk = _mixture_risk(mu, sd, pi, spec.dist, cal.params)
     risk.index = r.index
@@ -489,7 +490,7 @@ def apply_thin(cal: Calibration, r: pd.Series) -> AppliedResult:
     ).dropna()
     pi1 = float(trade_probability(tt, np.array([ind[-1]]))[0])
     k1 = run
-    h1 = h_next * (1.0 + float(tt.get("kappa", 0.0)) * k1)
+    h1 = h_next * (1.0 + kappa * k1)
     nxt = _mixture_risk(mu, np.array([math.sqrt(h1)]), np.array([pi1]), spec.dist, cal.params)
     next_day = {
         "mean": pi1 * mu,

@@ -127,8 +127,9 @@ def _shock_thin(i, mp, mi, z, u, h, prev, reg):
     """Thin trading on a GARCH / GJR / EGARCH market: the trade state ``reg[i]`` (1 = no trade)
     moves by the uniform u; a no-trade day returns e = 0, variance 0 and no drift (the price is
     unchanged, the recursion does not advance, the idle run ``h[i, 1]`` grows); a trading day
-    after k idle days scales the variance by 1 + kappa k and runs the family's recursion on the
-    unscaled variance (the fit's trading-day recursion)."""
+    after k idle days is ``sqrt(1 + kappa k)`` times an ordinary GARCH step: the variance (and
+    mean) scaled, the recursion fed with the per-day shock ``e / sqrt(1 + kappa k)`` (the fit's
+    trading-day recursion on the scaled returns, riskmodel.fit.thin_trading)."""
     p = mp[i, L.TT_P11] if reg[i] == 1 else mp[i, L.TT_P01]
     if u < p:
         reg[i] = 1
@@ -136,12 +137,13 @@ def _shock_thin(i, mp, mi, z, u, h, prev, reg):
         return 0.0, 0.0, 0.0
     reg[i] = 0
     hh = h[i, 0]
-    hs = hh * (1.0 + mp[i, L.TT_KAPPA] * h[i, 1])
+    sc = 1.0 + mp[i, L.TT_KAPPA] * h[i, 1]
+    hs = hh * sc
     h[i, 1] = 0.0
     big = mp[i, L.MAXR]
     e = min(max(math.sqrt(hs) * z, -big), big)
     if mi[i, L.FAM] == L.F_EGARCH:
-        zz = e / math.sqrt(hh)
+        zz = e / math.sqrt(hs)
         lh = (mp[i, L.OMEGA] + mp[i, L.ALPHA] * (abs(zz) - _SQRT_2_OVER_PI)
               + mp[i, L.GAMMA] * zz + mp[i, L.BETA] * math.log(hh))
         h[i, 0] = min(math.exp(min(lh, 700.0)), big * big)
@@ -149,10 +151,10 @@ def _shock_thin(i, mp, mi, z, u, h, prev, reg):
         a = mp[i, L.ALPHA]
         if e < 0.0:
             a += mp[i, L.GAMMA]
-        h[i, 0] = mp[i, L.OMEGA] + a * e * e + mp[i, L.BETA] * hh
+        h[i, 0] = mp[i, L.OMEGA] + a * e * e / sc + mp[i, L.BETA] * hh
     prev[i, 1] = e
     prev[i, 2] = z
-    return e, hs, mp[i, L.MU]
+    return e, hs, mp[i, L.MU] * math.sqrt(sc)
 
 
 @njit(cache=True, inline="always")

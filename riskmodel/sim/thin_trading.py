@@ -12,9 +12,11 @@ import math
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
+from riskmodel.sim.innovations import lookup_at
 
 #: Families whose process may carry the no-trade component.
 THIN_FAMILIES = ("garch", "gjr", "egarch")
@@ -83,7 +85,7 @@ def simulate_market(
     """One market's own process through the engine's price kernels (no links, no output):
     returns, guard flags and trade states, ``(paths, days)`` each. Uses the resolver's process
     reader and innovation tables, so it is the engine's law for this calibration."""
-    from riskmodel.sim.innovations import build_table, compensator_table, lookup_at
+    from riskmodel.sim.innovations import build_table, compensator_table
     from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block
     from riskmodel.sim.resolve import _process
 
@@ -126,21 +128,25 @@ def simulate_market(
         u0 = rng.random() if fam in (L.F_MS, L.F_MSGARCH) else 0.0
         init_state(0, mp, mi, rg["rh0"], rg["rp0cum"], u0, h, prev, reg)
         x = rng.standard_normal(days)
-        zb = np.array([lookup_at(mode, lo, step, tab, 0, xv) for xv in x])[:, None]
+        zb = _lookup(mode, lo, step, tab, x)[:, None]
         urb = rng.random(days * max(nms, 1))
-        sreg = np.empty(days, dtype=np.int64)
-        for d in range(days):  # one day at a time to record the trade state
-            shock_block(1, mp, mi, rg["rmu"], rg["rom"], rg["ral"], rg["rbe"], rg["rcum"],
-                        zb[d : d + 1], urb[d : d + 1], nms, msx, h, prev, reg,
-                        eb[d : d + 1], hb[d : d + 1], mb[d : d + 1])
-            sreg[d] = reg[0]
+        shock_block(days, mp, mi, rg["rmu"], rg["rom"], rg["ral"], rg["rbe"], rg["rcum"], zb,
+                    urb, nms, msx, h, prev, reg, eb, hb, mb)
         logp[0] = 0.0
         log_price_block(days, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob)
         lp = np.concatenate([[0.0], pob[:, 0]])
         ret[p] = np.diff(lp) * 100.0
         clip[p] = np.abs(eb[:, 0]) >= max_daily_return
-        state[p] = sreg if mp[0, L.TT_ON] > 0 else 0
+        state[p] = hb[:, 0] == 0.0 if mp[0, L.TT_ON] > 0 else 0  # variance 0: no trade
     return {"returns": ret, "clipped": clip, "no_trade": state}
+
+
+@njit(cache=True)
+def _lookup(mode, lo, step, tab, x):
+    out = np.empty(x.size)
+    for j in range(x.size):
+        out[j] = lookup_at(mode, lo, step, tab, 0, x[j])
+    return out
 
 
 def guard_share(cal: dict[str, Any], **kw: Any) -> float:
