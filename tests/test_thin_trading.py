@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from riskmodel import config
-from riskmodel.errors import InputError
+from riskmodel.errors import FitError, InputError
 from riskmodel.fit.thin_trading import fit_thin, fit_trade_chain, gap_lengths, parse_thin_name
 from riskmodel.sim import layout as L
 from riskmodel.sim.thin_trading import fill, simulate_market, stationary_zero_share
@@ -150,7 +150,9 @@ def test_bad_blocks_are_refused_naming_the_field(block, field):
 
 
 def test_thin_names_parse():
-    spec, vt = parse_thin_name("zgjr-t-vt")
-    assert (spec.vol, spec.dist, vt) == ("gjr", "t", True)
-    with pytest.raises(Exception):
+    tn = parse_thin_name("zgjr-t-vt")
+    assert (tn.spec.vol, tn.spec.dist, tn.vt_years, tn.window_years) == ("gjr", "t", 2.0, None)
+    tn = parse_thin_name("zgarch-t-vt1-w4")
+    assert (tn.vt_years, tn.window_years, tn.name) == (1.0, 4.0, "zgarch-t-vt1-w4")
+    with pytest.raises(FitError):
         parse_thin_name("zegarch-t-vt")

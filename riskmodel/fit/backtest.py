@@ -211,9 +211,7 @@ def thin_fitter(model: str) -> Fitter:
     parse_thin_name(model)  # refuse a bad name now, not at the first refit
 
     def fit(train: pd.Series) -> Calibration:
-        cal = fit_thin(train, model)
-        cal.diagnostics = {}
-        return cal
+        return fit_thin(train, model)
 
     return fit
 

@@ -118,7 +118,7 @@ class Calibration:
         """``gjr-t``, ``ar1-egarch-skewt``, ``ms2``, ``msgarch2-t``, ..."""
         if self.family in SINGLE_FAMILIES:
             if self.thin_trading:
-                return "z" + self.spec.name + ("-vt" if self.model.get("variance_target") else "")
+                return str(self.model.get("name") or "z" + self.spec.name)
             return self.spec.name
         k = self.model.get("k_regimes", 2)
         return f"ms{k}" if self.family == "ms" else f"msgarch{k}-{self.dist}"

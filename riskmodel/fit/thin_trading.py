@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,12 +66,23 @@ VT_YEARS = 2.0
 KAPPA_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 #: Fewest returns after an idle run before the scaling is estimated at all.
 MIN_GAP_DAYS = 20
+#: A window-restricted fit keeps at least twice this many returns.
+MIN_WINDOW_RETURNS = 250
 #: Upper bound on GARCH / GJR persistence (alpha + beta + gamma/2): a variance shock halves in at
 #: most ln 0.5 / ln 0.99 = 69 trading days, so the unconditional variance exists and a
 #: variance-targeted level is reached within a compliance year.
 PERSISTENCE_MAX = 0.99
 #: Thin-trading candidates (``z`` prefix; ``-vt`` = variance targeted to recent realised variance).
-THIN_CANDIDATES = ("zgarch-t", "zgjr-t", "zegarch-t", "zgarch-t-vt", "zgjr-t-vt")
+THIN_CANDIDATES = (
+    "zgarch-t",
+    "zgjr-t",
+    "zegarch-t",
+    "zgarch-t-vt",
+    "zgjr-t-vt",
+    "zgarch-t-vt1",
+    "zgarch-t-w4",
+    "zegarch-t-w4",
+)
 
 
 class BoundedStudentsT(StudentsT):
@@ -116,19 +128,49 @@ class BoundedGARCH(GARCH):
 # --------------------------------------------------------------------------- names
 
 
-def parse_thin_name(name: str) -> tuple[ModelSpec, bool]:
-    """``zgjr-t-vt`` -> (constant-mean GJR-t spec, variance targeted)."""
+@dataclass(frozen=True)
+class ThinName:
+    """A thin-trading model name: ``z<vol>-<dist>[-vt[Y]][-w<Y>]``."""
+
+    spec: ModelSpec
+    vt_years: float | None = None
+    window_years: float | None = None
+
+    @property
+    def name(self) -> str:
+        out = "z" + self.spec.name
+        if self.vt_years is not None:
+            out += "-vt" + ("" if self.vt_years == VT_YEARS else f"{self.vt_years:g}")
+        if self.window_years is not None:
+            out += f"-w{self.window_years:g}"
+        return out
+
+
+def parse_thin_name(name: str) -> ThinName:
+    """``zgjr-t-vt`` -> GJR-t, variance targeted to the last ``VT_YEARS`` years; ``-vt1``: to the
+    last year; ``-w4``: estimated on the last four years only."""
     text = name.strip().lower()
     if not text.startswith("z"):
-        raise FitError(f"{name!r} is not a thin-trading model name (z<vol>-<dist>[-vt])")
-    vt = text.endswith("-vt")
-    core = text[1:-3] if vt else text[1:]
-    spec = ModelSpec.parse(core)
+        raise FitError(f"{name!r} is not a thin-trading model name (z<vol>-<dist>[-vt][-wY])")
+    parts = text[1:].split("-")
+    vt = window = None
+    try:
+        while len(parts) > 2 and (parts[-1].startswith("vt") or parts[-1].startswith("w")):
+            tail = parts.pop()
+            if tail.startswith("vt"):
+                vt = float(tail[2:]) if tail[2:] else VT_YEARS
+            else:
+                window = float(tail[1:])
+    except ValueError:
+        raise FitError(f"{name!r}: suffix not understood (-vt, -vt<years>, -w<years>)") from None
+    spec = ModelSpec.parse("-".join(parts))
     if spec.mean != "constant":
         raise FitError(f"{name!r}: thin-trading models have a constant mean")
-    if vt and spec.vol == "egarch":
+    if vt is not None and spec.vol == "egarch":
         raise FitError(f"{name!r}: variance targeting is defined for garch and gjr only")
-    return spec, vt
+    if (vt is not None and vt <= 0) or (window is not None and window < 2):
+        raise FitError(f"{name!r}: target window > 0 years, estimation window >= 2 years")
+    return ThinName(spec, vt, window)
 
 
 def is_thin_name(name: str) -> bool:
@@ -311,10 +353,23 @@ def fit_thin(
     Non-convergence is never silent: the calibration's ``fit.converged`` is False and
     ``fit.notes`` says why (the caller prints it).
     """
-    spec, vt = parse_thin_name(name)
+    tn = parse_thin_name(name)
+    spec, vt = tn.spec, tn.vt_years is not None
     r_all = validate_returns(returns, source=source)
     if series is None and hasattr(returns, "prices"):
         series = returns
+    window_note = None
+    if tn.window_years is not None and isinstance(r_all.index, pd.DatetimeIndex):
+        since = r_all.index[-1] - pd.Timedelta(days=round(365.25 * tn.window_years))
+        recent = r_all[r_all.index > since]
+        if len(recent) >= 2 * MIN_WINDOW_RETURNS or len(recent) == len(r_all):
+            r_all = recent
+        else:
+            r_all = r_all.iloc[-min(len(r_all), 2 * MIN_WINDOW_RETURNS) :]
+        window_note = (
+            f"estimated on the last {tn.window_years:g} years ({_iso(r_all.index[0])} on, "
+            f"{len(r_all)} returns; at least {2 * MIN_WINDOW_RETURNS})"
+        )
     ind = no_trade(r_all)
     chain = fit_trade_chain(ind)
     traded = r_all[ind == 0]
@@ -334,7 +389,7 @@ def fit_thin(
     target_info: dict[str, Any] | None = None
     used = fit
     if vt:
-        omega, target, window = _target_omega(fit, VT_YEARS)
+        omega, target, window = _target_omega(fit, float(tn.vt_years or VT_YEARS))
         target_info = {
             "omega_fitted": params["omega"],
             "target_variance": target,
@@ -359,9 +414,7 @@ def fit_thin(
             "annualised_vol_pct"
         )
     _thin_vol_diagnostics(cal, spec, params, chain["zero_share"])
-    ll_garch = float(used.result.loglikelihood) - 0.5 * float(
-        np.log1p(kap["kappa"] * gaps).sum()
-    )
+    ll_garch = float(used.result.loglikelihood) - 0.5 * float(np.log1p(kap["kappa"] * gaps).sum())
     k_par = used.num_params + 2 + (1 if kap["kappa"] > 0 else 0)
     n = len(r_all)
     cal.loglik = ll_garch + chain["loglik"]
@@ -370,6 +423,11 @@ def fit_thin(
     cal.aic = -2.0 * cal.loglik + 2.0 * k_par
     cal.model["thin_trading"] = True
     cal.model["variance_target"] = bool(vt)
+    cal.model["name"] = tn.name
+    if tn.vt_years is not None:
+        cal.model["variance_target_years"] = tn.vt_years
+    if tn.window_years is not None:
+        cal.model["window_years"] = tn.window_years
     cal.sample = {
         "start": _iso(r_all.index[0]),
         "end": _iso(r_all.index[-1]),
@@ -400,7 +458,7 @@ def fit_thin(
             "converged": bool(fit.converged),
             "requested": name,
             "library": "arch (trading days) + riskmodel.fit.thin_trading",
-            "notes": notes + ([nu_note] if nu_note else []),
+            "notes": notes + [n for n in (nu_note, window_note) if n],
             "bic_note": (
                 "log-likelihood = trading-day GARCH density + Markov no-trade chain; "
                 "comparable with other z models, not with models fitted on all days"
@@ -433,11 +491,6 @@ def _diagnose(fit: GarchFit) -> dict[str, Any]:
         return diagnose(fit)
     except Exception as exc:  # noqa: BLE001 - diagnostics are a report, never block a fit
         return {"error": str(exc)}
-
-
-def model_name(cal: Calibration) -> str:
-    """``zgjr-t-vt`` etc. for a thin-trading calibration."""
-    return "z" + cal.spec.name + ("-vt" if cal.model.get("variance_target") else "")
 
 
 # --------------------------------------------------------------------------- applying a calibration
