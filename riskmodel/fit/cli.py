@@ -135,6 +135,16 @@ def fit_market(
             field="instrument",
         )
     r = validate_returns(series)
+    if _is_thin(model):
+        return _fit_thin_market(
+            series,
+            model,
+            out=out,
+            backtest=backtest,
+            refit_every=refit_every,
+            test_size=test_size,
+            save=save,
+        )
     specs, regime_names = parse_models(model, regimes)
     notes: list[str] = []
     selection_notes: list[str] = []
@@ -189,6 +199,74 @@ def fit_market(
                 notes.append(f"{market}: no regime picture ({exc})")
         write_plots(cal, applied, series.prices, out, regimes=regimes, regimes_label=label)
     return result
+
+
+def _is_thin(model: str) -> bool:
+    names = [n.strip().lower() for n in model.split(",") if n.strip()]
+    return bool(names) and all(n == "thin" or n.startswith("z") for n in names)
+
+
+def _fit_thin_market(
+    series: Any,
+    model: str,
+    *,
+    out: Path,
+    backtest: bool,
+    refit_every: int,
+    test_size: int,
+    save: bool,
+) -> MarketResult:
+    """Thin-trading candidates (``--model thin`` = all of ``THIN_CANDIDATES``): each scored by
+    its out-of-sample one-year volatility CRPS and guard share (``thin_selection``); the chosen
+    one is saved with the comparison table and its guard share."""
+    from riskmodel.fit.thin_selection import choose, compare
+    from riskmodel.fit.thin_trading import THIN_CANDIDATES, fit_thin
+
+    names = [n.strip().lower() for n in model.split(",") if n.strip()]
+    cands = tuple(THIN_CANDIDATES) if "thin" in names else tuple(names)
+    table = compare(series, cands)
+    chosen = choose(table)
+    cal = fit_thin(series, chosen)
+    row = table.loc[chosen]
+    cal.diagnostics["guard_share_1y"] = float(row.get("guard_share_1y", math.nan))
+    cal.diagnostics["guard_note"] = (
+        "share of market-days on which the 25% daily residual guard binds in a one-year engine "
+        "run of this calibration (2,000 paths)"
+    )
+    cal.selection = [
+        {"model": str(m), **{k: _plain(v) for k, v in rec.items()}}
+        for m, rec in table.to_dict(orient="index").items()
+    ]
+    cal.fit["selection"] = (
+        "lowest mean CRPS of the one-year realised volatility at the origins "
+        f"{', '.join(table.attrs.get('origins', [])) or '(none: too short, lowest BIC)'} among "
+        "converged candidates whose guard share is below 1e-4 (lowest guard share if none is)"
+    )
+    notes = [f"{cal.market}: {n}" for n in cal.fit.get("notes", [])]
+    if not cal.fit.get("converged", True):
+        notes.insert(0, f"{cal.market}: {chosen} did NOT converge")
+    for n in notes:
+        console.print(f"[yellow]{n}[/]")
+    r = series.returns
+    result = MarketResult(cal, pd.Series(dtype=float), table, notes=notes)
+    applied = apply(cal, r)
+    result.std_resid = applied.std_resid
+    if backtest:
+        result.backtests = run_backtests(r, cal, refit_every=refit_every, test_size=test_size)
+        cal.backtest = next((b for b in result.backtests if b["model"] == cal.model_name), None)
+    if save:
+        cal.save(out)
+    return result
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, float | int | str | bool) or v is None:
+        return v.item() if hasattr(v, "item") else v
+    if hasattr(v, "item"):
+        return v.item()
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return str(v)
 
 
 def _regime_name(res: Any) -> str:
