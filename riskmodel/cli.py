@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, bool]] = {
     "run": ("riskmodel.batch.cli", "run", False),
     "runs": ("riskmodel.batch.cli", "runs_app", True),
     "report": ("riskmodel.firm.cli", "report", False),
+    "validate": ("riskmodel.fit.validate_cli", "validate", False),
 }
 
 

@@ -115,8 +115,11 @@ def test_stale_run_excludes_inside_and_exit_returns():
     assert step.events[0]["date"] == str(s.index[20].date())
     assert step.events[0]["end"] == str(s.index[31].date())
     expected = np.zeros(len(s), dtype=bool)
-    expected[21:33] = True                   # 11 zero returns inside + the exit return
+    # causal: the run (prices 20..31) is known stale from its 10th price (29) on; the zero
+    # returns into 29, 30, 31 and the exit return into 32 are excluded, 21..28 kept
+    expected[29:33] = True
     assert np.array_equal(excl.to_numpy(), expected)
+    assert step.events[0]["from"] == str(s.index[29].date())
 
 
 def test_short_stale_run_kept_and_stale_share_exact():
@@ -172,7 +175,8 @@ def test_clean_series_returns_identity_and_counts():
     assert np.allclose(res.returns.to_numpy(), full.loc[res.returns.index].to_numpy())
     assert not res.returns.isna().any()
     assert rep.n_returns + rep.n_returns_excluded == rep.n_clean - 1
-    assert rep.n_returns_excluded == 14 + 1 + 1        # stale: 14 inside + exit; one gap
+    # stale run of 15: zero returns from its 10th price on (6) + exit; one gap
+    assert rep.n_returns_excluded == 6 + 1 + 1
     json.loads(to_json(rep.to_dict()))
     assert rep["series_id"] == "t.x"
 

@@ -19,19 +19,28 @@ Thresholds, and why:
   about 7 business days, so 10 never cuts a holiday return, while a longer gap would put weeks
   of variance into one "daily" return and bias a GARCH fit.
 * **stale runs** — ``10`` or more identical consecutive prices (two trading weeks without a
-  change) mean no trade, not a flat market: the zero returns inside the run and the return that
-  leaves it (which spans the whole run, like a gap) are excluded. Liquid series (EUA, CCA)
-  never have such runs; thin ones (early NZU/KAU, Tianjin, Chongqing) do.
+  change) mean no trade, not a flat market. Causally: once a run has lasted ``10`` prices, the
+  zero returns from then on and the return that leaves the run (which spans the whole run, like
+  a gap) are excluded; the first 9 zero returns of the run are kept, as in any shorter run,
+  because on those days nobody could know the run would last. Liquid series (EUA, CCA) never
+  have such runs; thin ones (early NZU/KAU, Tianjin, Chongqing) do.
 * **single-day misprints** — a log move beyond ``k = 5`` robust standard deviations (1.4826 ×
-  centred rolling MAD over 61 returns), and at least ``15 %`` (so that a zero MAD in a stale
-  market does not make every tick an outlier), that is reversed the next day (the day after
-  brings the log price back to within half of the move). For a genuine price process two
-  consecutive opposite 5-sigma moves have probability of order 1e-12; a fat-finger print or a
-  trade in a different vintage looks exactly like this. The misprinted price is dropped and
-  the return runs from the day before to the day after.
+  MAD of the 61 cleaned returns *before* it, earlier misprints already removed; at least 10 of
+  them, else the day is not tested), and at
+  least ``15 %`` (so that a zero MAD in a stale market does not make every tick an outlier),
+  that is reversed the next day (the day after brings the log price back to within half of the
+  move). For a genuine price process two consecutive opposite 5-sigma moves have probability
+  of order 1e-12; a fat-finger print or a trade in a different vintage looks exactly like this.
+  The misprinted price is dropped and the return runs from the day before to the day after.
 * **phase breaks** — no return across the start of a new trading phase whose allowances are
   not interchangeable with the old ones (EU ETS Phase I allowances could not be banked into
   Phase II; spot Phase I quotes ran until 2008-03-20, so the spot series breaks at 2008-03-25).
+
+**Causality.** Every rule decides about day ``t`` from data up to ``t + 1`` at most (the next
+day is needed to see a misprint reversed), never from a centred or whole-sample window: a fit
+made at an origin sees the same cleaned past whatever data come later, so rolling-origin
+validation and refits on longer samples judge the same history. (Only the report's summary
+statistics — stale share, longest gap, run lengths — describe the whole series.)
 """
 
 from __future__ import annotations
@@ -50,6 +59,8 @@ MISPRINT_K = 5.0
 MISPRINT_WINDOW = 61
 MISPRINT_MIN_MOVE = 0.15
 MISPRINT_REVERSAL = 0.5
+#: Fewest earlier returns a misprint test needs for its robust scale.
+MISPRINT_MIN_HISTORY = 10
 #: Kept returns beyond +-50 log points are counted (not removed) so thin markets show up.
 LARGE_MOVE_PCT = 50.0
 #: Missing business days tolerated between two observations, by sampling frequency.
@@ -205,14 +216,9 @@ def drop_non_positive(s: pd.Series) -> tuple[pd.Series, Step]:
     return s[~bad], step
 
 
-def robust_scale(r: pd.Series, window: int = MISPRINT_WINDOW) -> pd.Series:
-    """1.4826 x centred rolling median absolute deviation of returns (global MAD at the edges)."""
-    minp = min(window, max(10, window // 3))
-    med = r.rolling(window, center=True, min_periods=minp).median()
-    med = med.fillna(r.median())
-    mad = (r - med).abs().rolling(window, center=True, min_periods=minp).median()
-    glob = float((r - r.median()).abs().median()) if len(r) else 0.0
-    return 1.4826 * mad.fillna(glob)
+def robust_scale(x: np.ndarray) -> float:
+    """1.4826 x median absolute deviation (the normal-consistent robust SD)."""
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
 
 
 def drop_misprints(
@@ -222,38 +228,49 @@ def drop_misprints(
     window: int = MISPRINT_WINDOW,
     min_move: float = MISPRINT_MIN_MOVE,
     reversal: float = MISPRINT_REVERSAL,
+    min_history: int = MISPRINT_MIN_HISTORY,
 ) -> tuple[pd.Series, Step]:
     """Drop single-day misprints: a move beyond max(k robust SDs, min_move) in log price that
     the next observation reverses (|move in + move out| <= reversal x |move in|).
 
-    Needs sorted, unique, positive prices. Two adjacent dates are never both dropped: after a
-    flagged date the next one is not tested (an oscillation loses every other print, not all).
+    Causal: dates are taken in order; the robust SD is that of the last ``window`` returns of
+    the series as already cleaned (earlier misprints removed, so one does not hide the next),
+    and the decision about a date uses the next price only. With fewer than ``min_history``
+    earlier returns a date is not tested. Needs sorted, unique, positive prices. Two adjacent
+    dates are never both dropped: after a dropped date the next one is not tested (an
+    oscillation loses every other print, not all).
     """
-    params = {"k": k, "window": window, "min_move_log": min_move, "reversal": reversal}
-    step = Step("misprints", "single-day misprints (move beyond k rolling MADs reversed the "
-                "next day) dropped", params)
+    params = {"k": k, "window": window, "min_move_log": min_move, "reversal": reversal,
+              "min_history": min_history, "scale": "trailing, cleaned returns"}
+    step = Step("misprints", "single-day misprints (move beyond k trailing robust SDs, "
+                "reversed the next day) dropped", params)
     if len(s) < 3:
         return s, step
     x = np.log(s.to_numpy(dtype=float))
-    r = pd.Series(np.diff(x), index=s.index[1:])
-    thr = np.maximum(k * robust_scale(r, window).to_numpy(), min_move)
-    a, b = r.to_numpy()[:-1], r.to_numpy()[1:]   # into date i (=1..n-2) and out of it
-    cand = ((np.abs(a) > thr[:-1]) & (np.abs(b) > thr[:-1]) & (np.sign(a) == -np.sign(b))
-            & (np.abs(a + b) <= reversal * np.abs(a)))
+    hist = np.empty(len(x))      # returns of the cleaned series so far
+    nh = 0
     drop = np.zeros(len(s), dtype=bool)
-    last = -2
-    for j in np.flatnonzero(cand):
-        i = j + 1
-        if i == last + 1:
-            continue
-        drop[i] = True
+    last = 0                     # last kept index
+    for i in range(1, len(x)):
+        a = x[i] - x[last]
+        b = x[i + 1] - x[i] if i + 1 < len(x) else 0.0
+        # the threshold is at least min_move: compute the robust SD only for such moves
+        if (abs(a) > min_move and abs(b) > min_move and not drop[i - 1]
+                and nh >= min_history and np.sign(a) == -np.sign(b)
+                and abs(a + b) <= reversal * abs(a)):
+            thr = max(k * robust_scale(hist[max(0, nh - window):nh]), min_move)
+            if abs(a) > thr and abs(b) > thr:
+                drop[i] = True
+                step.events.append({
+                    "date": _d(s.index[i]), "action": "dropped", "value": float(s.iloc[i]),
+                    "before": float(s.iloc[last]), "after": float(s.iloc[i + 1]),
+                    "move_in": round(float(a), 4), "move_out": round(float(b), 4),
+                    "threshold": round(float(thr), 4),
+                })
+                continue
+        hist[nh] = a
+        nh += 1
         last = i
-        step.events.append({
-            "date": _d(s.index[i]), "action": "dropped", "value": float(s.iloc[i]),
-            "before": float(s.iloc[i - 1]), "after": float(s.iloc[i + 1]),
-            "move_in": round(float(a[j]), 4), "move_out": round(float(b[j]), 4),
-            "threshold": round(float(thr[j]), 4),
-        })
     return s[~drop], step
 
 
@@ -277,21 +294,25 @@ def stale_share(s: pd.Series) -> float:
 
 
 def stale_runs(s: pd.Series, *, min_run: int = STALE_MIN_RUN) -> tuple[pd.Series, Step]:
-    """Flag runs of >= ``min_run`` identical prices: exclude the returns inside the run and the
-    return leaving it (it spans the whole run). Prices are kept."""
+    """Flag runs of >= ``min_run`` identical prices, causally: once a run has lasted
+    ``min_run`` prices, exclude the zero returns from then on and the return leaving the run
+    (it spans the whole run). The first ``min_run - 1`` zero returns are kept: on those days
+    the run could not yet be told from a short one. Prices are kept."""
     excl = pd.Series(False, index=s.index)
-    step = Step("stale_runs", f"runs of >= {min_run} identical prices: returns inside and the "
-                "return leaving the run excluded", {"min_run": min_run})
+    step = Step("stale_runs", f"runs of >= {min_run} identical prices: returns from the "
+                f"{min_run}th identical price on and the return leaving the run excluded",
+                {"min_run": min_run, "causal": True})
     for start, length in _runs(s.to_numpy(dtype=float)):
         if length < min_run:
             continue
         stop = start + length          # first index after the run
-        excl.iloc[start + 1:stop] = True
+        excl.iloc[start + min_run - 1:stop] = True
         if stop < len(s):
             excl.iloc[stop] = True
         step.events.append({
             "date": _d(s.index[start]), "action": "returns excluded",
-            "end": _d(s.index[stop - 1]), "length": length, "price": float(s.iloc[start]),
+            "from": _d(s.index[start + min_run - 1]), "end": _d(s.index[stop - 1]),
+            "length": length, "price": float(s.iloc[start]),
         })
     return excl, step
 

@@ -1,0 +1,84 @@
+"""``riskmodel validate``: rolling-origin validation of the price processes at 1 day to 1 year."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from riskmodel import config
+from riskmodel.errors import InputError
+from riskmodel.fit import validation as va
+from riskmodel.fit.validation_report import readme, write_market
+from riskmodel.io import atomic_write_text
+
+console = Console(stderr=True)
+
+
+def validate(
+    market: Annotated[str | None, typer.Argument(help="Market id (e.g. eu_ets); or --all.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every market with daily data.")] = False,
+    candidates: Annotated[
+        str | None,
+        typer.Option("--candidates", "-c", help="Comma-separated model names (garch-t, "
+                     "ar1-egarch-t, ms2, ...); default: each market's committed model."),
+    ] = None,
+    paths: Annotated[int, typer.Option("--paths", help="Engine paths per origin.")] = va.N_PATHS,
+    start: Annotated[str, typer.Option("--start", help="First origin on or after.")] = va.START,
+    end: Annotated[str, typer.Option("--end", help="Last date of data used.")] = va.END,
+    seed: Annotated[int, typer.Option("--seed")] = va.SEED,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default calibrations/validation/)."),
+    ] = None,
+) -> None:
+    """Validate candidates per market; write JSON, markdown, PIT and fan PNGs and a README."""
+    from riskmodel.data.series import load_series
+    from riskmodel.fit.cli import daily_markets
+
+    if paths < 100 or paths > 10_000:
+        raise InputError("must be between 100 and 10000", field="--paths")
+    for name, v in (("--start", start), ("--end", end)):
+        try:
+            import pandas as pd
+
+            pd.Timestamp(v)
+        except ValueError as exc:
+            raise InputError(f"not a date: {v!r}", field=name) from exc
+    known = daily_markets()
+    if all_:
+        markets = known
+    elif market:
+        if market not in known:
+            raise InputError(f"no daily price data for {market!r}; known: {', '.join(known)}",
+                             field="market")
+        markets = [market]
+    else:
+        raise InputError("give a MARKET or --all", field="market")
+    names = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
+    cfg = va.ValidationConfig(start=start, end=end, n_paths=paths, seed=seed)
+    out_dir = out if out is not None else config.CALIBRATIONS_DIR / "validation"
+    cpu: dict[str, float] = {}
+    for m in markets:
+        t0 = time.process_time()
+        ps = load_series(m)
+        res = [va.validate_candidate(m, ps.prices, ps.returns, c, cfg=cfg, currency=ps.currency)
+               for c in (names or va.default_candidates(m))]
+        best, table = va.select_by_validation(res)
+        mv = va.MarketValidation(market=m, candidates=res, chosen=best.model)
+        write_market(mv, cfg, out_dir, prices=ps.prices)
+        cpu[m] = time.process_time() - t0
+        ck = best.checks
+        console.print(f"{m}: chosen {best.model} (score {best.score:.3f}, BIC "
+                      f"{best.bic if best.bic is None else round(best.bic, 1)}); checks "
+                      f"{'all pass' if ck['all_pass'] else 'not all pass'}; "
+                      f"{cpu[m]:.1f} s CPU")
+    docs = [json.loads((out_dir / f"{m}.json").read_text(encoding="utf-8"))
+            for m in known if (out_dir / f"{m}.json").is_file()]
+    if docs:
+        atomic_write_text(out_dir / "README.md", readme(docs, cfg))
+    console.print(f"written {out_dir}")
