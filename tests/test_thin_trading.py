@@ -152,7 +152,36 @@ def test_bad_blocks_are_refused_naming_the_field(block, field):
 def test_thin_names_parse():
     tn = parse_thin_name("zgjr-t-vt")
     assert (tn.spec.vol, tn.spec.dist, tn.vt_years, tn.window_years) == ("gjr", "t", 2.0, None)
-    tn = parse_thin_name("zgarch-t-vt1-w4")
-    assert (tn.vt_years, tn.window_years, tn.name) == (1.0, 4.0, "zgarch-t-vt1-w4")
+    tn = parse_thin_name("zgarch-t-vt1-w4-nu8")
+    assert (tn.vt_years, tn.window_years, tn.nu_min) == (1.0, 4.0, 8.0)
+    assert tn.name == "zgarch-t-vt1-w4-nu8"
+    assert parse_thin_name("zgarch-normal").spec.dist == "normal"
     with pytest.raises(FitError):
         parse_thin_name("zegarch-t-vt")
+
+
+def test_full_engine_single_market_has_the_fitted_share_of_unchanged_days():
+    """The whole engine (one-market autarky scenario, the kernel validation uses) simulates the
+    thin-trading block: unchanged-day share = zero_share, mean price = last price."""
+    from riskmodel.data.series import load_series
+    from riskmodel.sim.single_market import simulate_single_market
+
+    cal = fit_thin(load_series("k_ets"), "zgarch-t").to_dict()
+    zs = cal["thin_trading"]["zero_share"]
+    logp, meta = simulate_single_market(cal, 252, 2000, seed=3)
+    r = np.diff(logp, axis=1)
+    share = (r == 0).mean(axis=1)
+    assert abs(share.mean() - zs) < 4 * share.std() / math.sqrt(len(share)) + 1e-3
+    p = np.exp(logp[:, -1] - logp[:, 0])
+    assert abs(p.mean() - 1.0) < 4 * p.std() / math.sqrt(len(p))
+
+
+def test_crps_of_an_ensemble_matches_the_normal_closed_form():
+    from scipy import stats
+
+    from riskmodel.fit.thin_selection import crps_sample
+
+    x = stats.norm.ppf((np.arange(20_000) + 0.5) / 20_000)
+    for y in (0.0, 1.3):
+        exact = y * (2 * stats.norm.cdf(y) - 1) + 2 * stats.norm.pdf(y) - 1 / math.sqrt(math.pi)
+        assert crps_sample(x, y) == pytest.approx(exact, abs=1e-3)

@@ -82,28 +82,39 @@ THIN_CANDIDATES = (
     "zgarch-t-vt1",
     "zgarch-t-w4",
     "zegarch-t-w4",
+    "zgarch-t-nu8",
+    "zgarch-t-vt1-nu8",
+    "zgarch-t-w4-nu8",
 )
 
 
 class BoundedStudentsT(StudentsT):
-    """arch's standardised Student t with nu >= NU_MIN (arch's own bound is 2.05)."""
+    """arch's standardised Student t with nu >= ``nu_min`` (arch's own bound is 2.05)."""
+
+    def __init__(self, nu_min: float = NU_MIN, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.nu_min = float(nu_min)
 
     def bounds(self, resids: np.ndarray) -> list[tuple[float, float]]:
-        return [(NU_MIN, 500.0)]
+        return [(self.nu_min, 500.0)]
 
     def starting_values(self, std_resid: np.ndarray) -> np.ndarray:
-        return np.maximum(super().starting_values(std_resid), NU_MIN + 1.0)
+        return np.maximum(super().starting_values(std_resid), self.nu_min + 1.0)
 
 
 class BoundedSkewStudent(SkewStudent):
-    """arch's Hansen skew t with eta (nu) >= NU_MIN."""
+    """arch's Hansen skew t with eta (nu) >= ``nu_min``."""
+
+    def __init__(self, nu_min: float = NU_MIN, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.nu_min = float(nu_min)
 
     def bounds(self, resids: np.ndarray) -> list[tuple[float, float]]:
-        return [(NU_MIN, 300.0), (-1.0, 1.0)]
+        return [(self.nu_min, 300.0), (-1.0, 1.0)]
 
     def starting_values(self, std_resid: np.ndarray) -> np.ndarray:
         sv = np.asarray(super().starting_values(std_resid), dtype=float)
-        sv[0] = max(sv[0], NU_MIN + 1.0)
+        sv[0] = max(sv[0], self.nu_min + 1.0)
         return sv
 
 
@@ -135,6 +146,7 @@ class ThinName:
     spec: ModelSpec
     vt_years: float | None = None
     window_years: float | None = None
+    nu_min: float = NU_MIN
 
     @property
     def name(self) -> str:
@@ -143,26 +155,36 @@ class ThinName:
             out += "-vt" + ("" if self.vt_years == VT_YEARS else f"{self.vt_years:g}")
         if self.window_years is not None:
             out += f"-w{self.window_years:g}"
+        if self.nu_min != NU_MIN:
+            out += f"-nu{self.nu_min:g}"
         return out
 
 
 def parse_thin_name(name: str) -> ThinName:
     """``zgjr-t-vt`` -> GJR-t, variance targeted to the last ``VT_YEARS`` years; ``-vt1``: to the
-    last year; ``-w4``: estimated on the last four years only."""
+    last year; ``-w4``: estimated on the last four years only; ``-nu8``: nu >= 8 instead of
+    ``NU_MIN``."""
     text = name.strip().lower()
     if not text.startswith("z"):
         raise FitError(f"{name!r} is not a thin-trading model name (z<vol>-<dist>[-vt][-wY])")
     parts = text[1:].split("-")
     vt = window = None
+    nu_min = NU_MIN
     try:
-        while len(parts) > 2 and (parts[-1].startswith("vt") or parts[-1].startswith("w")):
+        while len(parts) > 2 and parts[-1][:1] in ("v", "w", "n"):
             tail = parts.pop()
             if tail.startswith("vt"):
                 vt = float(tail[2:]) if tail[2:] else VT_YEARS
-            else:
+            elif tail.startswith("nu"):
+                nu_min = float(tail[2:])
+            elif tail.startswith("w"):
                 window = float(tail[1:])
+            else:
+                raise ValueError(tail)
     except ValueError:
-        raise FitError(f"{name!r}: suffix not understood (-vt, -vt<years>, -w<years>)") from None
+        raise FitError(
+            f"{name!r}: suffix not understood (-vt, -vt<years>, -w<years>, -nu<min>)"
+        ) from None
     spec = ModelSpec.parse("-".join(parts))
     if spec.mean != "constant":
         raise FitError(f"{name!r}: thin-trading models have a constant mean")
@@ -170,7 +192,9 @@ def parse_thin_name(name: str) -> ThinName:
         raise FitError(f"{name!r}: variance targeting is defined for garch and gjr only")
     if (vt is not None and vt <= 0) or (window is not None and window < 2):
         raise FitError(f"{name!r}: target window > 0 years, estimation window >= 2 years")
-    return ThinName(spec, vt, window)
+    if not 2.5 <= nu_min <= 100:
+        raise FitError(f"{name!r}: nu lower bound must be in [2.5, 100]")
+    return ThinName(spec, vt, window, nu_min)
 
 
 def is_thin_name(name: str) -> bool:
@@ -245,20 +269,20 @@ def gap_lengths(indicator: Any) -> np.ndarray:
 # --------------------------------------------------------------------------- the GARCH part
 
 
-def _arch_model(r: pd.Series, spec: ModelSpec):
+def _arch_model(r: pd.Series, spec: ModelSpec, nu_min: float = NU_MIN):
     model = build_arch_model(r, spec)
     if spec.vol in ("garch", "gjr"):
         model.volatility = BoundedGARCH(p=1, o=1 if spec.vol == "gjr" else 0, q=1)
     if spec.dist == "t":
-        model.distribution = BoundedStudentsT()
+        model.distribution = BoundedStudentsT(nu_min)
     elif spec.dist == "skewt":
-        model.distribution = BoundedSkewStudent()
+        model.distribution = BoundedSkewStudent(nu_min)
     return model
 
 
-def _fit_traded(r: pd.Series, spec: ModelSpec) -> GarchFit:
+def _fit_traded(r: pd.Series, spec: ModelSpec, nu_min: float = NU_MIN) -> GarchFit:
     """arch fit of ``spec`` on the trading-day returns with the bounded innovation law."""
-    model = _arch_model(r, spec)
+    model = _arch_model(r, spec, nu_min)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = model.fit(disp="off", cov_type=COV_TYPE, options={"maxiter": 1000})
@@ -275,7 +299,7 @@ def _fit_traded(r: pd.Series, spec: ModelSpec) -> GarchFit:
 
 
 def profile_kappa(
-    traded: pd.Series, gaps: np.ndarray, spec: ModelSpec
+    traded: pd.Series, gaps: np.ndarray, spec: ModelSpec, nu_min: float = NU_MIN
 ) -> tuple[GarchFit, dict[str, Any]]:
     """Profile likelihood of the gap scaling over ``KAPPA_GRID``.
 
@@ -288,7 +312,7 @@ def profile_kappa(
     grid = KAPPA_GRID if int((gaps > 0).sum()) >= MIN_GAP_DAYS else (0.0,)
     for kappa in grid:
         scale = np.sqrt(1.0 + kappa * gaps)
-        fit = _fit_traded(traded / scale, spec)
+        fit = _fit_traded(traded / scale, spec, nu_min)
         fits[kappa] = (fit, fit.loglik - float(np.log(scale).sum()))
     ll0 = fits[0.0][1]
     best = max(fits, key=lambda k: fits[k][1])
@@ -374,7 +398,7 @@ def fit_thin(
     chain = fit_trade_chain(ind)
     traded = r_all[ind == 0]
     gaps = gap_lengths(ind)
-    fit, kap = profile_kappa(traded, gaps, spec)
+    fit, kap = profile_kappa(traded, gaps, spec, tn.nu_min)
     notes = [f"{p}" for p in fit.problems]
     params = dict(fit.params)
     nu_note = None
@@ -384,8 +408,8 @@ def fit_thin(
             f"persistence at its upper bound {PERSISTENCE_MAX:g} (the unbounded fit is "
             "IGARCH-like: no unconditional variance)"
         )
-    if spec.dist != "normal" and params["nu"] <= NU_MIN + 1e-3:
-        nu_note = f"nu at its lower bound {NU_MIN:g} (finite fourth moment imposed)"
+    if spec.dist != "normal" and params["nu"] <= tn.nu_min + 1e-3:
+        nu_note = f"nu at its lower bound {tn.nu_min:g} (finite fourth moment imposed)"
     target_info: dict[str, Any] | None = None
     used = fit
     if vt:
@@ -447,7 +471,7 @@ def fit_thin(
         "source": (
             "closed-form Markov MLE from transition counts of zero-return days; GARCH part "
             f"fitted by arch on the {len(traded)} non-zero returns scaled by sqrt(1 + kappa k) "
-            f"(nu >= {NU_MIN:g}, persistence <= {PERSISTENCE_MAX:g}); kappa by profile "
+            f"(nu >= {tn.nu_min:g}, persistence <= {PERSISTENCE_MAX:g}); kappa by profile "
             "likelihood (LR test at 5%)"
         ),
     }

@@ -103,6 +103,7 @@ def _calibration(spec: MarketSpec, k: int) -> dict[str, Any]:
         return {"model": {"family": p.family, "mean": p.mean, "dist": p.dist,
                           "k_regimes": p.k_regimes},
                 "params": dict(p.params), "state": {"last_price": p.last_price, **p.state},
+                "thin_trading": p.thin_trading,
                 "price_level": {}, "currency": spec.currency, "proxy": None,
                 "source": f"markets[{k}].process"}
     name = spec.calibration or spec.id
