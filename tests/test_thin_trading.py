@@ -185,3 +185,18 @@ def test_crps_of_an_ensemble_matches_the_normal_closed_form():
     for y in (0.0, 1.3):
         exact = y * (2 * stats.norm.cdf(y) - 1) + 2 * stats.norm.pdf(y) - 1 / math.sqrt(math.pi)
         assert crps_sample(x, y) == pytest.approx(exact, abs=1e-3)
+
+
+def test_choice_prefers_low_crps_among_candidates_within_the_guard_limit():
+    from riskmodel.fit.thin_selection import choose
+
+    t = pd.DataFrame(
+        {"crps": [1.0, 2.0, 3.0], "guard_share_1y": [5e-4, 5e-5, 1e-5],
+         "converged": [True, True, True], "bic": [1.0, 2.0, 3.0]},
+        index=["a", "b", "c"],
+    )
+    assert choose(t) == "b"  # a scores best but its guard binds too often
+    t["converged"] = [True, False, True]
+    assert choose(t) == "c"  # never a fit that did not converge
+    t["guard_share_1y"] = [5e-4, 5e-4, 3e-4]
+    assert choose(t) == "c"  # none within the limit: the smallest guard share

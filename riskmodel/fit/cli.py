@@ -3,7 +3,8 @@
 ``riskmodel fit MARKET`` selects by BIC over the 18 single-regime models (``--model auto``), or
 fits the models named (``--model garch-t``, ``--model gjr-skewt,egarch-t``; regime models
 ``ms2``, ``msgarch2-t``; ``--model all`` = the 18 plus ms2, msgarch2-normal and msgarch2-t;
-``--regimes`` adds ms2 and msgarch2-t to the automatic selection), and writes
+``--regimes`` adds ms2 and msgarch2-t to the automatic selection; ``--model thin`` chooses among
+the thin-trading models and ms2 / msgarch2-t by out-of-sample score), and writes
 ``<out>/<market>.json``. ``--backtest`` prints the out-of-sample VaR/ES table of the chosen model
 and two benchmarks; ``--plots`` writes PNGs next to the calibration. ``--all`` does this for every
 market with daily data, writes the proxies of auction-only markets, the dependence file and
@@ -203,7 +204,9 @@ def fit_market(
 
 def _is_thin(model: str) -> bool:
     names = [n.strip().lower() for n in model.split(",") if n.strip()]
-    return bool(names) and all(n == "thin" or n.startswith("z") for n in names)
+    if "thin" in names:
+        return True
+    return bool(names) and all(n.startswith("z") for n in names)
 
 
 def _fit_thin_market(
@@ -216,17 +219,17 @@ def _fit_thin_market(
     test_size: int,
     save: bool,
 ) -> MarketResult:
-    """Thin-trading candidates (``--model thin`` = all of ``THIN_CANDIDATES``): each scored by
-    its out-of-sample one-year volatility CRPS and guard share (``thin_selection``); the chosen
-    one is saved with the comparison table and its guard share."""
-    from riskmodel.fit.thin_selection import choose, compare
-    from riskmodel.fit.thin_trading import THIN_CANDIDATES, fit_thin
+    """Candidates by out-of-sample score (``--model thin`` = the thin-trading models plus ms2 and
+    msgarch2-t, ``thin_selection.DEFAULT_CANDIDATES``; or z names): each scored by its one-year
+    volatility CRPS and guard share (``thin_selection``); the chosen one is saved with the
+    comparison table and its guard share."""
+    from riskmodel.fit.thin_selection import DEFAULT_CANDIDATES, choose, compare, fit_full
 
     names = [n.strip().lower() for n in model.split(",") if n.strip()]
-    cands = tuple(THIN_CANDIDATES) if "thin" in names else tuple(names)
+    cands = tuple(DEFAULT_CANDIDATES) if "thin" in names else tuple(names)
     table = compare(series, cands)
     chosen = choose(table)
-    cal = fit_thin(series, chosen)
+    cal = fit_full(series, chosen)
     row = table.loc[chosen]
     cal.diagnostics["guard_share_1y"] = float(row.get("guard_share_1y", math.nan))
     cal.diagnostics["guard_note"] = (
@@ -588,7 +591,9 @@ def fit(
             "--model",
             "-m",
             help="auto (BIC over 18 single-regime models), a model (garch-t, ar1-gjr-skewt, "
-            "egarch-normal, ms2, msgarch2-t), a comma-separated list, or all.",
+            "egarch-normal, ms2, msgarch2-t), a comma-separated list, or all; thin: the "
+            "thin-trading models (zgarch-t, zgjr-t-vt, ...; docs/THIN_TRADING.md) with ms2 and "
+            "msgarch2-t, chosen by out-of-sample one-year volatility score and guard share.",
         ),
     ] = "auto",
     all_: Annotated[bool, typer.Option("--all", help="Fit every market with daily data.")] = False,

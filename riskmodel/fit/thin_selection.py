@@ -1,4 +1,7 @@
-"""Choosing among thin-trading candidates by out-of-sample one-year volatility forecasts.
+"""Choosing a market's price model by out-of-sample one-year volatility forecasts.
+
+Candidates are model names of :func:`riskmodel.fit.backtest.fitter_for`: the thin-trading
+``z...`` models, and the regime models ``ms2`` and ``msgarch2-t`` (which compete by default).
 
 At each origin (year ends before the sample's last year) every candidate is fitted on the
 returns up to the origin, its calibration is simulated one year ahead through the engine's own
@@ -19,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.errors import RiskmodelError
+from riskmodel.fit.backtest import fitter_for
+from riskmodel.fit.calibration import Calibration
 from riskmodel.fit.thin_trading import THIN_CANDIDATES, fit_thin
+
+#: Regime models that compete with the thin-trading candidates by default.
+REGIME_CANDIDATES = ("ms2", "msgarch2-t")
+DEFAULT_CANDIDATES = THIN_CANDIDATES + REGIME_CANDIDATES
 
 GUARD_MAX = 1e-4
 HORIZON = 252
@@ -62,7 +71,7 @@ def score_candidate(
         train, test = r[r.index <= t], r[r.index > t].iloc[:HORIZON]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cal = fit_thin(train, name).to_dict()
+            cal = fitter_for(name)(train).to_dict()
         cal["state"]["last_price"] = 1.0
         sim = simulate_market(cal, days=len(test), paths=paths, seed=seed)
         v = annual_vol(sim["returns"])
@@ -72,8 +81,28 @@ def score_candidate(
     return {"model": name, "crps": float(np.mean(crps)), "pits": pits, "crps_by_origin": crps}
 
 
+def fit_full(series: Any, name: str) -> Calibration:
+    """The candidate fitted on the whole series, as a calibration with the series' identity."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if name.strip().lower().startswith("z"):
+            return fit_thin(series, name)
+        if name.strip().lower().startswith("ms"):
+            from riskmodel.fit.cli import fit_regime
+            from riskmodel.fit.diagnostics import diagnose
+
+            res = fit_regime(series.returns, name)
+            return Calibration.from_fit(res, series, diagnostics=diagnose(res))
+        from riskmodel.fit.diagnostics import diagnose
+        from riskmodel.fit.garch import ModelSpec, fit_garch
+
+        spec = ModelSpec.parse(name)
+        g = fit_garch(series, spec.mean, spec.vol, spec.dist)
+        return Calibration.from_fit(g, series, diagnostics=diagnose(g))
+
+
 def compare(
-    series: Any, candidates: tuple[str, ...] = THIN_CANDIDATES, *, paths: int = 400
+    series: Any, candidates: tuple[str, ...] = DEFAULT_CANDIDATES, *, paths: int = 400
 ) -> pd.DataFrame:
     """Out-of-sample score and full-sample guard share of every candidate on one market."""
     from riskmodel.sim.thin_trading import guard_share
@@ -84,11 +113,9 @@ def compare(
     for name in candidates:
         try:
             row = score_candidate(r, name, origins, paths=paths) if origins else {"model": name}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                cal = fit_thin(series, name)
+            cal = fit_full(series, name)
             row["guard_share_1y"] = guard_share(cal.to_dict(), paths=2000, seed=1)
-            row["converged"] = bool(cal.fit.get("converged"))
+            row["converged"] = bool(cal.fit.get("converged", True))
             row["bic"] = cal.bic
         except (RiskmodelError, ValueError, np.linalg.LinAlgError) as exc:
             row = {"model": name, "error": str(exc)}

@@ -416,7 +416,7 @@ def resolve(scn: Scenario) -> Resolved:
         mp[k, L.COMP] = 1.0 if drift == "martingale" else 0.0
         dist, nu, lam = _process(k, cals[k], drift != "fitted", mp, mi, rg,
                                  fld)
-        thin_trading.fill(k, cals[k], mp, f"{fld}.calibration")
+        thin_trading.fill(k, cals[k], mp, f"{fld}.calibration", notes, m.id)
         mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
         mp[k, L.MAXR] = m.max_daily_return if m.max_daily_return is not None else math.inf
         mi[k, L.TAB_MODE] = mode

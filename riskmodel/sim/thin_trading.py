@@ -22,9 +22,24 @@ from riskmodel.sim.innovations import lookup_at
 THIN_FAMILIES = ("garch", "gjr", "egarch")
 
 
-def fill(k: int, cal: dict[str, Any], mp: np.ndarray, fld: str) -> bool:
+def fill(
+    k: int,
+    cal: dict[str, Any],
+    mp: np.ndarray,
+    fld: str,
+    notes: list[str] | None = None,
+    market: str = "",
+) -> bool:
     """Write market k's thin-trading parameters into ``mp`` (nothing when the calibration has
-    none); ``InputError`` naming the field when the block is malformed. True when present."""
+    none); ``InputError`` naming the field when the block is malformed. True when present.
+    With ``notes``, the calibration's measured guard share (``diagnostics.guard_share_1y``) is
+    added to the run notes."""
+    gs = (cal.get("diagnostics") or {}).get("guard_share_1y")
+    if notes is not None and gs is not None:
+        notes.append(
+            f"{market or k}: the 25% daily guard binds on {float(gs):.1e} of market-days in a "
+            f"one-year run of its calibration ({'above' if gs >= 1e-4 else 'below'} 1e-4)"
+        )
     tt = cal.get("thin_trading")
     if not tt:
         return False
@@ -130,8 +145,26 @@ def simulate_market(
         x = rng.standard_normal(days)
         zb = _lookup(mode, lo, step, tab, x)[:, None]
         urb = rng.random(days * max(nms, 1))
-        shock_block(days, mp, mi, rg["rmu"], rg["rom"], rg["ral"], rg["rbe"], rg["rcum"], zb,
-                    urb, nms, msx, h, prev, reg, eb, hb, mb)
+        shock_block(
+            days,
+            mp,
+            mi,
+            rg["rmu"],
+            rg["rom"],
+            rg["ral"],
+            rg["rbe"],
+            rg["rcum"],
+            zb,
+            urb,
+            nms,
+            msx,
+            h,
+            prev,
+            reg,
+            eb,
+            hb,
+            mb,
+        )
         logp[0] = 0.0
         log_price_block(days, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob)
         lp = np.concatenate([[0.0], pob[:, 0]])
