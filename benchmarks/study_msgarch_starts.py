@@ -75,7 +75,7 @@ def main() -> None:
     for k in KS:
         g = df[f"gap_{k}"]
         lines.append(f"| {k} | {int((g > 0.1).sum())} of {CASES} | {g.max():.2f} |")
-    lines += ["", "Per case (gap by k):", "", df.round(3).to_markdown(), ""]
+    lines += ["", "Per case (gap by k):", "", "```\n" + df.round(3).to_string() + "\n```", ""]
     out = Path(__file__).parent / "results" / "msgarch_starts.md"
     from riskmodel.io import atomic_write_text
 
