@@ -187,16 +187,19 @@ def test_crps_of_an_ensemble_matches_the_normal_closed_form():
         assert crps_sample(x, y) == pytest.approx(exact, abs=1e-3)
 
 
-def test_choice_prefers_low_crps_among_candidates_within_the_guard_limit():
+def test_choice_prefers_low_crps_and_the_guard_limit_only_when_nearly_as_good():
     from riskmodel.fit.thin_selection import choose
 
     t = pd.DataFrame(
-        {"crps": [1.0, 2.0, 3.0], "guard_share_1y": [5e-4, 5e-5, 1e-5],
+        {"crps": [1.0, 1.05, 3.0], "guard_share_1y": [5e-4, 5e-5, 1e-5],
          "converged": [True, True, True], "bic": [1.0, 2.0, 3.0]},
-        index=["a", "b", "c"],
+        index=["za", "zb", "zc"],
     )
-    assert choose(t) == "b"  # a scores best but its guard binds too often
-    t["converged"] = [True, False, True]
-    assert choose(t) == "c"  # never a fit that did not converge
-    t["guard_share_1y"] = [5e-4, 5e-4, 3e-4]
-    assert choose(t) == "c"  # none within the limit: the smallest guard share
+    assert choose(t) == "zb"  # within 10% of the best CRPS and inside the guard limit
+    t.loc["zb", "crps"] = 2.0
+    assert choose(t) == "za"  # the guard limit never buys a much worse forecast
+    t["converged"] = [False, True, True]
+    assert choose(t) == "zb"  # never a fit that did not converge
+    t["crps"] = np.nan  # no out-of-sample score: BIC, guard preferred within 10 points
+    t["converged"] = True
+    assert choose(t) == "zb"

@@ -243,7 +243,8 @@ def _fit_thin_market(
     cal.fit["selection"] = (
         "lowest mean CRPS of the one-year realised volatility at the origins "
         f"{', '.join(table.attrs.get('origins', [])) or '(none: too short, lowest BIC)'} among "
-        "converged candidates whose guard share is below 1e-4 (lowest guard share if none is)"
+        "converged candidates; one with guard share below 1e-4 preferred when within 10% of the "
+        "best CRPS (riskmodel.fit.thin_selection.choose)"
     )
     notes = [f"{cal.market}: {n}" for n in cal.fit.get("notes", [])]
     if not cal.fit.get("converged", True):

@@ -8,8 +8,9 @@ returns up to the origin, its calibration is simulated one year ahead through th
 price kernels (:func:`riskmodel.sim.thin_trading.simulate_market`), and the realised annualised
 volatility of the next 252 returns is scored against the simulated distribution: the PIT and
 the CRPS (in percentage points of annualised volatility; lower is better). The guard share of the
-full-sample calibration is measured the same way. A candidate is eligible when its guard binds on
-fewer than ``GUARD_MAX`` of market-days; the chosen model has the lowest mean CRPS.
+full-sample calibration is measured the same way. The chosen model has the lowest mean CRPS; a
+candidate whose guard binds on fewer than ``GUARD_MAX`` of market-days is preferred when its CRPS
+is within ``CRPS_SLACK`` of the best (see :func:`choose`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ REGIME_CANDIDATES = ("ms2", "msgarch2-t")
 DEFAULT_CANDIDATES = THIN_CANDIDATES + REGIME_CANDIDATES
 
 GUARD_MAX = 1e-4
+#: A candidate within the guard limit is preferred when its CRPS is at most this much worse.
+CRPS_SLACK = 0.10
+#: ... or, without out-of-sample scores, its BIC at most this many points worse.
+BIC_SLACK = 10.0
 HORIZON = 252
 
 
@@ -126,17 +131,28 @@ def compare(
 
 
 def choose(table: pd.DataFrame) -> str:
-    """Lowest mean CRPS among converged candidates whose guard share is below ``GUARD_MAX``
-    (lowest guard share when none is; lowest BIC when there is no out-of-sample score)."""
-    ok = table[table.get("converged", False) == True]  # noqa: E712 - pandas mask
-    if "guard_share_1y" in ok:
-        good = ok[ok["guard_share_1y"] < GUARD_MAX]
-        if good.empty:
-            return str(ok["guard_share_1y"].idxmin())
-        ok = good
+    """The chosen candidate (module docstring): converged fits only; the lowest mean CRPS, except
+    that a candidate whose guard share is below ``GUARD_MAX`` is preferred when its CRPS is
+    within ``CRPS_SLACK`` of the best (the guard requirement never buys a much worse forecast).
+    Without out-of-sample scores (short series): the lowest BIC among the full-sample ``z``
+    models (comparable likelihoods), with the same preference for a small guard share within
+    ``BIC_SLACK`` points."""
+    ok = table[
+        table.get("converged", pd.Series(True, index=table.index)).fillna(False).astype(bool)
+    ]
+    if ok.empty:
+        return str(table.index[0])
+    guard = ok.get("guard_share_1y", pd.Series(0.0, index=ok.index)).fillna(np.inf)
     if "crps" in ok and ok["crps"].notna().any():
-        return str(ok["crps"].idxmin())
-    return str(ok["bic"].idxmin()) if not ok.empty else str(table.index[0])
+        crps = ok["crps"].fillna(np.inf)
+        best = str(crps.idxmin())
+        good = crps[(guard < GUARD_MAX) & (crps <= crps.min() * (1.0 + CRPS_SLACK))]
+        return str(good.idxmin()) if not good.empty else best
+    comparable = [m for m in ok.index if str(m).startswith("z") and "-w" not in str(m)]
+    bic = ok.loc[comparable, "bic"] if comparable else ok["bic"]
+    bic = bic.fillna(np.inf)
+    good = bic[(guard.loc[bic.index] < GUARD_MAX) & (bic <= bic.min() + BIC_SLACK)]
+    return str(good.idxmin()) if not good.empty else str(bic.idxmin())
 
 
 def _fmt(v: Any) -> str:
