@@ -228,7 +228,8 @@ class _Spec:
         alpha, beta = ea / den, eb / den
         n_tr = K * (K - 1)
         P = transition_from_logits(theta[1 + 3 * K : 1 + 3 * K + n_tr], K)
-        nu = min(NU_MIN + math.exp(theta[-1]), NU_MAX) if self.student else 0.0
+        # (the exponent is capped: a line search may try huge values, and nu is capped anyway)
+        nu = min(NU_MIN + math.exp(min(theta[-1], 50.0)), NU_MAX) if self.student else 0.0
         return mu, omega, alpha, beta, P, nu
 
     def pack(

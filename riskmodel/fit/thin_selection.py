@@ -25,7 +25,7 @@ import pandas as pd
 from riskmodel.errors import RiskmodelError
 from riskmodel.fit.backtest import fitter_for
 from riskmodel.fit.calibration import Calibration
-from riskmodel.fit.thin_trading import THIN_CANDIDATES, fit_thin
+from riskmodel.fit.thin_trading import NU_MIN, THIN_CANDIDATES, fit_thin
 
 #: Regime models that compete with the thin-trading candidates by default.
 REGIME_CANDIDATES = ("ms2", "msgarch2-t")
@@ -121,8 +121,9 @@ def compare(
             cal = fit_full(series, name)
             row["guard_share_1y"] = guard_share(cal.to_dict(), paths=2000, seed=1)
             row["converged"] = bool(cal.fit.get("converged", True))
+            row["nu"] = cal.params.get("nu")
             row["bic"] = cal.bic
-        except (RiskmodelError, ValueError, np.linalg.LinAlgError) as exc:
+        except (RiskmodelError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             row = {"model": name, "error": str(exc)}
         rows.append(row)
     df = pd.DataFrame(rows).set_index("model")
@@ -140,6 +141,8 @@ def choose(table: pd.DataFrame) -> str:
     ok = table[
         table.get("converged", pd.Series(True, index=table.index)).fillna(False).astype(bool)
     ]
+    if "nu" in ok:  # finite variance by construction: no t law with nu below NU_MIN
+        ok = ok[~(ok["nu"].astype(float) < NU_MIN)]
     if ok.empty:
         return str(table.index[0])
     guard = ok.get("guard_share_1y", pd.Series(0.0, index=ok.index)).fillna(np.inf)
