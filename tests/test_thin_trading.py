@@ -203,3 +203,29 @@ def test_choice_prefers_low_crps_and_the_guard_limit_only_when_nearly_as_good():
     t["crps"] = np.nan  # no out-of-sample score: BIC, guard preferred within 10 points
     t["converged"] = True
     assert choose(t) == "zb"
+
+
+def test_msgarch_parameter_map_survives_a_huge_nu_step():
+    """A BFGS line search may try theta_nu = 1000 (it did with 8 starts on NZ data)."""
+    from riskmodel.fit.msgarch import NU_MAX, _Spec
+
+    spec = _Spec(2, True)
+    theta = np.zeros(spec.n_free)
+    theta[-1] = 1000.0
+    assert spec.unpack(theta)[-1] == NU_MAX
+
+
+def test_infinite_variance_laws_are_never_chosen():
+    from riskmodel.fit.calibration import Calibration
+    from riskmodel.fit.thin_selection import finite_variance
+
+    def cal(family, dist, **p):
+        return Calibration(market="m", model={"family": family, "dist": dist}, params=p)
+
+    eg = {"omega": 0.0, "alpha": 0.1, "gamma": 0.0, "beta": 0.95}
+    assert not finite_variance(cal("egarch", "t", nu=8.0, **eg))  # E exp(c|z|) = inf
+    assert finite_variance(cal("egarch", "normal", **eg))
+    g = {"mu": 0.0, "omega": 0.1, "alpha": 0.1, "gamma": 0.0, "beta": 0.89}
+    assert finite_variance(cal("garch", "t", nu=4.0, **g))
+    assert not finite_variance(cal("garch", "t", nu=2.0, **g))
+    assert not finite_variance(cal("garch", "t", nu=6.0, **{**g, "beta": 0.9}))

@@ -642,6 +642,7 @@ def proxy_calibration(
             "auction_prices": auction,
         },
         fit={"proxied": True},
+        thin_trading=dict(of.thin_trading) if of.thin_trading else None,
     )
 
 

@@ -106,6 +106,24 @@ def fit_full(series: Any, name: str) -> Calibration:
         return Calibration.from_fit(g, series, diagnostics=diagnose(g))
 
 
+def finite_variance(cal: Calibration) -> bool:
+    """Whether the calibration's process has a finite unconditional variance: not EGARCH with a
+    t or skew-t law (E exp(c|z|) diverges), GARCH / GJR persistence below 1, t laws nu > 2."""
+    from riskmodel.fit.garch import persistence
+
+    nu = cal.params.get("nu")
+    if nu is not None and cal.dist != "normal" and not float(nu) > 2.0:
+        return False
+    if cal.family == "egarch":
+        return cal.dist == "normal" and abs(float(cal.params["beta"])) < 1.0
+    if cal.family in ("garch", "gjr"):
+        return persistence(cal.spec, cal.params) < 1.0
+    if cal.family == "msgarch":
+        k = int(cal.model.get("k_regimes", 2))
+        return all(cal.params[f"alpha_{j}"] + cal.params[f"beta_{j}"] < 1.0 for j in range(k))
+    return True
+
+
 def compare(
     series: Any, candidates: tuple[str, ...] = DEFAULT_CANDIDATES, *, paths: int = 400
 ) -> pd.DataFrame:
@@ -122,6 +140,7 @@ def compare(
             row["guard_share_1y"] = guard_share(cal.to_dict(), paths=2000, seed=1)
             row["converged"] = bool(cal.fit.get("converged", True))
             row["nu"] = cal.params.get("nu")
+            row["finite_variance"] = finite_variance(cal)
             row["bic"] = cal.bic
         except (RiskmodelError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             row = {"model": name, "error": str(exc)}
@@ -143,6 +162,8 @@ def choose(table: pd.DataFrame) -> str:
     ]
     if "nu" in ok:  # finite variance by construction: no t law with nu below NU_MIN
         ok = ok[~(ok["nu"].astype(float) < NU_MIN)]
+    if "finite_variance" in ok:
+        ok = ok[ok["finite_variance"].fillna(False).astype(bool)]
     if ok.empty:
         return str(table.index[0])
     guard = ok.get("guard_share_1y", pd.Series(0.0, index=ok.index)).fillna(np.inf)

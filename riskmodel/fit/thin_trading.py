@@ -73,15 +73,17 @@ MIN_WINDOW_RETURNS = 250
 #: variance-targeted level is reached within a compliance year.
 PERSISTENCE_MAX = 0.99
 #: Thin-trading candidates (``z`` prefix; ``-vt`` = variance targeted to recent realised variance).
+#: EGARCH only with normal innovations: under t innovations its unconditional variance is infinite
+#: (E exp(c|z|) diverges; Nelson 1991), so the engine's guard would be the tail model.
 THIN_CANDIDATES = (
     "zgarch-t",
     "zgjr-t",
-    "zegarch-t",
+    "zegarch-normal",
     "zgarch-t-vt",
     "zgjr-t-vt",
     "zgarch-t-vt1",
     "zgarch-t-w4",
-    "zegarch-t-w4",
+    "zegarch-normal-w4",
     "zgarch-t-nu8",
     "zgarch-t-vt1-nu8",
     "zgarch-t-w4-nu8",
