@@ -282,14 +282,29 @@ def _arch_model(r: pd.Series, spec: ModelSpec, nu_min: float = NU_MIN):
     return model
 
 
+class _TradedFit(GarchFit):
+    """A GarchFit whose standard errors are None (not an exception) when arch cannot invert
+    the Hessian (short or degenerate trading-day samples in rolling refits)."""
+
+    @property
+    def std_errors(self) -> dict[str, float | None]:
+        try:
+            return super().std_errors
+        except np.linalg.LinAlgError:
+            return {k: None for k in self.params}
+
+
 def _fit_traded(r: pd.Series, spec: ModelSpec, nu_min: float = NU_MIN) -> GarchFit:
     """arch fit of ``spec`` on the trading-day returns with the bounded innovation law."""
     model = _arch_model(r, spec, nu_min)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = model.fit(disp="off", cov_type=COV_TYPE, options={"maxiter": 1000})
-    problems = [p for p in _problems(res, spec) if not p.startswith("nu ")]
-    return GarchFit(
+    try:
+        problems = [p for p in _problems(res, spec) if not p.startswith("nu ")]
+    except np.linalg.LinAlgError:
+        problems = ["parameter covariance not computable (singular Hessian)"]
+    return _TradedFit(
         spec=spec,
         result=res,
         returns=r,
@@ -352,7 +367,7 @@ def _iso(x: Any) -> Any:
 def _refix(fit: GarchFit, params: dict[str, float]) -> GarchFit:
     model = _arch_model(fit.returns, fit.spec)
     res = model.fix(to_arch_vector(params, fit.spec))
-    return GarchFit(
+    return _TradedFit(
         spec=fit.spec,
         result=res,
         returns=fit.returns,
