@@ -40,8 +40,15 @@ def simulate(seed: int) -> pd.Series:
     z = rng.standard_t(NU, (1, N)) / math.sqrt(NU / (NU - 2))
     h0 = TRUE["omega"] / (1 - TRUE["alpha"] - TRUE["beta"])
     r, _, _ = simulate_msgarch_paths(
-        TRUE["mu"], TRUE["omega"], TRUE["alpha"], TRUE["beta"], TRUE["P"],
-        np.array([0.7, 0.3]), h0, u, z,
+        TRUE["mu"],
+        TRUE["omega"],
+        TRUE["alpha"],
+        TRUE["beta"],
+        TRUE["P"],
+        np.array([0.7, 0.3]),
+        h0,
+        u,
+        z,
     )
     return pd.Series(r[0], index=pd.bdate_range("2010-01-04", periods=N))
 

@@ -26,8 +26,14 @@ def _cal(p01=0.25, p11=0.5, kappa=0.0, params=TRUE):
         "model": {"family": "garch", "mean": "constant", "dist": "t"},
         "params": dict(params),
         "state": {"last_price": 100.0, "last_variance": 1.0},
-        "thin_trading": {"model": "markov", "p01": p01, "p11": p11, "kappa": kappa,
-                         "zero_share": stationary_zero_share(p01, p11), "last_state": 0},
+        "thin_trading": {
+            "model": "markov",
+            "p01": p01,
+            "p11": p11,
+            "kappa": kappa,
+            "zero_share": stationary_zero_share(p01, p11),
+            "last_state": 0,
+        },
     }
 
 
@@ -57,8 +63,9 @@ def test_engine_paths_recover_garch_and_chain_parameters():
     """A long engine path of a known zgarch-t process, refitted: p01, p11, omega, alpha, beta
     and nu come back within a few standard errors."""
     cal = _cal()
-    sim = simulate_market(cal, days=8000, paths=1, seed=5, martingale=False,
-                          max_daily_return=math.inf)
+    sim = simulate_market(
+        cal, days=8000, paths=1, seed=5, martingale=False, max_daily_return=math.inf
+    )
     r = pd.Series(sim["returns"][0], index=pd.bdate_range("2000-01-03", periods=8000))
     fit = fit_thin(r, "zgarch-t")
     tt = fit.thin_trading
@@ -71,8 +78,14 @@ def test_engine_paths_recover_garch_and_chain_parameters():
 
 def test_gap_scaling_is_found_when_present_and_not_when_absent():
     def kappa_of(kappa):
-        sim = simulate_market(_cal(p01=0.3, p11=0.5, kappa=kappa), days=8000, paths=1,
-                              seed=8, martingale=False, max_daily_return=math.inf)
+        sim = simulate_market(
+            _cal(p01=0.3, p11=0.5, kappa=kappa),
+            days=8000,
+            paths=1,
+            seed=8,
+            martingale=False,
+            max_daily_return=math.inf,
+        )
         r = pd.Series(sim["returns"][0], index=pd.bdate_range("2000-01-03", periods=8000))
         return fit_thin(r, "zgarch-t").thin_trading
 
@@ -147,8 +160,11 @@ def test_shipped_scenario_bit_identical_with_null_thin_trading(tmp_path, monkeyp
 
 @pytest.mark.parametrize(
     ("block", "field"),
-    [({"p01": 1.2, "p11": 0.1}, "p01"), ({"p01": 0.1, "p11": "x"}, "p11"),
-     ({"p01": 0.1, "p11": 0.1, "last_state": 3}, "last_state")],
+    [
+        ({"p01": 1.2, "p11": 0.1}, "p01"),
+        ({"p01": 0.1, "p11": "x"}, "p11"),
+        ({"p01": 0.1, "p11": 0.1, "last_state": 3}, "last_state"),
+    ],
 )
 def test_bad_blocks_are_refused_naming_the_field(block, field):
     cal = _cal()
@@ -200,8 +216,12 @@ def test_choice_prefers_low_crps_and_the_guard_limit_only_when_nearly_as_good():
     from riskmodel.fit.thin_selection import choose
 
     t = pd.DataFrame(
-        {"crps": [1.0, 1.05, 3.0], "guard_share_1y": [5e-4, 5e-5, 1e-5],
-         "converged": [True, True, True], "bic": [1.0, 2.0, 3.0]},
+        {
+            "crps": [1.0, 1.05, 3.0],
+            "guard_share_1y": [5e-4, 5e-5, 1e-5],
+            "converged": [True, True, True],
+            "bic": [1.0, 2.0, 3.0],
+        },
         index=["za", "zb", "zc"],
     )
     assert choose(t) == "zb"  # within 10% of the best CRPS and inside the guard limit
