@@ -50,7 +50,8 @@ def linking() -> str:
 
 def reports() -> str:
     pics = sorted((ROOT / "docs").glob("report_*.png"))
-    return "\n\n".join(
+    portfolio = "**portfolio page** (four firms from one run)\n\n![portfolio](docs/portfolio.png)"
+    return portfolio + "\n\n" + "\n\n".join(
         f"**{p.stem.removeprefix('report_').replace('_', ' ')}** "
         f"(`data/firms/{p.stem.removeprefix('report_')}.yaml`)\n\n![{p.stem}](docs/{p.name})"
         for p in pics
@@ -59,7 +60,8 @@ def reports() -> str:
 
 def benchmarks() -> str:
     out = []
-    for name in ("engine", "memory", "linking", "msgarch", "batch", "report"):
+    for name in ("engine", "memory", "linking", "msgarch", "batch", "report", "validation",
+                 "banking_oracle"):
         p = ROOT / "benchmarks/results" / f"{name}.md"
         if p.is_file():
             body = p.read_text().strip()
@@ -69,10 +71,45 @@ def benchmarks() -> str:
     return "\n\n".join(out)
 
 
+def timings() -> str:
+    """The measured times of the two commands above (docs/timings.md, written by hand after
+    measuring them on a clean clone)."""
+    p = ROOT / "docs/timings.md"
+    return p.read_text().strip() if p.is_file() else ""
+
+
+def scenario_show() -> str:
+    """``riskmodel scenario show china_korea --point 1`` at 100 columns."""
+    import os
+    import subprocess
+
+    exe = Path(sys.executable).with_name("riskmodel")
+    env = {**os.environ, "COLUMNS": "100"}
+    out = subprocess.run([str(exe), "scenario", "show", "china_korea", "--point", "1"],
+                         capture_output=True, text=True, check=True, env=env, cwd=ROOT).stdout
+    return "$ riskmodel scenario show china_korea --point 1\n" + out.rstrip()
+
+
+def n_bad() -> str:
+    import yaml
+
+    cases = yaml.safe_load((ROOT / "tests/bad_inputs/cases.yaml").read_text())
+    return str(len(cases))
+
+
+def validation() -> str:
+    """The compact per-market table of calibrations/validation (written by validation_report)."""
+    text = (ROOT / "calibrations/validation/README.md").read_text()
+    body = text.split("\n", 1)[1].strip()
+    return body.replace("\n## ", "\n### ")
+
+
 def build(run: Path | None = None) -> str:
     text = (ROOT / "docs/README.template.md").read_text()
     parts = (("{{MAIN_OUTPUT}}", lambda: main_output(run)), ("{{CALIBRATIONS}}", calibrations),
-             ("{{LINKING}}", linking), ("{{REPORTS}}", reports), ("{{BENCHMARKS}}", benchmarks))
+             ("{{LINKING}}", linking), ("{{REPORTS}}", reports), ("{{BENCHMARKS}}", benchmarks),
+             ("{{TIMINGS}}", timings), ("{{SCENARIO_SHOW}}", scenario_show), ("{{N_BAD}}", n_bad),
+             ("{{VALIDATION}}", validation))
     for key, fn in parts:
         text = text.replace(key, fn())
     return text

@@ -204,9 +204,27 @@ def regime_fitter(model: str) -> Fitter:
     return fit_ms
 
 
+def thin_fitter(model: str) -> Fitter:
+    """Re-estimate a thin-trading model (``zgarch-t``, ``zgjr-t-vt``, ...) as a calibration."""
+    from riskmodel.fit.thin_trading import fit_thin, parse_thin_name
+
+    parse_thin_name(model)  # refuse a bad name now, not at the first refit
+
+    def fit(train: pd.Series) -> Calibration:
+        return fit_thin(train, model)
+
+    return fit
+
+
 def fitter_for(model: str) -> Fitter:
-    """The re-estimation function for a model name (``garch-t``, ``ms2``, ``msgarch2-t``, ...)."""
-    return regime_fitter(model) if model.lower().startswith("ms") else garch_fitter(model)
+    """The re-estimation function for a model name (``garch-t``, ``ms2``, ``msgarch2-t``,
+    ``zgarch-t``, ``zgjr-t-vt``, ...)."""
+    name = model.lower().strip()
+    if name.startswith("ms"):
+        return regime_fitter(model)
+    if name.startswith("z"):
+        return thin_fitter(model)
+    return garch_fitter(model)
 
 
 def rolling_forecasts(

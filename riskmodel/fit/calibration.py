@@ -94,6 +94,8 @@ class Calibration:
     fit: dict[str, Any] = field(default_factory=dict)
     selection: list[dict[str, Any]] | None = None
     backtest: dict[str, Any] | None = None
+    #: Thin-trading component (docs/THIN_TRADING.md); None = every day trades.
+    thin_trading: dict[str, Any] | None = None
     schema: str = SCHEMA
 
     # ----------------------------------------------------------------- views
@@ -116,6 +118,8 @@ class Calibration:
     def model_name(self) -> str:
         """``gjr-t``, ``ar1-egarch-skewt``, ``ms2``, ``msgarch2-t``, ..."""
         if self.family in SINGLE_FAMILIES:
+            if self.thin_trading:
+                return str(self.model.get("name") or "z" + self.spec.name)
             return self.spec.name
         k = self.model.get("k_regimes", 2)
         return f"ms{k}" if self.family == "ms" else f"msgarch{k}-{self.dist}"
@@ -402,6 +406,10 @@ def apply(calibration: Calibration, returns: pd.Series) -> AppliedResult:
     variances equal the fit's exactly); regime models call their own fixed-parameter filters.
     """
     r = pd.Series(returns, dtype=float).dropna()
+    if calibration.thin_trading:
+        from riskmodel.fit.thin_trading import apply_thin
+
+        return apply_thin(calibration, r)
     if calibration.family in SINGLE_FAMILIES:
         return _apply_single(calibration, r)
     return _apply_regime(calibration, r)
@@ -638,6 +646,7 @@ def proxy_calibration(
             "auction_prices": auction,
         },
         fit={"proxied": True},
+        thin_trading=dict(of.thin_trading) if of.thin_trading else None,
     )
 
 

@@ -252,7 +252,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     msx = np.full(N, -1, dtype=np.int64)  # slot of market i among the regime-switching ones
     nms = 0
     for i in range(N):
-        if mi[i, L.FAM] == L.F_MS or mi[i, L.FAM] == L.F_MSGARCH:
+        if mi[i, L.FAM] == L.F_MS or mi[i, L.FAM] == L.F_MSGARCH or mp[i, L.TT_ON] > 0.0:
             msx[i] = nms
             nms += 1
     exx = np.full(N, -1, dtype=np.int64)  # event-chain slots: links, then exemptions, ...

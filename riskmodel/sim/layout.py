@@ -26,7 +26,10 @@ MAXR = 31
 COMP = 32
 #: Grid (log variance) of the exact martingale compensator table ``comp[i, :]``.
 CMP_LO, CMP_STEP = 33, 34
-NPF = 35
+#: Thin trading (docs/THIN_TRADING.md; all 0 = every day trades): on (1.0), P(no trade | trade),
+#: P(no trade | no trade), gap scaling kappa, the last day's state and trailing no-trade run.
+TT_ON, TT_P01, TT_P11, TT_KAPPA, TT_S0, TT_K0 = 35, 36, 37, 38, 39, 40
+NPF = 41
 
 # ---- per-market integer parameters mi[N, NPI]
 FAM, AR, K, TAB_MODE, JUR, HAS_EX, HAS_INT, MSR_ON, KETS_ON = 0, 1, 2, 3, 4, 5, 6, 7, 8

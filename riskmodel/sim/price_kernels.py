@@ -20,6 +20,10 @@ processes with infinite variance (EGARCH with nu near 2) otherwise overflow over
 
 State per market: ``h[i, :K]`` (variances; egarch keeps h), ``prev[i, 0..2]`` = (last return,
 last residual, last standardised residual), ``reg[i]`` (regime).
+
+Thin trading (``mp[i, TT_ON]``, single-regime families with a constant mean): ``reg[i]`` is the
+trade state (1 = no trade) and ``h[i, 1]`` the run of no-trade days; each day draws one uniform
+from the regime-draw buffer (:func:`_shock_thin`). Markets without it are unchanged.
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ def init_state(i, mp, mi, rh0, rp0cum, u0, h, prev, reg):
     else:
         h[i, 0] = mp[i, L.H0]
         reg[i] = 0
+        if mp[i, L.TT_ON] > 0.0:  # thin trading: reg = trade state, h[i, 1] = idle run
+            reg[i] = int(mp[i, L.TT_S0])
+            h[i, 1] = mp[i, L.TT_K0]
 
 
 @njit(cache=True, inline="always")
@@ -116,6 +123,41 @@ def _shock_egarch(i, mp, z, h, prev):
 
 
 @njit(cache=True, inline="always")
+def _shock_thin(i, mp, mi, z, u, h, prev, reg):
+    """Thin trading on a GARCH / GJR / EGARCH market: the trade state ``reg[i]`` (1 = no trade)
+    moves by the uniform u; a no-trade day returns e = 0, variance 0 and no drift (the price is
+    unchanged, the recursion does not advance, the idle run ``h[i, 1]`` grows); a trading day
+    after k idle days is ``sqrt(1 + kappa k)`` times an ordinary GARCH step: the variance (and
+    mean) scaled, the recursion fed with the per-day shock ``e / sqrt(1 + kappa k)`` (the fit's
+    trading-day recursion on the scaled returns, riskmodel.fit.thin_trading)."""
+    p = mp[i, L.TT_P11] if reg[i] == 1 else mp[i, L.TT_P01]
+    if u < p:
+        reg[i] = 1
+        h[i, 1] += 1.0
+        return 0.0, 0.0, 0.0
+    reg[i] = 0
+    hh = h[i, 0]
+    sc = 1.0 + mp[i, L.TT_KAPPA] * h[i, 1]
+    hs = hh * sc
+    h[i, 1] = 0.0
+    big = mp[i, L.MAXR]
+    e = min(max(math.sqrt(hs) * z, -big), big)
+    if mi[i, L.FAM] == L.F_EGARCH:
+        zz = e / math.sqrt(hs)
+        lh = (mp[i, L.OMEGA] + mp[i, L.ALPHA] * (abs(zz) - _SQRT_2_OVER_PI)
+              + mp[i, L.GAMMA] * zz + mp[i, L.BETA] * math.log(hh))
+        h[i, 0] = min(math.exp(min(lh, 700.0)), big * big)
+    else:
+        a = mp[i, L.ALPHA]
+        if e < 0.0:
+            a += mp[i, L.GAMMA]
+        h[i, 0] = mp[i, L.OMEGA] + a * e * e / sc + mp[i, L.BETA] * hh
+    prev[i, 1] = e
+    prev[i, 2] = z
+    return e, hs, mp[i, L.MU] * math.sqrt(sc)
+
+
+@njit(cache=True, inline="always")
 def _shock_ms(i, mp, mi, rmu, rom, rcum, z, u, prev, reg):
     s = _draw_next(rcum, i, reg[i], u, mi[i, L.K])
     reg[i] = s
@@ -149,7 +191,9 @@ def price_step(i, mp, mi, rmu, rom, ral, rbe, rcum, comp, z, u, h, prev, reg) ->
     uniform u for the regime draw); updates the state in place. The kernel runs the same steps
     in blocks (:func:`shock_block`, then the compensator and the return)."""
     fam = mi[i, L.FAM]
-    if fam == L.F_GARCH or fam == L.F_GJR:
+    if mp[i, L.TT_ON] > 0.0:
+        e, hv, m = _shock_thin(i, mp, mi, z, u, h, prev, reg)
+    elif fam == L.F_GARCH or fam == L.F_GJR:
         e, hv, m = _shock_garch(i, mp, z, h, prev)
     elif fam == L.F_EGARCH:
         e, hv, m = _shock_egarch(i, mp, z, h, prev)
@@ -190,7 +234,9 @@ def shock_block(nd, mp, mi, rmu, rom, ral, rbe, rcum, zb, urb, nms, msx, h, prev
                 if mi[i, L.FAM] != fam:
                     continue
                 z = zb[d, i]
-                if fam == L.F_GARCH or fam == L.F_GJR:
+                if mp[i, L.TT_ON] > 0.0:
+                    e, hv, m = _shock_thin(i, mp, mi, z, urb[d * nms + msx[i]], h, prev, reg)
+                elif fam == L.F_GARCH or fam == L.F_GJR:
                     e, hv, m = _shock_garch(i, mp, z, h, prev)
                 elif fam == L.F_EGARCH:
                     e, hv, m = _shock_egarch(i, mp, z, h, prev)

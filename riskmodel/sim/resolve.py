@@ -24,6 +24,7 @@ from riskmodel.fit.shared_calibrations import (
 )
 from riskmodel.sim import layout as L
 from riskmodel.sim import sources
+from riskmodel.sim import thin_trading
 from riskmodel.sim.events import daily_cumulative, link_generator, market_generators
 from riskmodel.sim.innovations import (
     COMP_GRID,
@@ -115,6 +116,7 @@ def _calibration(spec: MarketSpec, k: int) -> dict[str, Any]:
         return {"model": {"family": p.family, "mean": p.mean, "dist": p.dist,
                           "k_regimes": p.k_regimes},
                 "params": dict(p.params), "state": {"last_price": p.last_price, **p.state},
+                "thin_trading": p.thin_trading,
                 "price_level": {}, "currency": spec.currency, "proxy": None,
                 "source": f"markets[{k}].process"}
     name = spec.calibration or spec.id
@@ -587,6 +589,7 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
     drift = scn.simulation.price_drift
     mp[k, L.COMP] = 1.0 if drift == "martingale" else 0.0
     dist, nu, lam = _process(k, cal, drift != "fitted", mp, mi, b.rg, fld)
+    thin_trading.fill(k, cal, mp, f"{fld}.calibration", b.notes, m.id)
     mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
     mp[k, L.MAXR] = m.max_daily_return if m.max_daily_return is not None else math.inf
     mi[k, L.TAB_MODE] = mode
@@ -618,6 +621,11 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
               {str(a): float(v) for a, v in sorted((cal.get("params") or {}).items())},
               _cal_src(cal, "params"))
     b.src.set(f"{key}.process.last_price", float(last) * scale, _cal_src(cal, "state.last_price"))
+    tt = cal.get("thin_trading")
+    if tt:
+        b.src.set(f"{key}.process.thin_trading",
+                  {n: tt[n] for n in ("p01", "p11", "zero_share", "kappa") if n in tt},
+                  _cal_src(cal, "thin_trading"))
     b.src.given(f"{key}.process.drift", scn.simulation, "price_drift", "simulation")
     b.src.given(f"{key}.process.max_daily_return", m, "max_daily_return", fld)
     b.src.set(f"{key}.abatement.price_level", plevel, pwhere)

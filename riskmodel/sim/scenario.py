@@ -156,6 +156,8 @@ class ProcessSpec(_Model):
     params: dict[str, float]
     last_price: PosFloat
     state: dict[str, Any] = Field(default_factory=dict)
+    #: Thin-trading block of the calibration form (docs/THIN_TRADING.md); None = always trades.
+    thin_trading: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _process_rules(self) -> ProcessSpec:

@@ -49,6 +49,7 @@ def single_market_scenario(
         "params": {k: float(v) for k, v in (calibration.get("params") or {}).items()},
         "last_price": float(last),
         "state": {k: v for k, v in state.items() if not isinstance(v, str)},
+        "thin_trading": calibration.get("thin_trading"),
     }
     market = {
         "id": "m",
