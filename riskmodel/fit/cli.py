@@ -202,6 +202,25 @@ def fit_market(
     return result
 
 
+def check_model_names(model: str, regimes: bool) -> None:
+    """Refuse an unknown ``--model`` before any data is read (InputError naming --model)."""
+    if _is_thin(model):
+        from riskmodel.fit.thin_trading import parse_thin_name
+
+        for name in (n.strip().lower() for n in model.split(",") if n.strip()):
+            if name == "thin":
+                continue
+            if name.startswith("ms"):
+                _check_regime_name(name)
+            else:
+                try:
+                    parse_thin_name(name)
+                except (ValueError, FitError) as exc:
+                    raise InputError(str(exc), field="--model") from None
+        return
+    parse_models(model, regimes)
+
+
 def _is_thin(model: str) -> bool:
     names = [n.strip().lower() for n in model.split(",") if n.strip()]
     if "thin" in names:
@@ -627,6 +646,7 @@ def fit(
 ) -> None:
     """Fit price processes and write calibrations (see `riskmodel fit --help`)."""
     out_dir = out if out is not None else config.CALIBRATIONS_DIR
+    check_model_names(model, regimes)
     if all_:
         pm = plot_markets.split(",") if plot_markets else list(DEFAULT_PLOT_MARKETS)
         fit_all(

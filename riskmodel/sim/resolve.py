@@ -23,8 +23,7 @@ from riskmodel.fit.shared_calibrations import (
     validate_fx,
 )
 from riskmodel.sim import layout as L
-from riskmodel.sim import sources
-from riskmodel.sim import thin_trading
+from riskmodel.sim import sources, thin_trading
 from riskmodel.sim.events import daily_cumulative, link_generator, market_generators
 from riskmodel.sim.innovations import (
     COMP_GRID,
