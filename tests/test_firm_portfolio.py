@@ -435,3 +435,40 @@ def test_cli_report_of_a_run_without_arrays_is_one_line_naming_the_option(
     assert ei.value.code != 0 and "\n" not in err and "Traceback" not in err
     assert err.startswith("error: ") and "--keep-annual" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_report_of_a_run_ignores_calibrations_changed_after_it(
+        run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #10: a report of an existing run reads the run's stored arrays; changing a
+    calibration afterwards (here the K-ETS start price doubled) leaves the report unchanged."""
+    import json
+    import shutil
+
+    from riskmodel.firm.report import make_report
+
+    firm = config.FIRMS_DIR / "korean_steelmaker.yaml"
+    before = make_report(firm, out=tmp_path / "a", run=run_dir, events=False)
+    cal_dir = tmp_path / "calibrations"
+    shutil.copytree(config.CALIBRATIONS_DIR, cal_dir)
+    cal = json.loads((cal_dir / "k_ets.json").read_text())
+    cal["state"]["last_price"] *= 2.0
+    (cal_dir / "k_ets.json").write_text(json.dumps(cal))
+    monkeypatch.setattr(config, "CALIBRATIONS_DIR", cal_dir)
+    after = make_report(firm, out=tmp_path / "b", run=run_dir, events=False)
+    a = json.loads(Path(before["json"]).read_text())
+    b = json.loads(Path(after["json"]).read_text())
+    a.pop("generated"), b.pop("generated")  # the time the report was written
+    assert a == b
+    # ... while resolving the scenario afresh does see the change (log start price + log 2)
+    import math
+
+    from riskmodel.batch.scenario_file import load_scenario_file
+    from riskmodel.sim import layout as L
+    from riskmodel.sim.resolve import resolve
+
+    scn = load_scenario_file(config.SCENARIOS_DIR / "firm_portfolio.yaml").scenarios[0]
+    changed = resolve(scn)
+    monkeypatch.undo()
+    original = resolve(scn)
+    k = original.ids.index("k_ets")
+    assert changed.mp[k, L.LOGP0] - original.mp[k, L.LOGP0] == pytest.approx(math.log(2.0))
