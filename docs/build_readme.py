@@ -29,7 +29,15 @@ def main_output(run: Path | None) -> str:
             raise SystemExit("no china_korea run: run `riskmodel run china_korea` first")
         run = runs[-1]
     lines = (run / "summary.txt").read_text().splitlines()
-    keep = [ln for ln in lines if not ln.startswith(("run ", "sources:"))]
+    keep, skipping = [], False
+    for ln in lines:
+        if ln.startswith(("run ", "sources:", "results:")):
+            skipping = True  # and its indented continuation lines
+            continue
+        if skipping and ln.startswith("  "):
+            continue
+        skipping = False
+        keep.append(ln)
     return "\n".join(keep).strip()
 
 

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from riskmodel.batch.cli import _scenario_path
 from riskmodel.batch.scenario_file import load_scenario_file
@@ -21,12 +23,13 @@ app = typer.Typer(
 def _table(title: str, rows: dict[str, dict[str, Any]]) -> Table:
     from riskmodel.sim.provenance import fmt_value
 
-    t = Table(title=title, title_justify="left", expand=False)
+    t = Table(title=Text(title), title_justify="left", expand=False)
     t.add_column("setting", no_wrap=True)
     t.add_column("value", overflow="fold")
     t.add_column("source", overflow="fold")
     for item, e in rows.items():
-        t.add_row(item, fmt_value(e["value"], e.get("unit")), str(e["source"]))
+        # Text, not markup: field paths such as markets[0].cap must print as written
+        t.add_row(Text(item), Text(fmt_value(e["value"], e.get("unit"))), Text(str(e["source"])))
     return t
 
 
@@ -69,7 +72,7 @@ def show(
         return
     con = Console()
     con.print(
-        f"[bold]{plan.name}[/bold]  {label}"
+        f"[bold]{escape(plan.name)}[/bold]  {escape(label)}"
         + (f"  ({n} sweep point(s); --point K shows one)" if plan.sweep and point is None else "")
     )
     for mid, rows in rep["markets"].items():
@@ -81,4 +84,4 @@ def show(
     if rep["notes"]:
         con.print("notes (assumed or repaired):")
         for note in rep["notes"]:
-            con.print(f"- {note}", highlight=False)
+            con.print(Text(f"- {note}"), highlight=False)
