@@ -95,7 +95,10 @@ def scenario_show() -> str:
     env = {**os.environ, "COLUMNS": "100"}
     out = subprocess.run([str(exe), "scenario", "show", "china_korea", "--point", "1"],
                          capture_output=True, text=True, check=True, env=env, cwd=ROOT).stdout
-    return "$ riskmodel scenario show china_korea --point 1\n" + out.rstrip()
+    lines = out.rstrip().splitlines()
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("└"))  # the first market's table
+    return ("$ riskmodel scenario show china_korea --point 1\n" + "\n".join(lines[:end + 1])
+            + "\n... (then k_ets, the dependence of price innovations, the link and the notes)")
 
 
 def n_bad() -> str:

@@ -133,7 +133,8 @@ def mcneil_frey(
     rng = np.random.default_rng(seed)
     draws = centred[rng.integers(0, n, size=(n_boot, n))]
     sdb = draws.std(axis=1, ddof=1)
-    tb = np.where(sdb > 0, draws.mean(axis=1) / (sdb / math.sqrt(n)), 0.0)
+    # a resample of identical residuals has sd 0: its t statistic is taken as 0
+    tb = np.divide(draws.mean(axis=1), sdb / math.sqrt(n), out=np.zeros(n_boot), where=sdb > 0)
     return {**out, "t": float(t_obs), "p": float((tb >= t_obs).mean())}
 
 
