@@ -405,15 +405,22 @@ def _problems(res: ARCHModelResult, spec: ModelSpec) -> list[str]:
     return problems
 
 
-def _fit_once(
-    r: pd.Series, spec: ModelSpec, hold_back: int | None, start: np.ndarray | None = None
-) -> GarchFit:
-    model = build_arch_model(r, spec, hold_back=hold_back)
+def run_arch_fit(model: Any, start: np.ndarray | None = None) -> tuple[ARCHModelResult, list[str]]:
+    """arch's fit with the project's settings, and the first line of each warning it raised
+    (kept with the fit instead of printed)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = model.fit(
             disp="off", cov_type=COV_TYPE, options={"maxiter": 1000}, starting_values=start
         )
+    return res, [str(w.message).strip().splitlines()[0] for w in caught]
+
+
+def _fit_once(
+    r: pd.Series, spec: ModelSpec, hold_back: int | None, start: np.ndarray | None = None
+) -> GarchFit:
+    model = build_arch_model(r, spec, hold_back=hold_back)
+    res, caught = run_arch_fit(model, start)
     problems = _problems(res, spec)
     return GarchFit(
         spec=spec,
@@ -421,7 +428,7 @@ def _fit_once(
         returns=r,
         converged=not problems,
         problems=problems,
-        arch_warnings=[str(w.message).strip().splitlines()[0] for w in caught],
+        arch_warnings=caught,
     )
 
 

@@ -27,7 +27,6 @@ dynamics from the whole history).
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,12 +46,12 @@ from riskmodel.fit.calibration import (
     standardised_var_es,
 )
 from riskmodel.fit.garch import (
-    COV_TYPE,
     GarchFit,
     ModelSpec,
     _problems,
     build_arch_model,
     persistence,
+    run_arch_fit,
     to_arch_vector,
     validate_returns,
 )
@@ -297,9 +296,7 @@ class _TradedFit(GarchFit):
 def _fit_traded(r: pd.Series, spec: ModelSpec, nu_min: float = NU_MIN) -> GarchFit:
     """arch fit of ``spec`` on the trading-day returns with the bounded innovation law."""
     model = _arch_model(r, spec, nu_min)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = model.fit(disp="off", cov_type=COV_TYPE, options={"maxiter": 1000})
+    res, caught = run_arch_fit(model)
     try:
         problems = [p for p in _problems(res, spec) if not p.startswith("nu ")]
     except np.linalg.LinAlgError:
@@ -311,7 +308,7 @@ def _fit_traded(r: pd.Series, spec: ModelSpec, nu_min: float = NU_MIN) -> GarchF
         converged=not problems,
         problems=problems,
         requested=spec.name,
-        arch_warnings=[str(w.message).strip().splitlines()[0] for w in caught],
+        arch_warnings=caught,
     )
 
 
