@@ -384,6 +384,40 @@ def test_cli_run_with_firms_keeps_annual_arrays_and_writes_firm_results(
     assert "--firms" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
+def test_a_run_killed_before_its_event_and_firm_files_writes_them_on_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--firms asks for events.npz and firm_results.parquet after the chunks; a run killed then
+    (simulated: the two files and a chunk removed) and resumed ends with the same files."""
+    from riskmodel.batch.run_arrays import EVENTS, EVENTS_INDEX, FIRM_RESULTS
+    from riskmodel.cli import run
+
+    def cli(*args: str) -> None:
+        monkeypatch.setattr(sys, "argv", ["riskmodel", "run", *args, "-q"])
+        try:
+            run()
+        except SystemExit as exc:
+            assert not exc.code
+
+    firms = tmp_path / "firms"
+    firms.mkdir()
+    (firms / "k.yaml").write_bytes((config.FIRMS_DIR / "korean_steelmaker.yaml").read_bytes())
+    cli("firm_portfolio", "--paths", "60", "--firms", str(firms), "--out", str(tmp_path),
+        "--run-id", "k")
+    d = tmp_path / "k"
+    want_events = dict(np.load(d / EVENTS))
+    want_firms = pd.read_parquet(d / FIRM_RESULTS)
+    assert want_events and len(want_firms)
+    for f in (EVENTS, EVENTS_INDEX, FIRM_RESULTS):
+        (d / f).unlink()
+    sorted((d / "chunks").glob("*.pkl"))[-1].unlink()
+    cli("--resume", str(d))
+    got = dict(np.load(d / EVENTS))
+    assert got.keys() == want_events.keys()
+    for k, v in want_events.items():
+        np.testing.assert_array_equal(got[k], v)
+    pd.testing.assert_frame_equal(pd.read_parquet(d / FIRM_RESULTS), want_firms)
+
+
 def test_stored_single_event_simulations_feed_the_event_sensitivities(
         tmp_path: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--keep-events: each event simulated alone at run time; the report of the run reads them

@@ -168,17 +168,15 @@ def run(
             plan = load_scenario_file(_scenario_path(scenario), paths=paths, seed=seed)
         bar = RichProgress(plan.name, quiet=quiet)
         try:
-            run_dir = run_plan(plan, out=out, run_id=run_id, options=options, progress=bar)
+            products = {"events": bool(keep_events or firm_list),
+                        "firms": [str(f.resolve()) for f in firm_list or []]}
+            run_dir = run_plan(plan, out=out, run_id=run_id, options=options, progress=bar,
+                               products=products)
         finally:
             bar.stop()
-    if resume is None and (keep_events or firm_list):
-        from riskmodel.batch.run_arrays import write_event_arrays
+    from riskmodel.batch.run_arrays import finish_products
 
-        write_event_arrays(run_dir)
-    if firm_list:
-        from riskmodel.batch.run_arrays import write_firm_results
-
-        write_firm_results(run_dir, firm_list)
+    finish_products(run_dir)  # also after a resume: what the killed session did not write
     if quiet:
         typer.echo(str(run_dir))
         return

@@ -188,3 +188,22 @@ def write_firm_results(run_dir: str | Path, firm_files: list[Path]) -> Path:
     """Write ``firm_results.parquet`` into the run folder (atomically)."""
     d = Path(run_dir)
     return atomic_write_parquet(d / FIRM_RESULTS, firm_results(d, firm_files))
+
+
+def finish_products(run_dir: str | Path) -> list[str]:
+    """Write what the run's manifest asked for beyond the tables and is not there yet: the
+    single-event arrays (``--keep-events``) and the firm results (``--firms``). A run killed
+    after its chunks but before these, then resumed, ends with them as if never interrupted.
+    Returns the names written."""
+
+    d = Path(run_dir)
+    products = read_manifest(d).get("products") or {}
+    written = []
+    if products.get("events") and not ((d / EVENTS).is_file() and (d / EVENTS_INDEX).is_file()):
+        if write_event_arrays(d) is not None:
+            written.append(EVENTS)
+    firms = products.get("firms")
+    if firms and not (d / FIRM_RESULTS).is_file():
+        write_firm_results(d, [Path(f) for f in firms])
+        written.append(FIRM_RESULTS)
+    return written

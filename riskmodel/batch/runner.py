@@ -324,8 +324,12 @@ def create_run(
     out: str | Path | None = None,
     run_id: str | None = None,
     engine: str = DEFAULT_ENGINE,
+    products: dict[str, Any] | None = None,
 ) -> Path:
-    """Make ``<out>/<run-id>/`` with its manifest (status 'running'); the plan is already valid."""
+    """Make ``<out>/<run-id>/`` with its manifest (status 'running'); the plan is already valid.
+
+    ``products``: what the user asked for beyond the tables (``events``: single-event arrays,
+    ``firms``: firm files), recorded so that a resumed run still writes them."""
     run_dir = new_run_dir(plan, out=out, run_id=run_id)
     manifest = {
         "schema": SCHEMA,
@@ -349,6 +353,7 @@ def create_run(
         "sessions": [],
         "ledger": None,
         "outputs": None,
+        "products": products or {},
     }
     (run_dir / CHUNKS).mkdir(parents=True)
     atomic_write_json(run_dir / MANIFEST, manifest)
@@ -373,6 +378,7 @@ def run_plan(
     options: RunOptions | None = None,
     progress: ProgressSink | None = None,
     preflight: bool = True,
+    products: dict[str, Any] | None = None,
 ) -> Path:
     """Create a run folder for a validated plan, run every chunk, merge; returns the folder."""
     options = options or RunOptions()
@@ -380,7 +386,8 @@ def run_plan(
     if preflight:
         check_engine(plan, options.engine)
     with connect(options.scheduler) as client:  # an unreachable cluster writes nothing
-        run_dir = create_run(plan, out=out, run_id=run_dir.name, engine=options.engine)
+        run_dir = create_run(plan, out=out, run_id=run_dir.name, engine=options.engine,
+                             products=products)
         opts = replace(options, scheduler=client) if client is not None else options
         return _execute(run_dir, plan, read_manifest(run_dir), opts, progress)
 
