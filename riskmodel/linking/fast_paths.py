@@ -2,7 +2,9 @@
 general solver (:mod:`riskmodel.linking.network`) for everything else.
 
 The fast path takes a step when every eta is 1, no active link carries a fee and the active links
-form a forest over the markets (plain links and quota links, one-way included). Markets may have
+form a forest over the markets (plain links and quota links, one-way included) once plain links
+that close a cycle of plain links are left out: those carry nothing, as in the general solver
+(a triangle of plain links such as ``china_korea_japan`` is one pool). Markets may have
 collars, reserves, import/export bounds and market fees. When it cannot vouch for its answer the
 general solver runs instead (``_solve_general``).
 
@@ -474,8 +476,9 @@ def solve_step(
     (o_uf, o_puf, o_comp, o_root, o_csize, o_as, o_adj, o_ord, o_pl, o_ms, o_mb, o_cls,
      o_bind, o_pnp, o_cb, o_yin, o_pi, o_dlt, o_xs, o_sur, o_lf, o_lo,
      o_bp) = _offsets(n, nl)
+    o_cyc = o_cb + n  # plain link closing a cycle of plain links (nl; topology rebuild only)
     # the full solve_step workspace (workspace_sizes), so a short one is always reported as
-    # STATUS_WORKSPACE by the general solver; this path uses 14 n + 3 nl + 4 ints, 17 n floats
+    # STATUS_WORKSPACE by the general solver; this path uses 14 n + 4 nl + 4 ints, 17 n floats
     ok = (fwork.shape[0] >= 14 * n * n + 24 * n + 128 + nl
           and iwork.shape[0] >= 24 * n + 7 * nl + 32)
     # topology cache (iwork tail, see workspace_sizes): components, plain pools, BFS order and
@@ -555,23 +558,33 @@ def solve_step(
             for i in range(n):
                 iwork[o_uf + i] = i
                 iwork[o_puf + i] = i
+            # plain links first, in link order (as the general solver contracts them): one
+            # joining two markets already in one plain pool closes a cycle of plain links and
+            # carries nothing (o_cyc = 1); it is left out of the forest below
             for l in range(nl):
                 iwork[o_bind + l] = 0
+                iwork[o_cyc + l] = 0
                 st = lstate[l]
                 if st == 2:
                     continue
                 # (fees and closed links were refused in the key pass above)
                 c0 = L_CAP_AB_R if st == 1 else L_CAP_AB
-                plain_l = lpar[l, c0] == np.inf and lpar[l, c0 + 1] == np.inf
+                if lpar[l, c0] == np.inf and lpar[l, c0 + 1] == np.inf:
+                    pa_ = _find_at(iwork, o_puf, ends[l, 0])
+                    pb_ = _find_at(iwork, o_puf, ends[l, 1])
+                    if pa_ == pb_:
+                        iwork[o_cyc + l] = 1
+                    else:
+                        iwork[o_puf + pa_] = pb_
+            for l in range(nl):
+                if lstate[l] == 2 or iwork[o_cyc + l] == 1:
+                    continue
                 ra = _find_at(iwork, o_uf, ends[l, 0])
                 rb = _find_at(iwork, o_uf, ends[l, 1])
                 if ra == rb:
-                    ok = False
+                    ok = False  # a quota link closes a cycle: the general solver
                     break
                 iwork[o_uf + ra] = rb
-                if plain_l:
-                    pa_ = _find_at(iwork, o_puf, ends[l, 0])
-                    iwork[o_puf + pa_] = _find_at(iwork, o_puf, ends[l, 1])
         if ok:
             for i in range(n):
                 iwork[o_csize + i] = 0
@@ -583,7 +596,7 @@ def solve_step(
                 for v in range(n + 1):
                     iwork[o_as + v] = 0
                 for l in range(nl):
-                    if lstate[l] != 2:
+                    if lstate[l] != 2 and iwork[o_cyc + l] == 0:
                         iwork[o_as + ends[l, 0] + 1] += 1
                         iwork[o_as + ends[l, 1] + 1] += 1
                 for v in range(n):
@@ -591,7 +604,7 @@ def solve_step(
                 for v in range(n):
                     iwork[o_ord + v] = iwork[o_as + v]  # fill pointers (the order is written after)
                 for l in range(nl):
-                    if lstate[l] != 2:
+                    if lstate[l] != 2 and iwork[o_cyc + l] == 0:
                         a = ends[l, 0]
                         b = ends[l, 1]
                         iwork[o_adj + iwork[o_ord + a]] = l
