@@ -61,12 +61,18 @@ from riskmodel.linking import (
 N_PROBLEMS = 10_000
 TOL = 1e-9
 
-#: cycles of restricted links (each closes one cycle beyond a spanning tree)
+#: cycles of restricted links: one cycle (exact search), then two and three independent cycles
+#: (Gauss-Seidel over the cycle-closing flows, each step exact)
 CLASSES = {
     "triangle": [(0, 1), (1, 2), (0, 2)],
     "square": [(0, 1), (1, 2), (2, 3), (3, 0)],
     "triangle_tail": [(0, 1), (1, 2), (2, 0), (2, 3)],
+    "square_chord": [(0, 1), (1, 2), (2, 3), (3, 0), (0, 2)],
+    "k4": [(0, 1), (1, 2), (2, 3), (3, 0), (0, 2), (1, 3)],
 }
+#: share of answers with STATUS_OK required (several cycles: STATUS_CYCLE where the outer
+#: iteration stops short; one cycle: always OK)
+MIN_OK = {"square_chord": 0.995, "k4": 0.995}
 
 
 def _restricted(rng: np.random.Generator, n: int, nl: int, k: int):
@@ -183,7 +189,7 @@ def test_restricted_cycles_meet_the_optimality_conditions(name):
     status = res[:, 0].astype(np.int64)
     assert not (res[:, 2].astype(bool) & (status != STATUS_INFEASIBLE)).any()  # no silent NaN
     ok = status == STATUS_OK
-    assert ok.mean() > 0.98, np.unique(status, return_counts=True)
+    assert ok.mean() >= MIN_OK.get(name, 1.0), np.unique(status, return_counts=True)
     cyc = (st != 2).all(axis=1) & ok  # every link open: a cycle of restricted links
     assert cyc.sum() > 0.2 * N_PROBLEMS
     worst = np.argsort(res[:, 1])[::-1][:5]
