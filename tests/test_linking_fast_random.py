@@ -55,7 +55,34 @@ CLASSES = {
     "star4": [(0, 1), (0, 2), (0, 3)],
     "tree6": [(0, 1), (1, 2), (1, 3), (0, 4), (4, 5)],
     "forest5": [(0, 1), (2, 3), (3, 4)],
+    # cycles: plain links closing a cycle of plain links carry nothing (as in the general
+    # solver); the fast path takes them when the other active links form a forest
+    "triangle": [(0, 1), (1, 2), (0, 2)],
+    "square_chord": [(0, 1), (1, 2), (2, 3), (3, 0), (0, 2)],
 }
+RESTRICT = {"triangle": 0.4, "square_chord": 0.3}
+
+
+def _plain_cycle(lp: np.ndarray, st: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per problem: some active plain link joins two markets already joined by earlier active
+    plain links (a cycle of plain links)."""
+    cap = np.where(st[..., None] == 1, lp[..., [L_CAP_AB_R, L_CAP_BA_R]],
+                   lp[..., [L_CAP_AB, L_CAP_BA]])
+    plain = (st != 2) & np.isinf(cap).all(axis=-1)
+    res = np.zeros(lp.shape[0], dtype=bool)
+    for p in np.flatnonzero(plain.sum(axis=1) >= 3):
+        uf = list(range(int(ends.max()) + 1))
+        for l in np.flatnonzero(plain[p]):
+            ra, rb = _root(uf, ends[l, 0]), _root(uf, ends[l, 1])
+            res[p] |= ra == rb
+            uf[ra] = rb
+    return res
+
+
+def _root(uf: list[int], u: int) -> int:
+    while uf[u] != u:
+        u = uf[u]
+    return u
 
 
 def _choice(rng, shape):
@@ -64,8 +91,10 @@ def _choice(rng, shape):
     return np.where(u == 0, np.inf, np.where(u == 1, 0.0, rng.uniform(0, 10, shape)))
 
 
-def _problems(rng: np.random.Generator, n: int, nl: int, k: int):
-    """(mkt[k, n, F], lpar[k, nl, L], state[k, nl]) drawn in bulk."""
+def _problems(rng: np.random.Generator, n: int, nl: int, k: int, restrict: float = 1.0):
+    """(mkt[k, n, F], lpar[k, nl, L], state[k, nl]) drawn in bulk; ``restrict`` scales the
+    chances of quotas, one-way links and restricted quotas (cycle classes draw fewer: cycles of
+    quota links go to the general solver's slow outer iteration)."""
     m = np.broadcast_to(market_array(n), (k, *market_array(n).shape)).copy()
     m[..., M_P_AUT] = rng.uniform(-20, 80, (k, n))
     m[..., M_C] = rng.uniform(0.3, 3.0, (k, n))
@@ -87,14 +116,14 @@ def _problems(rng: np.random.Generator, n: int, nl: int, k: int):
     m[:, 0, M_S] = 1.0
     lp = np.zeros((k, nl, N_LINK_FIELDS))
     kind = rng.uniform(size=(k, nl))
-    quota = kind < 0.4
-    one_way = (kind >= 0.4) & (kind < 0.5)
+    quota = kind < 0.4 * restrict
+    one_way = (kind >= 0.4 * restrict) & (kind < 0.5 * restrict)
     ab_only = rng.uniform(size=(k, nl)) < 0.5
     lp[..., L_CAP_AB] = np.where(quota, rng.uniform(0, 12, (k, nl)),
                                  np.where(one_way & ~ab_only, 0.0, np.inf))
     lp[..., L_CAP_BA] = np.where(quota, rng.uniform(0, 12, (k, nl)),
                                  np.where(one_way & ab_only, 0.0, np.inf))
-    restricted = rng.uniform(size=(k, nl)) < 0.3
+    restricted = rng.uniform(size=(k, nl)) < 0.3 * restrict
     lp[..., L_CAP_AB_R] = np.where(restricted, rng.uniform(0, 5, (k, nl)), lp[..., L_CAP_AB])
     lp[..., L_CAP_BA_R] = np.where(restricted, rng.uniform(0, 5, (k, nl)), lp[..., L_CAP_BA])
     # a few link fees: outside the fast path's domain (it must hand them to the general solver)
@@ -173,11 +202,15 @@ def test_fast_path_equals_general_solver_on_random_forests(name):
     rng = np.random.default_rng(list(CLASSES).index(name))
     fw, iw = workspace(n, nl)
     batches = []
+    cycles = []
     while sum(int((b[:, 0] == 1).sum()) for b in batches) < N_FAST and len(batches) < 8:
-        m, lp, st = _problems(rng, n, nl, N_DRAW)
+        m, lp, st = _problems(rng, n, nl, N_DRAW, RESTRICT.get(name, 1.0))
         batches.append(_compare(m, lp, st, ends, iwork_path_slot(n, nl), fw, iw))
+        cycles.append(_plain_cycle(lp, st, ends))
     res = np.concatenate(batches)
     fast = res[:, 0] == 1
+    if name in RESTRICT:  # the fast path took cycles of plain links
+        assert (fast & np.concatenate(cycles)).sum() >= 2_000, name
     assert fast.sum() >= N_FAST, (name, int(fast.sum()))
     assert res[:, 1].all(), "status differs"
     bits = res[fast, 4].astype(np.int64)

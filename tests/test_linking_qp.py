@@ -211,10 +211,11 @@ def test_random_pools_against_qp() -> None:
 
 
 def test_cycles_of_restricted_links_against_qp() -> None:
-    """Triangles and squares of restricted links: the outer iteration on cycle-closing flows."""
+    """Triangles, squares and pentagons of restricted links (with market bounds and fees, which
+    ``test_linking_cycles`` leaves out): the exact search on the cycle-closing flow."""
     rng = np.random.default_rng(22)
-    for case in range(12):
-        n = 3 + case % 2
+    for case in range(48):
+        n = 3 + case % 3
         m, links = random_problem(rng, n)
         m[:, M_FX] = 1.0
         extra = [Link(0, n - 1, quota_ab=rng.uniform(0, 8), quota_ba=rng.uniform(0, 8),

@@ -2,13 +2,16 @@
 general solver (:mod:`riskmodel.linking.network`) for everything else.
 
 The fast path takes a step when every eta is 1, no active link carries a fee and the active links
-form a forest over the markets (plain links and quota links, one-way included). Markets may have
+form a forest over the markets (plain links and quota links, one-way included) once plain links
+that close a cycle of plain links are left out: those carry nothing, as in the general solver
+(a triangle of plain links such as ``china_korea_japan`` is one pool). Markets may have
 collars, reserves, import/export bounds and market fees. When it cannot vouch for its answer the
 general solver runs instead (``_solve_general``).
 
-Method. Links at their quota (an active set grown from the solution without them, at most one
-pass per link) carry their quota and split a component into pools joined by free links. Each pool
-clears at one hub price with its binding inflows y:
+Method. Links at their quota (an active set grown from the solution without them; once it stops
+growing, a binding link whose hub gap has turned against it is released and the set grows again,
+at most 3 L + 2 passes) carry their quota and split a component into pools joined by free links.
+Each pool clears at one hub price with its binding inflows y:
 
 * the closed form ``(sum s c (p - d) - y) / sum c s^2 / fx`` (d: the market fee of the side each
   market trades on, guessed from the fee-free price) when every member then lies strictly inside
@@ -26,7 +29,8 @@ The answer is kept only when it satisfies every optimality condition with a marg
 strictly inside their quotas, binding links with the importer's hub price strictly above the
 exporter's) and is the one the general solver picks where the optimum is not unique: a pool that
 holds a free quota link must have a unique split (at most one member on a vertical segment: it
-takes the residual) and a unique price (pinned by that segment or some member on a sloped piece);
+takes the residual) and a unique price (pinned by that segment or some member on a sloped piece,
+which includes a member past its collar with the reserve used up);
 a pool in a component with binding quotas must have a unique price. Then it agrees with the
 general solver up to rounding (tested on random forests with binding collars, exhausted
 reserves, binding quotas, suspended links and zero floors).
@@ -171,6 +175,21 @@ def _market_ok(mkt: np.ndarray, i: int, q: float, x: float, d: float) -> bool:
     return _fast_market_ok(mkt[i, M_P_AUT], mkt[i, M_FEE_IMP], mkt[i, M_FEE_EXP],
                            mkt[i, M_FLOOR], mkt[i, M_CEIL], mkt[i, M_IMP_CAP],
                            mkt[i, M_EXP_CAP], q, x, d)
+
+
+@njit(cache=True, error_model="numpy")
+def _beyond_ok(mkt: np.ndarray, i: int, q: float, r: float, x: float, d: float) -> bool:
+    """Market i at own price q with reserve operation r: its reserve is used up and q lies
+    strictly beyond that collar point (margin ``_FAST_RTOL``), on the guessed side of its fee band
+    and strictly inside its bounds (the response is sloped there)."""
+    if r > 0.0:
+        k = mkt[i, M_CEIL]
+        ok = r == mkt[i, M_RES_UP] and q - k > _FAST_RTOL * max(1.0, abs(k))
+    else:
+        f = mkt[i, M_FLOOR]
+        ok = r == -mkt[i, M_RES_DOWN] and f - q > _FAST_RTOL * max(1.0, abs(f))
+    return ok and _fast_market_ok(mkt[i, M_P_AUT], mkt[i, M_FEE_IMP], mkt[i, M_FEE_EXP],
+                                  -np.inf, np.inf, mkt[i, M_IMP_CAP], mkt[i, M_EXP_CAP], q, x, d)
 
 
 @njit(cache=True, error_model="numpy")
@@ -403,6 +422,8 @@ def _pool_exact(mkt: np.ndarray, memb: np.ndarray, m0: int, m1: int, y: float,
             d = mkt[i, M_FEE_IMP] if x > 0.0 else -mkt[i, M_FEE_EXP]
             if r == 0.0 and _market_ok(mkt, i, q, x, d):
                 nslope += 1
+            elif r != 0.0 and _beyond_ok(mkt, i, q, r, x, d):
+                nslope += 1  # past its collar with the reserve used up: sloped again
         if vertical:
             cls = _CLS_VERTICAL if nvert > 1 else _CLS_VERTICAL1
         elif nslope > 0:
@@ -474,8 +495,9 @@ def solve_step(
     (o_uf, o_puf, o_comp, o_root, o_csize, o_as, o_adj, o_ord, o_pl, o_ms, o_mb, o_cls,
      o_bind, o_pnp, o_cb, o_yin, o_pi, o_dlt, o_xs, o_sur, o_lf, o_lo,
      o_bp) = _offsets(n, nl)
+    o_cyc = o_cb + n  # plain link closing a cycle of plain links (nl; topology rebuild only)
     # the full solve_step workspace (workspace_sizes), so a short one is always reported as
-    # STATUS_WORKSPACE by the general solver; this path uses 14 n + 3 nl + 4 ints, 17 n floats
+    # STATUS_WORKSPACE by the general solver; this path uses 14 n + 4 nl + 4 ints, 17 n floats
     ok = (fwork.shape[0] >= 14 * n * n + 24 * n + 128 + nl
           and iwork.shape[0] >= 24 * n + 7 * nl + 32)
     # topology cache (iwork tail, see workspace_sizes): components, plain pools, BFS order and
@@ -555,23 +577,33 @@ def solve_step(
             for i in range(n):
                 iwork[o_uf + i] = i
                 iwork[o_puf + i] = i
+            # plain links first, in link order (as the general solver contracts them): one
+            # joining two markets already in one plain pool closes a cycle of plain links and
+            # carries nothing (o_cyc = 1); it is left out of the forest below
             for l in range(nl):
                 iwork[o_bind + l] = 0
+                iwork[o_cyc + l] = 0
                 st = lstate[l]
                 if st == 2:
                     continue
                 # (fees and closed links were refused in the key pass above)
                 c0 = L_CAP_AB_R if st == 1 else L_CAP_AB
-                plain_l = lpar[l, c0] == np.inf and lpar[l, c0 + 1] == np.inf
+                if lpar[l, c0] == np.inf and lpar[l, c0 + 1] == np.inf:
+                    pa_ = _find_at(iwork, o_puf, ends[l, 0])
+                    pb_ = _find_at(iwork, o_puf, ends[l, 1])
+                    if pa_ == pb_:
+                        iwork[o_cyc + l] = 1
+                    else:
+                        iwork[o_puf + pa_] = pb_
+            for l in range(nl):
+                if lstate[l] == 2 or iwork[o_cyc + l] == 1:
+                    continue
                 ra = _find_at(iwork, o_uf, ends[l, 0])
                 rb = _find_at(iwork, o_uf, ends[l, 1])
                 if ra == rb:
-                    ok = False
+                    ok = False  # a quota link closes a cycle: the general solver
                     break
                 iwork[o_uf + ra] = rb
-                if plain_l:
-                    pa_ = _find_at(iwork, o_puf, ends[l, 0])
-                    iwork[o_puf + pa_] = _find_at(iwork, o_puf, ends[l, 1])
         if ok:
             for i in range(n):
                 iwork[o_csize + i] = 0
@@ -583,7 +615,7 @@ def solve_step(
                 for v in range(n + 1):
                     iwork[o_as + v] = 0
                 for l in range(nl):
-                    if lstate[l] != 2:
+                    if lstate[l] != 2 and iwork[o_cyc + l] == 0:
                         iwork[o_as + ends[l, 0] + 1] += 1
                         iwork[o_as + ends[l, 1] + 1] += 1
                 for v in range(n):
@@ -591,7 +623,7 @@ def solve_step(
                 for v in range(n):
                     iwork[o_ord + v] = iwork[o_as + v]  # fill pointers (the order is written after)
                 for l in range(nl):
-                    if lstate[l] != 2:
+                    if lstate[l] != 2 and iwork[o_cyc + l] == 0:
                         a = ends[l, 0]
                         b = ends[l, 1]
                         iwork[o_adj + iwork[o_ord + a]] = l
@@ -654,7 +686,7 @@ def solve_step(
     s_root = o_root  # scratch places of the pools (o_*: where they are read this pass)
     s_ms = o_ms
     s_mb = o_mb
-    while ok and not done and it <= nl:
+    while ok and not done and it <= 3 * nl + 1:
         it += 1
         for i in range(n):
             fwork[o_yin + i] = 0.0
@@ -779,6 +811,19 @@ def solve_step(
                     iwork[o_bind + l] = -1
                     grown = True
                 fwork[o_lf + w] = fl
+            if ok and not grown:
+                # a binding link whose hub gap turned against it once others bound is released
+                # (only when nothing grew: answers of the grow-only set are unchanged)
+                for l in range(nl):
+                    bl = iwork[o_bind + l]
+                    if bl == 0:
+                        continue
+                    ha = fwork[o_pi + iwork[o_root + ends[l, 0]]]
+                    hb = fwork[o_pi + iwork[o_root + ends[l, 1]]]
+                    gap = (hb - ha) if bl > 0 else (ha - hb)
+                    if gap < -_FAST_RTOL * max(1.0, abs(ha), abs(hb)):
+                        iwork[o_bind + l] = 0
+                        grown = True
             done = ok and not grown
     ok = ok and done
     if ok:

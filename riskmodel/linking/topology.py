@@ -95,7 +95,7 @@ FLAG_LINKED = 32  # the market is in a component with at least one other market
 
 # ---- solver status (return value of solve_step) ----------------------------------------------
 STATUS_OK = 0
-STATUS_CYCLE = 1  # cycle of restricted links: the outer iteration did not converge
+STATUS_CYCLE = 1  # several cycles of restricted links: the outer iteration did not converge
 STATUS_INFEASIBLE = 2  # no clearing price (inconsistent collars): outputs NaN
 STATUS_WORKSPACE = 3  # fwork / iwork too small (use workspace()); nothing was computed
 
