@@ -6,3 +6,7 @@ kernels) -> ``batch`` (scenario files, runs) -> ``firm`` (compliance-cost risk r
 """
 
 __version__ = "0.1.0"
+
+from riskmodel.numba_cache import configure as _configure_numba_cache
+
+_configure_numba_cache()  # before any kernel is decorated: a cache folder per source version
