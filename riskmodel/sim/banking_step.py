@@ -1,0 +1,129 @@
+"""Banking inside the Monte Carlo kernel: the rolling-horizon bridge per market-day and the bank
+ledger per compliance date (docs/BANKING.md §3, §7).
+
+Scalar, ``inline="always"`` versions of :func:`riskmodel.banking.hotelling.scarcity_gaps` and
+:func:`~riskmodel.banking.hotelling.bridged_price`: called across a numba boundary with array
+slices they cost about 85 ns fixed plus 2 ns per window year (measured, BANKING.md §7.3), so the
+kernel compiles them into its own loops. They read market i's row of the banking array ``bk``
+(layout: :mod:`riskmodel.sim.layout`, ``BK_*`` and :func:`offsets`) and the work row ``w[i]``.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from riskmodel.banking import msr
+from riskmodel.sim import layout as L
+
+#: Allowances per Mt (the MSR rules are stated in allowances, the kernel runs in Mt).
+_PER_MT = 1e6
+
+
+@njit(cache=True, inline="always")
+def offsets(n_years: int, hm: int) -> tuple[int, int, int, int]:
+    """(n̄, ΔS ahead, window length, bounds) column offsets of ``bk`` (see ``layout.bk_offsets``)."""
+    o_nbar = L.NBK
+    o_dq = o_nbar + n_years + hm
+    o_m1 = o_dq + n_years + hm
+    return o_nbar, o_dq, o_m1, o_m1 + n_years
+
+
+@njit(cache=True, inline="always")
+def gaps(bk, i: int, y: int, n_years: int, p_obs: float, bank_obs: float, c: float, w) -> float:
+    """Back out ξ from the observed price of market i in year y (bank ``bank_obs``) and fill
+    ``w[i, k]`` with the gaps β_k (g_k - ξ) (>= 0, exactly 0 at the argmin). Returns ξ."""
+    hm = int(bk[i, L.BK_HM])
+    o_nbar, _, o_m1, o_ell = offsets(n_years, hm)
+    m1 = int(bk[i, o_m1 + y])
+    r = bk[i, L.BK_R]
+    phi = bk[i, L.BK_PHI]
+    cum = 0.0
+    g = 1.0
+    ann = 0.0
+    sphi = 0.0
+    fk = 1.0
+    xi = 1e300
+    for k in range(m1):
+        cum += bk[i, o_nbar + y + k]
+        ann += g
+        g *= 1.0 + r
+        sphi += fk
+        fk *= phi
+        alpha = (cum - bank_obs + bk[i, o_ell + y * hm + k]) / (c * ann)
+        gk = (p_obs - alpha) / (sphi / ann)
+        w[i, k] = gk
+        if gk < xi:
+            xi = gk
+    g = 1.0
+    ann = 0.0
+    sphi = 0.0
+    fk = 1.0
+    for k in range(m1):
+        ann += g
+        g *= 1.0 + r
+        sphi += fk
+        fk *= phi
+        w[i, k] = (sphi / ann) * (w[i, k] - xi)
+    return xi
+
+
+@njit(cache=True, inline="always")
+def bridged(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float, dbank: float,
+            c: float) -> float:
+    """A variant's price: max{0, max_k (p_obs - w_k + D_k)}, D_k = (Σ_{j<=k} ΔS_j - dbank) /
+    (c A_k) with ΔS_0 = ``ds0`` (this year's supply shortfall against the observed design) and
+    ΔS_j (j >= 1) the expected cap difference of year y+j; ``dbank`` = B^v - B^o."""
+    hm = int(bk[i, L.BK_HM])
+    _, o_dq, o_m1, _ = offsets(n_years, hm)
+    m1 = int(bk[i, o_m1 + y])
+    r = bk[i, L.BK_R]
+    best = 0.0
+    cum = ds0
+    g = 1.0
+    ann = 0.0
+    for k in range(m1):
+        if k > 0:
+            cum += bk[i, o_dq + y + k]
+        ann += g
+        g *= 1.0 + r
+        v = p_obs - w[i, k] + (cum - dbank) / (c * ann)
+        if v > best:
+            best = v
+    return best
+
+
+@njit(cache=True, inline="always")
+def nbar(bk, i: int, y: int, n_years: int) -> float:
+    """Reference required abatement n̄ of year y (Mt)."""
+    return bk[i, L.NBK + y]
+
+
+@njit(cache=True, inline="always")
+def year_end_bound(bk, i: int, y: int, n_years: int) -> float:
+    """ℓ_0 of year y's window: the year-end bank may not fall below it (Mt)."""
+    hm = int(bk[i, L.BK_HM])
+    _, _, _, o_ell = offsets(n_years, hm)
+    return bk[i, o_ell + y * hm]
+
+
+@njit(cache=True, inline="always")
+def bank_step(bank: float, supply: float, imports: float, reserve: float, emissions: float,
+              bound: float) -> tuple[float, float]:
+    """Next year's bank and the year's non-compliance (``riskmodel.banking.ledger.bank_step``):
+    firms cannot surrender permits they do not hold, so the bank is held at its bound and the
+    excess is reported as non-compliance (Mt)."""
+    raw = bank + supply + imports + reserve - emissions
+    if raw < bound:
+        return bound, bound - raw
+    return raw, 0.0
+
+
+@njit(cache=True, inline="always")
+def msr_adjustment(year: int, tnac: float, tnac_prev: float, holdings: float,
+                   prev_auction: float) -> tuple[float, float]:
+    """The EU MSR's supply change in calendar ``year`` read from the bank (Mt): release minus
+    intake, with the intake lag, bands and invalidation of :func:`riskmodel.banking.msr.msr_year`
+    (TNAC of years ``year - 1`` and ``year - 2``). Returns (change, holdings at year end)."""
+    i_in, rel, _, h = msr.msr_year(year, tnac * _PER_MT, tnac_prev * _PER_MT,
+                                   holdings * _PER_MT, prev_auction * _PER_MT)
+    return (rel - i_in) / _PER_MT, h / _PER_MT

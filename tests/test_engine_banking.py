@@ -1,0 +1,255 @@
+"""Banking in the engine (docs/BANKING.md §7): the scenario field and its sources, the slope
+calibration, bit-identity when banking is off, the observed design reproducing the fitted price,
+the transitory-shock response X/(c A_k*), the bank ledger on simulated paths, common random
+numbers and chunk invariance with banking on, and every shipped scenario running with it."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from numba import njit
+
+from riskmodel import config
+from riskmodel.banking.hotelling import price_map
+from riskmodel.banking.rules import rules_from_catalogue, window_bounds
+from riskmodel.data.catalogue import load_market
+from riskmodel.errors import InputError
+from riskmodel.sim import banking_step as BK
+from riskmodel.sim import layout as L
+from riskmodel.sim.engine import merge_chunks, n_chunks, simulate, simulate_chunk
+from riskmodel.sim.provenance import design_report
+from riskmodel.sim.resolve import resolve
+from riskmodel.sim.scenario import scenario_from_dict
+
+SCENARIOS = Path(config.PROJECT_ROOT) / "data" / "scenarios"
+
+
+def shipped_dict(name: str, paths: int = 40, ppc: int = 20, banking=None, **sim) -> dict:
+    """A shipped scenario's mapping (no sweep) with few paths, optionally a banking block."""
+    d = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text(encoding="utf-8"))
+    d.pop("sweep", None)
+    d["simulation"] = {**d.get("simulation", {}), "paths": paths, "paths_per_chunk": ppc,
+                       "keep_annual": True, **sim}
+    if banking is not None:
+        d["banking"] = banking
+    return d
+
+
+def shipped(name: str, paths: int = 40, ppc: int = 20, banking=None, **sim):
+    """A shipped scenario (no sweep) with few paths, optionally with a banking block."""
+    return scenario_from_dict(shipped_dict(name, paths, ppc, banking, **sim))
+
+
+# --------------------------------------------------------------------------- scenario field
+
+
+def test_banking_field_is_validated_and_merged():
+    s = shipped("eu_switzerland", banking={"horizon": 5, "carry": 0.01})
+    d = s.model_dump()
+    d["markets"][0]["banking"] = {"horizon": 8}
+    s2 = scenario_from_dict(d)
+    merged = s2.banking_of(0)
+    assert (merged.horizon, merged.carry) == (8, 0.01)
+    assert s2.banking_field(0, "horizon") == "markets[0].banking.horizon"
+    assert s2.banking_field(0, "carry") == "banking.carry"
+    assert s2.banking_field(1, "persistence") is None
+    for bad, fld in (({"horizon": 0}, "banking.horizon"),
+                     ({"persistence": 0}, "banking.persistence"),
+                     ({"carry": -0.1}, "banking.carry"), ({"bogus": 1}, "banking.bogus"),
+                     ({"initial_bank": -5}, "banking.initial_bank")):
+        d = s.model_dump()
+        d["banking"] = bad
+        with pytest.raises(InputError) as e:
+            scenario_from_dict(d)
+        assert e.value.field == fld
+
+
+def test_design_report_shows_banking_with_sources():
+    rep = design_report(shipped("eu_switzerland", banking={}))
+    eu = rep["markets"]["eu_ets"]
+    assert eu["banking.on"]["value"] is True
+    assert eu["banking.horizon"] == {"value": 10, "source": "default: 10 (BANKING.md §4)",
+                                     "unit": "yr"}
+    # the scenario's TNAC is the EU bank; the MSR holdings come from the scenario too
+    assert eu["banking.initial_bank"]["value"] == 1110.9
+    assert eu["banking.initial_bank"]["source"] == "scenario: markets[0].stabilisation.tnac0"
+    assert eu["banking.msr.holdings0"]["value"] == 400.0
+    assert "rules.calibrate_slope" in eu["abatement.slope"]["source"]
+    off = design_report(shipped("eu_switzerland"))["markets"]["eu_ets"]
+    assert off["banking.on"]["value"] is False
+    kets = design_report(shipped("korea_stabilisation", banking={}))["markets"]["k_ets"]
+    assert kets["banking.borrowing_share"]["value"] == 0.15
+    assert "borrowing.limit_share" in kets["banking.borrowing_share"]["source"]
+
+
+def test_slope_makes_the_map_price_the_price_level():
+    """c solves Φ(B_0, n̄) = price level, checked with the independent price_map and the
+    catalogue's window bounds (K-ETS: Phase 3 permits expire after 2026)."""
+    s = shipped("korea_stabilisation", banking={"initial_bank": 20.0})
+    rs = resolve(s)
+    k = rs.ids.index("k_ets")
+    c, plevel, bau = rs.mp[k, L.C], rs.mp[k, L.PLEVEL], rs.mp[k, L.BAU]
+    rules = rules_from_catalogue(load_market("k_ets"), range(2024, 2040))
+    qobs = np.full(12, rs.qobs[k, 0])
+    ell = window_bounds(rules, 2024, 10, qobs)
+    assert len(ell) == 3  # 2024-2026
+    p, kstar = price_map(20.0, bau - qobs[:3], ell, c, 0.0)
+    assert p == pytest.approx(plevel, rel=1e-12)
+    assert any(f"k* = {2024 + kstar}" in n for n in rs.notes)
+
+
+def test_linear_abatement_is_required():
+    d = shipped("regulatory_events", banking={}).model_dump()
+    d["markets"][1]["abatement"]["exponent"] = 1.5
+    with pytest.raises(InputError) as e:
+        resolve(scenario_from_dict(d))
+    assert e.value.field == "markets[1].abatement.exponent"
+
+
+# --------------------------------------------------------------------------- bit identity
+
+
+def test_absent_or_horizon_one_is_bit_identical():
+    """Banking absent, or H = 1 with no bank: today's branch, identical tables and paths."""
+    base = simulate(shipped("regulatory_events"))
+    h1 = simulate(shipped("regulatory_events", banking={"horizon": 1}))
+    assert "bank_mean" not in set(base.table.statistic)
+    np.testing.assert_array_equal(base.table.value.to_numpy(), h1.table.value.to_numpy())
+    for k in base.annual:
+        np.testing.assert_array_equal(base.annual[k], h1.annual[k])
+    np.testing.assert_array_equal(base.paths["price"], h1.paths["price"])
+
+
+def test_observed_design_in_autarky_reproduces_the_fitted_price():
+    """With banking on, the autarky variant under the observed design prices exactly (==) the
+    fitted price on every path and compliance date, and its bank moves as the observed one."""
+    for h in (5, 10):
+        r = simulate(shipped("regulatory_events", banking={"horizon": h, "carry": 0.02}))
+        a = r.annual
+        np.testing.assert_array_equal(a["price_autarky"][0], a["price_observed"][0])
+        assert np.all(a["price_observed"][0] > 0)
+        # without an event the bank is not pinned: it moves with the fitted price
+        assert np.ptp(a["bank"][0]) > 0
+
+
+@njit(cache=True)
+def _shocked(bk, i, y, n_years, p_obs, bank_obs, c, x, hm):
+    w = np.zeros((bk.shape[0], hm))
+    BK.gaps(bk, i, y, n_years, p_obs, bank_obs, c, w)
+    return BK.bridged(bk, i, y, n_years, p_obs, w, x, 0.0, c)
+
+
+def test_one_year_supply_shock_moves_the_price_by_x_over_c_a():
+    """Deterministic: a one-year shortfall X moves the bridged price by X / (c A_k*), k* the
+    exhaustion year of the map (from the independent price_map) while it stays the argmax."""
+    s = shipped("eu_switzerland", banking={"horizon": 10, "carry": 0.03})
+    rs = resolve(s)
+    bk, k = rs.bk, 0
+    hm = int(bk[k, L.BK_HM])
+    o_nbar, _, o_m1, o_ell, _ = L.bk_offsets(rs.years, hm)
+    c = rs.mp[k, L.C]
+    m1 = int(bk[k, o_m1])
+    nbar = bk[k, o_nbar:o_nbar + m1]
+    ell = bk[k, o_ell:o_ell + m1]
+    checked = 0
+    kstars = set()
+    for bank in (0.0, 300.0, 900.0):
+        p, kstar = price_map(bank, nbar, ell, c, 0.03)
+        kstars.add(kstar)
+        ann = ((1.03) ** np.arange(kstar + 1)).sum()
+        for x in (-0.5, 0.5, 2.0):
+            got = _shocked(bk, k, 0, rs.years, p, bank, c, x, hm)
+            assert got - p == pytest.approx(x / (c * ann), rel=1e-9, abs=1e-12)
+            checked += 1
+    assert checked == 9
+    assert max(kstars) >= 5  # a bank spreads the shock over years: A_k* >= 5
+
+
+# --------------------------------------------------------------------------- the ledger
+
+
+def _check_ledger(r, rs, bound_tol=1e-9):
+    a = r.annual
+    nv = len(r.scenario.simulation.variants)
+    b0 = rs.bk[:, L.BK_B0]
+    for v in range(nv):
+        bank = a["bank"][v]  # [path, market, year]
+        prev = np.concatenate([np.broadcast_to(b0[None, :, None], bank[:, :, :1].shape),
+                               bank[:, :, :-1]], axis=2)
+        flows = a["supply"][v] + a["flow"][v] + a["reserve"][v] - a["emissions"][v] + \
+            a["noncompliance"][v]
+        scale = np.abs(bank).max() + np.abs(a["emissions"][v]).max()
+        on = rs.bk[:, L.BK_ON] > 0
+        np.testing.assert_allclose((bank - prev)[:, on], flows[:, on], rtol=0,
+                                   atol=1e-10 * scale)
+        assert np.all(a["noncompliance"][v] >= 0)
+        # Σ flows = 0 across markets on every path-year (same permit units)
+        np.testing.assert_allclose(a["flow"][v].sum(axis=1), 0.0, atol=1e-9 * scale)
+
+
+def test_bank_ledger_is_conserved_on_simulated_paths():
+    s = shipped("regulatory_events", paths=30, ppc=30, banking={"horizon": 5})
+    r = simulate(s)
+    rs = resolve(s)
+    _check_ledger(r, rs)
+    # K-ETS borrows within Phase 3: its bank may go below 0 but not below -15 % of supply
+    k = rs.ids.index("k_ets")
+    low = -0.15 * r.annual["supply"][:, :, k, :].max()
+    assert r.annual["bank"][:, :, k, :].min() >= low - 1e-9
+    t = r.table
+    assert {"bank_mean", "bank_sd", "noncompliance_mean", "noncompliance_share"} <= set(
+        t.statistic)
+    assert set(t[t.statistic == "bank_mean"].unit) == {"Mt"}
+    assert "Banking" in r.summary()
+
+
+def test_eu_msr_reads_the_bank():
+    """The MSR takes in from the bank: supply falls below the cap by the lagged intake."""
+    s = shipped("eu_switzerland", paths=20, ppc=20, banking={})
+    r = simulate(s)
+    rs = resolve(s)
+    _check_ledger(r, rs)
+    sup = r.annual["supply"][0, :, 0, 0]
+    cap = rs.qcf[0, 0]
+    # 2024: 4/12 of the intake on TNAC 2023 (the scenario's 1,110.9 M: 24 %) plus 8/12 of the
+    # intake on TNAC 2022 (taken equal to it): 0.24 x 1,110.9 Mt
+    np.testing.assert_allclose(sup, cap - 0.24 * 1110.9, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- invariance
+
+
+def test_chunk_invariance_and_common_random_numbers_with_banking_on():
+    d = shipped_dict("regulatory_events", paths=40, ppc=10, banking={})
+    s = scenario_from_dict(d)
+    full = simulate(s)
+    parts = [pickle.loads(pickle.dumps(simulate_chunk(s, c))) for c in range(n_chunks(s))]
+    res = merge_chunks(s, [parts[2], parts[0], parts[3], parts[1]])
+    np.testing.assert_array_equal(full.table.value.to_numpy(), res.table.value.to_numpy())
+    for k in full.annual:
+        np.testing.assert_array_equal(full.annual[k], res.annual[k])
+    # events draw from their own stream: autarky and linked are unchanged without events
+    d["events"] = {"links": [], "markets": []}
+    quiet = simulate(scenario_from_dict(d))
+    np.testing.assert_array_equal(quiet.annual["price"][:2], full.annual["price"][:2])
+    np.testing.assert_array_equal(quiet.annual["bank"][:2], full.annual["bank"][:2])
+    np.testing.assert_array_equal(quiet.annual["price_observed"], full.annual["price_observed"])
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_scenario_runs_with_banking_on(path):
+    d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    d.pop("sweep", None)
+    d["simulation"] = {**d.get("simulation", {}), "paths": 4, "paths_per_chunk": 4,
+                       "keep_annual": True}
+    d["horizon"] = {**d.get("horizon", {}), "days_per_year": 20}
+    d["banking"] = {}
+    s = scenario_from_dict(d)
+    r = simulate(s)
+    rs = resolve(s)
+    assert np.isfinite(r.table[r.table.statistic == "price_mean"].value).all()
+    _check_ledger(r, rs)
