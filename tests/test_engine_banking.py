@@ -18,9 +18,11 @@ from riskmodel.banking.hotelling import price_map
 from riskmodel.banking.rules import rules_from_catalogue, window_bounds
 from riskmodel.data.catalogue import load_market
 from riskmodel.errors import InputError
+from riskmodel.linking import M_C, M_FX, M_P_AUT
 from riskmodel.sim import banking_step as BK
 from riskmodel.sim import layout as L
 from riskmodel.sim.engine import merge_chunks, n_chunks, simulate, simulate_chunk
+from riskmodel.sim.kernel import plain_pools
 from riskmodel.sim.provenance import design_report
 from riskmodel.sim.resolve import resolve
 from riskmodel.sim.scenario import scenario_from_dict
@@ -253,3 +255,69 @@ def test_every_shipped_scenario_runs_with_banking_on(path):
     rs = resolve(s)
     assert np.isfinite(r.table[r.table.statistic == "price_mean"].value).all()
     _check_ledger(r, rs)
+
+
+@njit(cache=True)
+def _pool(bk, n_years, p_obs, bank_obs, dbank, mkt, ends, hm):
+    n = mkt.shape[0]
+    w = np.zeros((n, hm))
+    pob = np.zeros((1, n))
+    ds0 = np.zeros(n)
+    for i in range(n):
+        pob[0, i] = p_obs[i]
+        BK.gaps(bk, i, 0, n_years, p_obs[i], bank_obs[i], mkt[i, M_C], w)
+        mkt[i, M_P_AUT] = BK.bridged(bk, i, 0, n_years, p_obs[i], w, 0.0, dbank[i], mkt[i, M_C])
+    lst = np.zeros(ends.shape[0], dtype=np.int64)
+    par = np.zeros(n, dtype=np.int64)
+    rm1 = np.zeros(n, dtype=np.int64)
+    rnb = np.zeros(n, dtype=np.int64)
+    rcnt = np.zeros(n, dtype=np.int64)
+    rk = np.zeros(n, dtype=np.int64)
+    rbest = np.zeros(n)
+    hz = np.zeros((n, hm))
+    BK.pool_exhaustion(bk, 0, n_years, pob, 0, w, ds0, dbank, mkt, M_C, M_FX, M_P_AUT, ends,
+                       lst, par, rm1, rnb, rcnt, rbest, rk, hz)
+    lw = np.full((ends.shape[0], 8), np.inf)
+    lw[:, 2:4] = 0.0
+    lw[:, 6:8] = 0.0
+    price = np.zeros(n)
+    x = np.zeros(n)
+    ok = plain_pools(mkt, ends, lw, lst, par, np.zeros(n), np.zeros(n), price, x)
+    return ok, price, x
+
+
+def test_plain_pool_banks_as_one():
+    """A plain link of two banking markets prices at the pooled map Φ(ΣB, Σn̄) (in the
+    numeraire; hotelling.pool_price), not at the average of the members' own prices, and the
+    flows sum to zero."""
+    from riskmodel.banking.hotelling import pool_price
+    from riskmodel.linking import M_CEIL, M_ETA, M_FLOOR, M_S, market_array
+
+    s = shipped("eu_switzerland", banking={"horizon": 10, "carry": 0.02})
+    rs = resolve(s)
+    bk, n = rs.bk, rs.n
+    hm = int(bk[0, L.BK_HM])
+    o_nbar, _, o_m1, o_ell, _ = L.bk_offsets(rs.years, hm)
+    m1 = int(bk[0, o_m1])
+    assert m1 == int(bk[1, o_m1]) == 10
+    nbar = np.ascontiguousarray(bk[:, o_nbar:o_nbar + m1])
+    ell = np.ascontiguousarray(bk[:, o_ell:o_ell + m1])
+    c, fx = rs.mp[:, L.C], rs.mp[:, L.FX]
+    mkt = market_array(n)
+    mkt[:, M_C], mkt[:, M_FX], mkt[:, M_ETA], mkt[:, M_S] = c, fx, 1.0, 1.0
+    mkt[:, M_FLOOR], mkt[:, M_CEIL] = 0.0, np.inf
+    bank_obs = bk[:, L.BK_B0].copy()
+    p_obs = np.array([price_map(bank_obs[i], nbar[i], ell[i], c[i], 0.02)[0] for i in range(n)])
+    for dbank in (np.array([0.0, 0.0]), np.array([-200.0, 3.0]), np.array([150.0, -1.0])):
+        ok, price, x = _pool(bk, rs.years, p_obs, bank_obs, dbank, mkt.copy(), rs.ends, hm)
+        assert ok
+        want, _ = pool_price(bank_obs + dbank, nbar, ell, c / fx, 0.02)
+        np.testing.assert_allclose(price * fx, want, rtol=1e-10)
+        assert abs(x.sum()) < 1e-9 * np.abs(x).max()
+    # the pooled map is not the c-weighted average of the members' own prices
+    own = [price_map(bank_obs[i] + 150.0 * (i == 0), nbar[i], ell[i], c[i], 0.02)[0]
+           for i in range(n)]
+    avg = sum(c[i] * own[i] for i in range(n)) / sum(c[i] / fx[i] for i in range(n))
+    ok, price, _ = _pool(bk, rs.years, p_obs, bank_obs, np.array([150.0, 0.0]), mkt.copy(),
+                         rs.ends, hm)
+    assert abs(price[0] * fx[0] - avg) > 1e-6 * avg

@@ -127,3 +127,102 @@ def msr_adjustment(year: int, tnac: float, tnac_prev: float, holdings: float,
     i_in, rel, _, h = msr.msr_year(year, tnac * _PER_MT, tnac_prev * _PER_MT,
                                    holdings * _PER_MT, prev_auction * _PER_MT)
     return (rel - i_in) / _PER_MT, h / _PER_MT
+
+
+@njit(cache=True, inline="always")
+def _root(par, a: int) -> int:
+    while par[a] != a:
+        a = par[a]
+    return a
+
+
+@njit(cache=True, inline="always")
+def horizon_prices(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float, dbank: float,
+                   c: float, hz) -> int:
+    """Market i's horizon prices π_{i,k} = p_obs - w_k + D_k (unclipped) into ``hz[i, :m1]``;
+    returns the window length m1."""
+    hm = int(bk[i, L.BK_HM])
+    _, o_dq, o_m1, _ = offsets(n_years, hm)
+    m1 = int(bk[i, o_m1 + y])
+    r = bk[i, L.BK_R]
+    cum = ds0
+    g = 1.0
+    ann = 0.0
+    for k in range(m1):
+        if k > 0:
+            cum += bk[i, o_dq + y + k]
+        ann += g
+        g *= 1.0 + r
+        hz[i, k] = p_obs - w[i, k] + (cum - dbank) / (c * ann)
+    return m1
+
+
+@njit(cache=True, inline="always")
+def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, mkt, m_c: int,
+                    m_fx: int, m_paut: int, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz) -> None:
+    """Banking across links (BANKING.md §3, the design note's rule): each connected component
+    of active links is treated as a plain pool to find its expected exhaustion year k*,
+    P = max{0, max_k Σ_i c_i π_{i,k} / Σ_i c_i / fx_i} (numeraire), and each member's horizon
+    price π_{i,k*} becomes its autarky price ``mkt[i, m_paut]`` for the link solver. For plain
+    links the solver's pool price is then exactly the pooled map (flows c_i (π_{i,k*} - P_i));
+    for restricted links it is the exhaustion-year rule, whose error docs/BANKING.md reports.
+    A market that does not bank keeps its static price in every window year; the pool's
+    window ends with its shortest member's. Components without a banking member, and pools
+    whose map price is 0, keep the members' own prices."""
+    n = mkt.shape[0]
+    hm = hz.shape[1]
+    for i in range(n):
+        par[i] = i
+    for q in range(ends.shape[0]):
+        if lst[q] == 2:
+            continue
+        ra = _root(par, ends[q, 0])
+        rb = _root(par, ends[q, 1])
+        if ra != rb:
+            par[rb] = ra
+    for i in range(n):
+        rm1[i] = hm
+        rnb[i] = 0
+        rcnt[i] = 0
+    for i in range(n):
+        r = _root(par, i)
+        rcnt[r] += 1
+        if bk[i, L.BK_ON] > 0.0:
+            m1 = horizon_prices(bk, i, y, n_years, pob[td, i], w, ds0[i], dbank[i],
+                                mkt[i, m_c], hz)
+            rnb[r] += 1
+            if m1 < rm1[r]:
+                rm1[r] = m1
+        else:
+            for k in range(hm):
+                hz[i, k] = mkt[i, m_paut]
+    for r in range(n):
+        rbest[r] = 0.0
+        rk[r] = -1
+        if _root(par, r) != r or rnb[r] == 0 or rcnt[r] < 2:
+            continue
+        for k in range(rm1[r]):
+            num = 0.0
+            den = 0.0
+            for i in range(n):
+                if _root(par, i) == r:
+                    num += mkt[i, m_c] * hz[i, k]
+                    den += mkt[i, m_c] / mkt[i, m_fx]
+            v = num / den
+            if v > rbest[r]:
+                rbest[r] = v
+                rk[r] = k
+    for i in range(n):
+        r = _root(par, i)
+        if rk[r] >= 0:
+            mkt[i, m_paut] = hz[i, rk[r]]
+
+
+@njit(cache=True, inline="always")
+def ledger_reserve(reserve: float, user_floor: float) -> float:
+    """The reserve in the bank ledger: sales at a ceiling, and withholding at a floor the user
+    set; the engine's zero floor without a collar withholds nothing under banking (a surplus
+    is banked, never priced below zero)."""
+    if reserve < 0.0 and user_floor <= 0.0:
+        return 0.0
+    return reserve

@@ -257,6 +257,15 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     bobs = np.zeros(N)
     bkw = np.zeros((N, int(bk[0, L.BK_HM]) if bon else 1))
     rv = np.zeros((3, N))
+    pin1 = np.zeros((3, N))
+    bds0 = np.zeros(N)
+    bdb = np.zeros(N)
+    hz = np.zeros(bkw.shape)
+    rm1 = np.zeros(N, dtype=np.int64)
+    rnb = np.zeros(N, dtype=np.int64)
+    rcnt = np.zeros(N, dtype=np.int64)
+    rbest = np.zeros(N)
+    rk = np.zeros(N, dtype=np.int64)
     mlen = max(1, dpy // 12)
     # per-block draw buffers (one block = up to one year of days)
     msx = np.full(N, -1, dtype=np.int64)  # slot of market i among the regime-switching ones
@@ -430,8 +439,9 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     if bon and bk[i, L.BK_ON] > 0.0:
                         # the bridged price: this year's shortfall against the observed
                         # design, expected cap differences ahead, the bank difference
-                        pa = BK.bridged(bk, i, y, Y, pob[td, i], bkw, Sob[td, i] - S - ex * U[i],
-                                        bst[v, i, 0] - bobs[i], mp[i, L.C])
+                        bds0[i] = Sob[td, i] - S - ex * U[i]
+                        bdb[i] = bst[v, i, 0] - bobs[i]
+                        pa = BK.bridged(bk, i, y, Y, pob[td, i], bkw, bds0[i], bdb[i], mp[i, L.C])
                     elif mp[i, L.ETA] == 1.0:
                         pa = d / mp[i, L.C]
                     else:
@@ -472,9 +482,14 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         same = False
                 if v == 1 and any_link:
                     same = False
+                if bon and any_link:
+                    # banking across links: the component's exhaustion year sets the solver's
+                    # autarky prices (pooled map for plain pools)
+                    BK.pool_exhaustion(bk, y, Y, pob, td, bkw, bds0, bdb, mkt, M_C, M_FX, M_P_AUT,
+                                       ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz)
                 if same:
                     for i in range(N):
-                        if (paut[v, i] != paut[v - 1, i] or mkt[i, M_FLOOR] != fl1[v - 1, i]
+                        if (mkt[i, M_P_AUT] != pin1[v - 1, i] or mkt[i, M_FLOOR] != fl1[v - 1, i]
                                 or mkt[i, M_RES_DOWN] != rd1[v - 1, i]
                                 or mkt[i, M_RES_UP] != ru1[v - 1, i]):
                             same = False
@@ -509,6 +524,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         qbind[v, i] = (flags[i] & _QFLAGS) != 0
                         rv[v, i] = out[i, O_RESERVE]
                 for i in range(N):
+                    pin1[v, i] = mkt[i, M_P_AUT]
                     fl1[v, i] = mkt[i, M_FLOOR]
                     rd1[v, i] = mkt[i, M_RES_DOWN]
                     ru1[v, i] = mkt[i, M_RES_UP]
@@ -612,6 +628,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                             # the bank ledger: B' = B + S + x + R - E, held at its bound with
                             # the excess reported as non-compliance (banking/ledger.py)
                             prev_b = bst[v, i, 0]
+                            rv[v, i] = BK.ledger_reserve(rv[v, i], mp[i, L.COLLAR_F])
                             bst[v, i, 0], short = BK.bank_step(
                                 prev_b, Sv[v, i], yv[v, i, L.ST_FLOW], rv[v, i], E,
                                 BK.year_end_bound(bk, i, y, Y))
