@@ -183,7 +183,7 @@ def _check_ledger(r, rs, bound_tol=1e-9):
         prev = np.concatenate([np.broadcast_to(b0[None, :, None], bank[:, :, :1].shape),
                                bank[:, :, :-1]], axis=2)
         flows = a["supply"][v] + a["flow"][v] + a["reserve"][v] - a["emissions"][v] + \
-            a["noncompliance"][v]
+            a["noncompliance"][v] + a["delink_transfer"][v]
         scale = np.abs(bank).max() + np.abs(a["emissions"][v]).max()
         on = rs.bk[:, L.BK_ON] > 0
         np.testing.assert_allclose((bank - prev)[:, on], flows[:, on], rtol=0,
@@ -321,3 +321,31 @@ def test_plain_pool_banks_as_one():
     ok, price, _ = _pool(bk, rs.years, p_obs, bank_obs, np.array([150.0, 0.0]), mkt.copy(),
                          rs.ends, hm)
     assert abs(price[0] * fx[0] - avg) > 1e-6 * avg
+
+
+def test_delinking_conventions():
+    """'holder' keeps banked permits where they are held; 'origin' moves the partner's permits
+    back when the link is suspended: conserved across the pair, only in linked_events."""
+    runs = {}
+    for conv in ("holder", "origin"):
+        d = shipped_dict("regulatory_events", paths=40, ppc=40,
+                         banking={"horizon": 5, "delink_convention": conv})
+        d["markets"][1]["banking"] = {"initial_bank": 60.0}
+        d["events"]["links"][0]["active_to_suspended"] = 0.7
+        s = scenario_from_dict(d)
+        runs[conv] = (simulate(s), resolve(s))
+    for r, rs in runs.values():
+        _check_ledger(r, rs)
+        np.testing.assert_allclose(r.annual["delink_transfer"].sum(axis=2), 0.0, atol=1e-9)
+    hold, orig = runs["holder"][0].annual, runs["origin"][0].annual
+    assert not hold["delink_transfer"].any()
+    assert np.abs(orig["delink_transfer"][2]).max() > 0
+    assert not orig["delink_transfer"][:2].any()
+    for k in ("price", "bank"):
+        np.testing.assert_array_equal(hold[k][:2], orig[k][:2])
+    assert not np.array_equal(hold["bank"][2], orig["bank"][2])
+    d = shipped_dict("regulatory_events", banking={})
+    d["markets"][0]["banking"] = {"delink_convention": "origin"}
+    with pytest.raises(InputError) as e:
+        scenario_from_dict(d)
+    assert e.value.field == "markets[0].banking.delink_convention"

@@ -51,6 +51,7 @@ def banking_array(b: Any) -> np.ndarray:
     bk = np.zeros((n, width))
     bk[:, L.BK_HM] = hm
     bk[:, L.BK_YEAR0] = y0
+    bk[:, L.BK_ORIGIN] = 1.0 if _origin(b) else 0.0
     for k, p in enumerate(per):
         if p is None:
             for y in range(n_years):
@@ -68,6 +69,29 @@ def banking_array(b: Any) -> np.ndarray:
             bk[k, o_m1 + y] = len(ell)
             bk[k, o_ell + y * hm:o_ell + y * hm + len(ell)] = ell
     return bk
+
+
+def _origin(b: Any) -> bool:
+    """The scenario's delinking convention is 'origin' (checked: bilateral links only)."""
+    from riskmodel.sim.resolve import open_links
+
+    top = b.scn.banking
+    conv = (top.delink_convention if top is not None else None) or "holder"
+    where = (sources.scenario("banking.delink_convention") if top is not None
+             and top.delink_convention is not None else sources.default("holder"))
+    for mid in b.ids:
+        b.src.set(f"markets.{mid}.banking.delink_convention", conv, where)
+    if conv != "origin":
+        return False
+    count: dict[str, int] = {}
+    for lk in open_links(b.scn):
+        for mid in lk.markets:
+            count[mid] = count.get(mid, 0) + 1
+            if count[mid] > 1:
+                raise InputError(f"the 'origin' convention needs bilateral links: market {mid!r} "
+                                 "is in more than one link (the origin of its imports is not "
+                                 "tracked)", field="banking.delink_convention")
+    return True
 
 
 def _market(b: Any, k: int) -> dict[str, Any] | None:

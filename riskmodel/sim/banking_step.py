@@ -226,3 +226,32 @@ def ledger_reserve(reserve: float, user_floor: float) -> float:
     if reserve < 0.0 and user_floor <= 0.0:
         return 0.0
     return reserve
+
+
+@njit(cache=True, inline="always")
+def foreign_held(held: float, imports: float, bank: float) -> float:
+    """Permits of the link partner's issue in a market's bank after a compliance year: net
+    imports add to them, net exports draw on them first; never more than the bank (Mt)."""
+    f = held + imports
+    if f < 0.0:
+        f = 0.0
+    if f > bank:
+        f = bank if bank > 0.0 else 0.0
+    return f
+
+
+@njit(cache=True, inline="always")
+def delink_origin(bk, bst, dlk, a: int, b: int) -> None:
+    """A bilateral link is suspended under the 'origin' convention (Pizer & Yates 2015): the
+    permits each side holds of the other's issue count only where they were issued, so they
+    move back (``riskmodel.banking.links.delink_banks``); ``dlk`` records the change (Mt)."""
+    if bk[a, L.BK_ON] <= 0.0 or bk[b, L.BK_ON] <= 0.0:
+        return
+    fa = bst[2, a, 3]
+    fb = bst[2, b, 3]
+    bst[2, a, 0] += fb - fa
+    bst[2, b, 0] += fa - fb
+    dlk[2, a] += fb - fa
+    dlk[2, b] += fa - fb
+    bst[2, a, 3] = 0.0
+    bst[2, b, 3] = 0.0

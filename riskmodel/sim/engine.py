@@ -30,7 +30,7 @@ from riskmodel.sim.summary import add_units, render_point
 #: reserve (sold at the ceiling minus withheld at the floor) in Mt, price_observed: the fitted
 #: price on the compliance date.
 ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky",
-                "bank", "noncompliance", "reserve", "price_observed")
+                "bank", "noncompliance", "reserve", "price_observed", "delink_transfer")
 
 
 def n_chunks(scenario: Scenario) -> int:

@@ -253,7 +253,10 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     # banking (docs/BANKING.md): per variant and market the bank, the MSR's holdings and last
     # year's bank; the observed design's bank; the day's gaps; each variant's reserve use
     bon = bk.shape[0] > 0
-    bst = np.zeros((3, N, 3))
+    bst = np.zeros((3, N, 4))
+    dlk = np.zeros((3, N))
+    lpv2 = np.zeros(NL, dtype=np.int64)
+    origin = bon and bk[0, L.BK_ORIGIN] > 0.0
     bobs = np.zeros(N)
     bkw = np.zeros((N, int(bk[0, L.BK_HM]) if bon else 1))
     rv = np.zeros((3, N))
@@ -330,6 +333,8 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     bst[v, i, 0] = b0
                     bst[v, i, 1] = bk[i, L.BK_HOLD0]
                     bst[v, i, 2] = bk[i, L.BK_TNAC_BEFORE]
+                    bst[v, i, 3] = 0.0
+                    dlk[v, i] = 0.0
                     bobs[i] = b0
                     if bk[i, L.BK_MSR] > 0.0:
                         adj[v, i], bst[v, i, 1] = BK.msr_adjustment(
@@ -339,6 +344,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
             logY[j] = 0.0
         for q in range(NL):
             lstate[q] = 0
+            lpv2[q] = 0
         for i in range(N):
             exs[i] = 0
             ins[i] = 0
@@ -461,6 +467,11 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         lst[q] = lsb[td, q]
                     a = ends[q, 0]
                     b = ends[q, 1]
+                    if v == 2 and origin and t >= lk_f[q, L.START_DAY]:
+                        if lst[q] == 2 and lpv2[q] != 2:
+                            # delinked today: banked permits return to their issuer
+                            BK.delink_origin(bk, bst, dlk, a, b)
+                        lpv2[q] = lst[q]
                     for col in range(8):
                         lw[q, col] = lpar[q, col]
                     sh = lk_f[q, L.Q_SHARE]
@@ -638,6 +649,8 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                                     int(bk[i, L.BK_YEAR0]) + y + 1, bst[v, i, 0], prev_b,
                                     bst[v, i, 1], bk[i, L.BK_AUC0])
                             bst[v, i, 2] = prev_b
+                            bst[v, i, 3] = BK.foreign_held(bst[v, i, 3], yv[v, i, L.ST_FLOW],
+                                                           bst[v, i, 0])
                         yv[v, i, L.ST_BANK] = bst[v, i, 0]
                         yv[v, i, L.ST_SHORT] = short
                         yv[v, i, L.ST_NONCOMP] = 1.0 if short > 0.0 else 0.0
@@ -672,6 +685,8 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                             ann[8, v, p, i, y] = short
                             ann[9, v, p, i, y] = rv[v, i]
                             ann[10, v, p, i, y] = pob[td, i]
+                            ann[11, v, p, i, y] = dlk[v, i]
+                        dlk[v, i] = 0.0
                         # stabilisation: MSR decides next year's supply adjustment (banking
                         # markets: above, from the bank)
                         if mi[i, L.MSR_ON] and not (bon and bk[i, L.BK_ON] > 0.0):

@@ -57,7 +57,9 @@ NST = 16
 #: same in every row), EU MSR reads the bank (1.0), MSR holdings at the start, the previous
 #: year's auction volume and the TNAC a year before the start (Mt), first calendar year.
 BK_ON, BK_R, BK_PHI, BK_B0, BK_HM, BK_MSR, BK_HOLD0, BK_AUC0, BK_TNAC_BEFORE, BK_YEAR0 = range(10)
-NBK = 10
+#: Delinking convention (same in every row): 0 holder, 1 origin (Pizer & Yates 2015).
+BK_ORIGIN = 10
+NBK = 11
 
 
 def bk_offsets(n_years: int, hm: int) -> tuple[int, int, int, int, int]:

@@ -173,6 +173,10 @@ class BankingSpec(_Model):
     #: Persistence phi of price news in the window (1: a price shock is a permanent level shift
     #: of required abatement; 0 < phi <= 1).
     persistence: Annotated[float, Field(gt=0, le=1)] | None = None
+    #: Banked permits when a link is suspended (Pizer & Yates 2015): 'holder' (default) keeps
+    #: them valid where they are held; 'origin' returns them to the system that issued them.
+    #: Scenario-level only; bilateral links only.
+    delink_convention: Literal["holder", "origin"] | None = None
 
 
 class ProcessSpec(_Model):
@@ -490,6 +494,10 @@ class Scenario(_Model):
         for k, ev in enumerate(self.events.markets):
             if ev.market not in known:
                 raise ValueError(f"events.markets[{k}].market: unknown market {ev.market!r}")
+        for k, m in enumerate(self.markets):
+            if m.banking is not None and m.banking.delink_convention is not None:
+                raise ValueError(f"markets[{k}].banking.delink_convention: a scenario-level "
+                                 "setting: give it in the top-level banking block")
         for mid in self.fundamentals.output_emissions_corr:
             if mid not in known:
                 raise ValueError(f"fundamentals.output_emissions_corr: unknown market {mid!r}")
