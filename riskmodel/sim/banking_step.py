@@ -157,7 +157,7 @@ def horizon_prices(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float
     return m1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, mkt, m_c: int,
                     m_fx: int, m_paut: int, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz) -> None:
     """Banking across links (BANKING.md §3, the design note's rule): each connected component
@@ -168,7 +168,8 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, mkt, 
     for restricted links it is the exhaustion-year rule, whose error docs/BANKING.md reports.
     A market that does not bank keeps its static price in every window year; the pool's
     window ends with its shortest member's. Components without a banking member, and pools
-    whose map price is 0, keep the members' own prices."""
+    whose map price is 0, keep the members' own prices. A plain call (not inlined): it runs
+    only with banking across links, and inlining it slows the kernel without banking."""
     n = mkt.shape[0]
     hm = hz.shape[1]
     for i in range(n):

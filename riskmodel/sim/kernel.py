@@ -420,11 +420,13 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
             for i in range(N):
                 U[i] = Ub[td, i]
                 Sb[i] = Sbb[td, i]
-                if bon and bk[i, L.BK_ON] > 0.0:
-                    # one inversion per market-day from the observed price and bank; BAU
-                    # emissions U = S^o + n̄ + c ξ (generalises S^o + c p^o, BANKING.md §5.3)
-                    xi = BK.gaps(bk, i, y, Y, pob[td, i], bobs[i], mp[i, L.C], bkw)
-                    U[i] = Sob[td, i] + BK.nbar(bk, i, y, Y) + mp[i, L.C] * xi
+            if bon:
+                for i in range(N):
+                    if bk[i, L.BK_ON] > 0.0:
+                        # one inversion per market-day from the observed price and bank; BAU
+                        # emissions U = S^o + n̄ + c ξ (generalises S^o + c p^o, BANKING.md §5.3)
+                        xi = BK.gaps(bk, i, y, Y, pob[td, i], bobs[i], mp[i, L.C], bkw)
+                        U[i] = Sob[td, i] + BK.nbar(bk, i, y, Y) + mp[i, L.C] * xi
             # ---- variants
             for v in range(nv):
                 for i in range(N):
@@ -441,14 +443,9 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                                 fl = mp[i, L.INT_FLOOR]
                                 rd = np.inf
                     Sv[v, i] = S
+                    bds0[i] = ex
                     d = U[i] * (1.0 - ex) - S
-                    if bon and bk[i, L.BK_ON] > 0.0:
-                        # the bridged price: this year's shortfall against the observed
-                        # design, expected cap differences ahead, the bank difference
-                        bds0[i] = Sob[td, i] - S - ex * U[i]
-                        bdb[i] = bst[v, i, 0] - bobs[i]
-                        pa = BK.bridged(bk, i, y, Y, pob[td, i], bkw, bds0[i], bdb[i], mp[i, L.C])
-                    elif mp[i, L.ETA] == 1.0:
+                    if mp[i, L.ETA] == 1.0:
                         pa = d / mp[i, L.C]
                     else:
                         pa = (max(d, 0.0) / mp[i, L.C]) ** (1.0 / mp[i, L.ETA])
@@ -458,6 +455,18 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     mkt[i, M_RES_DOWN] = rd
                     if mp[i, L.OFF_ON] > 0.0:
                         mkt[i, M_RES_UP] = mp[i, L.OFF_SHARE] * S
+                if bon:
+                    for i in range(N):
+                        if bk[i, L.BK_ON] > 0.0:
+                            # the bridged price: this year's shortfall against the observed
+                            # design (exemption bds0[i] of U), expected cap differences ahead,
+                            # the bank difference
+                            bds0[i] = Sob[td, i] - Sv[v, i] - bds0[i] * U[i]
+                            bdb[i] = bst[v, i, 0] - bobs[i]
+                            pa = BK.bridged(bk, i, y, Y, pob[td, i], bkw, bds0[i], bdb[i],
+                                            mp[i, L.C])
+                            paut[v, i] = pa
+                            mkt[i, M_P_AUT] = pa
                 for q in range(NL):
                     if v == 0 or t < lk_f[q, L.START_DAY]:
                         lst[q] = 2
