@@ -184,7 +184,7 @@ def _check_ledger(r, rs, bound_tol=1e-9):
         prev = np.concatenate([np.broadcast_to(b0[None, :, None], bank[:, :, :1].shape),
                                bank[:, :, :-1]], axis=2)
         flows = a["supply"][v] + a["flow"][v] + a["reserve"][v] - a["emissions"][v] + \
-            a["noncompliance"][v] + a["delink_transfer"][v]
+            a["noncompliance"][v] + a["delink_transfer"][v] + a["uncovered"][v]
         scale = np.abs(bank).max() + np.abs(a["emissions"][v]).max()
         on = rs.bk[:, L.BK_ON] > 0
         np.testing.assert_allclose((bank - prev)[:, on], flows[:, on], rtol=0,
@@ -203,11 +203,30 @@ def test_bank_ledger_is_conserved_on_simulated_paths():
     k = rs.ids.index("k_ets")
     low = -0.15 * r.annual["supply"][:, :, k, :].max()
     assert r.annual["bank"][:, :, k, :].min() >= low - 1e-9
+    # no finite ceiling reserve or penalty cap: the map keeps every bank at its bound, so no
+    # non-compliance; China's exemption (linked_events) is banked
+    assert not r.annual["noncompliance"].any()
+    assert r.annual["bank"][2, :, 0, -1].max() > 1.0
     t = r.table
     assert {"bank_mean", "bank_sd", "noncompliance_mean", "noncompliance_share"} <= set(
         t.statistic)
     assert set(t[t.statistic == "bank_mean"].unit) == {"Mt"}
     assert "Banking" in r.summary()
+
+
+def test_a_penalty_cap_shows_as_non_compliance():
+    """A penalty without make-good below the map's price: the tonnes covered by the penalty
+    have no permits, the bank is held at its bound and the rest is non-compliance (the ledger
+    still balances). A finite ceiling reserve only lets the price rise past the ceiling."""
+    d = shipped_dict("regulatory_events", paths=20, ppc=20, banking={"horizon": 5})
+    d["markets"][1]["penalty_cap"] = 5000.0
+    s = scenario_from_dict(d)
+    r = simulate(s)
+    _check_ledger(r, resolve(s))
+    short = r.annual["noncompliance"][0, :, 1, :]
+    assert short.max() > 1.0
+    share = r.get("noncompliance_share", "k_ets", "autarky", -1)[0]
+    assert share == pytest.approx((short > 0).mean())
 
 
 def test_eu_msr_reads_the_bank():

@@ -60,7 +60,7 @@ def banking_array(b: Any) -> np.ndarray:
         bk[k, L.BK_ON] = 1.0
         for name, col in (("r", L.BK_R), ("phi", L.BK_PHI), ("b0", L.BK_B0), ("msr", L.BK_MSR),
                           ("hold0", L.BK_HOLD0), ("auc0", L.BK_AUC0),
-                          ("tnac_before", L.BK_TNAC_BEFORE)):
+                          ("tnac_before", L.BK_TNAC_BEFORE), ("penalty", L.BK_PENALTY)):
             bk[k, col] = p[name]
         nyh = n_years + hm
         bk[k, o_nbar:o_nbar + nyh] = p["nbar"][:nyh]
@@ -194,9 +194,11 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
         f"bank {b0:g} Mt; slope c = {c:.6g} Mt per {b.currencies[k]}/t (implied abatement "
         f"share {c * plevel / mp[k, L.BAU]:.3g} of BAU), expected exhaustion year k* = "
         f"{y0 + kstar}")
+    pen = (b.src.items.get(f"markets.{m.id}.penalty_cap") or {}).get("value")
     out: dict[str, Any] = {"hm": hm, "r": r, "phi": phi, "b0": b0, "nbar": nbar,
                            "dq": qobs - qcf, "ells": ells, "msr": 0.0, "hold0": 0.0,
-                           "auc0": 0.0, "tnac_before": b0}
+                           "auc0": 0.0, "tnac_before": b0,
+                           "penalty": 1.0 if pen and mp[k, L.CEIL] == pen else 0.0}
     if b.mi[k, L.MSR_ON]:
         _msr(b, k, out)
     return out

@@ -17,6 +17,8 @@ from riskmodel.sim import layout as L
 
 #: Allowances per Mt (the MSR rules are stated in allowances, the kernel runs in Mt).
 _PER_MT = 1e6
+#: Relative rounding below which a bank under its bound is not a shortfall.
+_ROUND = 1e-12
 
 
 @njit(cache=True, inline="always")
@@ -111,9 +113,11 @@ def bank_step(bank: float, supply: float, imports: float, reserve: float, emissi
               bound: float) -> tuple[float, float]:
     """Next year's bank and the year's non-compliance (``riskmodel.banking.ledger.bank_step``):
     firms cannot surrender permits they do not hold, so the bank is held at its bound and the
-    excess is reported as non-compliance (Mt)."""
+    excess is reported as non-compliance (Mt). The map keeps the bank at its bound only up to
+    rounding; a miss below 1e-12 of the year's quantities is left in the bank, not reported."""
     raw = bank + supply + imports + reserve - emissions
-    if raw < bound:
+    # a shortfall within rounding of the year's quantities is not non-compliance
+    if raw < bound - _ROUND * (abs(supply) + abs(emissions) + abs(bank)):
         return bound, bound - raw
     return raw, 0.0
 
@@ -220,11 +224,14 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, mkt, 
 
 
 @njit(cache=True, inline="always")
-def ledger_reserve(reserve: float, user_floor: float) -> float:
+def ledger_reserve(reserve: float, user_floor: float, penalty: float) -> float:
     """The reserve in the bank ledger: sales at a ceiling, and withholding at a floor the user
     set; the engine's zero floor without a collar withholds nothing under banking (a surplus
-    is banked, never priced below zero)."""
+    is banked, never priced below zero). At a penalty cap no permit is sold: the tonnes are
+    emitted without permits, so the ledger gets none and reports them as non-compliance."""
     if reserve < 0.0 and user_floor <= 0.0:
+        return 0.0
+    if reserve > 0.0 and penalty > 0.0:
         return 0.0
     return reserve
 

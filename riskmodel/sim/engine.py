@@ -27,10 +27,12 @@ from riskmodel.sim.stats import ChunkStats, build_table, fold_in, merge
 from riskmodel.sim.summary import add_units, render_point
 
 #: Per-path annual arrays (``simulation.keep_annual``); bank (end of year), noncompliance and
-#: reserve (sold at the ceiling minus withheld at the floor) in Mt, price_observed: the fitted
-#: price on the compliance date.
+#: reserve (sold at the ceiling minus withheld at the floor), delink_transfer (banked permits
+#: moved at a delink) and uncovered (emissions an exemption takes out of the cap) in Mt of a
+#: banking market; price_observed: the fitted price on the compliance date.
 ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky",
-                "bank", "noncompliance", "reserve", "price_observed", "delink_transfer")
+                "bank", "noncompliance", "reserve", "price_observed", "delink_transfer",
+                "uncovered")
 
 
 def n_chunks(scenario: Scenario) -> int:

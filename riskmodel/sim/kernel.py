@@ -644,13 +644,20 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
                         yv[v, i, L.ST_PAUT] = paut[v, i]
                         short = 0.0
+                        unc = 0.0
                         if bon and bk[i, L.BK_ON] > 0.0:
                             # the bank ledger: B' = B + S + x + R - E, held at its bound with
                             # the excess reported as non-compliance (banking/ledger.py)
                             prev_b = bst[v, i, 0]
-                            rv[v, i] = BK.ledger_reserve(rv[v, i], mp[i, L.COLLAR_F])
+                            rv[v, i] = BK.ledger_reserve(rv[v, i], mp[i, L.COLLAR_F],
+                                                         bk[i, L.BK_PENALTY])
+                            # permits are surrendered for covered emissions: an exemption
+                            # takes its share of BAU emissions out of the cap
+                            unc = 0.0
+                            if v == 2 and exb[td, i] == 1:
+                                unc = mp[i, L.EX_SHARE] * U[i]
                             bst[v, i, 0], short = BK.bank_step(
-                                prev_b, Sv[v, i], yv[v, i, L.ST_FLOW], rv[v, i], E,
+                                prev_b, Sv[v, i], yv[v, i, L.ST_FLOW], rv[v, i], E - unc,
                                 BK.year_end_bound(bk, i, y, Y))
                             if bk[i, L.BK_MSR] > 0.0:
                                 # the MSR reads the bank as its TNAC: next year's supply change
@@ -695,6 +702,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                             ann[9, v, p, i, y] = rv[v, i]
                             ann[10, v, p, i, y] = pob[td, i]
                             ann[11, v, p, i, y] = dlk[v, i]
+                            ann[12, v, p, i, y] = unc
                         dlk[v, i] = 0.0
                         # stabilisation: MSR decides next year's supply adjustment (banking
                         # markets: above, from the bank)

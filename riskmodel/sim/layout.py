@@ -59,7 +59,10 @@ NST = 16
 BK_ON, BK_R, BK_PHI, BK_B0, BK_HM, BK_MSR, BK_HOLD0, BK_AUC0, BK_TNAC_BEFORE, BK_YEAR0 = range(10)
 #: Delinking convention (same in every row): 0 holder, 1 origin (Pizer & Yates 2015).
 BK_ORIGIN = 10
-NBK = 11
+#: 1.0 when the market's ceiling is a penalty without make-good: tonnes "sold" there are
+#: emitted without permits (non-compliance), not supply.
+BK_PENALTY = 11
+NBK = 12
 
 
 def bk_offsets(n_years: int, hm: int) -> tuple[int, int, int, int, int]:
