@@ -143,7 +143,7 @@ def test_observed_design_in_autarky_reproduces_the_fitted_price():
 def _shocked(bk, i, y, n_years, p_obs, bank_obs, c, x, hm):
     w = np.zeros((bk.shape[0], hm))
     BK.gaps(bk, i, y, n_years, p_obs, bank_obs, c, w)
-    return BK.bridged(bk, i, y, n_years, p_obs, w, x, 0.0, c)
+    return BK.bridged(bk, i, y, n_years, p_obs, w, x, 0.0, c, 0.0)
 
 
 def test_one_year_supply_shock_moves_the_price_by_x_over_c_a():
@@ -286,7 +286,8 @@ def _pool(bk, n_years, p_obs, bank_obs, dbank, mkt, ends, hm):
     for i in range(n):
         pob[0, i] = p_obs[i]
         BK.gaps(bk, i, 0, n_years, p_obs[i], bank_obs[i], mkt[i, M_C], w)
-        mkt[i, M_P_AUT] = BK.bridged(bk, i, 0, n_years, p_obs[i], w, 0.0, dbank[i], mkt[i, M_C])
+        mkt[i, M_P_AUT] = BK.bridged(bk, i, 0, n_years, p_obs[i], w, 0.0, dbank[i], mkt[i, M_C],
+                                     0.0)
     lst = np.zeros(ends.shape[0], dtype=np.int64)
     par = np.zeros(n, dtype=np.int64)
     rm1 = np.zeros(n, dtype=np.int64)
@@ -295,8 +296,8 @@ def _pool(bk, n_years, p_obs, bank_obs, dbank, mkt, ends, hm):
     rk = np.zeros(n, dtype=np.int64)
     rbest = np.zeros(n)
     hz = np.zeros((n, hm))
-    BK.pool_exhaustion(bk, 0, n_years, pob, 0, w, ds0, dbank, mkt, M_C, M_FX, M_P_AUT, ends,
-                       lst, par, rm1, rnb, rcnt, rbest, rk, hz)
+    BK.pool_exhaustion(bk, 0, n_years, pob, 0, w, ds0, dbank, np.zeros(n), mkt, M_C, M_FX,
+                       M_P_AUT, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz)
     lw = np.full((ends.shape[0], 8), np.inf)
     lw[:, 2:4] = 0.0
     lw[:, 6:8] = 0.0
@@ -386,3 +387,35 @@ def test_same_results_any_workers_with_banking_on(tmp_path: Path) -> None:
         out.append(res.read_bytes())
     assert out[0] == out[1]
     assert "bank_mean" in set(pd.read_parquet(res).statistic)
+
+
+@njit(cache=True)
+def _announced(bk, i, n_years, p_obs, bank_obs, c, ds1, hm):
+    w = np.zeros((bk.shape[0], hm))
+    BK.gaps(bk, i, 0, n_years, p_obs, bank_obs, c, w)
+    return BK.bridged(bk, i, 0, n_years, p_obs, w, 0.0, 0.0, c, ds1)
+
+
+def test_announced_msr_intake_enters_next_years_supply():
+    """The 8/12 of next year's intake that this year's TNAC sets is announced: for the
+    Commission's TNAC figures it is 8/12 of 272,350,737 and of 190,494,202 allowances, and it
+    moves today's price as a supply shortfall in window year 1, X / (c A_k*) when k* >= 1."""
+    assert BK.msr_announced(1134.794738, 3000.0) == pytest.approx(
+        -8 / 12 * 272.350737, abs=1e-6)
+    assert BK.msr_announced(1023.494202, 3000.0) == pytest.approx(-8 / 12 * 190.494202,
+                                                                   rel=1e-12)
+    assert BK.msr_announced(800.0, 3000.0) == 0.0
+    assert BK.msr_announced(300.0, 3000.0) == pytest.approx(8 / 12 * 100.0)
+    s = shipped("eu_switzerland", banking={"horizon": 10})
+    rs = resolve(s)
+    bk = rs.bk
+    hm = int(bk[0, L.BK_HM])
+    o_nbar, _, o_m1, o_ell, _ = L.bk_offsets(rs.years, hm)
+    m1 = int(bk[0, o_m1])
+    c = rs.mp[0, L.C]
+    nbar, ell = bk[0, o_nbar:o_nbar + m1], bk[0, o_ell:o_ell + m1]
+    p, kstar = price_map(1110.9, nbar, ell, c, 0.0)
+    assert kstar >= 1
+    for x in (-5.0, 5.0):
+        got = _announced(bk, 0, rs.years, p, 1110.9, c, x, hm)
+        assert got - p == pytest.approx(x / (c * (kstar + 1)), rel=1e-9)

@@ -71,10 +71,11 @@ def gaps(bk, i: int, y: int, n_years: int, p_obs: float, bank_obs: float, c: flo
 
 @njit(cache=True, inline="always")
 def bridged(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float, dbank: float,
-            c: float) -> float:
+            c: float, ds1: float) -> float:
     """A variant's price: max{0, max_k (p_obs - w_k + D_k)}, D_k = (Σ_{j<=k} ΔS_j - dbank) /
-    (c A_k) with ΔS_0 = ``ds0`` (this year's supply shortfall against the observed design) and
-    ΔS_j (j >= 1) the expected cap difference of year y+j; ``dbank`` = B^v - B^o."""
+    (c A_k) with ΔS_0 = ``ds0`` (this year's supply shortfall against the observed design),
+    ΔS_j (j >= 1) the expected cap difference of year y+j plus, for j = 1, ``ds1`` (an
+    announced change of next year's supply: the EU MSR's 8/12 share); ``dbank`` = B^v - B^o."""
     hm = int(bk[i, L.BK_HM])
     _, o_dq, o_m1, _ = offsets(n_years, hm)
     m1 = int(bk[i, o_m1 + y])
@@ -86,6 +87,8 @@ def bridged(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float, dbank
     for k in range(m1):
         if k > 0:
             cum += bk[i, o_dq + y + k]
+        if k == 1:
+            cum += ds1
         ann += g
         g *= 1.0 + r
         v = p_obs - w[i, k] + (cum - dbank) / (c * ann)
@@ -134,6 +137,16 @@ def msr_adjustment(year: int, tnac: float, tnac_prev: float, holdings: float,
 
 
 @njit(cache=True, inline="always")
+def msr_announced(tnac: float, holdings: float) -> float:
+    """The part of the year after next's MSR supply change that the TNAC of this year already
+    sets (its intake and release fall 8/12 in that year; published by 1 June): announced, so
+    firms see it a year ahead (Mt, release minus intake; BANKING.md §2)."""
+    share = 1.0 - msr.LAG_SHARE_FIRST
+    t = tnac * _PER_MT
+    return share * (msr.release(t, holdings * _PER_MT) - msr.intake(t)) / _PER_MT
+
+
+@njit(cache=True, inline="always")
 def _root(par, a: int) -> int:
     while par[a] != a:
         a = par[a]
@@ -142,7 +155,7 @@ def _root(par, a: int) -> int:
 
 @njit(cache=True, inline="always")
 def horizon_prices(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float, dbank: float,
-                   c: float, hz) -> int:
+                   c: float, ds1: float, hz) -> int:
     """Market i's horizon prices π_{i,k} = p_obs - w_k + D_k (unclipped) into ``hz[i, :m1]``;
     returns the window length m1."""
     hm = int(bk[i, L.BK_HM])
@@ -155,6 +168,8 @@ def horizon_prices(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float
     for k in range(m1):
         if k > 0:
             cum += bk[i, o_dq + y + k]
+        if k == 1:
+            cum += ds1
         ann += g
         g *= 1.0 + r
         hz[i, k] = p_obs - w[i, k] + (cum - dbank) / (c * ann)
@@ -162,7 +177,7 @@ def horizon_prices(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float
 
 
 @njit(cache=True)
-def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, mkt, m_c: int,
+def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, mkt, m_c: int,
                     m_fx: int, m_paut: int, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz) -> None:
     """Banking across links (BANKING.md §3, the design note's rule): each connected component
     of active links is treated as a plain pool to find its expected exhaustion year k*,
@@ -194,7 +209,7 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, mkt, 
         rcnt[r] += 1
         if bk[i, L.BK_ON] > 0.0:
             m1 = horizon_prices(bk, i, y, n_years, pob[td, i], w, ds0[i], dbank[i],
-                                mkt[i, m_c], hz)
+                                mkt[i, m_c], ds1[i], hz)
             rnb[r] += 1
             if m1 < rm1[r]:
                 rm1[r] = m1

@@ -253,7 +253,8 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     # banking (docs/BANKING.md): per variant and market the bank, the MSR's holdings and last
     # year's bank; the observed design's bank; the day's gaps; each variant's reserve use
     bon = bk.shape[0] > 0
-    bst = np.zeros((3, N, 4))
+    bst = np.zeros((3, N, 5))  # bank, MSR holdings, last bank, partner-issued, announced
+    bds1 = np.zeros(N)
     dlk = np.zeros((3, N))
     lpv2 = np.zeros(NL, dtype=np.int64)
     origin = bon and bk[0, L.BK_ORIGIN] > 0.0
@@ -334,12 +335,14 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     bst[v, i, 1] = bk[i, L.BK_HOLD0]
                     bst[v, i, 2] = bk[i, L.BK_TNAC_BEFORE]
                     bst[v, i, 3] = 0.0
+                    bst[v, i, 4] = 0.0
                     dlk[v, i] = 0.0
                     bobs[i] = b0
                     if bk[i, L.BK_MSR] > 0.0:
                         adj[v, i], bst[v, i, 1] = BK.msr_adjustment(
                             int(bk[i, L.BK_YEAR0]), b0, bk[i, L.BK_TNAC_BEFORE], bst[v, i, 1],
                             bk[i, L.BK_AUC0])
+                        bst[v, i, 4] = BK.msr_announced(b0, bst[v, i, 1])
         for j in range(J):
             logY[j] = 0.0
         for q in range(NL):
@@ -463,8 +466,9 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                             # the bank difference
                             bds0[i] = Sob[td, i] - Sv[v, i] - bds0[i] * U[i]
                             bdb[i] = bst[v, i, 0] - bobs[i]
+                            bds1[i] = -bst[v, i, 4]
                             pa = BK.bridged(bk, i, y, Y, pob[td, i], bkw, bds0[i], bdb[i],
-                                            mp[i, L.C])
+                                            mp[i, L.C], bds1[i])
                             paut[v, i] = pa
                             mkt[i, M_P_AUT] = pa
                 for q in range(NL):
@@ -505,8 +509,8 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                 if bon and any_link:
                     # banking across links: the component's exhaustion year sets the solver's
                     # autarky prices (pooled map for plain pools)
-                    BK.pool_exhaustion(bk, y, Y, pob, td, bkw, bds0, bdb, mkt, M_C, M_FX, M_P_AUT,
-                                       ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz)
+                    BK.pool_exhaustion(bk, y, Y, pob, td, bkw, bds0, bdb, bds1, mkt, M_C, M_FX,
+                                       M_P_AUT, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz)
                 if same:
                     for i in range(N):
                         if (mkt[i, M_P_AUT] != pin1[v - 1, i] or mkt[i, M_FLOOR] != fl1[v - 1, i]
@@ -664,6 +668,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                                 adj[v, i], bst[v, i, 1] = BK.msr_adjustment(
                                     int(bk[i, L.BK_YEAR0]) + y + 1, bst[v, i, 0], prev_b,
                                     bst[v, i, 1], bk[i, L.BK_AUC0])
+                                bst[v, i, 4] = BK.msr_announced(bst[v, i, 0], bst[v, i, 1])
                             bst[v, i, 2] = prev_b
                             bst[v, i, 3] = BK.foreign_held(bst[v, i, 3], yv[v, i, L.ST_FLOW],
                                                            bst[v, i, 0])
