@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 MAX_CHUNK_BYTES = 2 * 1024**3
 #: Per-path annual arrays the engine keeps with ``keep_annual`` (engine.ANNUAL_NAMES), times
 #: the three variants: an upper bound used to size a chunk before anything is allocated.
-_ANNUAL_ARRAYS = 8 * 3
+_ANNUAL_ARRAYS = 13 * 3
 
 
 def check_design(scn: Scenario) -> None:

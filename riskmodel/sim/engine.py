@@ -26,7 +26,13 @@ from riskmodel.sim.scenario import Scenario
 from riskmodel.sim.stats import ChunkStats, build_table, fold_in, merge
 from riskmodel.sim.summary import add_units, render_point
 
-ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky")
+#: Per-path annual arrays (``simulation.keep_annual``); bank (end of year), noncompliance and
+#: reserve (sold at the ceiling minus withheld at the floor), delink_transfer (banked permits
+#: moved at a delink) and uncovered (emissions an exemption takes out of the cap) in Mt of a
+#: banking market; price_observed: the fitted price on the compliance date.
+ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky",
+                "bank", "noncompliance", "reserve", "price_observed", "delink_transfer",
+                "uncovered")
 
 
 def n_chunks(scenario: Scenario) -> int:
@@ -89,7 +95,7 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
               rs.mp, rs.mi, rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum, rs.rh0, rs.rp0cum, rs.tab,
               rs.comp, rs.chol, rs.jdrift, rs.jsd, rs.jcorr, rs.qobs, rs.qcf, rs.ends, rs.lpar,
               rs.lk_f,
-              rs.s_conv, rs.ev_link, rs.ev_ex, rs.ev_int, rs.has_events, rs.st,
+              rs.s_conv, rs.ev_link, rs.ev_ex, rs.ev_int, rs.has_events, rs.st, rs.bk,
               rs.plo, rs.pstep, rs.elo, rs.estep, s_main, s_ev, s_kets, ZT, fwork, iwork,
               s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on)
     if nv == 2:  # no events: linked_events is linked (same draws, nothing happens)
@@ -139,7 +145,8 @@ def merge_chunks(scenario: Scenario, parts: list[ChunkStats], *,
     cs = merge(parts)
     sim = scenario.simulation
     table = build_table(cs, rs.ids, list(sim.variants), scenario.horizon.start_year, rs.dpy,
-                        rs.mp, rs.plo, rs.pstep, rs.elo, rs.estep, rs.has_events)
+                        rs.mp, rs.plo, rs.pstep, rs.elo, rs.estep, rs.has_events,
+                        banking=rs.bk.shape[0] > 0)
     table = add_units(table, dict(zip(rs.ids, rs.currencies, strict=True)), sim.numeraire,
                       scenario.horizon.start_year, rs.years)
     vidx = [L.VARIANTS.index(v) for v in sim.variants]

@@ -38,10 +38,12 @@ from riskmodel.linking import (
     N_OUT,
     O_FLOW,
     O_PRICE,
+    O_RESERVE,
     STATUS_INFEASIBLE,
 )
 from riskmodel.linking.collar import own_price_s
 from riskmodel.linking.fast_paths import solve_step as _solve_step
+from riskmodel.sim import banking_step as BK
 from riskmodel.sim import layout as L
 from riskmodel.sim.events import step_chain_at
 from riskmodel.sim.innovations import lookup_at
@@ -56,7 +58,7 @@ solve_step = njit(cache=True, error_model="numpy", inline="always")(_solve_step.
 _TINY = 1e-12
 #: Log prices at or below this are a zero price (no scarcity): no log return is taken across them.
 _LOG_POS = math.log(_TINY) + 1.0
-_NA = 16  # per-path accumulators
+_NA = 18  # per-path accumulators
 _QFLAGS = FLAG_IMPORT_QUOTA | FLAG_EXPORT_QUOTA
 
 
@@ -169,7 +171,7 @@ def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
 @njit(cache=True, error_model="numpy")
 def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
               mp, mi, rmu, rom, ral, rbe, rcum, rh0, rp0cum, tab, comp, chol, jdrift, jsd, jcorr,
-              qobs, qcf, ends, lpar, lk_f, s_conv, ev_link, ev_ex, ev_int, has_events, st,
+              qobs, qcf, ends, lpar, lk_f, s_conv, ev_link, ev_ex, ev_int, has_events, st, bk,
               plo, pstep, elo, estep, s_main, s_ev, s_kets, zt, fwork, iwork,
               s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on):
     """Simulate ``n_paths`` paths and add their statistics to the chunk arrays.
@@ -178,7 +180,8 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     NSTAT]: cross sums linked x linked_events; hp [3, N, Y + 1, NBINS + 2] compliance-price
     histograms (log price); he [3, N + 1, Y + 1, NBINS + 2] emissions histograms. s_main / s_ev /
     s_kets: the chunk's three :mod:`riskmodel.sim.rng` streams (prices and output; events; K-ETS
-    discretion), zt the ziggurat table.
+    discretion), zt the ziggurat table. bk: the banking parameters (``layout.BK_*``; no rows:
+    no market banks, today's static bridge), read by :mod:`riskmodel.sim.banking_step`.
 
     Draws are made a year (``dpy`` days) at a time into buffers, in this order per path and
     block: the normals of every day (``N + J`` per day), the t-copula mixing gammas, the regime
@@ -247,6 +250,26 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     hicnt = np.zeros((3, N))
     acted = np.zeros((3, N, 2), dtype=np.bool_)
     yv = np.zeros((3, N + 1, L.NSTAT))
+    # banking (docs/BANKING.md): per variant and market the bank, the MSR's holdings and last
+    # year's bank; the observed design's bank; the day's gaps; each variant's reserve use
+    bon = bk.shape[0] > 0
+    bst = np.zeros((3, N, 5))  # bank, MSR holdings, last bank, partner-issued, announced
+    bds1 = np.zeros(N)
+    dlk = np.zeros((3, N))
+    lpv2 = np.zeros(NL, dtype=np.int64)
+    origin = bon and bk[0, L.BK_ORIGIN] > 0.0
+    bobs = np.zeros(N)
+    bkw = np.zeros((N, int(bk[0, L.BK_HM]) if bon else 1))
+    rv = np.zeros((3, N))
+    pin1 = np.zeros((3, N))
+    bds0 = np.zeros(N)
+    bdb = np.zeros(N)
+    hz = np.zeros(bkw.shape)
+    rm1 = np.zeros(N, dtype=np.int64)
+    rnb = np.zeros(N, dtype=np.int64)
+    rcnt = np.zeros(N, dtype=np.int64)
+    rbest = np.zeros(N)
+    rk = np.zeros(N, dtype=np.int64)
     mlen = max(1, dpy // 12)
     # per-block draw buffers (one block = up to one year of days)
     msx = np.full(N, -1, dtype=np.int64)  # slot of market i among the regime-switching ones
@@ -282,6 +305,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     kb = np.empty((dpy, N))
     Ub = np.empty((dpy, N))
     Sbb = np.empty((dpy, N))
+    Sob = np.empty((dpy, N))
     lsb = np.zeros((dpy, NL), dtype=np.int64)
     exb = np.zeros((dpy, N), dtype=np.int64)
     inb = np.zeros((dpy, N), dtype=np.int64)
@@ -305,10 +329,25 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                 acted[v, i, 1] = False
                 for m in range(24):
                     ring[v, i, m] = st[i, L.K_AVG0]
+                if bon and bk[i, L.BK_ON] > 0.0:
+                    b0 = bk[i, L.BK_B0]
+                    bst[v, i, 0] = b0
+                    bst[v, i, 1] = bk[i, L.BK_HOLD0]
+                    bst[v, i, 2] = bk[i, L.BK_TNAC_BEFORE]
+                    bst[v, i, 3] = 0.0
+                    bst[v, i, 4] = 0.0
+                    dlk[v, i] = 0.0
+                    bobs[i] = b0
+                    if bk[i, L.BK_MSR] > 0.0:
+                        adj[v, i], bst[v, i, 1] = BK.msr_adjustment(
+                            int(bk[i, L.BK_YEAR0]), b0, bk[i, L.BK_TNAC_BEFORE], bst[v, i, 1],
+                            bk[i, L.BK_AUC0])
+                        bst[v, i, 4] = BK.msr_announced(b0, bst[v, i, 1])
         for j in range(J):
             logY[j] = 0.0
         for q in range(NL):
             lstate[q] = 0
+            lpv2[q] = 0
         for i in range(N):
             exs[i] = 0
             ins[i] = 0
@@ -374,7 +413,9 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     for i in range(N):
                         mm = Mb[d, mi[i, L.JUR]]
                         dobs = abatement(mp[i, L.C], mp[i, L.ETA], pob[d, i])
-                        Ub[d, i] = qobs[i, y] * _index(mm, mp[i, L.B_OBS]) + dobs
+                        so = qobs[i, y] * _index(mm, mp[i, L.B_OBS])
+                        Sob[d, i] = so
+                        Ub[d, i] = so + dobs
                         Sbb[d, i] = qcf[i, y] * _index(mm, mp[i, L.B_CF])
             # ---- today's slice of the block
             for j in range(J):
@@ -382,6 +423,13 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
             for i in range(N):
                 U[i] = Ub[td, i]
                 Sb[i] = Sbb[td, i]
+            if bon:
+                for i in range(N):
+                    if bk[i, L.BK_ON] > 0.0:
+                        # one inversion per market-day from the observed price and bank; BAU
+                        # emissions U = S^o + n̄ + c ξ (generalises S^o + c p^o, BANKING.md §5.3)
+                        xi = BK.gaps(bk, i, y, Y, pob[td, i], bobs[i], mp[i, L.C], bkw)
+                        U[i] = Sob[td, i] + BK.nbar(bk, i, y, Y) + mp[i, L.C] * xi
             # ---- variants
             for v in range(nv):
                 for i in range(N):
@@ -398,6 +446,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                                 fl = mp[i, L.INT_FLOOR]
                                 rd = np.inf
                     Sv[v, i] = S
+                    bds0[i] = ex
                     d = U[i] * (1.0 - ex) - S
                     if mp[i, L.ETA] == 1.0:
                         pa = d / mp[i, L.C]
@@ -409,6 +458,19 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     mkt[i, M_RES_DOWN] = rd
                     if mp[i, L.OFF_ON] > 0.0:
                         mkt[i, M_RES_UP] = mp[i, L.OFF_SHARE] * S
+                if bon:
+                    for i in range(N):
+                        if bk[i, L.BK_ON] > 0.0:
+                            # the bridged price: this year's shortfall against the observed
+                            # design (exemption bds0[i] of U), expected cap differences ahead,
+                            # the bank difference
+                            bds0[i] = Sob[td, i] - Sv[v, i] - bds0[i] * U[i]
+                            bdb[i] = bst[v, i, 0] - bobs[i]
+                            bds1[i] = -bst[v, i, 4]
+                            pa = BK.bridged(bk, i, y, Y, pob[td, i], bkw, bds0[i], bdb[i],
+                                            mp[i, L.C], bds1[i])
+                            paut[v, i] = pa
+                            mkt[i, M_P_AUT] = pa
                 for q in range(NL):
                     if v == 0 or t < lk_f[q, L.START_DAY]:
                         lst[q] = 2
@@ -418,6 +480,11 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         lst[q] = lsb[td, q]
                     a = ends[q, 0]
                     b = ends[q, 1]
+                    if v == 2 and origin and t >= lk_f[q, L.START_DAY]:
+                        if lst[q] == 2 and lpv2[q] != 2:
+                            # delinked today: banked permits return to their issuer
+                            BK.delink_origin(bk, bst, dlk, a, b)
+                        lpv2[q] = lst[q]
                     for col in range(8):
                         lw[q, col] = lpar[q, col]
                     sh = lk_f[q, L.Q_SHARE]
@@ -439,9 +506,14 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         same = False
                 if v == 1 and any_link:
                     same = False
+                if bon and any_link:
+                    # banking across links: the component's exhaustion year sets the solver's
+                    # autarky prices (pooled map for plain pools)
+                    BK.pool_exhaustion(bk, y, Y, pob, td, bkw, bds0, bdb, bds1, mkt, M_C, M_FX,
+                                       M_P_AUT, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz)
                 if same:
                     for i in range(N):
-                        if (paut[v, i] != paut[v - 1, i] or mkt[i, M_FLOOR] != fl1[v - 1, i]
+                        if (mkt[i, M_P_AUT] != pin1[v - 1, i] or mkt[i, M_FLOOR] != fl1[v - 1, i]
                                 or mkt[i, M_RES_DOWN] != rd1[v - 1, i]
                                 or mkt[i, M_RES_UP] != ru1[v - 1, i]):
                             same = False
@@ -451,12 +523,13 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         price[v, i] = price[v - 1, i]
                         xv[v, i] = xv[v - 1, i]
                         qbind[v, i] = qbind[v - 1, i]
+                        rv[v, i] = rv[v - 1, i]
                 elif not any_link:
                     for i in range(N):
                         # scalar arguments: no array crosses a call boundary in the day loop
-                        price[v, i] = own_price_s(mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA],
-                                                  mkt[i, M_FLOOR], mkt[i, M_CEIL],
-                                                  mkt[i, M_RES_UP], mkt[i, M_RES_DOWN], 0.0)[0]
+                        price[v, i], rv[v, i] = own_price_s(
+                            mkt[i, M_P_AUT], mkt[i, M_C], mkt[i, M_ETA], mkt[i, M_FLOOR],
+                            mkt[i, M_CEIL], mkt[i, M_RES_UP], mkt[i, M_RES_DOWN], 0.0)
                         xv[v, i] = 0.0
                         qbind[v, i] = False
                 elif plain_pools(mkt, ends, lw, lst, par, pnum, pden, pr_s, x_s):
@@ -464,6 +537,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         price[v, i] = pr_s[i]
                         xv[v, i] = x_s[i]
                         qbind[v, i] = False
+                        rv[v, i] = 0.0
                 else:
                     status = solve_step(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)
                     if status == STATUS_INFEASIBLE:
@@ -472,7 +546,9 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         price[v, i] = out[i, O_PRICE]
                         xv[v, i] = out[i, O_FLOW]
                         qbind[v, i] = (flags[i] & _QFLAGS) != 0
+                        rv[v, i] = out[i, O_RESERVE]
                 for i in range(N):
+                    pin1[v, i] = mkt[i, M_P_AUT]
                     fl1[v, i] = mkt[i, M_FLOOR]
                     rd1[v, i] = mkt[i, M_RES_DOWN]
                     ru1[v, i] = mkt[i, M_RES_UP]
@@ -571,8 +647,36 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         yv[v, i, L.ST_BAU] = U[i]
                         yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
                         yv[v, i, L.ST_PAUT] = paut[v, i]
+                        short = 0.0
+                        unc = 0.0
+                        if bon and bk[i, L.BK_ON] > 0.0:
+                            # the bank ledger: B' = B + S + x + R - E, held at its bound with
+                            # the excess reported as non-compliance (banking/ledger.py)
+                            prev_b = bst[v, i, 0]
+                            rv[v, i] = BK.ledger_reserve(rv[v, i], mp[i, L.COLLAR_F],
+                                                         bk[i, L.BK_PENALTY])
+                            # permits are surrendered for covered emissions: an exemption
+                            # takes its share of BAU emissions out of the cap
+                            unc = 0.0
+                            if v == 2 and exb[td, i] == 1:
+                                unc = mp[i, L.EX_SHARE] * U[i]
+                            bst[v, i, 0], short = BK.bank_step(
+                                prev_b, Sv[v, i], yv[v, i, L.ST_FLOW], rv[v, i], E - unc,
+                                BK.year_end_bound(bk, i, y, Y))
+                            if bk[i, L.BK_MSR] > 0.0:
+                                # the MSR reads the bank as its TNAC: next year's supply change
+                                adj[v, i], bst[v, i, 1] = BK.msr_adjustment(
+                                    int(bk[i, L.BK_YEAR0]) + y + 1, bst[v, i, 0], prev_b,
+                                    bst[v, i, 1], bk[i, L.BK_AUC0])
+                                bst[v, i, 4] = BK.msr_announced(bst[v, i, 0], bst[v, i, 1])
+                            bst[v, i, 2] = prev_b
+                            bst[v, i, 3] = BK.foreign_held(bst[v, i, 3], yv[v, i, L.ST_FLOW],
+                                                           bst[v, i, 0])
+                        yv[v, i, L.ST_BANK] = bst[v, i, 0]
+                        yv[v, i, L.ST_SHORT] = short
+                        yv[v, i, L.ST_NONCOMP] = 1.0 if short > 0.0 else 0.0
                         for k in (L.ST_EMIS, L.ST_SUPPLY, L.ST_FLOW, L.ST_TRANSFER, L.ST_GAIN,
-                                  L.ST_BAU):
+                                  L.ST_BAU, L.ST_BANK, L.ST_SHORT):
                             yv[v, N, k] += yv[v, i, k]
                         # per-path horizon accumulators
                         for k in range(7):
@@ -585,6 +689,8 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         hacc[v, i, 12] += U[i]
                         hacc[v, i, 13] += gap
                         hacc[v, i, 14] += acc[v, i, 7]
+                        hacc[v, i, 15] += short
+                        hacc[v, i, 16] += yv[v, i, L.ST_NONCOMP]
                         for k in range(_NA):
                             acc[v, i, k] = 0.0
                         hp[v, i, y, _bin(math.log(max(pv, _TINY)), plo[i], pstep[i], NB)] += 1
@@ -596,8 +702,16 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                             ann[4, v, p, i, y] = yv[v, i, L.ST_FLOW]
                             ann[5, v, p, i, y] = M[mi[i, L.JUR]]
                             ann[6, v, p, i, y] = paut[v, i]
-                        # stabilisation: MSR decides next year's supply adjustment
-                        if mi[i, L.MSR_ON]:
+                            ann[7, v, p, i, y] = bst[v, i, 0]
+                            ann[8, v, p, i, y] = short
+                            ann[9, v, p, i, y] = rv[v, i]
+                            ann[10, v, p, i, y] = pob[td, i]
+                            ann[11, v, p, i, y] = dlk[v, i]
+                            ann[12, v, p, i, y] = unc
+                        dlk[v, i] = 0.0
+                        # stabilisation: MSR decides next year's supply adjustment (banking
+                        # markets: above, from the bank)
+                        if mi[i, L.MSR_ON] and not (bon and bk[i, L.BK_ON] > 0.0):
                             tn = tnac[v, i] + Sv[v, i] - E
                             nxt = 0.0
                             if tn > st[i, L.MSR_IN]:
@@ -618,6 +732,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     hacc[v, N, 10] += yv[v, N, L.ST_TRANSFER]
                     hacc[v, N, 11] += yv[v, N, L.ST_GAIN]
                     hacc[v, N, 12] += yv[v, N, L.ST_BAU]
+                    hacc[v, N, 15] += yv[v, N, L.ST_SHORT]
                     for i in range(N + 1):
                         for k in range(L.NSTAT):
                             val = yv[v, i, k]
@@ -628,6 +743,14 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     for i in range(N + 1):
                         for k in range(L.NSTAT):
                             s12[i, y, k] += yv[1, i, k] * yv[2, i, k]
+                # the observed design's bank (no links, no reserve): B^o' = B^o + S^o - E^o,
+                # under the same bound (the map keeps it there up to rounding)
+                if bon:
+                    for i in range(N):
+                        if bk[i, L.BK_ON] > 0.0:
+                            bobs[i] = BK.bank_step(bobs[i], Sob[td, i], 0.0, 0.0, U[i] - abatement(
+                                mp[i, L.C], mp[i, L.ETA], pob[td, i]),
+                                BK.year_end_bound(bk, i, y, Y))[0]
         # ---- horizon statistics of this path (y = Y)
         for v in range(nv):
             for i in range(N + 1):
@@ -645,6 +768,8 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                 yv[v, i, L.ST_TRANSFER] = hacc[v, i, 10]
                 yv[v, i, L.ST_GAIN] = hacc[v, i, 11]
                 yv[v, i, L.ST_BAU] = hacc[v, i, 12]
+                yv[v, i, L.ST_SHORT] = hacc[v, i, 15]
+                yv[v, i, L.ST_NONCOMP] = hacc[v, i, 16] / Y if i < N else 0.0
                 for k in range(L.NSTAT):
                     val = yv[v, i, k]
                     s1[v, i, Y, k] += val

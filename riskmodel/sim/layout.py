@@ -52,13 +52,43 @@ K_HI_MULT, K_HI_MONTHS, K_MID_MULT, K_LO_MULT, K_PROB, K_SHARE, K_AVG0 = range(7
 K_RELEASE, K_RES0 = 14, 15
 NST = 16
 
+# ---- banking bk[N, NBK + ...] (docs/BANKING.md §7): scalars, then per-year blocks
+#: on (1.0), carry r, persistence phi, bank at the start (Mt), longest window HM (years, the
+#: same in every row), EU MSR reads the bank (1.0), MSR holdings at the start, the previous
+#: year's auction volume and the TNAC a year before the start (Mt), first calendar year.
+BK_ON, BK_R, BK_PHI, BK_B0, BK_HM, BK_MSR, BK_HOLD0, BK_AUC0, BK_TNAC_BEFORE, BK_YEAR0 = range(10)
+#: Delinking convention (same in every row): 0 holder, 1 origin (Pizer & Yates 2015).
+BK_ORIGIN = 10
+#: 1.0 when the market's ceiling is a penalty without make-good: tonnes "sold" there are
+#: emitted without permits (non-compliance), not supply.
+BK_PENALTY = 11
+NBK = 12
+
+
+def bk_offsets(n_years: int, hm: int) -> tuple[int, int, int, int, int]:
+    """Column offsets of the per-year blocks of ``bk`` and its width: reference required
+    abatement n̄ (``n_years + hm`` years), expected supply shortfall S^o - S^v of years ahead
+    (same length), window length m+1 per year (``n_years``), window bounds ℓ per year
+    (``n_years x hm``)."""
+    o_nbar = NBK
+    o_dq = o_nbar + n_years + hm
+    o_m1 = o_dq + n_years + hm
+    o_ell = o_m1 + n_years
+    return o_nbar, o_dq, o_m1, o_ell, o_ell + n_years * hm
+
+
 # ---- statistics (last axis of the sums)
 (ST_PRICE, ST_PRICE_AVG, ST_MSR, ST_FLOOR, ST_CEIL, ST_QUOTA, ST_EMIS, ST_SUPPLY, ST_FLOW,
  ST_TRANSFER, ST_GAIN, ST_GAP, ST_BAU, ST_OUTPUT, ST_PAUT, ST_ZERO) = range(16)
-NSTAT = 16
+#: Banking (docs/BANKING.md): the bank at the end of the year (Mt), the year's non-compliance
+#: (Mt emitted without permits) and whether there was any (0/1; over the horizon: the share of
+#: years).
+ST_BANK, ST_SHORT, ST_NONCOMP = 16, 17, 18
+NSTAT = 19
 STAT_NAMES = ("price", "price_avg", "mean_sq_return", "p_floor", "p_ceiling", "p_quota",
               "emissions", "supply", "flow", "transfer", "gain", "gap", "bau", "output",
-              "price_autarky_uncollared", "p_zero")
+              "price_autarky_uncollared", "p_zero", "bank", "noncompliance",
+              "noncompliance_share")
 
 #: Variants (kernel order).
 VARIANTS = ("autarky", "linked", "linked_events")

@@ -31,6 +31,15 @@ UNITS = {
     "output.vol": "log/yr",
     "process.max_daily_return": "% log return",
     "kets.high_price_months": "months",
+    "banking.horizon": "yr",
+    "banking.window_first_year": "yr",
+    "banking.carry": "per yr",
+    "banking.initial_bank": "Mt",
+    "banking.borrowing_share": "share of the year's supply",
+    "banking.min_bank": "Mt",
+    "banking.terminal_bank": "Mt",
+    "banking.msr.holdings0": "Mt",
+    "banking.msr.auction_volume": "Mt",
 }
 #: Values in the market's currency per tonne.
 PRICE_ITEMS = (

@@ -88,6 +88,8 @@ class Resolved:
     pstep: np.ndarray
     elo: np.ndarray
     estep: np.ndarray
+    #: Banking parameters (``layout.BK_*``; zero rows: banking off; docs/BANKING.md).
+    bk: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     #: Every resolved design value with its source (``riskmodel.sim.sources.Sources.items``).
@@ -379,6 +381,8 @@ class _Build:
     cal_cur: list[str] = field(default_factory=list)
     fx: np.ndarray = field(default_factory=lambda: np.zeros(0))
     fx_cal: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: Per market: (first-year level, annual change) of the observed and counterfactual caps.
+    caps: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
 def resolve(scn: Scenario) -> Resolved:
@@ -433,6 +437,9 @@ def resolve(scn: Scenario) -> Resolved:
         _supply_step(b, k)
         _collar_step(b, k)
         _stabilisation_step(b, k)
+    from riskmodel.sim.banking_resolve import banking_array
+
+    bk = banking_array(b)
 
     ends, lpar, lk_f, ev_link, names, svec = _links(scn, ids, dpy, b.src)
     from riskmodel.linking import validate_collars
@@ -464,7 +471,7 @@ def resolve(scn: Scenario) -> Resolved:
         qobs=b.qobs, qcf=b.qcf, ends=ends, lpar=lpar, lk_f=lk_f, link_names=names,
         ev_link=ev_link, ev_ex=ev_ex, ev_int=ev_int, has_events=has_events, st=b.st,
         s_conv=svec, copula_t=copula == "t", cnu=float(cnu or 0.0), plo=plo, pstep=pstep,
-        elo=elo, estep=estep, notes=b.notes, meta=meta, sources=b.src.items)
+        elo=elo, estep=estep, bk=bk, notes=b.notes, meta=meta, sources=b.src.items)
 
 
 def _inputs_step(b: _Build) -> None:
@@ -718,6 +725,7 @@ def _supply_step(b: _Build, k: int) -> None:
     yy = np.arange(scn.horizon.years)
     b.qobs[k] = q0o * (1 + go) ** yy
     b.qcf[k] = q0c * (1 + gc) ** yy
+    b.caps.append((q0o, go, q0c, gc))
     b.src.set(f"{key}.cap.type", ctype, cwhere)
     b.src.set(f"{key}.cap.degree", float(b_cf), cwhere)
     b.src.set(f"{key}.cap.level", float(q0c), lwhere)

@@ -146,6 +146,39 @@ class StabilisationSpec(_Model):
     msr_reserve0: NonNegFloat = 0.0
 
 
+class BankingSpec(_Model):
+    """Banking across compliance years: the rolling-horizon bridge of docs/BANKING.md §3.
+
+    Present (even empty) switches banking on with the defaults of docs/BANKING.md §4; absent
+    means today's static bridge. A field left out takes the scenario-level ``banking`` block's
+    value, then the catalogue's, then the default. ``horizon: 1`` with no bank is the static
+    bridge (banking off, bit-identical to an absent block).
+    """
+
+    #: Window H in years (default 10, capped at the phase end or permit expiry).
+    horizon: Annotated[int, Field(ge=1, le=50)] | None = None
+    #: Carry r of the price map (per year; default 0: the engine's price is a martingale and
+    #: has no carry drift, docs/BANKING.md §4).
+    carry: Annotated[float, Field(ge=0, le=0.2)] | None = None
+    #: Private bank at the start of the horizon (Mt; default: the catalogue's
+    #: ``banking.initial_bank``, else 0).
+    initial_bank: NonNegFloat | None = None
+    #: Borrowing allowance as a share of the year's supply (default: the catalogue's limit when
+    #: borrowing is allowed, else 0).
+    borrowing_share: Share | None = None
+    #: Hedging floor B_min (Mt): part of the bank is not free to arbitrage.
+    min_bank: NonNegFloat | None = None
+    #: Bank at the end of a window that is not a permit expiry (Mt; default ``min_bank``).
+    terminal_bank: NonNegFloat | None = None
+    #: Persistence phi of price news in the window (1: a price shock is a permanent level shift
+    #: of required abatement; 0 < phi <= 1).
+    persistence: Annotated[float, Field(gt=0, le=1)] | None = None
+    #: Banked permits when a link is suspended (Pizer & Yates 2015): 'holder' (default) keeps
+    #: them valid where they are held; 'origin' returns them to the system that issued them.
+    #: Scenario-level only; bilateral links only.
+    delink_convention: Literal["holder", "origin"] | None = None
+
+
 class ProcessSpec(_Model):
     """An inline price process (a synthetic calibration) in the calibration-file form."""
 
@@ -195,6 +228,8 @@ class MarketSpec(_Model):
     #: Penalty per missing tonne with no make-good: acts as an unlimited-reserve price cap.
     penalty_cap: PosFloat | None = None
     stabilisation: StabilisationSpec = Field(default_factory=StabilisationSpec)
+    #: Banking across years (docs/BANKING.md); None: the scenario-level block, else off.
+    banking: BankingSpec | None = None
     #: Supply rule the fitted price history was generated under (the bridge's S_obs); default:
     #: the catalogue's cap type (absolute for synthetic markets).
     observed_cap: CapSpec | None = None
@@ -412,6 +447,8 @@ class Scenario(_Model):
     fundamentals: FundamentalsSpec = Field(default_factory=FundamentalsSpec)
     dependence: DependenceSpec = Field(default_factory=DependenceSpec)
     horizon: HorizonSpec = Field(default_factory=HorizonSpec)
+    #: Banking defaults for every market (a market's own ``banking`` fields override them).
+    banking: BankingSpec | None = None
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
 
     @field_validator("name")
@@ -457,6 +494,10 @@ class Scenario(_Model):
         for k, ev in enumerate(self.events.markets):
             if ev.market not in known:
                 raise ValueError(f"events.markets[{k}].market: unknown market {ev.market!r}")
+        for k, m in enumerate(self.markets):
+            if m.banking is not None and m.banking.delink_convention is not None:
+                raise ValueError(f"markets[{k}].banking.delink_convention: a scenario-level "
+                                 "setting: give it in the top-level banking block")
         for mid in self.fundamentals.output_emissions_corr:
             if mid not in known:
                 raise ValueError(f"fundamentals.output_emissions_corr: unknown market {mid!r}")
@@ -480,6 +521,27 @@ class Scenario(_Model):
             implied = [LinkSpec(markets=[a, b]) for a, b in zip(ids, ids[1:], strict=False)]
         explicit = {frozenset(lk.markets) for lk in self.links}
         return list(self.links) + [lk for lk in implied if frozenset(lk.markets) not in explicit]
+
+    def banking_of(self, k: int) -> BankingSpec | None:
+        """Market k's banking block merged over the scenario-level one (None: banking off)."""
+        own, top = self.markets[k].banking, self.banking
+        if own is None:
+            return top
+        if top is None:
+            return own
+        merged = {n: getattr(top, n) for n in top.model_fields_set if getattr(top, n) is not None}
+        merged.update({n: getattr(own, n) for n in own.model_fields_set
+                       if getattr(own, n) is not None})
+        return BankingSpec(**merged)
+
+    def banking_field(self, k: int, name: str) -> str | None:
+        """The scenario field that set market k's banking ``name`` (None: not set)."""
+        own = self.markets[k].banking
+        if own is not None and getattr(own, name) is not None:
+            return f"markets[{k}].banking.{name}"
+        if self.banking is not None and getattr(self.banking, name) is not None:
+            return f"banking.{name}"
+        return None
 
     def market_ids(self) -> list[str]:
         """Market ids in scenario order (the order of every per-market array)."""

@@ -180,8 +180,11 @@ def sd_batch_se(cs: ChunkStats) -> np.ndarray | None:
 
 def build_table(cs: ChunkStats, ids: list[str], variants: list[str], start_year: int,
                 dpy: int, mp: np.ndarray, plo: np.ndarray, pstep: np.ndarray,
-                elo: np.ndarray, estep: np.ndarray, has_events: bool) -> pd.DataFrame:
-    """Tidy table: variant, market, year (-1 = horizon), statistic, value, mcse."""
+                elo: np.ndarray, estep: np.ndarray, has_events: bool, banking: bool = False
+                ) -> pd.DataFrame:
+    """Tidy table: variant, market, year (-1 = horizon), statistic, value, mcse. With
+    ``banking``: the bank at the end of the year (horizon: at its end), non-compliance (Mt;
+    horizon: summed) and the share of path-years with any."""
     n = cs.n_paths
     nm = len(ids)
     s1, s2, _ = cs.totals()
@@ -244,6 +247,15 @@ def build_table(cs: ChunkStats, ids: list[str], variants: list[str], start_year:
                         add(f"{name}_sd", s, sd_se(k, s))
                     if k == L.ST_BAU:
                         add("bau_cv", s / m if m else math.nan, math.nan)
+                if banking:
+                    m, s = ms(L.ST_BANK)
+                    add("bank_mean", m, s / sq)
+                    add("bank_sd", s, sd_se(L.ST_BANK, s))
+                    m, s = ms(L.ST_SHORT)
+                    add("noncompliance_mean", m, s / sq)
+                    if i < nm:
+                        m, s = ms(L.ST_NONCOMP)
+                        add("noncompliance_share", m, s / sq)
                 scale = Y if y == Y else 1
                 for q in (0.05, 0.5, 0.95):
                     val, se = hist_quantile(cs.he[v, i, y], elo[i] * scale, estep[i] * scale, q)
@@ -268,7 +280,8 @@ def _exposure(cs: ChunkStats, table: pd.DataFrame, markets: list[str],
     paired = {"price_mean": L.ST_PRICE, "emissions_mean": L.ST_EMIS, "flow_mean": L.ST_FLOW,
               "gain_mean": L.ST_GAIN, "transfer_mean": L.ST_TRANSFER, "supply_mean": L.ST_SUPPLY,
               "p_quota": L.ST_QUOTA, "p_floor": L.ST_FLOOR, "p_ceiling": L.ST_CEIL,
-              "price_avg_mean": L.ST_PRICE_AVG}
+              "price_avg_mean": L.ST_PRICE_AVG, "bank_mean": L.ST_BANK,
+              "noncompliance_mean": L.ST_SHORT}
     se = d["mcse"].to_dict()
     for i, m in enumerate(markets):
         for y in range(Y + 1):

@@ -31,8 +31,9 @@ _UNITS: dict[str, str] = {
     "output_cv": "ratio (sd/mean)", "bau_cv": "ratio (sd/mean)",
     "gain_effort": "M {num}", "gain_risk": "M {num}", "gain_mean": "M {num}",
     "transfer_mean": "M {num}",
+    "noncompliance_share": "share of path-years",
 }
-_MT = ("emissions_", "supply_", "flow_", "bau_mean", "bau_sd")
+_MT = ("emissions_", "supply_", "flow_", "bau_mean", "bau_sd", "bank_", "noncompliance_mean")
 
 #: A value this small relative to its column's largest (or in absolute terms) is rounding noise.
 NOISE_REL, NOISE_ABS = 1e-9, 1e-10
@@ -109,6 +110,8 @@ _DAYS = [("p_floor", "floor"), ("p_ceiling", "ceiling"), ("p_quota", "quota bind
 _QTY = [("emissions_mean", "emissions"), ("emissions_sd", "emissions sd"),
         ("flow_mean", "net imports")]
 _MONEY = [("transfer_mean", "transfers"), ("gain_mean", "gains")]
+_BANK = [("bank_mean", "bank"), ("bank_sd", "bank sd"), ("noncompliance_mean", "non-compl."),
+         ("noncompliance_share", "non-compl. share")]
 
 
 def _wide(t: pd.DataFrame, cols: list[tuple[str, str]]) -> pd.DataFrame:
@@ -177,6 +180,10 @@ def render_point(t: pd.DataFrame, *, width: int, year: int = -1,
          "permit imports", _QTY, False),
         (f"Money, {period}{total} ({money}): payments for imported permits, gains from "
          "linking", _MONEY, False),
+        (f"Banking, {period} (Mt CO2e): bank at the end of the "
+         f"{'horizon' if year == -1 else 'year'}, its sd across paths, "
+         f"non-compliance{total} (Mt emitted without permits), share of path-years with any "
+         "(0-1)", _BANK, False),
     ]
     for title, cols, with_unit in parts:
         w = _wide(t, cols)

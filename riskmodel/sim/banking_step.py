@@ -1,0 +1,280 @@
+"""Banking inside the Monte Carlo kernel: the rolling-horizon bridge per market-day and the bank
+ledger per compliance date (docs/BANKING.md §3, §7).
+
+Scalar, ``inline="always"`` versions of :func:`riskmodel.banking.hotelling.scarcity_gaps` and
+:func:`~riskmodel.banking.hotelling.bridged_price`: called across a numba boundary with array
+slices they cost about 85 ns fixed plus 2 ns per window year (measured, BANKING.md §7.3), so the
+kernel compiles them into its own loops. They read market i's row of the banking array ``bk``
+(layout: :mod:`riskmodel.sim.layout`, ``BK_*`` and :func:`offsets`) and the work row ``w[i]``.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from riskmodel.banking import msr
+from riskmodel.sim import layout as L
+
+#: Allowances per Mt (the MSR rules are stated in allowances, the kernel runs in Mt).
+_PER_MT = 1e6
+#: Relative rounding below which a bank under its bound is not a shortfall.
+_ROUND = 1e-12
+
+
+@njit(cache=True, inline="always")
+def offsets(n_years: int, hm: int) -> tuple[int, int, int, int]:
+    """(n̄, ΔS ahead, window length, bounds) column offsets of ``bk`` (see ``layout.bk_offsets``)."""
+    o_nbar = L.NBK
+    o_dq = o_nbar + n_years + hm
+    o_m1 = o_dq + n_years + hm
+    return o_nbar, o_dq, o_m1, o_m1 + n_years
+
+
+@njit(cache=True, inline="always")
+def gaps(bk, i: int, y: int, n_years: int, p_obs: float, bank_obs: float, c: float, w) -> float:
+    """Back out ξ from the observed price of market i in year y (bank ``bank_obs``) and fill
+    ``w[i, k]`` with the gaps β_k (g_k - ξ) (>= 0, exactly 0 at the argmin). Returns ξ."""
+    hm = int(bk[i, L.BK_HM])
+    o_nbar, _, o_m1, o_ell = offsets(n_years, hm)
+    m1 = int(bk[i, o_m1 + y])
+    r = bk[i, L.BK_R]
+    phi = bk[i, L.BK_PHI]
+    cum = 0.0
+    g = 1.0
+    ann = 0.0
+    sphi = 0.0
+    fk = 1.0
+    xi = 1e300
+    for k in range(m1):
+        cum += bk[i, o_nbar + y + k]
+        ann += g
+        g *= 1.0 + r
+        sphi += fk
+        fk *= phi
+        alpha = (cum - bank_obs + bk[i, o_ell + y * hm + k]) / (c * ann)
+        gk = (p_obs - alpha) / (sphi / ann)
+        w[i, k] = gk
+        if gk < xi:
+            xi = gk
+    g = 1.0
+    ann = 0.0
+    sphi = 0.0
+    fk = 1.0
+    for k in range(m1):
+        ann += g
+        g *= 1.0 + r
+        sphi += fk
+        fk *= phi
+        w[i, k] = (sphi / ann) * (w[i, k] - xi)
+    return xi
+
+
+@njit(cache=True, inline="always")
+def bridged(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float, dbank: float,
+            c: float, ds1: float) -> float:
+    """A variant's price: max{0, max_k (p_obs - w_k + D_k)}, D_k = (Σ_{j<=k} ΔS_j - dbank) /
+    (c A_k) with ΔS_0 = ``ds0`` (this year's supply shortfall against the observed design),
+    ΔS_j (j >= 1) the expected cap difference of year y+j plus, for j = 1, ``ds1`` (an
+    announced change of next year's supply: the EU MSR's 8/12 share); ``dbank`` = B^v - B^o."""
+    hm = int(bk[i, L.BK_HM])
+    _, o_dq, o_m1, _ = offsets(n_years, hm)
+    m1 = int(bk[i, o_m1 + y])
+    r = bk[i, L.BK_R]
+    best = 0.0
+    cum = ds0
+    g = 1.0
+    ann = 0.0
+    for k in range(m1):
+        if k > 0:
+            cum += bk[i, o_dq + y + k]
+        if k == 1:
+            cum += ds1
+        ann += g
+        g *= 1.0 + r
+        v = p_obs - w[i, k] + (cum - dbank) / (c * ann)
+        if v > best:
+            best = v
+    return best
+
+
+@njit(cache=True, inline="always")
+def nbar(bk, i: int, y: int, n_years: int) -> float:
+    """Reference required abatement n̄ of year y (Mt)."""
+    return bk[i, L.NBK + y]
+
+
+@njit(cache=True, inline="always")
+def year_end_bound(bk, i: int, y: int, n_years: int) -> float:
+    """ℓ_0 of year y's window: the year-end bank may not fall below it (Mt)."""
+    hm = int(bk[i, L.BK_HM])
+    _, _, _, o_ell = offsets(n_years, hm)
+    return bk[i, o_ell + y * hm]
+
+
+@njit(cache=True, inline="always")
+def bank_step(bank: float, supply: float, imports: float, reserve: float, emissions: float,
+              bound: float) -> tuple[float, float]:
+    """Next year's bank and the year's non-compliance (``riskmodel.banking.ledger.bank_step``):
+    firms cannot surrender permits they do not hold, so the bank is held at its bound and the
+    excess is reported as non-compliance (Mt). The map keeps the bank at its bound only up to
+    rounding; a miss below 1e-12 of the year's quantities is left in the bank, not reported."""
+    raw = bank + supply + imports + reserve - emissions
+    # a shortfall within rounding of the year's quantities is not non-compliance
+    if raw < bound - _ROUND * (abs(supply) + abs(emissions) + abs(bank)):
+        return bound, bound - raw
+    return raw, 0.0
+
+
+@njit(cache=True, inline="always")
+def msr_adjustment(year: int, tnac: float, tnac_prev: float, holdings: float,
+                   prev_auction: float) -> tuple[float, float]:
+    """The EU MSR's supply change in calendar ``year`` read from the bank (Mt): release minus
+    intake, with the intake lag, bands and invalidation of :func:`riskmodel.banking.msr.msr_year`
+    (TNAC of years ``year - 1`` and ``year - 2``). Returns (change, holdings at year end)."""
+    i_in, rel, _, h = msr.msr_year(year, tnac * _PER_MT, tnac_prev * _PER_MT,
+                                   holdings * _PER_MT, prev_auction * _PER_MT)
+    return (rel - i_in) / _PER_MT, h / _PER_MT
+
+
+@njit(cache=True, inline="always")
+def msr_announced(tnac: float, holdings: float) -> float:
+    """The part of the year after next's MSR supply change that the TNAC of this year already
+    sets (its intake and release fall 8/12 in that year; published by 1 June): announced, so
+    firms see it a year ahead (Mt, release minus intake; BANKING.md §2)."""
+    share = 1.0 - msr.LAG_SHARE_FIRST
+    t = tnac * _PER_MT
+    return share * (msr.release(t, holdings * _PER_MT) - msr.intake(t)) / _PER_MT
+
+
+@njit(cache=True, inline="always")
+def _root(par, a: int) -> int:
+    while par[a] != a:
+        a = par[a]
+    return a
+
+
+@njit(cache=True, inline="always")
+def horizon_prices(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float, dbank: float,
+                   c: float, ds1: float, hz) -> int:
+    """Market i's horizon prices π_{i,k} = p_obs - w_k + D_k (unclipped) into ``hz[i, :m1]``;
+    returns the window length m1."""
+    hm = int(bk[i, L.BK_HM])
+    _, o_dq, o_m1, _ = offsets(n_years, hm)
+    m1 = int(bk[i, o_m1 + y])
+    r = bk[i, L.BK_R]
+    cum = ds0
+    g = 1.0
+    ann = 0.0
+    for k in range(m1):
+        if k > 0:
+            cum += bk[i, o_dq + y + k]
+        if k == 1:
+            cum += ds1
+        ann += g
+        g *= 1.0 + r
+        hz[i, k] = p_obs - w[i, k] + (cum - dbank) / (c * ann)
+    return m1
+
+
+@njit(cache=True)
+def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, mkt, m_c: int,
+                    m_fx: int, m_paut: int, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz) -> None:
+    """Banking across links (BANKING.md §3, the design note's rule): each connected component
+    of active links is treated as a plain pool to find its expected exhaustion year k*,
+    P = max{0, max_k Σ_i c_i π_{i,k} / Σ_i c_i / fx_i} (numeraire), and each member's horizon
+    price π_{i,k*} becomes its autarky price ``mkt[i, m_paut]`` for the link solver. For plain
+    links the solver's pool price is then exactly the pooled map (flows c_i (π_{i,k*} - P_i));
+    for restricted links it is the exhaustion-year rule, whose error docs/BANKING.md reports.
+    A market that does not bank keeps its static price in every window year; the pool's
+    window ends with its shortest member's. Components without a banking member, and pools
+    whose map price is 0, keep the members' own prices. A plain call (not inlined): it runs
+    only with banking across links, and inlining it slows the kernel without banking."""
+    n = mkt.shape[0]
+    hm = hz.shape[1]
+    for i in range(n):
+        par[i] = i
+    for q in range(ends.shape[0]):
+        if lst[q] == 2:
+            continue
+        ra = _root(par, ends[q, 0])
+        rb = _root(par, ends[q, 1])
+        if ra != rb:
+            par[rb] = ra
+    for i in range(n):
+        rm1[i] = hm
+        rnb[i] = 0
+        rcnt[i] = 0
+    for i in range(n):
+        r = _root(par, i)
+        rcnt[r] += 1
+        if bk[i, L.BK_ON] > 0.0:
+            m1 = horizon_prices(bk, i, y, n_years, pob[td, i], w, ds0[i], dbank[i],
+                                mkt[i, m_c], ds1[i], hz)
+            rnb[r] += 1
+            if m1 < rm1[r]:
+                rm1[r] = m1
+        else:
+            for k in range(hm):
+                hz[i, k] = mkt[i, m_paut]
+    for r in range(n):
+        rbest[r] = 0.0
+        rk[r] = -1
+        if _root(par, r) != r or rnb[r] == 0 or rcnt[r] < 2:
+            continue
+        for k in range(rm1[r]):
+            num = 0.0
+            den = 0.0
+            for i in range(n):
+                if _root(par, i) == r:
+                    num += mkt[i, m_c] * hz[i, k]
+                    den += mkt[i, m_c] / mkt[i, m_fx]
+            v = num / den
+            if v > rbest[r]:
+                rbest[r] = v
+                rk[r] = k
+    for i in range(n):
+        r = _root(par, i)
+        if rk[r] >= 0:
+            mkt[i, m_paut] = hz[i, rk[r]]
+
+
+@njit(cache=True, inline="always")
+def ledger_reserve(reserve: float, user_floor: float, penalty: float) -> float:
+    """The reserve in the bank ledger: sales at a ceiling, and withholding at a floor the user
+    set; the engine's zero floor without a collar withholds nothing under banking (a surplus
+    is banked, never priced below zero). At a penalty cap no permit is sold: the tonnes are
+    emitted without permits, so the ledger gets none and reports them as non-compliance."""
+    if reserve < 0.0 and user_floor <= 0.0:
+        return 0.0
+    if reserve > 0.0 and penalty > 0.0:
+        return 0.0
+    return reserve
+
+
+@njit(cache=True, inline="always")
+def foreign_held(held: float, imports: float, bank: float) -> float:
+    """Permits of the link partner's issue in a market's bank after a compliance year: net
+    imports add to them, net exports draw on them first; never more than the bank (Mt)."""
+    f = held + imports
+    if f < 0.0:
+        f = 0.0
+    if f > bank:
+        f = bank if bank > 0.0 else 0.0
+    return f
+
+
+@njit(cache=True, inline="always")
+def delink_origin(bk, bst, dlk, a: int, b: int) -> None:
+    """A bilateral link is suspended under the 'origin' convention (Pizer & Yates 2015): the
+    permits each side holds of the other's issue count only where they were issued, so they
+    move back (``riskmodel.banking.links.delink_banks``); ``dlk`` records the change (Mt)."""
+    if bk[a, L.BK_ON] <= 0.0 or bk[b, L.BK_ON] <= 0.0:
+        return
+    fa = bst[2, a, 3]
+    fb = bst[2, b, 3]
+    bst[2, a, 0] += fb - fa
+    bst[2, b, 0] += fa - fb
+    dlk[2, a] += fb - fa
+    dlk[2, b] += fa - fb
+    bst[2, a, 3] = 0.0
+    bst[2, b, 3] = 0.0
