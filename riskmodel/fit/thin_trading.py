@@ -55,6 +55,7 @@ from riskmodel.fit.garch import (
     to_arch_vector,
     validate_returns,
 )
+from riskmodel.fit.guard import evidence_guard
 
 #: Lower bound on the Student-t / skew-t degrees of freedom of the trading-day innovations.
 NU_MIN = 4.0
@@ -437,6 +438,7 @@ def fit_thin(
         params["omega"] = omega
         used = _refix(fit, params)
     cal = Calibration.from_fit(fit, series, diagnostics=_diagnose(fit))
+    cal.guard = evidence_guard(validate_returns(returns, source=source))  # all days it was given
     cal.params = {k: float(v) for k, v in params.items()}
     if vt:
         cal.std_errors["omega"] = None

@@ -94,7 +94,7 @@ def simulate_market(
     days: int = 252,
     paths: int = 2000,
     seed: int = 0,
-    max_daily_return: float = 25.0,
+    max_daily_return: float | None = None,
     martingale: bool = True,
 ) -> dict[str, np.ndarray]:
     """One market's own process through the engine's price kernels (no links, no output):
@@ -115,6 +115,10 @@ def simulate_market(
         "rh0": np.zeros((1, L.KMAX)),
         "rp0cum": np.ones((1, L.KMAX)),
     }
+    if max_daily_return is None:  # the calibration's own guard (riskmodel.fit.guard)
+        from riskmodel.fit.guard import guard_of
+
+        max_daily_return = guard_of(cal)
     dist, nu, lam = _process(0, cal, True, mp, mi, rg, "calibration")
     fill(0, cal, mp, "calibration")
     mode, lo, step, vals = build_table(dist, nu, lam, "gaussian", 0.0)
