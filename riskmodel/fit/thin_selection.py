@@ -23,13 +23,17 @@ import pandas as pd
 
 from riskmodel.errors import RiskmodelError
 from riskmodel.fit.calibration import Calibration
-from riskmodel.fit.thin_trading import NU_MIN, THIN_CANDIDATES, fit_thin
+from riskmodel.fit.thin_trading import THIN_CANDIDATES, fit_thin
 
 #: Regime models that compete with the thin-trading candidates by default.
 REGIME_CANDIDATES = ("ms2", "msgarch2-t")
 DEFAULT_CANDIDATES = THIN_CANDIDATES + REGIME_CANDIDATES
 
 GUARD_MAX = 1e-4
+#: No candidate with a t law of nu below this competes: variance finite and bounded away from
+#: the infinite-variance limit nu = 2 (heavier tails than t(4), e.g. the ``-nu3`` candidates or
+#: an MS-GARCH-t, compete by their validation score and VaR backtests).
+NU_FLOOR = 2.5
 #: Without validation scores: a candidate within the guard limit is preferred when its BIC is at
 #: most this many points worse.
 BIC_SLACK = 10.0
@@ -163,7 +167,7 @@ def _validation_row(v: Any) -> dict[str, Any]:
 
 
 def choose(table: pd.DataFrame) -> str:
-    """The chosen candidate: converged fits with finite variance only (t laws nu >= NU_MIN);
+    """The chosen candidate: converged fits with finite variance only (t laws nu >= NU_FLOOR);
     of those, the ones whose one-day VaR 95 and 99 pass Kupiec on all days (p > 0.05) when any
     does; then the lowest multi-horizon validation score, except that a candidate whose guard
     binds on fewer than ``GUARD_MAX`` of market-days in a one-year run is preferred when its
@@ -173,8 +177,8 @@ def choose(table: pd.DataFrame) -> str:
     ok = table[
         table.get("converged", pd.Series(True, index=table.index)).fillna(False).astype(bool)
     ]
-    if "nu" in ok:  # finite variance by construction: no t law with nu below NU_MIN
-        ok = ok[~(ok["nu"].astype(float) < NU_MIN)]
+    if "nu" in ok:  # finite variance, bounded away from 2: no t law with nu below NU_FLOOR
+        ok = ok[~(ok["nu"].astype(float) < NU_FLOOR)]
     if "finite_variance" in ok:
         ok = ok[ok["finite_variance"].fillna(False).astype(bool)]
     if ok.empty:

@@ -87,6 +87,8 @@ THIN_CANDIDATES = (
     "zgarch-t-nu8",
     "zgarch-t-vt1-nu8",
     "zgarch-t-w4-nu8",
+    "zgarch-t-nu3",
+    "zgjr-t-nu3",
 )
 
 
