@@ -1,4 +1,4 @@
-"""Model choice by the rolling-origin multi-horizon validation score (riskmodel.fit.thin_selection)."""
+"""Model choice by the rolling-origin multi-horizon validation score (fit.thin_selection)."""
 
 from __future__ import annotations
 
