@@ -426,7 +426,8 @@ def fit_thin(
             "IGARCH-like: no unconditional variance)"
         )
     if spec.dist != "normal" and params["nu"] <= tn.nu_min + 1e-3:
-        nu_note = f"nu at its lower bound {tn.nu_min:g} (finite fourth moment imposed)"
+        what = "finite fourth moment" if tn.nu_min >= NU_MIN else "finite variance"
+        nu_note = f"nu at its lower bound {tn.nu_min:g} ({what} imposed)"
     target_info: dict[str, Any] | None = None
     used = fit
     if vt:
