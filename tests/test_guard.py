@@ -129,3 +129,15 @@ def test_guard_share_of_a_shipped_calibration_is_reproduced_and_reported():
         pytest.skip("calibration not fitted by the thin-trading selection")
     share = guard_share(cal.to_dict(), paths=2000, seed=1)
     assert share == pytest.approx(cal.diagnostics["guard_share_1y"], abs=1e-12)
+
+
+def test_run_notes_report_the_guard_and_its_share():
+    """The engine's run notes carry each calibration's guard and measured guard share."""
+    from riskmodel.sim.thin_trading import fill
+
+    cal = load_calibration("shenzhen").to_dict()
+    notes: list[str] = []
+    fill(0, cal, np.zeros((1, L.NPF)), "m", notes, "shenzhen")
+    gs = cal["diagnostics"]["guard_share_1y"]
+    assert len(notes) == 1 and f"{gs:.1e}" in notes[0]
+    assert f"{cal['guard']['max_daily_return']:g}% log return" in notes[0]

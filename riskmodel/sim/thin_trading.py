@@ -37,8 +37,10 @@ def fill(
     gs = (cal.get("diagnostics") or {}).get("guard_share_1y")
     if notes is not None and gs is not None:
         notes.append(
-            f"{market or k}: the 25% daily guard binds on {float(gs):.1e} of market-days in a "
-            f"one-year run of its calibration ({'above' if gs >= 1e-4 else 'below'} 1e-4)"
+            f"{market or k}: the calibration's daily guard "
+            f"({(cal.get('guard') or {}).get('max_daily_return', 25.0):g}% log return) binds on "
+            f"{float(gs):.1e} of market-days in a one-year run of its calibration "
+            f"({'above' if gs >= 1e-4 else 'below'} 1e-4)"
         )
     tt = cal.get("thin_trading")
     if not tt:
