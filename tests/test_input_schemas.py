@@ -57,7 +57,7 @@ def test_accepted_single_regime_has_finite_unconditional_variance(path: Path) ->
 def test_load_calibration_refuses_corruption(
     tmp_path: Path, key: str, value: object, field: str
 ) -> None:
-    d = json.loads((config.CALIBRATIONS_DIR / "uk_ets.json").read_text())
+    d = json.loads((config.CALIBRATIONS_DIR / "china_ets.json").read_text())
     d["model"].update(family="garch", dist="t")  # a shipped GARCH-t fit, whatever is chosen
     d["params"][key] = value
     p = tmp_path / "uk_ets.json"
@@ -68,7 +68,7 @@ def test_load_calibration_refuses_corruption(
 
 
 def test_persistence_boundary_is_exact() -> None:
-    d = json.loads((config.CALIBRATIONS_DIR / "uk_ets.json").read_text())
+    d = json.loads((config.CALIBRATIONS_DIR / "china_ets.json").read_text())
     d["model"].update(family="garch", dist="t")  # a shipped GARCH-t fit, whatever is chosen
     d["params"].update(alpha=0.1, beta=0.9 - 1e-9)
     validate_calibration(d)

@@ -322,7 +322,8 @@ def test_resume_refuses_a_changed_calibration_naming_it(
     assert str(cal) in json.loads((run / "manifest.json").read_text())["calibrations"]
     (run / "chunks" / "p0000-c000002.pkl").unlink()
     d = json.loads(cal.read_text())
-    d["params"]["omega"] *= 1.5
+    key = "omega" if "omega" in d["params"] else "sigma2_0"  # GARCH family or MS fit
+    d["params"][key] *= 1.5
     cal.write_text(json.dumps(d))
     code, _, err = _cli(["run", "--resume", str(run), "-q"], monkeypatch, capsys)
     _one_line_error(code, err, f"error: {cal}: calibrations: changed since the run began")

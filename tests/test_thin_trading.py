@@ -212,24 +212,29 @@ def test_crps_of_an_ensemble_matches_the_normal_closed_form():
         assert crps_sample(x, y) == pytest.approx(exact, abs=1e-3)
 
 
-def test_choice_prefers_low_crps_and_the_guard_limit_only_when_nearly_as_good():
+def test_choice_prefers_low_score_var_passes_and_the_guard_limit_only_when_nearly_as_good():
     from riskmodel.fit.thin_selection import choose
 
     t = pd.DataFrame(
         {
-            "crps": [1.0, 1.05, 3.0],
+            "score": [1.0, 1.03, 3.0],
             "guard_share_1y": [5e-4, 5e-5, 1e-5],
             "converged": [True, True, True],
+            "kupiec_p_95": [0.5, 0.5, 0.5],
+            "kupiec_p_99": [0.5, 0.5, 0.5],
             "bic": [1.0, 2.0, 3.0],
         },
         index=["za", "zb", "zc"],
     )
-    assert choose(t) == "zb"  # within 10% of the best CRPS and inside the guard limit
-    t.loc["zb", "crps"] = 2.0
+    assert choose(t) == "zb"  # within 5% of the best score and inside the guard limit
+    t.loc["zb", "score"] = 1.2
     assert choose(t) == "za"  # the guard limit never buys a much worse forecast
+    t.loc["za", "kupiec_p_99"] = 0.01
+    assert choose(t) == "zb"  # a VaR 99 that fails Kupiec loses when another passes
+    t.loc["za", "kupiec_p_99"] = 0.5
     t["converged"] = [False, True, True]
     assert choose(t) == "zb"  # never a fit that did not converge
-    t["crps"] = np.nan  # no out-of-sample score: BIC, guard preferred within 10 points
+    t["score"] = np.nan  # no validation score: BIC, guard preferred within 10 points
     t["converged"] = True
     assert choose(t) == "zb"
 

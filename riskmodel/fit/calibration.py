@@ -40,6 +40,7 @@ from riskmodel.fit.garch import (
     innovation_distribution,
     to_arch_vector,
 )
+from riskmodel.fit.guard import evidence_guard
 from riskmodel.io import atomic_write_json, atomic_write_text
 
 SCHEMA = "riskmodel.calibration/1"
@@ -96,6 +97,8 @@ class Calibration:
     backtest: dict[str, Any] | None = None
     #: Thin-trading component (docs/THIN_TRADING.md); None = every day trades.
     thin_trading: dict[str, Any] | None = None
+    #: The engine's daily guard for this market, tied to its largest move (riskmodel.fit.guard).
+    guard: dict[str, Any] | None = None
     schema: str = SCHEMA
 
     # ----------------------------------------------------------------- views
@@ -231,6 +234,7 @@ class Calibration:
             diagnostics=diagnostics if diagnostics is not None else diagnose(fit),
             fit=fit_info,
             selection=_selection_rows(selection),
+            guard=evidence_guard(returns),
         )
 
 
@@ -647,6 +651,7 @@ def proxy_calibration(
         },
         fit={"proxied": True},
         thin_trading=dict(of.thin_trading) if of.thin_trading else None,
+        guard=dict(of.guard) if of.guard else None,
     )
 
 

@@ -62,6 +62,12 @@ class ThinTrading(_Strict):
     last_state: Literal[0, 1] = 0
 
 
+class GuardSpec(_Strict):
+    """``guard``: the engine's daily guard for this market (``riskmodel.fit.guard``)."""
+
+    max_daily_return: Annotated[float, Field(gt=0)]
+
+
 class StateSpec(_Strict):
     """``state``: the end-of-sample values the simulation starts from."""
 
@@ -82,6 +88,7 @@ class CalibrationSpec(_Strict):
     params: dict[str, float]
     state: StateSpec | None = None
     thin_trading: ThinTrading | None = None
+    guard: GuardSpec | None = None
 
     @field_validator("params", mode="before")
     @classmethod

@@ -1,18 +1,15 @@
-"""Choosing a market's price model by out-of-sample one-year volatility forecasts.
+"""Choosing a market's price model by its rolling-origin multi-horizon validation score.
 
 Candidates are model names of :func:`riskmodel.fit.backtest.fitter_for`: the thin-trading
-``z...`` models, and the regime models ``ms2`` and ``msgarch2-t`` (which compete by default).
-
-At each origin (year ends before the sample's last year) every candidate is fitted on the
-returns up to the origin, its calibration is simulated one year ahead through the engine's own
-price kernels (:func:`riskmodel.sim.thin_trading.simulate_market`), and the realised annualised
-volatility of the next 252 returns is scored against the simulated distribution: the PIT and
-the CRPS (in percentage points of annualised volatility; lower is better). The guard share of the
-full-sample calibration is measured the same way, and the one-day VaR 95 / 99 of the year after
-each origin are backtested (Kupiec, pooled over origins). Among candidates whose VaR passes (when
-any does) the chosen model has the lowest mean CRPS; a
-candidate whose guard binds on fewer than ``GUARD_MAX`` of market-days is preferred when its CRPS
-is within ``CRPS_SLACK`` of the best (see :func:`choose`).
+``z...`` models (GARCH / GJR / EGARCH families, variance-targeted ``-vt``, windowed ``-w4``,
+``-nu8`` tail bounds), and the regime models ``ms2`` and ``msgarch2-t`` (which compete by
+default). Each is scored by :func:`riskmodel.fit.validation.validate_candidate` (refitted at each
+origin on the causally cleaned data before it, simulated by the engine, CRPS of the log price
+change at 1, 5, 21, 63 and 252 days: ``multi_horizon_score``), screened at yearly origins with
+200 paths; the issue-11 checks and BIC are reported beside it (:func:`compare`). The choice
+(:func:`choose`): finite variance and converged; one-day VaR 95 / 99 passing Kupiec when any
+candidate does; the lowest score, preferring a candidate whose guard binds on fewer than
+``GUARD_MAX`` of market-days when its score is within ``SCORE_SLACK`` of the best.
 """
 
 from __future__ import annotations
@@ -25,20 +22,21 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.errors import RiskmodelError
-from riskmodel.fit.backtest import fitter_for
 from riskmodel.fit.calibration import Calibration
-from riskmodel.fit.thin_trading import NU_MIN, THIN_CANDIDATES, fit_thin
+from riskmodel.fit.thin_trading import THIN_CANDIDATES, fit_thin
 
 #: Regime models that compete with the thin-trading candidates by default.
 REGIME_CANDIDATES = ("ms2", "msgarch2-t")
 DEFAULT_CANDIDATES = THIN_CANDIDATES + REGIME_CANDIDATES
 
 GUARD_MAX = 1e-4
-#: A candidate within the guard limit is preferred when its CRPS is at most this much worse.
-CRPS_SLACK = 0.10
-#: ... or, without out-of-sample scores, its BIC at most this many points worse.
+#: No candidate with a t law of nu below this competes: variance finite and bounded away from
+#: the infinite-variance limit nu = 2 (heavier tails than t(4), e.g. the ``-nu3`` candidates or
+#: an MS-GARCH-t, compete by their validation score and VaR backtests).
+NU_FLOOR = 2.5
+#: Without validation scores: a candidate within the guard limit is preferred when its BIC is at
+#: most this many points worse.
 BIC_SLACK = 10.0
-HORIZON = 252
 
 
 def crps_sample(samples: np.ndarray, y: float) -> float:
@@ -48,63 +46,6 @@ def crps_sample(samples: np.ndarray, y: float) -> float:
     e1 = float(np.mean(np.abs(x - y)))
     e2 = float(np.sum((2 * np.arange(1, n + 1) - n - 1) * x)) / (n * n)
     return e1 - e2
-
-
-def annual_vol(returns: np.ndarray) -> np.ndarray:
-    """Annualised volatility (percent) of each row of percent daily returns."""
-    return np.sqrt(252.0 * np.var(np.atleast_2d(returns), axis=1, ddof=1))
-
-
-def origins_for(r: pd.Series, n: int = 3) -> list[pd.Timestamp]:
-    """The last ``n`` year ends with at least two years of data before and a year after."""
-    out = []
-    for year in range(r.index[-1].year - 1, r.index[0].year, -1):
-        t = pd.Timestamp(f"{year}-12-31")
-        if (r.index <= t).sum() >= 500 and (r.index > t).sum() >= HORIZON:
-            out.append(t)
-        if len(out) == n:
-            break
-    return sorted(out)
-
-
-def score_candidate(
-    r: pd.Series, name: str, origins: list[pd.Timestamp], *, paths: int = 400, seed: int = 0
-) -> dict[str, Any]:
-    """Mean CRPS and PITs of the one-year realised volatility over the origins, and the one-day
-    VaR 95 / 99 hits of the year after each origin (parameters fixed at the origin, variance
-    updated daily: ``calibration.apply``) pooled into Kupiec tests."""
-    from riskmodel.fit.backtest import kupiec_pof
-    from riskmodel.fit.calibration import apply
-    from riskmodel.sim.thin_trading import simulate_market
-
-    pits, crps = [], []
-    hits: dict[str, list[np.ndarray]] = {"95": [], "99": []}
-    for t in origins:
-        train, test = r[r.index <= t], r[r.index > t].iloc[:HORIZON]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cal_obj = fitter_for(name)(train)
-            risk = apply(cal_obj, pd.concat([train, test])).risk.loc[test.index]
-        for lev in hits:
-            hits[lev].append(test.to_numpy() < -risk[f"var{lev}"].to_numpy())
-        cal = cal_obj.to_dict()
-        cal["state"]["last_price"] = 1.0
-        sim = simulate_market(cal, days=len(test), paths=paths, seed=seed)
-        v = annual_vol(sim["returns"])
-        y = float(annual_vol(test.to_numpy())[0])
-        pits.append(float((v < y).mean()))
-        crps.append(crps_sample(v, y))
-    out: dict[str, Any] = {
-        "model": name,
-        "crps": float(np.mean(crps)),
-        "pits": pits,
-        "crps_by_origin": crps,
-    }
-    for lev, level in (("95", 0.95), ("99", 0.99)):
-        h = np.concatenate(hits[lev])
-        out[f"var{lev}_hit_rate"] = float(h.mean())
-        out[f"kupiec_p_{lev}"] = kupiec_pof(h, level)[1]
-    return out
 
 
 def fit_full(series: Any, name: str) -> Calibration:
@@ -145,19 +86,53 @@ def finite_variance(cal: Calibration) -> bool:
     return True
 
 
+#: Screening settings: every 4th quarterly origin (yearly), 200 engine paths per origin. The
+#: chosen model is then validated at every quarter with 1,000 paths (``riskmodel validate``).
+SCREEN_ORIGIN_EVERY = 4
+SCREEN_PATHS = 200
+#: A candidate whose guard binds on fewer than GUARD_MAX of market-days is preferred when its
+#: multi-horizon score is at most this much worse than the best.
+SCORE_SLACK = 0.05
+
+
 def compare(
-    series: Any, candidates: tuple[str, ...] = DEFAULT_CANDIDATES, *, paths: int = 400
+    series: Any,
+    candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
+    *,
+    paths: int = SCREEN_PATHS,
+    origin_every: int = SCREEN_ORIGIN_EVERY,
 ) -> pd.DataFrame:
-    """Out-of-sample score and full-sample guard share of every candidate on one market."""
+    """Every candidate on one market: its rolling-origin multi-horizon validation score
+    (``riskmodel.fit.validation``: refitted at each origin, simulated by the engine, CRPS of the
+    log price change at 1-252 days), the issue-11 checks (Kupiec, PIT KS, 90% coverage), the
+    guard share at the origins, and the full-sample fit's BIC, convergence, nu and guard share
+    in a one-year run (2,000 paths)."""
+    from riskmodel.fit.validation import ValidationConfig, validate_candidate
     from riskmodel.sim.thin_trading import guard_share
 
-    r = series.returns
-    origins = origins_for(r)
+    cfg = ValidationConfig(n_paths=paths, origin_every=origin_every)
     rows = []
+    origins: list[str] = []
     for name in candidates:
+        row: dict[str, Any] = {"model": name}
         try:
-            row = score_candidate(r, name, origins, paths=paths) if origins else {"model": name}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    v = validate_candidate(
+                        series.market,
+                        series.prices,
+                        series.returns,
+                        name,
+                        cfg=cfg,
+                        currency=series.currency,
+                    )
+                    origins = [o["origin"] for o in v.origins]
+                    row.update(_validation_row(v))
+                except RiskmodelError as exc:  # too short for any origin: BIC only
+                    row["validation_error"] = str(exc)
             cal = fit_full(series, name)
+            row["guard_pct"] = float((cal.guard or {}).get("max_daily_return", math.nan))
             row["guard_share_1y"] = guard_share(cal.to_dict(), paths=2000, seed=1)
             row["converged"] = bool(cal.fit.get("converged", True))
             row["nu"] = cal.params.get("nu")
@@ -167,24 +142,43 @@ def compare(
             row = {"model": name, "error": str(exc)}
         rows.append(row)
     df = pd.DataFrame(rows).set_index("model")
-    df.attrs["origins"] = [t.date().isoformat() for t in origins]
+    df.attrs["origins"] = origins
     return df
 
 
+def _validation_row(v: Any) -> dict[str, Any]:
+    """The selection-table columns of one candidate's validation result."""
+    s = v.summary
+    c90 = [c["cover90"] for c in s["horizons"].values()]
+    out = {
+        "score": v.score,
+        "n_origins": len(v.origins),
+        "checks_passed": sum(1 for k, c in v.checks.items() if k != "all_pass" and c["pass"]),
+        "pooled_change_ks_p": s.get("pooled_change", {}).get("ks_p"),
+        "pooled_vol_ks_p": s.get("pooled_vol", {}).get("ks_p"),
+        "cover90_min": min(c90) if c90 else None,
+        "cover90_max": max(c90) if c90 else None,
+        "guard_share_origins": v.clipped_share,
+    }
+    for tag, d in (("", v.var_all), ("nz_", v.var_nonzero)):
+        for lv in ("95", "99"):
+            out[f"kupiec_{tag}p_{lv}"] = d.get(f"kupiec_p_{lv}")
+    return out
+
+
 def choose(table: pd.DataFrame) -> str:
-    """The chosen candidate (module docstring): converged fits with finite variance only; of
-    those, the ones whose out-of-sample one-day VaR 95 and 99 pass Kupiec (p > 0.05) when any
-    does; then the lowest mean CRPS, except
-    that a candidate whose guard share is below ``GUARD_MAX`` is preferred when its CRPS is
-    within ``CRPS_SLACK`` of the best (the guard requirement never buys a much worse forecast).
-    Without out-of-sample scores (short series): the lowest BIC among the full-sample ``z``
-    models (comparable likelihoods), with the same preference for a small guard share within
-    ``BIC_SLACK`` points."""
+    """The chosen candidate: converged fits with finite variance only (t laws nu >= NU_FLOOR);
+    of those, the ones whose one-day VaR 95 and 99 pass Kupiec on all days (p > 0.05) when any
+    does; then the lowest multi-horizon validation score, except that a candidate whose guard
+    binds on fewer than ``GUARD_MAX`` of market-days in a one-year run is preferred when its
+    score is within ``SCORE_SLACK`` of the best. Without validation scores (series too short for
+    an origin): the lowest BIC among the full-sample ``z`` models (comparable likelihoods), with
+    the same guard preference within ``BIC_SLACK`` points."""
     ok = table[
         table.get("converged", pd.Series(True, index=table.index)).fillna(False).astype(bool)
     ]
-    if "nu" in ok:  # finite variance by construction: no t law with nu below NU_MIN
-        ok = ok[~(ok["nu"].astype(float) < NU_MIN)]
+    if "nu" in ok:  # finite variance, bounded away from 2: no t law with nu below NU_FLOOR
+        ok = ok[~(ok["nu"].astype(float) < NU_FLOOR)]
     if "finite_variance" in ok:
         ok = ok[ok["finite_variance"].fillna(False).astype(bool)]
     if ok.empty:
@@ -194,10 +188,10 @@ def choose(table: pd.DataFrame) -> str:
         if var_ok.any():
             ok = ok[var_ok]
     guard = ok.get("guard_share_1y", pd.Series(0.0, index=ok.index)).fillna(np.inf)
-    if "crps" in ok and ok["crps"].notna().any():
-        crps = ok["crps"].fillna(np.inf)
-        best = str(crps.idxmin())
-        good = crps[(guard < GUARD_MAX) & (crps <= crps.min() * (1.0 + CRPS_SLACK))]
+    if "score" in ok and ok["score"].notna().any():
+        score = ok["score"].fillna(np.inf)
+        best = str(score.idxmin())
+        good = score[(guard < GUARD_MAX) & (score <= score.min() * (1.0 + SCORE_SLACK))]
         return str(good.idxmin()) if not good.empty else best
     comparable = [m for m in ok.index if str(m).startswith("z") and "-w" not in str(m)]
     bic = ok.loc[comparable, "bic"] if comparable else ok["bic"]

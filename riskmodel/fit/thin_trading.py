@@ -55,6 +55,7 @@ from riskmodel.fit.garch import (
     to_arch_vector,
     validate_returns,
 )
+from riskmodel.fit.guard import evidence_guard
 
 #: Lower bound on the Student-t / skew-t degrees of freedom of the trading-day innovations.
 NU_MIN = 4.0
@@ -86,6 +87,8 @@ THIN_CANDIDATES = (
     "zgarch-t-nu8",
     "zgarch-t-vt1-nu8",
     "zgarch-t-w4-nu8",
+    "zgarch-t-nu3",
+    "zgjr-t-nu3",
 )
 
 
@@ -142,12 +145,14 @@ class BoundedGARCH(GARCH):
 
 @dataclass(frozen=True)
 class ThinName:
-    """A thin-trading model name: ``z<vol>-<dist>[-vt[Y]][-w<Y>]``."""
+    """A thin-trading model name: ``z<vol>-<dist>[-vt[Y]][-w<Y>][-icss][-nu<min>]``."""
 
     spec: ModelSpec
     vt_years: float | None = None
     window_years: float | None = None
     nu_min: float = NU_MIN
+    #: Estimated on the data after the last variance break (ICSS, riskmodel.fit.icss).
+    icss: bool = False
 
     @property
     def name(self) -> str:
@@ -156,6 +161,8 @@ class ThinName:
             out += "-vt" + ("" if self.vt_years == VT_YEARS else f"{self.vt_years:g}")
         if self.window_years is not None:
             out += f"-w{self.window_years:g}"
+        if self.icss:
+            out += "-icss"
         if self.nu_min != NU_MIN:
             out += f"-nu{self.nu_min:g}"
         return out
@@ -163,18 +170,21 @@ class ThinName:
 
 def parse_thin_name(name: str) -> ThinName:
     """``zgjr-t-vt`` -> GJR-t, variance targeted to the last ``VT_YEARS`` years; ``-vt1``: to the
-    last year; ``-w4``: estimated on the last four years only; ``-nu8``: nu >= 8 instead of
-    ``NU_MIN``."""
+    last year; ``-w4``: estimated on the last four years only; ``-icss``: on the data after the
+    last variance break (ICSS); ``-nu8``: nu >= 8 instead of ``NU_MIN``."""
     text = name.strip().lower()
     if not text.startswith("z"):
         raise FitError(f"{name!r} is not a thin-trading model name (z<vol>-<dist>[-vt][-wY])")
     parts = text[1:].split("-")
     vt = window = None
     nu_min = NU_MIN
+    icss = False
     try:
-        while len(parts) > 2 and parts[-1][:1] in ("v", "w", "n"):
+        while len(parts) > 2 and parts[-1][:1] in ("v", "w", "n", "i"):
             tail = parts.pop()
-            if tail.startswith("vt"):
+            if tail == "icss":
+                icss = True
+            elif tail.startswith("vt"):
                 vt = float(tail[2:]) if tail[2:] else VT_YEARS
             elif tail.startswith("nu"):
                 nu_min = float(tail[2:])
@@ -184,7 +194,7 @@ def parse_thin_name(name: str) -> ThinName:
                 raise ValueError(tail)
     except ValueError:
         raise FitError(
-            f"{name!r}: suffix not understood (-vt, -vt<years>, -w<years>, -nu<min>)"
+            f"{name!r}: suffix not understood (-vt, -vt<years>, -w<years>, -icss, -nu<min>)"
         ) from None
     spec = ModelSpec.parse("-".join(parts))
     if spec.mean != "constant":
@@ -195,7 +205,9 @@ def parse_thin_name(name: str) -> ThinName:
         raise FitError(f"{name!r}: target window > 0 years, estimation window >= 2 years")
     if not 2.5 <= nu_min <= 100:
         raise FitError(f"{name!r}: nu lower bound must be in [2.5, 100]")
-    return ThinName(spec, vt, window, nu_min)
+    if icss and window is not None:
+        raise FitError(f"{name!r}: -icss and -w<years> both set the estimation window")
+    return ThinName(spec, vt, window, nu_min, icss)
 
 
 def is_thin_name(name: str) -> bool:
@@ -408,6 +420,8 @@ def fit_thin(
             f"estimated on the last {tn.window_years:g} years ({_iso(r_all.index[0])} on, "
             f"{len(r_all)} returns; at least {2 * MIN_WINDOW_RETURNS})"
         )
+    if tn.icss:
+        r_all, window_note = _icss_window(r_all)
     ind = no_trade(r_all)
     chain = fit_trade_chain(ind)
     traded = r_all[ind == 0]
@@ -423,7 +437,8 @@ def fit_thin(
             "IGARCH-like: no unconditional variance)"
         )
     if spec.dist != "normal" and params["nu"] <= tn.nu_min + 1e-3:
-        nu_note = f"nu at its lower bound {tn.nu_min:g} (finite fourth moment imposed)"
+        what = "finite fourth moment" if tn.nu_min >= NU_MIN else "finite variance"
+        nu_note = f"nu at its lower bound {tn.nu_min:g} ({what} imposed)"
     target_info: dict[str, Any] | None = None
     used = fit
     if vt:
@@ -437,6 +452,7 @@ def fit_thin(
         params["omega"] = omega
         used = _refix(fit, params)
     cal = Calibration.from_fit(fit, series, diagnostics=_diagnose(fit))
+    cal.guard = evidence_guard(validate_returns(returns, source=source))  # all days it was given
     cal.params = {k: float(v) for k, v in params.items()}
     if vt:
         cal.std_errors["omega"] = None
@@ -538,6 +554,25 @@ def trade_probability(tt: dict[str, Any], prev_state: np.ndarray) -> np.ndarray:
     """P(trade today | yesterday's state)."""
     p = np.where(np.asarray(prev_state) == 1, float(tt["p11"]), float(tt["p01"]))
     return 1.0 - p
+
+
+def _icss_window(r: pd.Series) -> tuple[pd.Series, str]:
+    """The returns after the last variance break of the trading-day returns (ICSS, kappa-1 at
+    5%), at least ``2 * MIN_WINDOW_RETURNS`` of them; and a note saying so."""
+    from riskmodel.fit.icss import last_break
+
+    traded = r[r != 0.0]
+    k = last_break(traded.to_numpy())
+    if k is None:
+        return r, "ICSS (kappa-1, 5%): no variance break; estimated on all data"
+    since = traded.index[k]
+    recent = r[r.index >= since]
+    if len(recent) < 2 * MIN_WINDOW_RETURNS:
+        recent = r.iloc[-min(len(r), 2 * MIN_WINDOW_RETURNS) :]
+    return recent, (
+        f"ICSS (kappa-1, 5%): last variance break before {_iso(since)}; estimated on "
+        f"{_iso(recent.index[0])} on ({len(recent)} returns; at least {2 * MIN_WINDOW_RETURNS})"
+    )
 
 
 def apply_thin(cal: Calibration, r: pd.Series) -> AppliedResult:

@@ -67,7 +67,11 @@ class ValidationConfig:
     n_paths: int = N_PATHS
     seed: int = SEED
     price_drift: str = "martingale"
-    guard: float | None = 25.0
+    #: Percent log return a day, None (off) or "calibration": the fit's own evidence-based guard
+    #: (riskmodel.fit.guard; from the data before each origin), what the engine uses by default.
+    guard: float | str | None = "calibration"
+    #: Use every k-th quarterly origin (4: yearly; cheaper screening of many candidates).
+    origin_every: int = 1
 
 
 def default_candidates(market: str) -> list[str]:
@@ -167,6 +171,7 @@ def validate_candidate(
     p = prices[prices.index <= end].astype(float)
     res = CandidateResult(market=market, model=model)
     origins, notes = quarterly_origins(r.index, cfg.start, cfg.end)
+    origins = origins[:: max(1, int(cfg.origin_every))]
     res.notes += notes
     if not origins:
         raise DataError(f"{market}: no origin with {MIN_TRAIN} returns before it and data "
@@ -207,7 +212,8 @@ def validate_candidate(
         fut = rv[pos:]
         row: dict[str, Any] = {"origin": str(o.date()), "pos": pos, "n_train": pos,
                                "params": cal.params, "model": cal.model_name,
-                               "clipped_share": meta["clipped_share"], "h": {}}
+                               "clipped_share": meta["clipped_share"],
+                               "guard_pct": meta["guard"], "h": {}}
         for h in cfg.horizons:
             if len(fut) < h:
                 continue

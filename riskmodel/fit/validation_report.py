@@ -48,6 +48,14 @@ def _save(fig: Figure, path: Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def guard_text(cfg: ValidationConfig) -> str:
+    """How the run's daily guard was set, in words."""
+    if cfg.guard == "calibration":
+        return ("each fit's own guard: max(25%, 1.25 x the largest daily move before the "
+                "origin), riskmodel.fit.guard")
+    return "off" if cfg.guard is None else f"{cfg.guard}% a day"
+
+
 def market_json(mv: MarketValidation, cfg: ValidationConfig) -> dict[str, Any]:
     """Every score of a market's validation, with the settings that produced it."""
     _, table = select_by_validation(mv.candidates)
@@ -66,7 +74,7 @@ def market_markdown(mv: MarketValidation, cfg: ValidationConfig) -> str:
     _, table = select_by_validation(mv.candidates)
     lines = [f"# Validation: {mv.market}", "",
              f"Rolling origins every quarter, {cfg.start} to {cfg.end}; {cfg.n_paths} engine "
-             f"paths per origin (price drift {cfg.price_drift}, guard {cfg.guard}% a day). "
+             f"paths per origin (price drift {cfg.price_drift}, guard {guard_text(cfg)}). "
              "Horizons in trading days (the series' own steps). PIT KS p accounts for "
              "overlapping windows (null simulated on the same window layout).", "",
              "| model | multi-horizon CRPS score | BIC | checks passed |",
@@ -200,7 +208,9 @@ def summary_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                          "kupiec_p_99": c["var_all_days"].get("kupiec_p_99"),
                          "kupiec_nz_p_95": c["var_nonzero_days"].get("kupiec_p_95"),
                          "kupiec_nz_p_99": c["var_nonzero_days"].get("kupiec_p_99"),
-                         "clipped_share": c.get("clipped_share"), "checks": c["checks"]})
+                         "clipped_share": c.get("clipped_share"), "checks": c["checks"],
+                         "guard_pct": (c["origins"][-1].get("guard_pct") if c["origins"]
+                                       else None)})
     return rows
 
 
@@ -212,7 +222,7 @@ def readme(docs: list[dict[str, Any]], cfg: ValidationConfig, timing: str = "") 
         f"the series start plus two years) to {cfg.end}; at each origin the candidate is "
         "refitted on the causally cleaned returns before it, and the engine simulates "
         f"{cfg.n_paths} paths of 252 trading days from the fit's end state (price drift "
-        f"{cfg.price_drift}, guard {cfg.guard}% a day). Horizons h in trading days.", "",
+        f"{cfg.price_drift}, guard {guard_text(cfg)}). Horizons h in trading days.", "",
         "Columns: coverage of the central 50% and 90% bands of the simulated log price change "
         "(should be 50% and 90%); the KS p-value of its PITs (uniform under a correct model), "
         "and the same for realised volatility (annualised sd of daily log returns in the "
@@ -223,8 +233,8 @@ def readme(docs: list[dict[str, Any]], cfg: ValidationConfig, timing: str = "") 
         "`ok` = all issue-11 checks pass for the market (pooled PIT KS p > 0.05 for the log "
         "price change and for realised volatility at 21/63/252 days, 90% coverage within "
         "85–95% at every horizon, the four Kupiec p > 0.05). Guard share: simulated market-days "
-        "on which the engine's 25% daily guard acted (mean over origins; the issue asks for "
-        "< 1e-4).", "",
+        "on which the engine's daily guard acted (mean over origins; the issue asks for "
+        "< 1e-4), and R: the guard at the last origin (% log return a day).", "",
         "| market | model | h | n | cover 50 | cover 90 | PIT KS p | vol cover 90 | vol KS p "
         "| Kupiec p 95/99 (all \\| non-zero) | guard share | ok |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
@@ -233,7 +243,8 @@ def readme(docs: list[dict[str, Any]], cfg: ValidationConfig, timing: str = "") 
         kup = (f"{_p(r['kupiec_p_95'], 2)}/{_p(r['kupiec_p_99'], 2)} \\| "
                f"{_p(r['kupiec_nz_p_95'], 2)}/{_p(r['kupiec_nz_p_99'], 2)}") if r["h"] == 1 else ""
         ok = ("yes" if r["checks"]["all_pass"] else "no") if r["h"] == 1 else ""
-        guard = f"{float(r['clipped_share']):.1e}" if r["h"] == 1 else ""
+        guard = (f"{float(r['clipped_share']):.1e} (R {_p(r.get('guard_pct'), 1)})"
+                 if r["h"] == 1 else "")
         body.append(f"| {r['market'] if r['h'] == 1 else ''} | {r['model'] if r['h'] == 1 else ''}"
                     f" | {r['h']} | {r['n']} | {_pct(r['cover50'])} | {_pct(r['cover90'])} | "
                     f"{_p(r['ks_p'])} | {_pct(r.get('vol_cover90'))} | {_p(r.get('vol_ks_p'))} "

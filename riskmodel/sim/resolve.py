@@ -597,7 +597,8 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
     dist, nu, lam = _process(k, cal, drift != "fitted", mp, mi, b.rg, fld)
     thin_trading.fill(k, cal, mp, f"{fld}.calibration", b.notes, m.id)
     mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
-    mp[k, L.MAXR] = m.max_daily_return if m.max_daily_return is not None else math.inf
+    guard = _guard(m, cal)  # H11c: the calibration's own guard unless the scenario sets one
+    mp[k, L.MAXR] = guard if guard is not None else math.inf
     mi[k, L.TAB_MODE] = mode
     mp[k, L.TAB_LO], mp[k, L.TAB_STEP] = lo, step
     tab[k] = vals
@@ -633,9 +634,23 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
                   {n: tt[n] for n in ("p01", "p11", "zero_share", "kappa") if n in tt},
                   _cal_src(cal, "thin_trading"))
     b.src.given(f"{key}.process.drift", scn.simulation, "price_drift", "simulation")
-    b.src.given(f"{key}.process.max_daily_return", m, "max_daily_return", fld)
+    if (cal.get("guard") or {}).get("max_daily_return") is not None and (
+            "max_daily_return" not in m.model_fields_set):
+        b.src.set(f"{key}.process.max_daily_return", guard, _cal_src(cal, "guard"))
+    else:
+        b.src.given(f"{key}.process.max_daily_return", m, "max_daily_return", fld)
     b.src.set(f"{key}.abatement.price_level", plevel, pwhere)
     return err
+
+
+def _guard(m: Any, cal: dict[str, Any]) -> float | None:
+    """The daily guard (% log return): the scenario's ``max_daily_return`` when it sets one
+    (None: off), else the calibration's evidence-based ``guard.max_daily_return``
+    (riskmodel.fit.guard), else the scenario default (25)."""
+    g = (cal.get("guard") or {}).get("max_daily_return")
+    if "max_daily_return" in m.model_fields_set or g is None:
+        return m.max_daily_return
+    return float(g)
 
 
 def _cal_src(cal: dict[str, Any], fld: str) -> str:

@@ -22,6 +22,19 @@ from riskmodel.sim.scenario import CURRENCIES, Scenario, scenario_from_dict
 
 #: The engine's default guard (``markets[].max_daily_return``, percent log return).
 DEFAULT_GUARD = 25.0
+#: ``max_daily_return`` value meaning: the calibration's own guard (``guard.max_daily_return``,
+#: riskmodel.fit.guard), else DEFAULT_GUARD -- what a scenario that does not set it gets.
+FROM_CALIBRATION = "calibration"
+GuardArg = float | str | None
+
+
+def resolve_guard(calibration: dict[str, Any], max_daily_return: GuardArg) -> float | None:
+    """The guard a run uses: a number as given, None (off), or the calibration's own."""
+    if max_daily_return == FROM_CALIBRATION:
+        from riskmodel.fit.guard import guard_of
+
+        return guard_of(calibration)
+    return None if max_daily_return is None else float(max_daily_return)
 
 
 def single_market_scenario(
@@ -31,11 +44,12 @@ def single_market_scenario(
     seed: int,
     *,
     price_drift: str = "martingale",
-    max_daily_return: float | None = DEFAULT_GUARD,
+    max_daily_return: GuardArg = FROM_CALIBRATION,
 ) -> Scenario:
     """A one-market autarky scenario simulating ``calibration`` (Contract-2 dict) for
     ``n_days`` trading days from its end state (``state.last_price``, last variance, regime
     probabilities)."""
+    max_daily_return = resolve_guard(calibration, max_daily_return)
     model = calibration.get("model") or {}
     state = dict(calibration.get("state") or {})
     last = state.pop("last_price", None) or 1.0
@@ -89,7 +103,7 @@ def simulate_log_prices(
     seed: int,
     *,
     price_drift: str = "martingale",
-    max_daily_return: float | None = DEFAULT_GUARD,
+    max_daily_return: GuardArg = FROM_CALIBRATION,
 ) -> np.ndarray:
     """Log prices ``(n_paths, n_days + 1)`` simulated by the engine from the calibration's end
     state; column 0 is ``log(state.last_price)``. Same seed, same paths."""
@@ -104,7 +118,7 @@ def simulate_single_market(
     seed: int,
     *,
     price_drift: str = "martingale",
-    max_daily_return: float | None = DEFAULT_GUARD,
+    max_daily_return: GuardArg = FROM_CALIBRATION,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """:func:`simulate_log_prices` plus the engine's facts: the share of market-days on which
     the guard acted (``clipped_share``) and its notes."""
@@ -113,6 +127,7 @@ def simulate_single_market(
     from riskmodel.sim.engine import simulate_chunk
     from riskmodel.sim.resolve import resolve
 
+    max_daily_return = resolve_guard(calibration, max_daily_return)
     scn = single_market_scenario(calibration, n_days, n_paths, seed, price_drift=price_drift,
                                  max_daily_return=max_daily_return)
     rs = resolve(scn)

@@ -37,8 +37,10 @@ def fill(
     gs = (cal.get("diagnostics") or {}).get("guard_share_1y")
     if notes is not None and gs is not None:
         notes.append(
-            f"{market or k}: the 25% daily guard binds on {float(gs):.1e} of market-days in a "
-            f"one-year run of its calibration ({'above' if gs >= 1e-4 else 'below'} 1e-4)"
+            f"{market or k}: the calibration's daily guard "
+            f"({(cal.get('guard') or {}).get('max_daily_return', 25.0):g}% log return) binds on "
+            f"{float(gs):.1e} of market-days in a one-year run of its calibration "
+            f"({'above' if gs >= 1e-4 else 'below'} 1e-4)"
         )
     tt = cal.get("thin_trading")
     if not tt:
@@ -94,7 +96,7 @@ def simulate_market(
     days: int = 252,
     paths: int = 2000,
     seed: int = 0,
-    max_daily_return: float = 25.0,
+    max_daily_return: float | None = None,
     martingale: bool = True,
 ) -> dict[str, np.ndarray]:
     """One market's own process through the engine's price kernels (no links, no output):
@@ -115,6 +117,10 @@ def simulate_market(
         "rh0": np.zeros((1, L.KMAX)),
         "rp0cum": np.ones((1, L.KMAX)),
     }
+    if max_daily_return is None:  # the calibration's own guard (riskmodel.fit.guard)
+        from riskmodel.fit.guard import guard_of
+
+        max_daily_return = guard_of(cal)
     dist, nu, lam = _process(0, cal, True, mp, mi, rg, "calibration")
     fill(0, cal, mp, "calibration")
     mode, lo, step, vals = build_table(dist, nu, lam, "gaussian", 0.0)
