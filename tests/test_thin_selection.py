@@ -51,3 +51,41 @@ def test_t_laws_too_close_to_two_never_compete():
     assert ts.choose(t) == "zgarch-t"
     t.loc["msgarch2-t", "nu"] = 3.2  # finite variance, bounded away from 2: competes
     assert ts.choose(t) == "msgarch2-t"
+
+
+def test_reuse_scores_refits_the_stored_choice_and_refuses_other_data(tmp_path, capsys):
+    """``fit MARKET --model thin --reuse-scores`` chooses from the stored table (no validation
+    run) and refits: on the shipped UK calibration it gives back the same model and parameters;
+    a calibration stamped with other data is refused in one line, nothing written."""
+    import json
+    import sys
+
+    import pytest
+
+    from riskmodel import config
+    from riskmodel.cli import run
+
+    shipped = json.loads((config.CALIBRATIONS_DIR / "uk_ets.json").read_text())
+    (tmp_path / "uk_ets.json").write_text(json.dumps(shipped))
+
+    def cli(*args: str) -> int:
+        sys.argv = ["riskmodel", "fit", "uk_ets", "--model", "thin", "--reuse-scores",
+                    "--out", str(tmp_path), *args]
+        try:
+            run()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    assert cli() == 0
+    got = json.loads((tmp_path / "uk_ets.json").read_text())
+    assert got["model"] == shipped["model"]
+    assert got["params"] == pytest.approx(shipped["params"], rel=1e-9)
+    assert got["selection"] == shipped["selection"]
+    got["data_hash"] = "0" * 16
+    (tmp_path / "uk_ets.json").write_text(json.dumps(got))
+    capsys.readouterr()
+    assert cli() == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data_hash" in err[0] and "Traceback" not in err[0]
+    assert json.loads((tmp_path / "uk_ets.json").read_text())["data_hash"] == "0" * 16

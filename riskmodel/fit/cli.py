@@ -13,7 +13,9 @@ market with daily data, writes the proxies of auction-only markets, the dependen
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +120,7 @@ def fit_market(
     refit_every: int = bt.REFIT_EVERY,
     test_size: int = bt.TEST_SIZE,
     save: bool = True,
+    reuse_scores: bool = False,
 ) -> MarketResult:
     """Fit one market with daily data, choose its model, optionally backtest and plot, save."""
     from riskmodel.data.series import load_series
@@ -145,7 +148,11 @@ def fit_market(
             refit_every=refit_every,
             test_size=test_size,
             save=save,
+            reuse_scores=reuse_scores,
         )
+    if reuse_scores:
+        raise InputError("applies to --model thin only (the candidates scored by validation)",
+                         field="--reuse-scores")
     specs, regime_names = parse_models(model, regimes)
     notes: list[str] = []
     selection_notes: list[str] = []
@@ -237,16 +244,18 @@ def _fit_thin_market(
     refit_every: int,
     test_size: int,
     save: bool,
+    reuse_scores: bool = False,
 ) -> MarketResult:
     """Candidates by out-of-sample score (``--model thin`` = the thin-trading models plus ms2 and
     msgarch2-t, ``thin_selection.DEFAULT_CANDIDATES``; or z names): each scored by its
     rolling-origin multi-horizon validation score, checks, BIC and guard share
-    (``thin_selection``); the chosen one is saved with the comparison table."""
+    (``thin_selection``); the chosen one is saved with the comparison table. ``reuse_scores``:
+    the table stored in the market's calibration (same data) instead of new validation runs."""
     from riskmodel.fit.thin_selection import DEFAULT_CANDIDATES, choose, compare, fit_full
 
     names = [n.strip().lower() for n in model.split(",") if n.strip()]
     cands = tuple(DEFAULT_CANDIDATES) if "thin" in names else tuple(names)
-    table = compare(series, cands)
+    table = stored_scores(series, out) if reuse_scores else compare(series, cands)
     chosen = choose(table)
     cal = fit_full(series, chosen)
     row = table.loc[chosen]
@@ -284,6 +293,28 @@ def _fit_thin_market(
     if save:
         cal.save(out)
     return result
+
+
+def stored_scores(series: Any, out: Path) -> pd.DataFrame:
+    """The candidates' scores stored in ``out/<market>.json`` (its ``selection`` table), for a
+    new choice without new validation runs; refused when the calibration was fitted on other
+    data (its ``data_hash``) or holds no validation scores."""
+    path = out / f"{series.market}.json"
+    if not path.is_file():
+        raise InputError("no calibration to reuse scores from; fit without --reuse-scores",
+                         file=path, field="--reuse-scores")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("data_hash") != series.data_hash:
+        raise InputError("the stored scores were computed on other data (data_hash differs); "
+                         "fit without --reuse-scores", file=path, field="data_hash")
+    rows = doc.get("selection") or []
+    if not rows or not all(isinstance(r, dict) and "score" in r for r in rows):
+        raise InputError("holds no validation scores (not a --model thin fit)", file=path,
+                         field="selection")
+    table = pd.DataFrame(rows).set_index("model")
+    m = re.search(r"at the origins (.*?) \(", str((doc.get("fit") or {}).get("selection", "")))
+    table.attrs["origins"] = m.group(1).split(", ") if m and m.group(1) else []
+    return table
 
 
 def _plain(v: Any) -> Any:
@@ -537,6 +568,7 @@ def fit_all(
     plot_markets: list[str] | None,
     refit_every: int,
     test_size: int,
+    reuse_scores: bool = False,
 ) -> None:
     """Fit every daily market, write proxies, dependence and README."""
     results: dict[str, MarketResult] = {}
@@ -555,6 +587,7 @@ def fit_all(
                 plots=want_plots,
                 refit_every=refit_every,
                 test_size=test_size,
+                reuse_scores=reuse_scores,
             )
         except RiskmodelError as exc:
             skipped.append(f"{market}: not fitted ({exc})")
@@ -647,6 +680,14 @@ def fit(
     test_size: Annotated[
         int, typer.Option("--test-size", help="Backtest: out-of-sample days.")
     ] = bt.TEST_SIZE,
+    reuse_scores: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-scores",
+            help="With --model thin: choose again from the validation scores stored in the "
+            "market's calibration (same data) instead of recomputing them, then refit.",
+        ),
+    ] = False,
 ) -> None:
     """Fit price processes and write calibrations (see `riskmodel fit --help`)."""
     out_dir = out if out is not None else config.CALIBRATIONS_DIR
@@ -662,6 +703,7 @@ def fit(
             plot_markets=[m.strip() for m in pm],
             refit_every=refit_every,
             test_size=test_size,
+            reuse_scores=reuse_scores,
         )
         return
     if not market:
@@ -679,6 +721,7 @@ def fit(
         plots=plots,
         refit_every=refit_every,
         test_size=test_size,
+        reuse_scores=reuse_scores,
     )
     print_selection(market, res.selection)
     for n in res.notes:
