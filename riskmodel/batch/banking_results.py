@@ -37,10 +37,11 @@ DEFAULT_PATHS = 2000
 
 def run_banked(name: str, horizon: int | None, *, paths: int, out: Path, n_jobs: int
                ) -> ShippedRun:
-    """Run ``data/scenarios/<name>.yaml`` with ``banking: {horizon: H}`` added (None: as
-    shipped, no banking)."""
+    """Run ``data/scenarios/<name>.yaml`` with its banking block's window set to H (None: the
+    block removed, the static bridge)."""
     path = config.SCENARIOS_DIR / f"{name}.yaml"
     data: dict[str, Any] = read_yaml(path)
+    data.pop("banking", None)
     label = "static"
     if horizon is not None:
         data["banking"] = {"horizon": horizon}
