@@ -381,6 +381,30 @@ def test_delinking_conventions():
     assert e.value.field == "markets[0].banking.delink_convention"
 
 
+def test_origin_convention_is_refused_for_a_market_in_several_links(tmp_path: Path) -> None:
+    """'origin' needs to know whose permits a market holds; with several links that is not
+    tracked, so the shipped triangle (china_korea_japan) is refused: one line naming the field,
+    from resolve and from the CLI (non-zero exit, nothing written)."""
+    import subprocess
+    import sys
+
+    d = shipped_dict("china_korea_japan", banking={"delink_convention": "origin"})
+    with pytest.raises(InputError) as e:
+        resolve(scenario_from_dict(d))
+    assert e.value.field == "banking.delink_convention"
+    assert "china_ets" in str(e.value) and "\n" not in str(e.value)
+    f = tmp_path / "triangle.yaml"
+    f.write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "riskmodel", "run", str(f), "--out",
+                        str(tmp_path / "runs")], capture_output=True, text=True,
+                       cwd=config.PROJECT_ROOT, timeout=120, check=False)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "banking.delink_convention" in lines[0]
+    assert not any((tmp_path / "runs").rglob("*.parquet"))
+
+
 def test_same_results_any_workers_with_banking_on(tmp_path: Path) -> None:
     """n_jobs and task size do not change a banked run (shipped file, banking block added)."""
     from riskmodel.batch.runner import RESULTS, RunOptions, run_plan
