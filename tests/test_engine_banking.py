@@ -32,12 +32,16 @@ SCENARIOS = Path(config.PROJECT_ROOT) / "data" / "scenarios"
 
 
 def shipped_dict(name: str, paths: int = 40, ppc: int = 20, banking=None, **sim) -> dict:
-    """A shipped scenario's mapping (no sweep) with few paths, optionally a banking block."""
+    """A shipped scenario's mapping (no sweep) with few paths and the given banking block
+    (None: the file's block removed, i.e. the static bridge of a user's file without one;
+    "file": the shipped block kept)."""
     d = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text(encoding="utf-8"))
     d.pop("sweep", None)
     d["simulation"] = {**d.get("simulation", {}), "paths": paths, "paths_per_chunk": ppc,
                        "keep_annual": True, **sim}
-    if banking is not None:
+    if banking is None:
+        d.pop("banking", None)
+    elif banking != "file":
         d["banking"] = banking
     return d
 
@@ -264,16 +268,21 @@ def test_chunk_invariance_and_common_random_numbers_with_banking_on():
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_scenario_runs_with_banking_on(path):
+    """Every shipped file runs with its own banking block (H = 10, carry 0: the chosen
+    defaults, stated in the file), every banking market of it on, and the ledger holds."""
     d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert d["banking"] == {"horizon": 10, "carry": 0.0}
     d.pop("sweep", None)
     d["simulation"] = {**d.get("simulation", {}), "paths": 4, "paths_per_chunk": 4,
                        "keep_annual": True}
     d["horizon"] = {**d.get("horizon", {}), "days_per_year": 20}
-    d["banking"] = {}
     s = scenario_from_dict(d)
     r = simulate(s)
     rs = resolve(s)
     assert np.isfinite(r.table[r.table.statistic == "price_mean"].value).all()
+    for mid in rs.ids:  # on, unless the catalogue forbids banking
+        on = rs.sources[f"markets.{mid}.banking.on"]
+        assert on["value"] or on["source"].startswith("catalogue"), (mid, on)
     _check_ledger(r, rs)
 
 
@@ -370,6 +379,30 @@ def test_delinking_conventions():
     with pytest.raises(InputError) as e:
         scenario_from_dict(d)
     assert e.value.field == "markets[0].banking.delink_convention"
+
+
+def test_origin_convention_is_refused_for_a_market_in_several_links(tmp_path: Path) -> None:
+    """'origin' needs to know whose permits a market holds; with several links that is not
+    tracked, so the shipped triangle (china_korea_japan) is refused: one line naming the field,
+    from resolve and from the CLI (non-zero exit, nothing written)."""
+    import subprocess
+    import sys
+
+    d = shipped_dict("china_korea_japan", banking={"delink_convention": "origin"})
+    with pytest.raises(InputError) as e:
+        resolve(scenario_from_dict(d))
+    assert e.value.field == "banking.delink_convention"
+    assert "china_ets" in str(e.value) and "\n" not in str(e.value)
+    f = tmp_path / "triangle.yaml"
+    f.write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "riskmodel", "run", str(f), "--out",
+                        str(tmp_path / "runs")], capture_output=True, text=True,
+                       cwd=config.PROJECT_ROOT, timeout=120, check=False)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "banking.delink_convention" in lines[0]
+    assert not any((tmp_path / "runs").rglob("*.parquet"))
 
 
 def test_same_results_any_workers_with_banking_on(tmp_path: Path) -> None:

@@ -179,7 +179,7 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
                          f"in the first {m1}-year window: no positive price level is consistent "
                          "with it; lower initial_bank or lengthen horizon",
                          field=f"{fld}.initial_bank") from None
-    slope_src = sources.derived("Φ(initial_bank, n̄) = price_level (rules.calibrate_slope)")
+    slope_src = sources.derived("Φ(initial_bank, nbar) = price_level (rules.calibrate_slope)")
     if m.abatement.slope:
         c = mp[k, L.C]
         slope_src = sources.scenario(f"markets[{k}].abatement.slope")
@@ -188,7 +188,7 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
     b.src.set(f"{key}.window_first_year", m1, sources.derived(
         "min(horizon, years to the phase end or permit expiry)"))
     b.src.set(f"{key}.exhaustion_year", y0 + kstar, sources.derived("argmax of Φ(initial_bank, "
-                                                                    "n̄) in the first window"))
+                                                                    "nbar) in the first window"))
     b.notes.append(
         f"{m.id}: banking on, window {m1} yr from {y0} (horizon {h}), carry {r:g}/yr, opening "
         f"bank {b0:g} Mt; slope c = {c:.6g} Mt per {b.currencies[k]}/t (implied abatement "
