@@ -93,20 +93,9 @@ def test_scenario_runs_with_sensible_signs(path: Path, tmp_path: Path) -> None:
     assert np.isfinite(prices.value).all(), "non-finite mean prices (explosive calibration?)"
     assert (prices.value > 0).all() and (prices.mcse >= 0).all()
     name = path.stem
-    if name == "eu_switzerland":
+    if name in ("china_korea", "eu_switzerland"):
         for k in range(n_points):
             assert_between(r, k)
-    if name == "china_korea":
-        # "between" is a property of the static bridge and of pools whose members share a
-        # window; under banking the pool ends with Korea's Phase 3 window and can price both
-        # members below autarky (docs/BANKING.md §7.4), so it is checked without the block
-        data = small(path)
-        data.pop("banking")
-        plan = plan_from_dict(data, file=path, check_calibrations=False)
-        run = run_plan(plan, out=tmp_path / "static", run_id=name, options=RunOptions(n_jobs=1))
-        static = pd.read_parquet(run / "results.parquet")
-        for k in range(n_points):
-            assert_between(static, k)
     if name == "china_korea":
         sd = horizon(r, "emissions_sd", 1)  # China on an intensity cap
         # Korea's absolute cap fixes its autarky emissions; linking imports China's uncertainty
