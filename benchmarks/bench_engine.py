@@ -284,9 +284,10 @@ def render(res: dict) -> list[str]:
         "reference (`benchmarks/numpy_reference.py`) is what a user would write: paths as "
         "arrays, a loop over days.",
         "",
-        "The first run compiles only the kernel the scenario needs: `run_paths_fast`, without "
-        "the general link solver, when no market has eta != 1 and no link a fee (a chunk where "
-        "a step needs the general solver is rerun with `run_paths`; docs/ENGINE.md).",
+        "The first run compiles only the kernel the scenario needs: `run_paths_lean`, without "
+        "the general link solver, when every link is plain, no market has eta != 1 and no link "
+        "a fee (a chunk where a step needs the general solver is rerun with `run_paths`); "
+        "`run_paths` otherwise (docs/ENGINE.md).",
         "",
     ]
 

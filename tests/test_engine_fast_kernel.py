@@ -1,7 +1,8 @@
-"""The fast-path-only kernel (``kernel.run_paths_fast``, a short first run) gives the general
-kernel's results bit for bit: on shipped scenarios the fast path answers every step; where a
-step needs the general solver the fast kernel refuses and the engine reruns the chunk with
-``run_paths``; scenarios the fast path can never answer go to ``run_paths`` directly."""
+"""The fast-path-only kernel (``kernel.run_paths_lean``: no general link solver compiled, a
+short first run) gives the general kernel's results bit for bit: on shipped plain-link
+scenarios the fast path answers every step; where a step needs the general solver the lean
+kernel refuses and the engine reruns the chunk with ``run_paths``; other scenarios go to
+``run_paths`` directly."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from riskmodel.batch.scenario_file import load_scenario_file
 from riskmodel.linking import workspace
 from riskmodel.sim import engine
 from riskmodel.sim import layout as L
-from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_fast
+from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_lean
 from riskmodel.sim.resolve import resolve
 from riskmodel.sim.scenario import scenario_from_dict
 
@@ -41,8 +42,8 @@ def _chunk(sc, rs, kernels, monkeypatch):
             return k(*a)
         return call
 
-    monkeypatch.setattr(engine, "run_paths", track(kernels["run_paths"]))
-    monkeypatch.setattr(engine, "run_paths_fast", track(kernels["run_paths_fast"]))
+    for name in ("run_paths", "run_paths_lean"):
+        monkeypatch.setattr(engine, name, track(kernels.get(name, kernels["run_paths"])))
     monkeypatch.setattr(engine, "announce_compile", lambda k: False)
     engine._REFUSED.clear()
     return engine.simulate_chunk(sc, 0, resolved=rs), ran
@@ -54,20 +55,28 @@ def _assert_same(a, b) -> None:
     assert a.meta == b.meta
 
 
-@pytest.mark.parametrize("name", ["china_korea", "regulatory_events", "china_korea_japan"])
-def test_fast_kernel_is_bit_identical_to_the_general_kernel(name, monkeypatch):
+@pytest.mark.parametrize("name", ["china_korea", "china_korea_japan"])
+def test_lean_kernel_is_bit_identical_to_the_general_kernel(name, monkeypatch):
     sc = _scenario(name)
     rs = resolve(sc)
-    assert not engine.needs_general(rs)
-    fast, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_fast": run_paths_fast},
+    assert engine.kernels_for(rs) == (run_paths_lean, run_paths)
+    lean, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": run_paths_lean},
                        monkeypatch)
-    assert ran == ["run_paths_fast"]  # the fast path answered every step
-    assert fast.s1[1, :, -1, L.ST_PRICE].any()
-    # the general kernel only: the engine's path before the fast kernel existed
-    general, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_fast": run_paths},
-                          monkeypatch)
+    assert ran == ["run_paths_lean"]  # the fast path answered every step
+    assert (lean.s1[0, 1, :-1, -1, L.ST_PRICE] > 0.0).all()  # [chunk, variant, market, year]
+    # the general kernel only: the engine's path before the lean kernel existed
+    general, ran = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
     assert ran == ["run_paths"]
-    _assert_same(fast, general)
+    _assert_same(lean, general)
+
+
+@pytest.mark.parametrize("name", ["eu_china_quota", "regulatory_events", "china_korea_one_way"])
+def test_quota_links_go_to_the_general_kernel(name):
+    """Quota links (fixed, or a share of supply while restricted) and eta != 1: ``run_paths``
+    from the start."""
+    rs = resolve(_scenario(name, paths=4, days=5))
+    assert not engine.plain_links(rs) or engine.needs_general(rs)
+    assert engine.kernels_for(rs) == (run_paths,)
 
 
 def test_a_refused_chunk_is_rerun_with_the_general_kernel(monkeypatch):
@@ -78,50 +87,45 @@ def test_a_refused_chunk_is_rerun_with_the_general_kernel(monkeypatch):
     rs = resolve(sc)
 
     def refuse(*a):
-        run_paths_fast(*a)  # consumes the streams and fills the arrays
+        run_paths_lean(*a)  # consumes the streams and fills the arrays
         return STATUS_NEEDS_GENERAL, 0
 
     refuse.__name__ = "refuse"
-    rerun, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_fast": refuse}, monkeypatch)
+    rerun, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": refuse}, monkeypatch)
     assert ran == ["refuse", "run_paths"]
     assert engine._REFUSED.get(id(rs)) is rs
     again = engine.simulate_chunk(sc, 0, resolved=rs)  # remembered: general kernel only
-    general, _ = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_fast": run_paths},
-                        monkeypatch)
+    assert ran == ["refuse", "run_paths", "run_paths"]
+    general, _ = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
     _assert_same(rerun, general)
     _assert_same(again, general)
 
 
-def test_fast_kernel_refuses_a_step_only_the_general_solver_answers():
-    """eu_china_quota with an eta != 1 market: the fast path never answers it, so the fast
-    kernel must stop with STATUS_NEEDS_GENERAL rather than return an answer; the engine does
-    not even try it (``needs_general``)."""
-    sc = _scenario("eu_china_quota", paths=4, days=5)
+def test_lean_kernel_refuses_a_step_only_the_general_solver_answers(monkeypatch):
+    """china_korea with an eta != 1 market: the fast path never answers a linked step, so the
+    lean kernel must stop with STATUS_NEEDS_GENERAL rather than return an answer; the engine
+    does not even try it (``needs_general``)."""
+    sc = _scenario("china_korea", paths=4, days=5)
     rs = resolve(sc)
     assert not engine.needs_general(rs)
     rs.mp[0, L.ETA] = 1.5
     assert engine.needs_general(rs)
+    assert engine.kernels_for(rs) == (run_paths,)
     captured: list = []
 
     def grab(*a):
         captured.append(a)
         return run_paths(*a)
 
-    import riskmodel.sim.engine as eng
-
-    orig = eng.run_paths
-    eng.run_paths = grab
-    try:
-        eng._REFUSED.clear()
-        eng.simulate_chunk(sc, 0, resolved=rs)
-    finally:
-        eng.run_paths = orig
+    monkeypatch.setattr(engine, "run_paths", grab)
+    monkeypatch.setattr(engine, "announce_compile", lambda k: False)
+    engine._REFUSED.clear()
+    engine.simulate_chunk(sc, 0, resolved=rs)
     assert len(captured) == 1
     args = list(captured[0])
-    s_main, s_ev, s_kets = engine.chunk_streams(7, 0)
-    args[40:43] = [s_main, s_ev, s_kets]
+    args[40:43] = engine.chunk_streams(7, 0)
     args[44:46] = workspace(rs.n, len(rs.ends))
     for k in range(46, 54):  # fresh accumulators
         args[k] = np.zeros_like(args[k])
-    n_bad, _ = run_paths_fast(*args)
+    n_bad, _ = run_paths_lean(*args)
     assert n_bad == STATUS_NEEDS_GENERAL

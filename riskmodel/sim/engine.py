@@ -20,7 +20,7 @@ import pandas as pd
 from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
 from riskmodel.sim.compile_notice import announce_compile
-from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_fast
+from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_lean
 from riskmodel.sim.resolve import Resolved, resolve
 from riskmodel.sim.rng import ZT, state_from_seed
 from riskmodel.sim.scenario import Scenario
@@ -50,24 +50,42 @@ def work_units(scenario: Scenario, n_paths: int) -> float:
 
 
 def needs_general(rs: Resolved) -> bool:
-    """True when some step of the scenario certainly needs the general link solver (a market
-    with eta != 1, or a link with a fee in either state: the fast path takes neither), so the
-    kernel built on it (``run_paths``) runs from the start. Otherwise the engine tries
-    ``run_paths_fast``, which compiles without the general solver (a short first run) and
-    hands back any chunk where a step turns out to need it (a cycle of quota links, a step too
-    close to a quota to tell); that chunk is rerun with ``run_paths``, so results are the
-    general kernel's, bit for bit, either way."""
+    """True when some step of the scenario certainly needs the general link solver: a market
+    with eta != 1, or a link with a fee in either state (the fast path takes neither)."""
     from riskmodel.linking import L_FEE_AB, L_FEE_AB_R, L_FEE_BA, L_FEE_BA_R
 
     if bool((rs.mp[:, L.ETA] != 1.0).any()):
         return True
-    fees = rs.lpar[:, [L_FEE_AB, L_FEE_BA, L_FEE_AB_R, L_FEE_BA_R]] if len(rs.lpar) else None
-    return fees is not None and bool((fees != 0.0).any())
+    return bool((rs.lpar[:, [L_FEE_AB, L_FEE_BA, L_FEE_AB_R, L_FEE_BA_R]] != 0.0).any())
 
 
-#: Resolved scenarios (by id) where the fast kernel refused a step in this process: their later
+#: Resolved scenarios (by id) where the lean kernel refused a step in this process: their later
 #: chunks go straight to the general kernel.
 _REFUSED: weakref.WeakValueDictionary[int, Resolved] = weakref.WeakValueDictionary()
+
+
+def plain_links(rs: Resolved) -> bool:
+    """True when every link is plain in every state it can take (no quota, fixed or a share of
+    supply): pools that the fast path answers, by a closed form or a collar root."""
+    from riskmodel.linking import L_CAP_AB, L_CAP_AB_R, L_CAP_BA, L_CAP_BA_R
+
+    caps = rs.lpar[:, [L_CAP_AB, L_CAP_BA, L_CAP_AB_R, L_CAP_BA_R]]
+    shares = rs.lk_f[:, [L.Q_SHARE, L.RQ_SHARE]]
+    return bool((caps >= 1e300).all()) and bool((shares < 0.0).all())
+
+
+def kernels_for(rs: Resolved) -> tuple[Any, ...]:
+    """The kernels a chunk tries in turn, so that a first run compiles only what its scenario
+    needs. Every link plain and no general-only feature (``needs_general``): ``run_paths_lean``
+    (no general solver compiled: about half the compile time), then ``run_paths`` if a step
+    turns out to need the general solver (that chunk is rerun; the scenario's later chunks go
+    to ``run_paths`` directly). Otherwise ``run_paths`` alone: with quota links the fast path
+    may refuse steps (binding quotas of restricted links in ``regulatory_events``), and a
+    refused chunk would compile both kernels. Results are ``run_paths``'s, bit for bit, in
+    every case (same source, same arithmetic)."""
+    if _REFUSED.get(id(rs)) is rs or needs_general(rs) or not plain_links(rs):
+        return (run_paths,)
+    return (run_paths_lean, run_paths)
 
 
 def chunk_streams(seed: int, chunk_index: int) -> tuple[np.ndarray, ...]:
@@ -102,10 +120,8 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
     ann_on = sim.keep_annual
     from riskmodel.linking import workspace
 
-    general = _REFUSED.get(id(rs)) is rs or needs_general(rs)
-    kernels = (run_paths,) if general else (run_paths_fast, run_paths)
-    for kernel in kernels:
-        # fresh streams and accumulators for each try: a refused fast run leaves them used
+    for kernel in kernels_for(rs):
+        # fresh streams and accumulators for each try: a refused lean run leaves them used
         s_main, s_ev, s_kets = chunk_streams(sim.seed, chunk_index)
         s1 = np.zeros((3, n + 1, Y + 1, L.NSTAT))
         s2 = np.zeros_like(s1)

@@ -80,15 +80,18 @@ def respecialise(func: Callable[..., Any], name: str, **replace: Any) -> Callabl
 
 @njit(cache=True, inline="always")
 def _no_general(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, contract) -> int:
-    """Stands in for the general solver in the fast-path-only kernel: refuse the step."""
+    """Stands in for the general solver in the lean kernel: refuse the step."""
     return STATUS_NEEDS_GENERAL
 
 
-#: ``solve_step`` without the general solver (``linking.network``): the fast path's answer, or
-#: ``STATUS_NEEDS_GENERAL`` where it cannot vouch for one. The general solver is most of the
-#: kernel's compile time; a kernel built on this compiles in about a third of it.
-solve_step_fast = njit(cache=True, error_model="numpy", inline="always")(
-    respecialise(_solve_step.py_func, "solve_step_fast", _solve_general=_no_general))
+#: ``solve_step`` without the general solver (``linking.network``), called rather than inlined:
+#: the fast path's answer, or ``STATUS_NEEDS_GENERAL`` where it cannot vouch for one. A kernel
+#: on it compiles in about half the CPU time of ``run_paths`` (the general solver is about 30%
+#: of that, inlining the fast path about 20%); each call pays the reference counting of nine
+#: arrays, measured at 3% of the kernel's time on ``china_korea`` (plain link) but 18% on
+#: ``eu_china_quota`` (quota link), so the engine uses it where every link is plain.
+solve_step_lean = njit(cache=True, error_model="numpy")(
+    respecialise(_solve_step.py_func, "solve_step_lean", _solve_general=_no_general))
 
 _TINY = 1e-12
 #: Log prices at or below this are a zero price (no scarcity): no log return is taken across them.
@@ -576,7 +579,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                 else:
                     status = solve_step(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)
                     if status == STATUS_NEEDS_GENERAL:
-                        return STATUS_NEEDS_GENERAL, n_clipped  # run_paths_fast only
+                        return STATUS_NEEDS_GENERAL, n_clipped  # run_paths_lean only
                     if status == STATUS_INFEASIBLE:
                         n_infeasible += 1
                     for i in range(N):
@@ -820,9 +823,10 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     return n_infeasible, n_clipped
 
 
-#: ``run_paths`` on the fast-path-only solver (same source, its own numba cache entry): the
-#: engine's first choice when no market has eta != 1 (``needs_general``). It returns
-#: ``(STATUS_NEEDS_GENERAL, n_clipped)`` as soon as a step needs the general solver, its chunk
-#: arrays then partly filled: the caller reruns the chunk on fresh arrays with ``run_paths``.
-run_paths_fast = njit(cache=True, error_model="numpy")(
-    respecialise(run_paths.py_func, "run_paths_fast", solve_step=solve_step_fast))
+#: ``run_paths`` on the lean solver (same source, its own numba cache entry): the engine's
+#: choice when every link is plain and no market has eta != 1 (``engine.kernels_for``). It
+#: returns ``(STATUS_NEEDS_GENERAL, n_clipped)`` as soon as a step needs the general solver, its
+#: chunk arrays then partly filled: the caller reruns the chunk on fresh arrays with
+#: ``run_paths``.
+run_paths_lean = njit(cache=True, error_model="numpy")(
+    respecialise(run_paths.py_func, "run_paths_lean", solve_step=solve_step_lean))
