@@ -10,6 +10,7 @@ grouping of chunks into tasks or workers.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ import pandas as pd
 from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
 from riskmodel.sim.compile_notice import announce_compile
-from riskmodel.sim.kernel import run_paths
+from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_lean
 from riskmodel.sim.resolve import Resolved, resolve
 from riskmodel.sim.rng import ZT, state_from_seed
 from riskmodel.sim.scenario import Scenario
@@ -46,6 +47,45 @@ def work_units(scenario: Scenario, n_paths: int) -> float:
     pool with it)."""
     h = scenario.horizon
     return float(n_paths) * h.years * h.days_per_year * len(scenario.markets)
+
+
+def needs_general(rs: Resolved) -> bool:
+    """True when some step of the scenario certainly needs the general link solver: a market
+    with eta != 1, or a link with a fee in either state (the fast path takes neither)."""
+    from riskmodel.linking import L_FEE_AB, L_FEE_AB_R, L_FEE_BA, L_FEE_BA_R
+
+    if bool((rs.mp[:, L.ETA] != 1.0).any()):
+        return True
+    return bool((rs.lpar[:, [L_FEE_AB, L_FEE_BA, L_FEE_AB_R, L_FEE_BA_R]] != 0.0).any())
+
+
+#: Resolved scenarios (by id) where the lean kernel refused a step in this process: their later
+#: chunks go straight to the general kernel.
+_REFUSED: weakref.WeakValueDictionary[int, Resolved] = weakref.WeakValueDictionary()
+
+
+def plain_links(rs: Resolved) -> bool:
+    """True when every link is plain in every state it can take (no quota, fixed or a share of
+    supply): pools that the fast path answers, by a closed form or a collar root."""
+    from riskmodel.linking import L_CAP_AB, L_CAP_AB_R, L_CAP_BA, L_CAP_BA_R
+
+    caps = rs.lpar[:, [L_CAP_AB, L_CAP_BA, L_CAP_AB_R, L_CAP_BA_R]]
+    shares = rs.lk_f[:, [L.Q_SHARE, L.RQ_SHARE]]
+    return bool((caps >= 1e300).all()) and bool((shares < 0.0).all())
+
+
+def kernels_for(rs: Resolved) -> tuple[Any, ...]:
+    """The kernels a chunk tries in turn, so that a first run compiles only what its scenario
+    needs. Every link plain and no general-only feature (``needs_general``): ``run_paths_lean``
+    (no general solver compiled: about half the compile time), then ``run_paths`` if a step
+    turns out to need the general solver (that chunk is rerun; the scenario's later chunks go
+    to ``run_paths`` directly). Otherwise ``run_paths`` alone: with quota links the fast path
+    may refuse steps (binding quotas of restricted links in ``regulatory_events``), and a
+    refused chunk would compile both kernels. Results are ``run_paths``'s, bit for bit, in
+    every case (same source, same arithmetic)."""
+    if _REFUSED.get(id(rs)) is rs or needs_general(rs) or not plain_links(rs):
+        return (run_paths,)
+    return (run_paths_lean, run_paths)
 
 
 def chunk_streams(seed: int, chunk_index: int) -> tuple[np.ndarray, ...]:
@@ -75,29 +115,34 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
     rs = resolved if resolved is not None else resolve(scenario)
     n, Y, dpy = rs.n, rs.years, rs.dpy
     T = Y * dpy
-    s_main, s_ev, s_kets = chunk_streams(sim.seed, chunk_index)
     nv = 3 if rs.has_events else 2
-    s1 = np.zeros((3, n + 1, Y + 1, L.NSTAT))
-    s2 = np.zeros_like(s1)
-    s12 = np.zeros((n + 1, Y + 1, L.NSTAT))
-    hp = np.zeros((3, n, Y + 1, L.NBINS + 2), dtype=np.int64)
-    he = np.zeros((3, n + 1, Y + 1, L.NBINS + 2), dtype=np.int64)
     nkeep = max(0, min(sim.keep_paths - exp_first, exp_n))
-    keep_price = np.zeros((3, nkeep, n, T))
-    keep_bau = np.zeros((nkeep, n, T))
     ann_on = sim.keep_annual
-    ann = np.zeros((len(ANNUAL_NAMES), 3, exp_n if ann_on else 0, n, Y))
     from riskmodel.linking import workspace
 
-    fwork, iwork = workspace(n, len(rs.ends))
-    announce_compile(run_paths)
-    n_bad, n_clip = run_paths(exp_n, exp_first, sim.keep_paths, T, dpy, Y, nv, rs.copula_t, rs.cnu,
-              rs.mp, rs.mi, rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum, rs.rh0, rs.rp0cum, rs.tab,
-              rs.comp, rs.chol, rs.jdrift, rs.jsd, rs.jcorr, rs.qobs, rs.qcf, rs.ends, rs.lpar,
-              rs.lk_f,
-              rs.s_conv, rs.ev_link, rs.ev_ex, rs.ev_int, rs.has_events, rs.st, rs.bk,
-              rs.plo, rs.pstep, rs.elo, rs.estep, s_main, s_ev, s_kets, ZT, fwork, iwork,
-              s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on)
+    for kernel in kernels_for(rs):
+        # fresh streams and accumulators for each try: a refused lean run leaves them used
+        s_main, s_ev, s_kets = chunk_streams(sim.seed, chunk_index)
+        s1 = np.zeros((3, n + 1, Y + 1, L.NSTAT))
+        s2 = np.zeros_like(s1)
+        s12 = np.zeros((n + 1, Y + 1, L.NSTAT))
+        hp = np.zeros((3, n, Y + 1, L.NBINS + 2), dtype=np.int64)
+        he = np.zeros((3, n + 1, Y + 1, L.NBINS + 2), dtype=np.int64)
+        keep_price = np.zeros((3, nkeep, n, T))
+        keep_bau = np.zeros((nkeep, n, T))
+        ann = np.zeros((len(ANNUAL_NAMES), 3, exp_n if ann_on else 0, n, Y))
+        fwork, iwork = workspace(n, len(rs.ends))
+        announce_compile(kernel)
+        n_bad, n_clip = kernel(
+            exp_n, exp_first, sim.keep_paths, T, dpy, Y, nv, rs.copula_t, rs.cnu, rs.mp, rs.mi,
+            rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum, rs.rh0, rs.rp0cum, rs.tab, rs.comp,
+            rs.chol, rs.jdrift, rs.jsd, rs.jcorr, rs.qobs, rs.qcf, rs.ends, rs.lpar, rs.lk_f,
+            rs.s_conv, rs.ev_link, rs.ev_ex, rs.ev_int, rs.has_events, rs.st, rs.bk, rs.plo,
+            rs.pstep, rs.elo, rs.estep, s_main, s_ev, s_kets, ZT, fwork, iwork, s1, s2, s12,
+            hp, he, keep_price, keep_bau, ann, ann_on)
+        if n_bad != STATUS_NEEDS_GENERAL:
+            break
+        _REFUSED[id(rs)] = rs
     if nv == 2:  # no events: linked_events is linked (same draws, nothing happens)
         for arr in (s1, s2, hp, he, keep_price):
             arr[2] = arr[1]

@@ -1,0 +1,131 @@
+"""The fast-path-only kernel (``kernel.run_paths_lean``: no general link solver compiled, a
+short first run) gives the general kernel's results bit for bit: on shipped plain-link
+scenarios the fast path answers every step; where a step needs the general solver the lean
+kernel refuses and the engine reruns the chunk with ``run_paths``; other scenarios go to
+``run_paths`` directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from riskmodel.batch.scenario_file import load_scenario_file
+from riskmodel.linking import workspace
+from riskmodel.sim import engine
+from riskmodel.sim import layout as L
+from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_lean
+from riskmodel.sim.resolve import resolve
+from riskmodel.sim.scenario import scenario_from_dict
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "data" / "scenarios"
+ARRAYS = ("s1", "s2", "s12", "hp", "he", "keep_price", "keep_bau")
+
+
+def _scenario(name: str, paths: int = 40, days: int = 20):
+    d = load_scenario_file(SCENARIOS / f"{name}.yaml", paths=paths).scenarios[0].model_dump(
+        exclude_unset=True)
+    d["horizon"]["days_per_year"] = days
+    d["simulation"]["paths_per_chunk"] = paths
+    d["simulation"]["seed"] = 7
+    return scenario_from_dict(d)
+
+
+def _chunk(sc, rs, kernels, monkeypatch):
+    """Chunk 0 with the engine restricted to ``kernels`` (recording which ones ran)."""
+    ran: list[str] = []
+
+    def track(k):
+        def call(*a):
+            ran.append(k.__name__)
+            return k(*a)
+        return call
+
+    for name in ("run_paths", "run_paths_lean"):
+        monkeypatch.setattr(engine, name, track(kernels.get(name, kernels["run_paths"])))
+    monkeypatch.setattr(engine, "announce_compile", lambda k: False)
+    engine._REFUSED.clear()
+    return engine.simulate_chunk(sc, 0, resolved=rs), ran
+
+
+def _assert_same(a, b) -> None:
+    for name in ARRAYS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.meta == b.meta
+
+
+@pytest.mark.parametrize("name", ["china_korea", "china_korea_japan"])
+def test_lean_kernel_is_bit_identical_to_the_general_kernel(name, monkeypatch):
+    sc = _scenario(name)
+    rs = resolve(sc)
+    assert engine.kernels_for(rs) == (run_paths_lean, run_paths)
+    lean, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": run_paths_lean},
+                       monkeypatch)
+    assert ran == ["run_paths_lean"]  # the fast path answered every step
+    assert (lean.s1[0, 1, :-1, -1, L.ST_PRICE] > 0.0).all()  # [chunk, variant, market, year]
+    # the general kernel only: the engine's path before the lean kernel existed
+    general, ran = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
+    assert ran == ["run_paths"]
+    _assert_same(lean, general)
+
+
+@pytest.mark.parametrize("name", ["eu_china_quota", "regulatory_events", "china_korea_one_way"])
+def test_quota_links_go_to_the_general_kernel(name):
+    """Quota links (fixed, or a share of supply while restricted) and eta != 1: ``run_paths``
+    from the start."""
+    rs = resolve(_scenario(name, paths=4, days=5))
+    assert not engine.plain_links(rs) or engine.needs_general(rs)
+    assert engine.kernels_for(rs) == (run_paths,)
+
+
+def test_a_refused_chunk_is_rerun_with_the_general_kernel(monkeypatch):
+    """A fast kernel that refuses (the stand-in refuses every chunk) leaves used streams and
+    half-filled arrays behind; the rerun starts afresh and equals the general kernel's chunk,
+    and later chunks of the same scenario skip the fast kernel."""
+    sc = _scenario("china_korea")
+    rs = resolve(sc)
+
+    def refuse(*a):
+        run_paths_lean(*a)  # consumes the streams and fills the arrays
+        return STATUS_NEEDS_GENERAL, 0
+
+    refuse.__name__ = "refuse"
+    rerun, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": refuse}, monkeypatch)
+    assert ran == ["refuse", "run_paths"]
+    assert engine._REFUSED.get(id(rs)) is rs
+    again = engine.simulate_chunk(sc, 0, resolved=rs)  # remembered: general kernel only
+    assert ran == ["refuse", "run_paths", "run_paths"]
+    general, _ = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
+    _assert_same(rerun, general)
+    _assert_same(again, general)
+
+
+def test_lean_kernel_refuses_a_step_only_the_general_solver_answers(monkeypatch):
+    """china_korea with an eta != 1 market: the fast path never answers a linked step, so the
+    lean kernel must stop with STATUS_NEEDS_GENERAL rather than return an answer; the engine
+    does not even try it (``needs_general``)."""
+    sc = _scenario("china_korea", paths=4, days=5)
+    rs = resolve(sc)
+    assert not engine.needs_general(rs)
+    rs.mp[0, L.ETA] = 1.5
+    assert engine.needs_general(rs)
+    assert engine.kernels_for(rs) == (run_paths,)
+    captured: list = []
+
+    def grab(*a):
+        captured.append(a)
+        return run_paths(*a)
+
+    monkeypatch.setattr(engine, "run_paths", grab)
+    monkeypatch.setattr(engine, "announce_compile", lambda k: False)
+    engine._REFUSED.clear()
+    engine.simulate_chunk(sc, 0, resolved=rs)
+    assert len(captured) == 1
+    args = list(captured[0])
+    args[40:43] = engine.chunk_streams(7, 0)
+    args[44:46] = workspace(rs.n, len(rs.ends))
+    for k in range(46, 54):  # fresh accumulators
+        args[k] = np.zeros_like(args[k])
+    n_bad, _ = run_paths_lean(*args)
+    assert n_bad == STATUS_NEEDS_GENERAL
