@@ -56,6 +56,12 @@ def linking() -> str:
     return text.split("\n", 1)[1].strip().replace("\n## ", "\n### ")
 
 
+def banking() -> str:
+    """The event exposure with and without banking (docs/results_banking.md)."""
+    text = (ROOT / "docs/results_banking.md").read_text()
+    return text.split("\n", 1)[1].strip().replace("\n## ", "\n### ")
+
+
 def reports() -> str:
     pics = sorted((ROOT / "docs").glob("report_*.png"))
     portfolio = "**portfolio page** (four firms from one run)\n\n![portfolio](docs/portfolio.png)"
@@ -68,8 +74,8 @@ def reports() -> str:
 
 def benchmarks() -> str:
     out = []
-    for name in ("engine", "memory", "linking", "msgarch", "batch", "report", "validation",
-                 "banking_oracle"):
+    for name in ("engine", "memory", "linking", "linking_topologies", "msgarch", "batch",
+                 "report", "validation", "banking_oracle"):
         p = ROOT / "benchmarks/results" / f"{name}.md"
         if p.is_file():
             body = p.read_text().strip()
@@ -120,7 +126,7 @@ def build(run: Path | None = None) -> str:
     parts = (("{{MAIN_OUTPUT}}", lambda: main_output(run)), ("{{CALIBRATIONS}}", calibrations),
              ("{{LINKING}}", linking), ("{{REPORTS}}", reports), ("{{BENCHMARKS}}", benchmarks),
              ("{{TIMINGS}}", timings), ("{{SCENARIO_SHOW}}", scenario_show), ("{{N_BAD}}", n_bad),
-             ("{{VALIDATION}}", validation))
+             ("{{VALIDATION}}", validation), ("{{BANKING}}", banking))
     for key, fn in parts:
         text = text.replace(key, fn())
     return text
