@@ -308,11 +308,11 @@ def _pool(bk, n_years, p_obs, bank_obs, dbank, mkt, ends, hm):
     rk = np.zeros(n, dtype=np.int64)
     rbest = np.zeros(n)
     hz = np.zeros((n, hm))
-    BK.pool_exhaustion(bk, 0, n_years, pob, 0, w, ds0, dbank, np.zeros(n), mkt, M_C, M_FX,
-                       M_P_AUT, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz)
     lw = np.full((ends.shape[0], 8), np.inf)
     lw[:, 2:4] = 0.0
     lw[:, 6:8] = 0.0
+    BK.pool_exhaustion(bk, 0, n_years, pob, 0, w, ds0, dbank, np.zeros(n), mkt, M_C, M_FX,
+                       M_P_AUT, ends, lst, lw, par, rm1, rnb, rcnt, rbest, rk, hz)
     price = np.zeros(n)
     x = np.zeros(n)
     ok = plain_pools(mkt, ends, lw, lst, par, np.zeros(n), np.zeros(n), price, x)
