@@ -269,8 +269,8 @@ def test_chunk_invariance_and_common_random_numbers_with_banking_on():
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_scenario_runs_with_banking_on(path):
     """Every shipped file runs with the recommended banking block added (H = 10, carry 0:
-    docs/BANKING.md §4; the shipped files keep the static bridge until the pool-window and
-    restricted-link artefacts of §7.4-7.5 are fixed), every banking market of it on, and the
+    docs/BANKING.md §4; the shipped files keep the static bridge until the restricted-link
+    artefact of §7.5.1 is fixed), every banking market of it on, and the
     ledger holds."""
     d = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert "banking" not in d
