@@ -217,6 +217,11 @@ def test_banked_link_price_lies_between_the_members_own(china_korea):
         p = p.pivot(index="market", columns="variant", values="value")
         move = (p["linked"] - p["autarky"]) / p["autarky"]
         assert move["china_ets"] > 1e-6 and move["k_ets"] < -1e-6, (y, move)
+    # and on every path at every compliance date: never both up, never both down
+    p = r.annual["price"]  # [variant, path, market, year]
+    up = p[1] > p[0] * (1 + 1e-12)
+    down = p[1] < p[0] * (1 - 1e-12)
+    assert not (up.all(axis=1) | down.all(axis=1)).any()
 
 
 def _pool_checks(r, rs, variants, plain_variants):
