@@ -269,8 +269,8 @@ def test_chunk_invariance_and_common_random_numbers_with_banking_on():
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_scenario_runs_with_banking_on(path):
     """Every shipped file runs with the recommended banking block added (H = 10, carry 0:
-    docs/BANKING.md §4; the shipped files keep the static bridge until the pool-window and
-    restricted-link artefacts of §7.4-7.5 are fixed), every banking market of it on, and the
+    docs/BANKING.md §4; the shipped files keep the static bridge until the restricted-link
+    artefact of §7.5.1 is fixed), every banking market of it on, and the
     ledger holds."""
     d = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert "banking" not in d
@@ -308,11 +308,11 @@ def _pool(bk, n_years, p_obs, bank_obs, dbank, mkt, ends, hm):
     rk = np.zeros(n, dtype=np.int64)
     rbest = np.zeros(n)
     hz = np.zeros((n, hm))
-    BK.pool_exhaustion(bk, 0, n_years, pob, 0, w, ds0, dbank, np.zeros(n), mkt, M_C, M_FX,
-                       M_P_AUT, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz)
     lw = np.full((ends.shape[0], 8), np.inf)
     lw[:, 2:4] = 0.0
     lw[:, 6:8] = 0.0
+    BK.pool_exhaustion(bk, 0, n_years, pob, 0, w, ds0, dbank, np.zeros(n), mkt, M_C, M_FX,
+                       M_P_AUT, ends, lst, lw, par, rm1, rnb, rcnt, rbest, rk, hz)
     price = np.zeros(n)
     x = np.zeros(n)
     ok = plain_pools(mkt, ends, lw, lst, par, np.zeros(n), np.zeros(n), price, x)

@@ -10,6 +10,8 @@ kernel compiles them into its own loops. They read market i's row of the banking
 
 from __future__ import annotations
 
+import math
+
 from numba import njit
 
 from riskmodel.banking import msr
@@ -178,15 +180,22 @@ def horizon_prices(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float
 
 @njit(cache=True)
 def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, mkt, m_c: int,
-                    m_fx: int, m_paut: int, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz) -> None:
+                    m_fx: int, m_paut: int, ends, lst, lw, par, rm1, rnb, rcnt, rbest, rk,
+                    hz) -> None:
     """Banking across links (BANKING.md §3, the design note's rule): each connected component
     of active links is treated as a plain pool to find its expected exhaustion year k*,
     P = max{0, max_k Σ_i c_i π_{i,k} / Σ_i c_i / fx_i} (numeraire), and each member's horizon
     price π_{i,k*} becomes its autarky price ``mkt[i, m_paut]`` for the link solver. For plain
     links the solver's pool price is then exactly the pooled map (flows c_i (π_{i,k*} - P_i));
     for restricted links it is the exhaustion-year rule, whose error docs/BANKING.md reports.
-    A market that does not bank keeps its static price in every window year; the pool's
-    window ends with its shortest member's. Components without a banking member, and pools
+    A market that does not bank keeps its static price in every window year. The pool's
+    window is its longest member's: past a member's own window end m_i its cumulative
+    requirement is frozen at the window-end value, π_{i,k} = A_{m_i-1} π_{i,m_i-1} / A_k
+    (BANKING.md §7.4), so the pool never drops a member's later constraints. A component with
+    a restricted link (quota or fee in its current state, from ``lw``) keeps its shortest
+    member's window: there the members cannot pool their banks freely, and an expiring
+    member's requirement must be met by its own price. Components without a banking member,
+    and pools
     whose map price is 0, keep the members' own prices. A plain call (not inlined): it runs
     only with banking across links, and inlining it slows the kernel without banking."""
     n = mkt.shape[0]
@@ -201,7 +210,17 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, 
         if ra != rb:
             par[rb] = ra
     for i in range(n):
-        rm1[i] = hm
+        rk[i] = 0
+    for q in range(ends.shape[0]):
+        st = lst[q]
+        if st == 2:
+            continue
+        off = 0 if st == 0 else 4
+        if (lw[q, off] != math.inf or lw[q, off + 1] != math.inf or lw[q, off + 2] != 0.0
+                or lw[q, off + 3] != 0.0):
+            rk[_root(par, ends[q, 0])] = 1
+    for i in range(n):
+        rm1[i] = hm if rk[i] == 1 else 0
         rnb[i] = 0
         rcnt[i] = 0
     for i in range(n):
@@ -211,8 +230,20 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, 
             m1 = horizon_prices(bk, i, y, n_years, pob[td, i], w, ds0[i], dbank[i],
                                 mkt[i, m_c], ds1[i], hz)
             rnb[r] += 1
-            if m1 < rm1[r]:
+            if (rk[r] == 0 and m1 > rm1[r]) or (rk[r] == 1 and m1 < rm1[r]):
                 rm1[r] = m1
+            # past its window end the member's cumulative requirement is frozen
+            rr = bk[i, L.BK_R]
+            a_k = 0.0
+            g = 1.0
+            for _k in range(m1):
+                a_k += g
+                g *= 1.0 + rr
+            top = a_k * hz[i, m1 - 1] if m1 > 0 else 0.0
+            for k in range(m1, hm):
+                a_k += g
+                g *= 1.0 + rr
+                hz[i, k] = top / a_k
         else:
             for k in range(hm):
                 hz[i, k] = mkt[i, m_paut]
@@ -278,3 +309,89 @@ def delink_origin(bk, bst, dlk, a: int, b: int) -> None:
     dlk[2, b] += fa - fb
     bst[2, a, 3] = 0.0
     bst[2, b, 3] = 0.0
+
+
+@njit(cache=True, inline="always")
+def link_plain(lpar, lk_f, s_conv, ends, q: int, state: int) -> bool:
+    """Whether link q in ``state`` (0 normal, 1 restricted) is plain: no quota (fixed or as a
+    share of supply), no fee, same permit units at both ends."""
+    off = 0 if state == 0 else 4
+    sh = lk_f[q, L.Q_SHARE] if state == 0 else lk_f[q, L.RQ_SHARE]
+    return (lpar[q, off] == math.inf and lpar[q, off + 1] == math.inf
+            and lpar[q, off + 2] == 0.0 and lpar[q, off + 3] == 0.0 and sh < 0.0
+            and s_conv[ends[q, 0]] == 1.0 and s_conv[ends[q, 1]] == 1.0)
+
+
+@njit(cache=True, inline="always")
+def window_top_bound(bk, i: int, y: int, n_years: int) -> float:
+    """max_k ℓ_k over market i's window of year y: the bank it must hold at its strictest
+    date ahead (e.g. K-ETS's 0 at its Phase 3 end against -15 % of supply within), Mt."""
+    hm = int(bk[i, L.BK_HM])
+    _, _, o_m1, o_ell = offsets(n_years, hm)
+    m1 = int(bk[i, o_m1 + y])
+    top = bk[i, o_ell + y * hm]
+    for k in range(1, m1):
+        if bk[i, o_ell + y * hm + k] > top:
+            top = bk[i, o_ell + y * hm + k]
+    return top
+
+
+@njit(cache=True)
+def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, rok, rcnt, sown,
+                  sbnd, stop, swt, xl) -> None:
+    """Year-end holdings of plain banked pools (BANKING.md §7.4). In a frictionless pool only
+    the summed bank B = Σ own_i is determined (own_i: bank + supply + reserve - emissions,
+    before trade); who holds it is a convention. With ℓ_i this year's bound and ℓ̂_i the
+    strictest bound of i's window (``window_top_bound``), member i holds
+    - B ≥ Σℓ̂:        ℓ̂_i + s_i (B - Σℓ̂), s_i = (c_i / fx_i) / Σ (c / fx) (the c-share);
+    - Σℓ ≤ B < Σℓ̂:   ℓ_i + θ (ℓ̂_i - ℓ_i), θ = (B - Σℓ) / (Σℓ̂ - Σℓ): members borrow only
+                     when the pool does, in proportion to their room;
+    - B < Σℓ:         ℓ_i + s_i (B - Σℓ): each carries its c-share of the shortfall.
+    So Σ holdings = B, Σ flows = 0, no member is below its bound unless the pool is, and a
+    member that must repay at a phase end holds its repayment whenever the pool has it (a
+    later restriction or suspension does not leave it short). ``xl[i]`` gets the ledger's
+    net imports h_i - own_i; NaN where market i is not in a plain component (two or more
+    members, all linked plainly, all banking), which keeps the solver's flows."""
+    n = own.shape[0]
+    for i in range(n):
+        par[i] = i
+        rok[i] = 1
+        rcnt[i] = 0
+        sown[i] = 0.0
+        sbnd[i] = 0.0
+        stop[i] = 0.0
+        swt[i] = 0.0
+    for q in range(ends.shape[0]):
+        if lstv[q] == 2:
+            continue
+        ra = _root(par, ends[q, 0])
+        rb = _root(par, ends[q, 1])
+        if ra != rb:
+            par[rb] = ra
+    for q in range(ends.shape[0]):
+        if lstv[q] != 2 and not plain[q]:
+            rok[_root(par, ends[q, 0])] = 0
+    for i in range(n):
+        r = _root(par, i)
+        rcnt[r] += 1
+        if bk[i, L.BK_ON] <= 0.0:
+            rok[r] = 0
+            continue
+        sown[r] += own[i]
+        sbnd[r] += year_end_bound(bk, i, y, n_years)
+        stop[r] += window_top_bound(bk, i, y, n_years)
+        swt[r] += wgt[i]
+    for i in range(n):
+        r = _root(par, i)
+        if rcnt[r] < 2 or rok[r] == 0:
+            xl[i] = math.nan
+            continue
+        lo = year_end_bound(bk, i, y, n_years)
+        hi = window_top_bound(bk, i, y, n_years)
+        if sown[r] >= stop[r]:
+            hold = hi + wgt[i] / swt[r] * (sown[r] - stop[r])
+        elif sown[r] >= sbnd[r]:
+            hold = lo + (sown[r] - sbnd[r]) / (stop[r] - sbnd[r]) * (hi - lo)
+        else:
+            hold = lo + wgt[i] / swt[r] * (sown[r] - sbnd[r])
+        xl[i] = hold - own[i]

@@ -308,6 +308,13 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     rcnt = np.zeros(N, dtype=np.int64)
     rbest = np.zeros(N)
     rk = np.zeros(N, dtype=np.int64)
+    # year-end holdings of plain banked pools (banking_step.pool_holdings)
+    lstv = np.zeros(NL, dtype=np.int64)
+    lplain = np.zeros(NL, dtype=np.bool_)
+    hwgt = np.zeros(N)
+    hown = np.zeros(N)
+    hsum = np.zeros((4, N))
+    hxl = np.full(N, np.nan)
     mlen = max(1, dpy // 12)
     # per-block draw buffers (one block = up to one year of days)
     msx = np.full(N, -1, dtype=np.int64)  # slot of market i among the regime-switching ones
@@ -548,7 +555,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     # banking across links: the component's exhaustion year sets the solver's
                     # autarky prices (pooled map for plain pools)
                     BK.pool_exhaustion(bk, y, Y, pob, td, bkw, bds0, bdb, bds1, mkt, M_C, M_FX,
-                                       M_P_AUT, ends, lst, par, rm1, rnb, rcnt, rbest, rk, hz)
+                                       M_P_AUT, ends, lst, lw, par, rm1, rnb, rcnt, rbest, rk, hz)
                 if same:
                     for i in range(N):
                         if (mkt[i, M_P_AUT] != pin1[v - 1, i] or mkt[i, M_FLOOR] != fl1[v - 1, i]
@@ -663,6 +670,35 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     for k in range(L.NSTAT):
                         yv[v, N, k] = 0.0
                     for i in range(N):
+                        hxl[i] = np.nan
+                    if bon and v > 0 and NL > 0:
+                        # plain banked pools: each member holds its bound plus its c-share of
+                        # the pool's bank above the summed bounds (BANKING.md §7.4)
+                        for q in range(NL):
+                            if t < lk_f[q, L.START_DAY]:
+                                lstv[q] = 2
+                            elif v == 1:
+                                lstv[q] = 0
+                            else:
+                                lstv[q] = lsb[td, q]
+                            lplain[q] = lstv[q] != 2 and BK.link_plain(lpar, lk_f, s_conv, ends,
+                                                                       q, lstv[q])
+                        for i in range(N):
+                            hwgt[i] = mp[i, L.C] / mp[i, L.FX]
+                            hown[i] = 0.0
+                            if bk[i, L.BK_ON] > 0.0:
+                                un = 0.0
+                                if v == 2 and exb[td, i] == 1:
+                                    un = mp[i, L.EX_SHARE] * U[i]
+                                hown[i] = (bst[v, i, 0] + Sv[v, i]
+                                           + BK.ledger_reserve(rv[v, i], mp[i, L.COLLAR_F],
+                                                               bk[i, L.BK_PENALTY])
+                                           - (U[i] - abatement(mp[i, L.C], mp[i, L.ETA],
+                                                               price[v, i]) - un))
+                        BK.pool_holdings(bk, y, Y, ends, lstv, lplain, hwgt, hown, par, rnb,
+                                         rcnt, hsum[0], hsum[1], hsum[2], hsum[3],
+                                         hxl)
+                    for i in range(N):
                         pv = price[v, i]
                         c = mp[i, L.C]
                         eta = mp[i, L.ETA]
@@ -673,6 +709,8 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         yv[v, i, L.ST_EMIS] = E
                         yv[v, i, L.ST_SUPPLY] = Sv[v, i]
                         yv[v, i, L.ST_FLOW] = xv[v, i] if v > 0 else 0.0
+                        if not np.isnan(hxl[i]):
+                            yv[v, i, L.ST_FLOW] = hxl[i]
                         yv[v, i, L.ST_TRANSFER] = yv[v, i, L.ST_FLOW] * pv * fx
                         g = 0.0
                         gap = 0.0
