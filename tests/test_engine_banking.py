@@ -147,7 +147,7 @@ def test_observed_design_in_autarky_reproduces_the_fitted_price():
 def _shocked(bk, i, y, n_years, p_obs, bank_obs, c, x, hm):
     w = np.zeros((bk.shape[0], hm))
     BK.gaps(bk, i, y, n_years, p_obs, bank_obs, c, w)
-    return BK.bridged(bk, i, y, n_years, p_obs, w, x, 0.0, c, 0.0)
+    return BK.bridged(bk, i, y, n_years, p_obs, w, x, 0.0, c, 0.0, np.zeros_like(w))
 
 
 def test_one_year_supply_shock_moves_the_price_by_x_over_c_a():
@@ -299,7 +299,7 @@ def _pool(bk, n_years, p_obs, bank_obs, dbank, mkt, ends, hm):
         pob[0, i] = p_obs[i]
         BK.gaps(bk, i, 0, n_years, p_obs[i], bank_obs[i], mkt[i, M_C], w)
         mkt[i, M_P_AUT] = BK.bridged(bk, i, 0, n_years, p_obs[i], w, 0.0, dbank[i], mkt[i, M_C],
-                                     0.0)
+                                     0.0, np.zeros_like(w))
     lst = np.zeros(ends.shape[0], dtype=np.int64)
     par = np.zeros(n, dtype=np.int64)
     rm1 = np.zeros(n, dtype=np.int64)
@@ -429,7 +429,7 @@ def test_same_results_any_workers_with_banking_on(tmp_path: Path) -> None:
 def _announced(bk, i, n_years, p_obs, bank_obs, c, ds1, hm):
     w = np.zeros((bk.shape[0], hm))
     BK.gaps(bk, i, 0, n_years, p_obs, bank_obs, c, w)
-    return BK.bridged(bk, i, 0, n_years, p_obs, w, 0.0, 0.0, c, ds1)
+    return BK.bridged(bk, i, 0, n_years, p_obs, w, 0.0, 0.0, c, ds1, np.zeros_like(w))
 
 
 def test_announced_msr_intake_enters_next_years_supply():

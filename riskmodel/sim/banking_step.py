@@ -73,29 +73,18 @@ def gaps(bk, i: int, y: int, n_years: int, p_obs: float, bank_obs: float, c: flo
 
 @njit(cache=True, inline="always")
 def bridged(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float, dbank: float,
-            c: float, ds1: float) -> float:
-    """A variant's price: max{0, max_k (p_obs - w_k + D_k)}, D_k = (Σ_{j<=k} ΔS_j - dbank) /
-    (c A_k) with ΔS_0 = ``ds0`` (this year's supply shortfall against the observed design),
-    ΔS_j (j >= 1) the expected cap difference of year y+j plus, for j = 1, ``ds1`` (an
-    announced change of next year's supply: the EU MSR's 8/12 share); ``dbank`` = B^v - B^o."""
-    hm = int(bk[i, L.BK_HM])
-    _, o_dq, o_m1, _ = offsets(n_years, hm)
-    m1 = int(bk[i, o_m1 + y])
-    r = bk[i, L.BK_R]
+            c: float, ds1: float, hz) -> float:
+    """A variant's price: max{0, max_k π_{i,k}} over the horizon prices of
+    :func:`horizon_prices` (written into the scratch row ``hz[i]``): π_{i,k} = p_obs - w_k + D_k,
+    D_k = (Σ_{j<=k} ΔS_j - dbank) / (c A_k) with ΔS_0 = ``ds0`` (this year's supply shortfall
+    against the observed design), ΔS_j (j >= 1) the expected cap difference of year y+j plus,
+    for j = 1, ``ds1`` (an announced change of next year's supply: the EU MSR's 8/12 share);
+    ``dbank`` = B^v - B^o."""
+    m1 = horizon_prices(bk, i, y, n_years, p_obs, w, ds0, dbank, c, ds1, hz)
     best = 0.0
-    cum = ds0
-    g = 1.0
-    ann = 0.0
     for k in range(m1):
-        if k > 0:
-            cum += bk[i, o_dq + y + k]
-        if k == 1:
-            cum += ds1
-        ann += g
-        g *= 1.0 + r
-        v = p_obs - w[i, k] + (cum - dbank) / (c * ann)
-        if v > best:
-            best = v
+        if hz[i, k] > best:
+            best = hz[i, k]
     return best
 
 

@@ -513,7 +513,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                             bdb[i] = bst[v, i, 0] - bobs[i]
                             bds1[i] = -bst[v, i, 4]
                             pa = BK.bridged(bk, i, y, Y, pob[td, i], bkw, bds0[i], bdb[i],
-                                            mp[i, L.C], bds1[i])
+                                            mp[i, L.C], bds1[i], hz)
                             paut[v, i] = pa
                             mkt[i, M_P_AUT] = pa
                 for q in range(NL):
