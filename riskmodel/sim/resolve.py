@@ -643,14 +643,20 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
     return err
 
 
+def calibration_guard(cal: dict[str, Any]) -> float | None:
+    """The calibration's own daily guard (``guard.max_daily_return``, % log return, written by
+    riskmodel.fit.guard); None when it carries none."""
+    g = (cal.get("guard") or {}).get("max_daily_return")
+    return float(g) if g is not None and float(g) > 0 else None
+
+
 def _guard(m: Any, cal: dict[str, Any]) -> float | None:
     """The daily guard (% log return): the scenario's ``max_daily_return`` when it sets one
-    (None: off), else the calibration's evidence-based ``guard.max_daily_return``
-    (riskmodel.fit.guard), else the scenario default (25)."""
-    g = (cal.get("guard") or {}).get("max_daily_return")
+    (None: off), else the calibration's evidence-based guard, else the scenario default."""
+    g = calibration_guard(cal)
     if "max_daily_return" in m.model_fields_set or g is None:
         return m.max_daily_return
-    return float(g)
+    return g
 
 
 def _cal_src(cal: dict[str, Any], fld: str) -> str:

@@ -45,6 +45,11 @@ MAX_NAME = 100
 MAX_MARKETS = 32
 
 
+#: The daily guard a market gets when neither its scenario nor its calibration sets one (% log
+#: return; a calibration's own guard comes from riskmodel.fit.guard).
+DEFAULT_GUARD = 25.0
+
+
 class _Model(BaseModel):
     """Strict base: unknown keys, NaN/infinity and booleans-as-numbers are all refused."""
 
@@ -240,7 +245,7 @@ class MarketSpec(_Model):
     #: Guard on the simulated price process: largest daily residual, percent log return (the
     #: variance is capped at its square); None switches it off. Fitted EGARCH processes with
     #: nu near 2 have infinite variance and overflow over multi-year horizons without it.
-    max_daily_return: PosFloat | None = 25.0
+    max_daily_return: PosFloat | None = DEFAULT_GUARD
     #: True for a market not in the catalogue: then process, currency, jurisdiction and
     #: bau_emissions must be given.
     synthetic: bool = False

@@ -18,10 +18,8 @@ from typing import Any
 import numpy as np
 
 from riskmodel.sim import layout as L
-from riskmodel.sim.scenario import CURRENCIES, Scenario, scenario_from_dict
+from riskmodel.sim.scenario import CURRENCIES, DEFAULT_GUARD, Scenario, scenario_from_dict
 
-#: The engine's default guard (``markets[].max_daily_return``, percent log return).
-DEFAULT_GUARD = 25.0
 #: ``max_daily_return`` value meaning: the calibration's own guard (``guard.max_daily_return``,
 #: riskmodel.fit.guard), else DEFAULT_GUARD -- what a scenario that does not set it gets.
 FROM_CALIBRATION = "calibration"
@@ -31,9 +29,10 @@ GuardArg = float | str | None
 def resolve_guard(calibration: dict[str, Any], max_daily_return: GuardArg) -> float | None:
     """The guard a run uses: a number as given, None (off), or the calibration's own."""
     if max_daily_return == FROM_CALIBRATION:
-        from riskmodel.fit.guard import guard_of
+        from riskmodel.sim.resolve import calibration_guard
 
-        return guard_of(calibration)
+        g = calibration_guard(calibration)
+        return DEFAULT_GUARD if g is None else g
     return None if max_daily_return is None else float(max_daily_return)
 
 

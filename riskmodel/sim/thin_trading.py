@@ -117,10 +117,12 @@ def simulate_market(
         "rh0": np.zeros((1, L.KMAX)),
         "rp0cum": np.ones((1, L.KMAX)),
     }
-    if max_daily_return is None:  # the calibration's own guard (riskmodel.fit.guard)
-        from riskmodel.fit.guard import guard_of
+    if max_daily_return is None:  # the calibration's own guard, else the default
+        from riskmodel.sim.resolve import calibration_guard
+        from riskmodel.sim.scenario import DEFAULT_GUARD
 
-        max_daily_return = guard_of(cal)
+        g = calibration_guard(cal)
+        max_daily_return = DEFAULT_GUARD if g is None else g
     dist, nu, lam = _process(0, cal, True, mp, mi, rg, "calibration")
     fill(0, cal, mp, "calibration")
     mode, lo, step, vals = build_table(dist, nu, lam, "gaussian", 0.0)
