@@ -25,6 +25,10 @@ FIRMS_DIR = DATA_DIR / "firms"
 MANIFESTS_DIR = DATA_DIR / "manifests"
 #: Fitted models written by ``riskmodel fit`` (committed).
 CALIBRATIONS_DIR = PROJECT_ROOT / "calibrations"
+#: Files in the calibrations folder that are not a market's price process.
+NOT_MARKET_CALIBRATIONS = frozenset(
+    {"dependence", "fundamentals", "backtest", "selection", "fx", "carry"}
+)
 #: Batch results written by ``riskmodel run`` (git-ignored).
 RUNS_DIR = PROJECT_ROOT / "runs"
 

@@ -5,6 +5,7 @@ numbers and chunk invariance with banking on, and every shipped scenario running
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -104,7 +105,10 @@ def test_slope_makes_the_map_price_the_price_level():
     qobs = np.full(12, rs.qobs[k, 0])
     ell = window_bounds(rules, 2024, 10, qobs)
     assert len(ell) == 3  # 2024-2026
-    p, kstar = price_map(20.0, bau - qobs[:3], ell, c, 0.0)
+    r = rs.bk[k, L.BK_R]  # K-ETS has no futures in the data: the measured markets' median
+    assert r == pytest.approx(_carry()["default"], rel=0, abs=0)
+    assert rs.sources["markets.k_ets.banking.carry"]["source"].endswith("carry.json: default")
+    p, kstar = price_map(20.0, bau - qobs[:3], ell, c, r)
     assert p == pytest.approx(plevel, rel=1e-12)
     assert any(f"k* = {2024 + kstar}" in n for n in rs.notes)
 
@@ -266,15 +270,18 @@ def test_chunk_invariance_and_common_random_numbers_with_banking_on():
     np.testing.assert_array_equal(quiet.annual["price_observed"], full.annual["price_observed"])
 
 
+def _carry() -> dict:
+    return json.loads((config.CALIBRATIONS_DIR / "carry.json").read_text(encoding="utf-8"))
+
+
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_shipped_scenario_runs_with_banking_on(path):
-    """Every shipped file runs with the recommended banking block added (H = 10, carry 0:
-    docs/BANKING.md §4; the shipped files keep the static bridge until the restricted-link
-    artefact of §7.5.1 is fixed), every banking market of it on, and the
-    ledger holds."""
+def test_every_shipped_scenario_banks_at_the_defaults(path):
+    """Every shipped file banks at the engine's defaults (``banking: {}``: H = 10 capped by
+    phase ends, r the measured futures carry of calibrations/carry.json or its default), every
+    banking market of it on, the ledger holds and no member is non-compliant (no finite ceiling
+    reserve or penalty cap in the shipped files)."""
     d = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert "banking" not in d
-    d["banking"] = {"horizon": 10, "carry": 0.0}
+    assert d["banking"] == {}
     d.pop("sweep", None)
     d["simulation"] = {**d.get("simulation", {}), "paths": 4, "paths_per_chunk": 4,
                        "keep_annual": True}
@@ -283,10 +290,16 @@ def test_every_shipped_scenario_runs_with_banking_on(path):
     r = simulate(s)
     rs = resolve(s)
     assert np.isfinite(r.table[r.table.statistic == "price_mean"].value).all()
-    for mid in rs.ids:  # on, unless the catalogue forbids banking
+    carry = _carry()
+    for k, mid in enumerate(rs.ids):  # on, unless the catalogue forbids banking
         on = rs.sources[f"markets.{mid}.banking.on"]
         assert on["value"] or on["source"].startswith("catalogue"), (mid, on)
+        want = carry["rates"].get(mid, carry["default"])
+        assert rs.sources[f"markets.{mid}.banking.carry"]["value"] == want
+        if on["value"]:
+            assert rs.bk[k, L.BK_R] == want
     _check_ledger(r, rs)
+    assert not r.annual["noncompliance"].any()
 
 
 @njit(cache=True)
@@ -450,8 +463,11 @@ def test_announced_msr_intake_enters_next_years_supply():
     m1 = int(bk[0, o_m1])
     c = rs.mp[0, L.C]
     nbar, ell = bk[0, o_nbar:o_nbar + m1], bk[0, o_ell:o_ell + m1]
-    p, kstar = price_map(1110.9, nbar, ell, c, 0.0)
+    r = bk[0, L.BK_R]
+    assert r == _carry()["rates"]["eu_ets"]  # the measured EUA carry
+    p, kstar = price_map(1110.9, nbar, ell, c, r)
     assert kstar >= 1
+    ann = ((1.0 + r) ** np.arange(kstar + 1)).sum()
     for x in (-5.0, 5.0):
         got = _announced(bk, 0, rs.years, p, 1110.9, c, x, hm)
-        assert got - p == pytest.approx(x / (c * (kstar + 1)), rel=1e-9)
+        assert got - p == pytest.approx(x / (c * ann), rel=1e-9)

@@ -87,6 +87,17 @@ def test_pool_window_is_the_longest_members_with_frozen_requirement():
     assert max(kstars) >= m1[1], kstars
 
 
+def _no_quota(n_links: int, n: int, cap: float = np.inf, share: float = -1.0, state: int = 0):
+    """The link arguments of ``pool_holdings``: caps (both directions, both states), no fee,
+    a quota share of the importer's supply (-1: none), permit units 1, supply 100 each."""
+    lpar = np.zeros((n_links, 8))
+    lpar[:, [0, 1, 4, 5]] = cap
+    lk_f = np.full((n_links, 3), -1.0)
+    lk_f[:, L.Q_SHARE if state == 0 else L.RQ_SHARE] = share
+    lk_f[:, L.START_DAY] = 0.0
+    return lpar, lk_f, np.ones(n), np.full(n, 100.0)
+
+
 def test_pool_holdings_closed_form():
     """Holdings ℓ_i + s_i (ΣB - Σℓ) (one-year windows, so ℓ̂ = ℓ): Σ = pool bank, Σ flows = 0,
     no member below its bound while the pool is above; below, each carries its c-share of the
@@ -116,6 +127,7 @@ def test_pool_holdings_closed_form():
             own,
             *scratch,
             xl,
+            *_no_quota(2, 3),
         )
         hold = own + xl
         ell = bk[:, o_ell]
@@ -138,6 +150,7 @@ def test_pool_holdings_closed_form():
         np.ones(3),
         *scratch,
         xl,
+        *_no_quota(2, 3),
     )
     assert np.isnan(xl).all()
     bk[2, L.BK_ON] = 0.0
@@ -152,6 +165,7 @@ def test_pool_holdings_closed_form():
         np.ones(3),
         *scratch,
         xl,
+        *_no_quota(2, 3),
     )
     # component {0, 1}: pool bank 2, bounds 0 and -30, excess 32 shared 6:1
     np.testing.assert_allclose(xl[:2], [6 / 7 * 32.0 - 1.0, -30.0 + 32.0 / 7 - 1.0])
@@ -190,6 +204,7 @@ def test_pool_holdings_keep_a_phase_end_repayment():
             own,
             *scratch,
             xl,
+            *_no_quota(2, 3),
         )
         np.testing.assert_allclose(own + xl, want, rtol=0, atol=1e-12)
         np.testing.assert_allclose(
@@ -248,6 +263,53 @@ def test_pool_holdings_respect_each_members_bound(china_korea):
     _pool_checks(r, rs, variants=(0, 1, 2), plain_variants=(1,))
 
 
+def test_quota_pair_holdings_are_the_pool_convention_within_the_quota():
+    """A pair on one link restricted by a quota in its current (event) state holds the pool
+    convention (ℓ_i + s_i (ΣB - Σℓ)) when the reallocation fits the quota; otherwise a's net
+    imports stop at the quota (a fixed cap, or a share of the importer's supply) and the rest
+    shows below a's bound. A quota of the link's normal state (the design) or a fee keeps the
+    solver's flows (NaN)."""
+    n_years = hm = 1
+    bk = np.zeros((2, L.bk_offsets(n_years, hm)[-1]))
+    bk[:, L.BK_HM] = hm
+    bk[:, L.BK_ON] = 1.0
+    _, _, o_m1, o_ell, _ = L.bk_offsets(n_years, hm)
+    bk[:, o_m1] = 1
+    bk[:, o_ell] = [0.0, -30.0]
+    ends = np.array([[0, 1]], dtype=np.int64)
+    wgt = np.array([3.0, 1.0])
+    own = np.array([-40.0, 60.0])  # pool bank 20, bounds 0 and -30: excess 50
+    want = np.array([0.0, -30.0]) + wgt / wgt.sum() * 50.0  # 37.5, -17.5: a imports 77.5
+    scratch = [np.zeros(2, dtype=np.int64) for _ in range(3)] + [np.zeros(2) for _ in range(4)]
+
+    def call(state, links):
+        xl = np.zeros(2)
+        BK.pool_holdings(bk, 0, n_years, ends, np.array([state], dtype=np.int64),
+                         np.array([False]), wgt, own, *scratch, xl, *links)
+        return xl
+
+    def restricted(cap=np.inf, share=-1.0):
+        lpar, lk_f, sc, sv = _no_quota(1, 2, cap=cap, share=share, state=1)
+        lpar[:, [0, 1]] = np.inf  # the normal state is plain
+        return lpar, lk_f, sc, sv
+
+    np.testing.assert_allclose(own + call(1, restricted(cap=100.0)), want, rtol=0, atol=1e-12)
+    xl = call(1, restricted(cap=50.0))
+    np.testing.assert_allclose(xl, [50.0, -50.0], rtol=0, atol=1e-12)  # b -> a at its cap
+    assert own[0] + xl[0] >= 0.0 and own[1] + xl[1] >= -30.0
+    # a share of the importer's supply (100): 0.3 -> 30
+    xl = call(1, restricted(share=0.3))
+    np.testing.assert_allclose(xl, [30.0, -30.0], rtol=0, atol=1e-12)
+    assert own[0] + xl[0] < 0.0  # a is left 10 below its bound: non-compliance
+    # a quota of the design (normal state), fixed or a share: the banks stay apart
+    assert np.isnan(call(0, _no_quota(1, 2, cap=100.0))).all()
+    assert np.isnan(call(1, _no_quota(1, 2, cap=100.0))).all()
+    assert np.isnan(call(0, _no_quota(1, 2, share=0.3))).all()
+    lpar, lk_f, sc, sv = restricted(cap=50.0)
+    lpar[0, 6] = 1.0  # a fee a -> b in the restricted state
+    assert np.isnan(call(1, (lpar, lk_f, sc, sv))).all()
+
+
 @pytest.fixture(scope="module")
 def regulatory_events():
     s = scenario_from_dict(shipped_dict("regulatory_events", paths=30, ppc=30, banking=BANKING))
@@ -272,3 +334,23 @@ def test_regulatory_events_linked_events_pool_holdings(regulatory_events):
     r, rs = regulatory_events
     _pool_checks(r, rs, variants=(2,), plain_variants=())
     assert not r.annual["noncompliance"].any()
+
+
+def test_a_pair_the_quota_cannot_pool_prices_on_its_own_maps():
+    """china_korea_one_way as shipped (banking at the defaults, measured carry): Korea may buy
+    Chinese permits but not sell them. Where Korea is the cheaper side, pooling would need
+    permits to flow to China, so each member prices on its own map: China's linked price is
+    its banked autarky price, and no member is ever short (the exhaustion-year rule priced
+    China below its own requirement and left it short in 41 % of path-years at 100 paths)."""
+    s = scenario_from_dict(shipped_dict("china_korea_one_way", paths=40, ppc=20,
+                                        banking="file"))
+    r, rs = simulate(s), resolve(s)
+    _check_ledger(r, rs)
+    assert not r.annual["noncompliance"].any()
+    a = r.annual
+    c, k = rs.ids.index("china_ets"), rs.ids.index("k_ets")
+    fx = rs.mp[:, L.FX]
+    kor_cheaper = a["price"][1, :, k, :] * fx[k] < a["price"][1, :, c, :] * fx[c] - 1e-9
+    assert kor_cheaper.sum() >= 5  # the case occurs on these paths
+    np.testing.assert_allclose(a["price"][1, :, c, :][kor_cheaper],
+                               a["price"][0, :, c, :][kor_cheaper], rtol=1e-12)

@@ -93,3 +93,73 @@ def carry_table(data_dir: str | Path | None = None) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+#: The engine markets whose permits are each pair's spot instrument (California and Québec
+#: allowances are the one WCI compliance instrument that the CCA contracts deliver).
+ENGINE_MARKETS: dict[str, tuple[str, ...]] = {
+    "eu_ets": ("eu_ets",),
+    "california": ("california", "quebec"),
+    "rggi": ("rggi",),
+    "new_zealand": ("nz_ets",),
+}
+#: The years whose days set a market's carry: after EUA carry settled (2016) and up to the end
+#: of the fitted samples (2022), so the engine's rate uses no data the fits did not see.
+CARRY_YEARS = (2016, 2022)
+
+
+def carry_calibration(data_dir: str | Path | None = None) -> dict:
+    """The banking rate r per engine market: the median implied carry over every day of
+    ``CARRY_YEARS`` (all pairs of the market pooled), and for markets without futures the
+    median of the measured instruments' rates. Written to ``calibrations/carry.json``."""
+    lo, hi = CARRY_YEARS
+    rates: dict[str, float] = {}
+    source: dict[str, str] = {}
+    days: dict[str, int] = {}
+    measured: list[float] = []
+    for instrument, markets in ENGINE_MARKETS.items():
+        frames = [implied_rates(p, data_dir) for p in PAIRS if p.market == instrument]
+        d = pd.concat(frames)
+        d = d[d["date"].dt.year.between(lo, hi)]
+        if d.empty:
+            raise DataError(f"no futures/spot pair with tenor >= 0.25 y in {lo}-{hi}",
+                            field=instrument)
+        r = float(np.median(d["rate"]))
+        measured.append(r)
+        first, last = d["date"].min().date(), d["date"].max().date()
+        pairs = "; ".join(f"{p.file}: {p.future} / {p.spot}" for p in PAIRS
+                          if p.market == instrument and p.year is None) or \
+            f"{[p.file for p in PAIRS if p.market == instrument][0]}: April forwards / spot"
+        for m in markets:
+            rates[m] = r
+            days[m] = len(d)
+            source[m] = (f"median implied futures carry over {len(d)} days {first}..{last} "
+                         f"({pairs}; riskmodel.banking.carry)")
+    default = float(np.median(measured))
+    return {
+        "schema": "riskmodel.carry/1",
+        "unit": "per year (fraction): r in the banking map's discounting A_k = sum (1+r)^j",
+        "years": [lo, hi],
+        "rates": rates,
+        "days": days,
+        "default": default,
+        "source": {**source,
+                   "default": f"median of the {len(measured)} measured instruments' rates "
+                              "(markets without futures in the data)"},
+    }
+
+
+def main() -> None:  # pragma: no cover - a thin writer
+    """``python -m riskmodel.banking.carry``: write ``calibrations/carry.json``."""
+    from riskmodel.io import atomic_write_json
+
+    d = carry_calibration()
+    path = config.CALIBRATIONS_DIR / "carry.json"
+    atomic_write_json(path, d)
+    for m, r in d["rates"].items():
+        print(f"{m:12s} r = {100 * r:.2f} %/yr  ({d['days'][m]} days)")
+    print(f"{'default':12s} r = {100 * d['default']:.2f} %/yr  -> {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

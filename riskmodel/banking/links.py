@@ -23,13 +23,23 @@ from riskmodel.linking.topology import compile_topology, market_array
 
 
 def restricted_rolling(
-    banks0: np.ndarray, n: np.ndarray, c: np.ndarray, r: float, quota: float
+    banks0: np.ndarray,
+    n: np.ndarray,
+    c: np.ndarray,
+    r: float,
+    quota: float,
+    *,
+    pair_switch: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Two markets over T years with a quota on net flows (Mt/yr) and no borrowing.
 
     Each year: the pool's k* over the rest of the phase, π_{i,k*} to the link solver, the
     banks move by a_i - n_i + x_i. Returns prices [2, T], flows into market 0 [T] and banks
     [2, T+1].
+
+    ``pair_switch`` is the engine's rule (``banking_step.pool_exhaustion``): where the quota
+    cannot carry the pooled flow at k* or the imports a member needs this year to stay at its
+    bound at the pool price, each market gets its own map price Φ_i instead of π_{i,k*}.
     """
     t_n = n.shape[1]
     banks = np.zeros((2, t_n + 1))
@@ -47,6 +57,13 @@ def restricted_rolling(
         mkt[:, M_C] = c
         mkt[:, M_FLOOR] = 0.0  # a surplus is banked, never priced below zero
         mkt[:, M_P_AUT] = (nw[:, : k + 1].sum(axis=1) - banks[:, t]) / (c * ann)
+        if pair_switch and kstar >= 0:
+            x0 = c[0] * (mkt[0, M_P_AUT] - pool)
+            need = c * ((nw[:, 0] - banks[:, t]) / c - pool)
+            if abs(x0) > quota or need.max() > quota:
+                a_k = annuities(r, nw.shape[1] - 1)
+                own = (np.cumsum(nw, axis=1) - banks[:, t, None]) / (c[:, None] * a_k[None, :])
+                mkt[:, M_P_AUT] = np.maximum(own.max(axis=1), 0.0)
         sol = solve(mkt, links)
         prices[:, t] = sol.out[:, O_PRICE]
         flows[t] = sol.out[0, O_FLOW]

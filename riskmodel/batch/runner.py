@@ -177,7 +177,7 @@ def calibration_hashes(plan: ScenarioPlan) -> dict[str, str]:
     paths: set[Path] = set()
     for sc in plan.scenarios:
         paths.update(p for _, p in scenario_calibrations(sc, base_dir=base_dir).values())
-    for name in ("dependence.json", "fundamentals.json", "fx.json"):
+    for name in ("dependence.json", "fundamentals.json", "fx.json", "carry.json"):
         paths.add(config.CALIBRATIONS_DIR / name)
     return {_rel(p): sha256_file(p) for p in sorted(paths) if p.is_file()}
 

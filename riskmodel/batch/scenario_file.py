@@ -221,7 +221,8 @@ def check_calibration_files(scenario: Scenario, *, file: str | Path | None = Non
     base_dir = Path(file).parent if file is not None else None
     for fld, (ref, path) in scenario_calibrations(scenario, base_dir=base_dir).items():
         if not path.is_file():
-            have = sorted(p.stem for p in config.CALIBRATIONS_DIR.glob("*.json"))
+            have = sorted(p.stem for p in config.CALIBRATIONS_DIR.glob("*.json")
+                          if p.stem not in config.NOT_MARKET_CALIBRATIONS)
             raise InputError(
                 f"unknown calibration {ref!r} (no {path.name} in {config.CALIBRATIONS_DIR.name}/; "
                 f"available: {', '.join(have) or 'none'}; or give the market an inline process)",

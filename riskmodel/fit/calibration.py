@@ -50,7 +50,7 @@ SINGLE_FAMILIES = ("garch", "gjr", "egarch")
 REGIME_FAMILIES = ("ms", "msgarch")
 REQUIRED = ("market", "model", "params")
 #: Files in the calibrations folder that are not per-market calibrations.
-NOT_MARKETS = {"dependence", "fundamentals", "backtest", "selection"}
+NOT_MARKETS = config.NOT_MARKET_CALIBRATIONS
 
 
 def library_versions() -> dict[str, str]:

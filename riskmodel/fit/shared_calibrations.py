@@ -97,3 +97,20 @@ def validate_fx(d: Any, *, file: str | Path | None = None) -> None:
             raise InputError(
                 f"must be a finite number > 0 (got {rate!r})", file=file, field=f"rates.{ccy}"
             )
+
+
+def _rate(v: Any, file: str | Path | None, field: str) -> None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
+            or not 0.0 <= v <= 0.2:
+        raise InputError(f"must be a finite rate in [0, 0.2] per year (got {v!r})",
+                         file=file, field=field)
+
+
+def validate_carry(d: Any, *, file: str | Path | None = None) -> None:
+    """``carry.json``: the banking rate r per market and a default, each a finite rate in
+    [0, 0.2] per year (the scenario's own bound on ``banking.carry``)."""
+    if not isinstance(d, dict) or not isinstance(d.get("rates"), dict):
+        raise InputError("must be a JSON object with a 'rates' mapping", file=file, field="rates")
+    for mid, r in d["rates"].items():
+        _rate(r, file, f"rates.{mid}")
+    _rate(d.get("default"), file, "default")

@@ -11,22 +11,45 @@ index) and the abatement slope c solved so that Φ(B_0, n̄) equals the price le
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from typing import Any
 
 import numpy as np
 
+from riskmodel import config
 from riskmodel.banking.rules import BankRules, calibrate_slope, rules_from_catalogue, window_bounds
 from riskmodel.errors import InputError
+from riskmodel.fit.shared_calibrations import validate_carry
 from riskmodel.sim import layout as L
 from riskmodel.sim import sources
 
 #: Default window (years) where banking is unrestricted (NZUpy uses 10; BANKING.md §4).
 DEFAULT_HORIZON = 10
-#: Default carry: 0, because the engine's price has no carry drift (BANKING.md §4, §6.6).
-DEFAULT_CARRY = 0.0
+#: Carry where ``calibrations/carry.json`` is absent: about the median of the measured futures
+#: carries (EUA, CCA, RGGI, NZU; BANKING.md §4).
+DEFAULT_CARRY = 0.03
+#: The measured carry per market (``python -m riskmodel.banking.carry``).
+CARRY_FILE = "carry.json"
 #: Default persistence of price news (a level shift of required abatement).
 DEFAULT_PERSISTENCE = 1.0
+
+
+def carry_default(market_id: str) -> tuple[float, str]:
+    """The banking rate r a market takes when the scenario gives none, with its source: its
+    measured futures carry from ``calibrations/carry.json``, that file's default (the median of
+    the measured markets) for a market without futures, or ``DEFAULT_CARRY`` without the file."""
+    path = config.CALIBRATIONS_DIR / CARRY_FILE
+    if not path.is_file():
+        return DEFAULT_CARRY, sources.default("3 %/yr: no calibrations/carry.json (BANKING.md §4)")
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"not readable JSON ({e})", file=path, field="rates") from None
+    validate_carry(d, file=path)
+    if market_id in d["rates"]:
+        return float(d["rates"][market_id]), sources.calibration(path, f"rates.{market_id}")
+    return float(d["default"]), sources.calibration(path, "default")
 
 
 def _pick(b: Any, k: int, name: str, fallback: Any, fallback_src: str) -> tuple[Any, str]:
@@ -104,8 +127,7 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
         return None
     n_years, y0 = scn.horizon.years, scn.horizon.start_year
     h, h_src = _pick(b, k, "horizon", DEFAULT_HORIZON, sources.default("10 (BANKING.md §4)"))
-    r, r_src = _pick(b, k, "carry", DEFAULT_CARRY,
-                     sources.default("0: no carry drift in the engine (BANKING.md §4)"))
+    r, r_src = _pick(b, k, "carry", *carry_default(m.id))
     phi, phi_src = _pick(b, k, "persistence", DEFAULT_PERSISTENCE, sources.default())
     cat_bank = None if cat is None or cat.banking.initial_bank is None else \
         cat.banking.initial_bank.value

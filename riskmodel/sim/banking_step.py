@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from riskmodel.banking import msr
+from riskmodel.linking.topology import M_S
 from riskmodel.sim import layout as L
 
 #: Allowances per Mt (the MSR rules are stated in allowances, the kernel runs in Mt).
@@ -183,10 +185,13 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, 
     (BANKING.md §7.4), so the pool never drops a member's later constraints. A component with
     a restricted link (quota or fee in its current state, from ``lw``) keeps its shortest
     member's window: there the members cannot pool their banks freely, and an expiring
-    member's requirement must be met by its own price. Components without a banking member,
-    and pools
-    whose map price is 0, keep the members' own prices. A plain call (not inlined): it runs
-    only with banking across links, and inlining it slows the kernel without banking."""
+    member's requirement must be met by its own price. A pair on one quota link (no fee) whose
+    pooled flow at k* would break the quota keeps the members' own maps: the quota binds, the
+    banks cannot be pooled, and the solver clears the quota flow between the own maps (so
+    neither member prices below its own year's requirement; BANKING.md §7.4). Components
+    without a banking member, and pools whose map price is 0, keep the members' own prices.
+    A plain call (not inlined): it runs only with banking across links, and inlining it slows
+    the kernel without banking."""
     n = mkt.shape[0]
     hm = hz.shape[1]
     for i in range(n):
@@ -252,10 +257,59 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, 
             if v > rbest[r]:
                 rbest[r] = v
                 rk[r] = k
+    for q in range(ends.shape[0]):
+        if lst[q] == 2:
+            continue
+        a = ends[q, 0]
+        b = ends[q, 1]
+        r = _root(par, a)
+        if rk[r] < 0 or rcnt[r] != 2 or bk[a, L.BK_ON] <= 0.0 or bk[b, L.BK_ON] <= 0.0:
+            continue
+        off = 0 if lst[q] == 0 else 4
+        if lw[q, off + 2] != 0.0 or lw[q, off + 3] != 0.0:
+            continue
+        # a pair on one quota link: a quota of the design (the link's normal state) keeps the
+        # banks apart, each member pricing on its own map and the solver clearing this year's
+        # flow within the quota. A quota of a restricted state (an event, not anticipated)
+        # pools the banks when it lets through the pooled flow b -> a at k* and, by every
+        # window year k, the cumulative imports each member needs to stay at its own bound on
+        # the pool's price path, c_i A_k (π_{i,k} - P_i) (common units; this year's caps, then
+        # the normal state's); otherwise each prices on its own map.
+        xa = mkt[a, m_c] * (hz[a, rk[r]] - rbest[r] / mkt[a, m_fx]) * mkt[a, M_S]
+        # a quota in the link's normal state is part of the design: banks never cross it
+        pooled = lw[q, 0] == math.inf and lw[q, 1] == math.inf
+        pooled = pooled and lw[q, off] >= -xa and xa <= lw[q, off + 1]
+        if pooled:
+            pooled = _quota_carries(bk, hz, mkt, m_c, m_fx, rbest[r], a, rm1[r],
+                                    lw[q, off + 1], lw[q, 1])
+        if pooled:
+            pooled = _quota_carries(bk, hz, mkt, m_c, m_fx, rbest[r], b, rm1[r],
+                                    lw[q, off], lw[q, 0])
+        if not pooled:
+            rk[r] = -1
     for i in range(n):
         r = _root(par, i)
         if rk[r] >= 0:
             mkt[i, m_paut] = hz[i, rk[r]]
+
+
+@njit(cache=True)
+def _quota_carries(bk, hz, mkt, m_c: int, m_fx: int, pool: float, i: int, m1: int,
+                   cap_now: float, cap_later: float) -> bool:
+    """Whether market i's cumulative imports, needed to keep i at its own bound on the pool's
+    price path (pool, numeraire, rising at i's carry), fit the quota into i by every window
+    year: cap_now this year, cap_later each later year (common units)."""
+    rr = bk[i, L.BK_R]
+    p_i = pool / mkt[i, m_fx]
+    a_k = 0.0
+    g = 1.0
+    for k in range(m1):
+        a_k += g
+        g *= 1.0 + rr
+        need = mkt[i, m_c] * a_k * (hz[i, k] - p_i) * mkt[i, M_S]
+        if need > cap_now + k * cap_later:
+            return False
+    return True
 
 
 @njit(cache=True, inline="always")
@@ -312,6 +366,15 @@ def link_plain(lpar, lk_f, s_conv, ends, q: int, state: int) -> bool:
 
 
 @njit(cache=True, inline="always")
+def quota_pair(lpar, s_conv, ends, q: int, state: int) -> bool:
+    """Whether link q in ``state`` restricts only quantities: no fee either way and the same
+    permit units at both ends, so a year-end reallocation within its quota is a plain trade."""
+    off = 0 if state == 0 else 4
+    return (lpar[q, off + 2] == 0.0 and lpar[q, off + 3] == 0.0
+            and s_conv[ends[q, 0]] == 1.0 and s_conv[ends[q, 1]] == 1.0)
+
+
+@njit(cache=True, inline="always")
 def window_top_bound(bk, i: int, y: int, n_years: int) -> float:
     """max_k ℓ_k over market i's window of year y: the bank it must hold at its strictest
     date ahead (e.g. K-ETS's 0 at its Phase 3 end against -15 % of supply within), Mt."""
@@ -327,7 +390,7 @@ def window_top_bound(bk, i: int, y: int, n_years: int) -> float:
 
 @njit(cache=True)
 def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, rok, rcnt, sown,
-                  sbnd, stop, swt, xl) -> None:
+                  sbnd, stop, swt, xl, lpar, lk_f, s_conv, sv) -> None:
     """Year-end holdings of plain banked pools (BANKING.md §7.4). In a frictionless pool only
     the summed bank B = Σ own_i is determined (own_i: bank + supply + reserve - emissions,
     before trade); who holds it is a convention. With ℓ_i this year's bound and ℓ̂_i the
@@ -340,7 +403,15 @@ def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, ro
     member that must repay at a phase end holds its repayment whenever the pool has it (a
     later restriction or suspension does not leave it short). ``xl[i]`` gets the ledger's
     net imports h_i - own_i; NaN where market i is not in a plain component (two or more
-    members, all linked plainly, all banking), which keeps the solver's flows."""
+    members, all linked plainly, all banking), which keeps the solver's flows.
+
+    A pair joined by one link that is quota-restricted in its current state only (no fee,
+    same permit units; ``quota_pair``; a quota of the link's normal state keeps the banks
+    apart and the solver's flows) holds the same convention as far as the quota allows: the
+    reallocation is the pair's year-end trade, so a's net imports are clipped to
+    [-cap a→b, cap b→a] of the link's
+    state (``lpar`` caps, a share of the importer's supply ``sv`` from ``lk_f``), and a member
+    the quota leaves below its bound shows the rest as non-compliance (BANKING.md §7.4)."""
     n = own.shape[0]
     for i in range(n):
         par[i] = i
@@ -359,7 +430,12 @@ def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, ro
             par[rb] = ra
     for q in range(ends.shape[0]):
         if lstv[q] != 2 and not plain[q]:
-            rok[_root(par, ends[q, 0])] = 0
+            # rok 2: a pair on one quota link (checked below); 0: keeps the solver's flows
+            r = _root(par, ends[q, 0])
+            rok[r] = 2 if rok[r] == 1 and quota_pair(lpar, s_conv, ends, q, lstv[q]) else 0
+    for q in range(ends.shape[0]):
+        if lstv[q] != 2 and plain[q] and rok[_root(par, ends[q, 0])] == 2:
+            rok[_root(par, ends[q, 0])] = 0  # a quota link beside plain ones: not a pair
     for i in range(n):
         r = _root(par, i)
         rcnt[r] += 1
@@ -384,3 +460,25 @@ def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, ro
         else:
             hold = lo + wgt[i] / swt[r] * (sown[r] - sbnd[r])
         xl[i] = hold - own[i]
+    for q in range(ends.shape[0]):
+        a = ends[q, 0]
+        b = ends[q, 1]
+        r = _root(par, a)
+        if lstv[q] == 2 or rok[r] != 2 or rcnt[r] != 2 or np.isnan(xl[a]):
+            continue
+        if lpar[q, 0] != math.inf or lpar[q, 1] != math.inf or lk_f[q, L.Q_SHARE] >= 0.0:
+            # a quota of the design keeps the banks apart: the solver's flows stand
+            xl[a] = math.nan
+            xl[b] = math.nan
+            continue
+        # the pair's year-end trade within the link's quota: b -> a at most cap_ba
+        off = 0 if lstv[q] == 0 else 4
+        cap_ab = lpar[q, off]
+        cap_ba = lpar[q, off + 1]
+        sh = lk_f[q, L.Q_SHARE] if lstv[q] == 0 else lk_f[q, L.RQ_SHARE]
+        if sh >= 0.0:
+            cap_ab = min(cap_ab, sh * sv[b] * s_conv[b])
+            cap_ba = min(cap_ba, sh * sv[a] * s_conv[a])
+        xa = min(max(xl[a], -cap_ab), cap_ba)
+        xl[a] = xa
+        xl[b] = -xa

@@ -697,7 +697,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                                                                price[v, i]) - un))
                         BK.pool_holdings(bk, y, Y, ends, lstv, lplain, hwgt, hown, par, rnb,
                                          rcnt, hsum[0], hsum[1], hsum[2], hsum[3],
-                                         hxl)
+                                         hxl, lpar, lk_f, s_conv, Sv[v])
                     for i in range(N):
                         pv = price[v, i]
                         c = mp[i, L.C]
