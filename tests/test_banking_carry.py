@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from riskmodel import config
 from riskmodel.banking import carry
+from riskmodel.errors import InputError
+from riskmodel.sim.banking_resolve import carry_default
 
 
 @pytest.mark.realdata
@@ -39,3 +44,32 @@ def test_implied_rate_inverts_compounding(tmp_path):
     d = carry.implied_rates(carry.PAIRS[0], tmp_path)
     assert len(d) == (tau >= 0.25).sum()
     np.testing.assert_allclose(d["rate"], 0.03, rtol=1e-10)
+
+
+@pytest.mark.realdata
+def test_committed_carry_calibration_is_reproduced_from_the_data(data_dir):
+    """calibrations/carry.json is what riskmodel.banking.carry derives from the price files
+    (2016-2022 days only: no data after the fitted samples)."""
+    committed = json.loads((config.CALIBRATIONS_DIR / "carry.json").read_text(encoding="utf-8"))
+    assert carry.carry_calibration(data_dir) == committed
+    assert committed["rates"]["quebec"] == committed["rates"]["california"]  # one instrument
+    measured = sorted({committed["rates"][m] for m in ("eu_ets", "california", "rggi", "nz_ets")})
+    assert committed["default"] == pytest.approx(np.median(measured), rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"rates": {"eu_ets": -0.01}, "default": 0.03}, "rates.eu_ets"),
+        ({"rates": {"eu_ets": float("nan")}, "default": 0.03}, "rates.eu_ets"),
+        ({"rates": {"eu_ets": True}, "default": 0.03}, "rates.eu_ets"),
+        ({"rates": {"eu_ets": 0.01}, "default": 0.5}, "default"),
+        ({"rates": [0.01]}, "rates"),
+    ],
+)
+def test_a_corrupt_carry_calibration_is_refused_with_its_field(tmp_path, monkeypatch, bad, field):
+    (tmp_path / "carry.json").write_text(json.dumps(bad), encoding="utf-8")
+    monkeypatch.setattr(config, "CALIBRATIONS_DIR", tmp_path)
+    with pytest.raises(InputError) as e:
+        carry_default(None, "eu_ets")
+    assert e.value.field == field and str(tmp_path / "carry.json") in str(e.value.file)

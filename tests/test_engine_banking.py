@@ -274,6 +274,29 @@ def _carry() -> dict:
     return json.loads((config.CALIBRATIONS_DIR / "carry.json").read_text(encoding="utf-8"))
 
 
+def test_default_carry_is_measured_or_a_linked_partners():
+    """r defaults to the market's measured futures carry; a market without futures takes its
+    linked partners' (Swiss and Chinese permits linked with the EU carry at the EUA rate),
+    else the measured markets' median; a scenario value wins."""
+    carry = _carry()
+    eu = carry["rates"]["eu_ets"]
+    src = design_report(shipped("eu_switzerland", banking={}))["markets"]
+    assert src["eu_ets"]["banking.carry"]["value"] == eu
+    assert src["swiss_ets"]["banking.carry"]["value"] == eu
+    assert "rates.eu_ets" in src["swiss_ets"]["banking.carry"]["source"]
+    src = design_report(shipped("eu_china", banking={}))["markets"]
+    assert src["china_ets"]["banking.carry"]["value"] == eu
+    src = design_report(shipped("china_korea", banking={}))["markets"]
+    assert src["china_ets"]["banking.carry"]["value"] == carry["default"]
+    assert src["k_ets"]["banking.carry"]["source"].endswith("carry.json: default")
+    src = design_report(shipped("california_quebec", banking={}))["markets"]
+    assert src["quebec"]["banking.carry"]["value"] == carry["rates"]["california"]
+    src = design_report(shipped("eu_switzerland", banking={"carry": 0.02}))["markets"]
+    assert src["swiss_ets"]["banking.carry"]["value"] == 0.02
+    assert src["swiss_ets"]["banking.carry"]["source"] == "scenario: banking.carry"
+    assert 0.003 < eu < 0.007 and 0.02 < carry["default"] < 0.04  # BANKING.md §4's ranges
+
+
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_scenario_banks_at_the_defaults(path):
     """Every shipped file banks at the engine's defaults (``banking: {}``: H = 10 capped by
@@ -294,10 +317,16 @@ def test_every_shipped_scenario_banks_at_the_defaults(path):
     for k, mid in enumerate(rs.ids):  # on, unless the catalogue forbids banking
         on = rs.sources[f"markets.{mid}.banking.on"]
         assert on["value"] or on["source"].startswith("catalogue"), (mid, on)
-        want = carry["rates"].get(mid, carry["default"])
-        assert rs.sources[f"markets.{mid}.banking.carry"]["value"] == want
+        got = rs.sources[f"markets.{mid}.banking.carry"]
+        # its own measured carry, a linked partner's, or the measured markets' median
+        if mid in carry["rates"]:
+            assert got["value"] == carry["rates"][mid]
+        elif "linked partner" in got["source"]:
+            assert got["value"] in set(carry["rates"].values())
+        else:
+            assert got["value"] == carry["default"]
         if on["value"]:
-            assert rs.bk[k, L.BK_R] == want
+            assert rs.bk[k, L.BK_R] == got["value"]
     _check_ledger(r, rs)
     assert not r.annual["noncompliance"].any()
 

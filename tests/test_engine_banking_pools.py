@@ -337,11 +337,12 @@ def test_regulatory_events_linked_events_pool_holdings(regulatory_events):
 
 
 def test_a_pair_the_quota_cannot_pool_prices_on_its_own_maps():
-    """china_korea_one_way as shipped (banking at the defaults, measured carry): Korea may buy
-    Chinese permits but not sell them. Where Korea is the cheaper side, pooling would need
-    permits to flow to China, so each member prices on its own map: China's linked price is
-    its banked autarky price, and no member is ever short (the exhaustion-year rule priced
-    China below its own requirement and left it short in 41 % of path-years at 100 paths)."""
+    """china_korea_one_way as shipped (banking at the defaults): Korea may buy Chinese permits
+    up to a quota but not sell them. A quota of the design keeps the banks apart, so each
+    member prices on its own map and the link clears this year's flow: where Korea is the
+    cheaper side nothing flows and China's linked price is its banked autarky price, and no
+    member is ever short (the exhaustion-year rule priced China below its own requirement and
+    left it short in 41 % of path-years at 100 paths)."""
     s = scenario_from_dict(shipped_dict("china_korea_one_way", paths=40, ppc=20,
                                         banking="file"))
     r, rs = simulate(s), resolve(s)

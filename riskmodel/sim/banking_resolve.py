@@ -35,10 +35,28 @@ CARRY_FILE = "carry.json"
 DEFAULT_PERSISTENCE = 1.0
 
 
-def carry_default(market_id: str) -> tuple[float, str]:
+def _linked_partners(b: Any, market_id: str) -> list[str]:
+    """The other markets of market_id's component of the scenario's open links (any state)."""
+    from riskmodel.sim.resolve import open_links
+
+    comp = {market_id}
+    grew = True
+    while grew:
+        grew = False
+        for lk in open_links(b.scn):
+            ids = set(lk.markets)
+            if ids & comp and not ids <= comp:
+                comp |= ids
+                grew = True
+    return sorted(comp - {market_id})
+
+
+def carry_default(b: Any, market_id: str) -> tuple[float, str]:
     """The banking rate r a market takes when the scenario gives none, with its source: its
-    measured futures carry from ``calibrations/carry.json``, that file's default (the median of
-    the measured markets) for a market without futures, or ``DEFAULT_CARRY`` without the file."""
+    measured futures carry from ``calibrations/carry.json``; for a market without futures,
+    the median measured carry of the markets it is linked with (linked permits are one asset,
+    so they carry at one rate: Switzerland with the EU), else that file's default (the median
+    of the measured markets); ``DEFAULT_CARRY`` without the file."""
     path = config.CALIBRATIONS_DIR / CARRY_FILE
     if not path.is_file():
         return DEFAULT_CARRY, sources.default("3 %/yr: no calibrations/carry.json (BANKING.md §4)")
@@ -47,8 +65,14 @@ def carry_default(market_id: str) -> tuple[float, str]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"not readable JSON ({e})", file=path, field="rates") from None
     validate_carry(d, file=path)
-    if market_id in d["rates"]:
-        return float(d["rates"][market_id]), sources.calibration(path, f"rates.{market_id}")
+    rates = d["rates"]
+    if market_id in rates:
+        return float(rates[market_id]), sources.calibration(path, f"rates.{market_id}")
+    measured = [p for p in _linked_partners(b, market_id) if p in rates]
+    if measured:
+        r = float(np.median([rates[p] for p in measured]))
+        where = ", ".join(f"rates.{p}" for p in measured)
+        return r, sources.calibration(path, where) + " (a linked partner's carry: one asset)"
     return float(d["default"]), sources.calibration(path, "default")
 
 
@@ -127,7 +151,7 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
         return None
     n_years, y0 = scn.horizon.years, scn.horizon.start_year
     h, h_src = _pick(b, k, "horizon", DEFAULT_HORIZON, sources.default("10 (BANKING.md §4)"))
-    r, r_src = _pick(b, k, "carry", *carry_default(m.id))
+    r, r_src = _pick(b, k, "carry", *carry_default(b, m.id))
     phi, phi_src = _pick(b, k, "persistence", DEFAULT_PERSISTENCE, sources.default())
     cat_bank = None if cat is None or cat.banking.initial_bank is None else \
         cat.banking.initial_bank.value
