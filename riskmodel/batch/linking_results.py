@@ -147,7 +147,8 @@ def _reading_ck(r: ShippedRun, year: int, intensity: int, absolute: int) -> str:
     vc = _dir(g("volatility", "china_ets", "autarky"), g("volatility", "china_ets", "linked"))
     return (
         f"Reading: Korean emissions sd {_dir(k_a, k_l)} from {k_a:.3g} Mt (autarky: the "
-        f"absolute cap fixes emissions) to {k_l:.3g} Mt once linked to China, whose supply "
+        "absolute cap fixes emissions up to what its firms bank or borrow) to "
+        f"{k_l:.3g} Mt once linked to China, whose supply "
         "follows output: Korea takes on part of China's volume uncertainty (with China on an "
         f"absolute cap instead, sweep point {absolute}: {k_abs:.3g} Mt). Korea's price "
         f"volatility {vk} and China's {vc} (one pooled price, weighted by the abatement "
@@ -166,7 +167,11 @@ def _reading_sweep(sweep: ShippedRun, year: int) -> str:
         "imports, raises the EU price back towards autarky and the quota binds more often; "
         f"gains from linking fall {'monotonically' if mono else 'non-monotonically (MC noise)'}"
         ". While the quota binds on some days and not on others the EU price jumps between "
-        "the pooled and the restricted level, which raises its measured daily volatility.")
+        "the pooled and the restricted level, which raises its measured daily volatility. "
+        "Under banking a quota of the design keeps the two banks apart (docs/BANKING.md §7.4): "
+        "each side prices on its own map and the link clears the year's flow, so the EU draws "
+        "on its own 1,110.9 Mt bank; without a quota (\"none\") the banks pool and the EU's "
+        "bank flows to China in the first year (negative EU net imports).")
 
 
 def _cv_line(r: ShippedRun, year: int, point: int) -> str:
