@@ -355,3 +355,28 @@ def test_a_pair_the_quota_cannot_pool_prices_on_its_own_maps():
     assert kor_cheaper.sum() >= 5  # the case occurs on these paths
     np.testing.assert_allclose(a["price"][1, :, c, :][kor_cheaper],
                                a["price"][0, :, c, :][kor_cheaper], rtol=1e-12)
+
+
+def test_korean_borrowing_is_the_pools_and_turning_it_off_restores_between():
+    """china_korea as shipped (banking at the defaults, r = 3.12 %/yr, 2024-2026): in 2026
+    (Phase 4, where K-ETS firms may borrow 15 % again) the pool borrows through Korea's
+    allowance, so both members' prices fall on linking (the design note's "most permissive
+    member" rule: borrowed permits free bought ones, so a member's borrowing is the pool's;
+    docs/BANKING.md §7.4). With Korea's borrowing off (``borrowing_share: 0``) the linked price
+    lies between the banked autarky prices in every year."""
+    d = shipped_dict("china_korea", paths=80, ppc=40, banking="file")
+    d["markets"][0]["cap"] = {**d["markets"][0].get("cap", {}), "degree": 1}
+    r = simulate(scenario_from_dict(d))
+    a = r.annual
+    c, k = 0, 1
+    p = a["price"].mean(axis=1)  # variant, market, year
+    b = a["bank"].mean(axis=1)
+    assert b[1, k, 2] < b[0, k, 2] - 10.0  # Korea borrows for the pool: > 10 Mt more
+    assert p[1, c, 2] < p[0, c, 2] and p[1, k, 2] < p[0, k, 2]  # both prices fall in 2026
+    d["markets"][1]["banking"] = {"borrowing_share": 0.0}
+    r = simulate(scenario_from_dict(d))
+    p = r.annual["price"].mean(axis=1)
+    for y in range(3):
+        up_c, up_k = p[1, c, y] > p[0, c, y], p[1, k, y] > p[0, k, y]
+        assert up_c != up_k, (y, p[:, :, y])
+    assert r.annual["bank"][:, :, k, :].min() >= -1e-9  # Korea never borrows
