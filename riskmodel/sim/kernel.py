@@ -207,24 +207,29 @@ def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
 
 
 @njit(cache=True, error_model="numpy")
-def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
-              mp, mi, rmu, rom, ral, rbe, rcum, rh0, rp0cum, tab, comp, chol, jdrift, jsd, jcorr,
-              qobs, qcf, ends, lpar, lk_f, s_conv, ev_link, ev_ex, ev_int, has_events, st, bk,
-              plo, pstep, elo, estep, s_main, s_ev, s_kets, zt, fwork, iwork,
-              s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on):
-    """Simulate ``n_paths`` paths and add their statistics to the chunk arrays.
+def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
+    """Simulate ``chunk.n_paths`` paths and add their statistics to ``acc``.
 
-    s1/s2 [3, N + 1, Y + 1, NSTAT]: per-path sums and sums of squares; s12 [N + 1, Y + 1,
-    NSTAT]: cross sums linked x linked_events; hp [3, N, Y + 1, NBINS + 2] compliance-price
-    histograms (log price); he [3, N + 1, Y + 1, NBINS + 2] emissions histograms. s_main / s_ev /
-    s_kets: the chunk's three :mod:`riskmodel.sim.rng` streams (prices and output; events; K-ETS
-    discretion), zt the ziggurat table. bk: the banking parameters (``layout.BK_*``; no rows:
-    no market banks, today's static bridge), read by :mod:`riskmodel.sim.banking_step`.
+    The arguments are the named structures of :mod:`riskmodel.sim.kernel_args` (``Chunk``,
+    ``Processes``, ``Dependence``, ``Designs``, ``Links``, ``Events``, ``Streams``,
+    ``Accumulators``, ``Workspace``). Returns ``(n_infeasible, n_clipped)``: link-solver steps
+    without a feasible solution and days whose innovation the guard clipped.
 
     Draws are made a year (``dpy`` days) at a time into buffers, in this order per path and
     block: the normals of every day (``N + J`` per day), the t-copula mixing gammas, the regime
     uniforms of the regime-switching markets; the event chains' uniforms from their own stream.
     """
+    n_paths, first_path, Y, dpy, nv = chunk
+    T = Y * dpy
+    mp, mi, rmu, rom, ral, rbe, rcum, rh0, rp0cum, tab, comp = proc
+    copula_t, cnu, chol, jdrift, jsd, jcorr = dep
+    qobs, qcf, s_conv, st, bk = des
+    ends, lpar, lk_f = links
+    has_events, ev_link, ev_ex, ev_int = events
+    s_main, s_ev, s_kets, zt = streams
+    (s1, s2, s12, hp, he, plo, pstep, elo, estep, keep_n, keep_price, keep_bau, ann,
+     ann_on) = acc
+    fwork, iwork = work
     N = mp.shape[0]
     J = jdrift.shape[0]
     NL = ends.shape[0]
