@@ -38,9 +38,21 @@ from riskmodel.sim.rng import ZT
 #: floor), delink_transfer (banked permits moved at a delink) and uncovered (emissions an
 #: exemption takes out of the cap) in Mt of a banking market; price_observed: the fitted price
 #: on the compliance date.
-ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky",
-                "bank", "noncompliance", "reserve", "price_observed", "delink_transfer",
-                "uncovered")
+ANNUAL_NAMES = (
+    "price",
+    "bau",
+    "supply",
+    "emissions",
+    "flow",
+    "output",
+    "price_autarky",
+    "bank",
+    "noncompliance",
+    "reserve",
+    "price_observed",
+    "delink_transfer",
+    "uncovered",
+)
 
 
 class Chunk(NamedTuple):
@@ -206,11 +218,13 @@ class Workspace(NamedTuple):
     iwork: np.ndarray
 
 
-def kernel_inputs(rs: Resolved, s_main: np.ndarray, s_ev: np.ndarray, s_kets: np.ndarray
-                  ) -> tuple[Processes, Dependence, Designs, Links, Events, Streams]:
+def kernel_inputs(
+    rs: Resolved, s_main: np.ndarray, s_ev: np.ndarray, s_kets: np.ndarray
+) -> tuple[Processes, Dependence, Designs, Links, Events, Streams]:
     """The kernel's read-only inputs of a resolved scenario and the chunk's three streams."""
-    proc = Processes(rs.mp, rs.mi, rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum, rs.rh0, rs.rp0cum,
-                     rs.tab, rs.comp)
+    proc = Processes(
+        rs.mp, rs.mi, rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum, rs.rh0, rs.rp0cum, rs.tab, rs.comp
+    )
     dep = Dependence(rs.copula_t, rs.cnu, rs.chol, rs.jdrift, rs.jsd, rs.jcorr)
     des = Designs(rs.qobs, rs.qcf, rs.s_conv, rs.st, rs.bk)
     links = Links(rs.ends, rs.lpar, rs.lk_f)
@@ -219,18 +233,26 @@ def kernel_inputs(rs: Resolved, s_main: np.ndarray, s_ev: np.ndarray, s_kets: np
     return proc, dep, des, links, events, streams
 
 
-def accumulators(rs: Resolved, n_paths: int, n_keep: int, keep_paths: int, annual_on: bool
-                 ) -> Accumulators:
+def accumulators(
+    rs: Resolved, n_paths: int, n_keep: int, keep_paths: int, annual_on: bool
+) -> Accumulators:
     """Zeroed outputs of a chunk of ``n_paths`` paths whose first ``n_keep`` are kept."""
     n, Y = rs.n, rs.years
     T = Y * rs.dpy
     s1 = np.zeros((3, n + 1, Y + 1, L.NSTAT))
     return Accumulators(
-        s1=s1, s2=np.zeros_like(s1), s12=np.zeros((n + 1, Y + 1, L.NSTAT)),
+        s1=s1,
+        s2=np.zeros_like(s1),
+        s12=np.zeros((n + 1, Y + 1, L.NSTAT)),
         price_hist=np.zeros((3, n, Y + 1, L.NBINS + 2), dtype=np.int64),
         emis_hist=np.zeros((3, n + 1, Y + 1, L.NBINS + 2), dtype=np.int64),
-        price_lo=rs.plo, price_step=rs.pstep, emis_lo=rs.elo, emis_step=rs.estep,
-        keep_paths=keep_paths, keep_price=np.zeros((3, n_keep, n, T)),
+        price_lo=rs.plo,
+        price_step=rs.pstep,
+        emis_lo=rs.elo,
+        emis_step=rs.estep,
+        keep_paths=keep_paths,
+        keep_price=np.zeros((3, n_keep, n, T)),
         keep_bau=np.zeros((n_keep, n, T)),
         annual=np.zeros((len(ANNUAL_NAMES), 3, n_paths if annual_on else 0, n, Y)),
-        annual_on=annual_on)
+        annual_on=annual_on,
+    )

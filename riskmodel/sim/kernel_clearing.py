@@ -1,0 +1,297 @@
+"""The kernel's link-clearing step: each variant's link states and parameters of the day, then
+its market clearing (MODEL.md §4) by the cheapest exact route that applies.
+
+:func:`link_states` sets today's state of every link in variant v (autarky: all suspended;
+linked: all active from their start day; linked_events: the event chain's state), applies
+quotas given as a share of supply and, under the 'origin' delinking convention, moves banked
+permits back at a suspension. :func:`clear_variant` then reuses the previous variant's solution
+when its inputs are equal, takes each market's own collared response when no link is active,
+the closed form of :func:`plain_pools` when every active link is plain, and the link solver
+``solve_step`` otherwise.
+
+``clear_variant_lean`` is the same step on ``solve_step_lean`` (no general solver compiled):
+``kernel.run_paths_lean`` is ``run_paths`` with ``clear_variant`` rebound to it.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from riskmodel.linking import (
+    FLAG_EXPORT_QUOTA,
+    FLAG_IMPORT_QUOTA,
+    M_C,
+    M_CEIL,
+    M_ETA,
+    M_FLOOR,
+    M_FX,
+    M_P_AUT,
+    M_RES_DOWN,
+    M_RES_UP,
+    M_S,
+    O_FLOW,
+    O_PRICE,
+    O_RESERVE,
+)
+from riskmodel.linking.collar import own_price_s
+from riskmodel.linking.fast_paths import solve_step as _solve_step
+from riskmodel.sim import banking_step as BK
+from riskmodel.sim import layout as L
+
+#: The link solver compiled into the kernel (numba inlines it at the IR level): a call would pass
+#: its nine arrays across a function boundary, which costs two atomic reference-count updates
+#: each per call (about a tenth of the full kernel's time when a link is solved every day).
+solve_step = njit(cache=True, error_model="numpy", inline="always")(_solve_step.py_func)
+
+#: What the fast-path-only solver returns where the general solver would have to answer: the
+#: kernel stops and returns it as its infeasible-step count (the engine reruns the chunk with
+#: the general kernel, so results are those of the general kernel, bit for bit).
+STATUS_NEEDS_GENERAL = -1
+
+_QFLAGS = FLAG_IMPORT_QUOTA | FLAG_EXPORT_QUOTA
+
+
+def respecialise(func: Callable[..., Any], name: str, **replace: Any) -> Callable[..., Any]:
+    """A copy of the plain Python function ``func`` named ``name`` whose globals ``replace``
+    rebinds (same code, same constants). numba keys its on-disk cache by qualified name, so the
+    copy has its own cache entry beside the original's."""
+    g = dict(func.__globals__)
+    g.update(replace)
+    f = types.FunctionType(func.__code__, g, name, func.__defaults__, func.__closure__)
+    f.__qualname__ = name
+    f.__module__ = func.__module__
+    f.__doc__ = func.__doc__
+    f.__kwdefaults__ = func.__kwdefaults__
+    return f
+
+
+@njit(cache=True, inline="always")
+def _no_general(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, contract) -> int:
+    """Stands in for the general solver in the lean kernel: refuse the step."""
+    return STATUS_NEEDS_GENERAL
+
+
+#: ``solve_step`` without the general solver (``linking.network``), called rather than inlined:
+#: the fast path's answer, or ``STATUS_NEEDS_GENERAL`` where it cannot vouch for one. A kernel
+#: on it compiles in about half the CPU time of ``run_paths`` (the general solver is about 30%
+#: of that, inlining the fast path about 20%); each call pays the reference counting of nine
+#: arrays, measured at 3% of the kernel's time on ``china_korea`` (plain link) but 18% on
+#: ``eu_china_quota`` (quota link), so the engine uses it where every link is plain.
+solve_step_lean = njit(cache=True, error_model="numpy")(
+    respecialise(_solve_step.py_func, "solve_step_lean", _solve_general=_no_general)
+)
+
+
+@njit(cache=True)
+def _root(par, a):
+    while par[a] != a:
+        a = par[a]
+    return a
+
+
+@njit(cache=True, inline="always")
+def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
+    """Closed form of MODEL.md §4 when every active link is plain (no quota, no fee, same
+    permit units), abatement is linear and no collar can bind: each connected group trades at
+    ``P = sum c_i fx_i^-1 (fx_i p_i') / sum c_i fx_i^-1`` (numeraire). Returns False (nothing
+    written) when it does not apply, e.g. a price would hit the zero floor."""
+    n = mkt.shape[0]
+    for i in range(n):
+        if (
+            mkt[i, M_ETA] != 1.0
+            or mkt[i, M_S] != 1.0
+            or mkt[i, M_FLOOR] != 0.0
+            or mkt[i, M_CEIL] != np.inf
+        ):
+            return False
+        par[i] = i
+        num[i] = 0.0
+        den[i] = 0.0
+    for q in range(ends.shape[0]):
+        st = lst[q]
+        if st == 2:
+            continue
+        off = 0 if st == 0 else 4
+        if (
+            lw[q, off] != np.inf
+            or lw[q, off + 1] != np.inf
+            or lw[q, off + 2] != 0.0
+            or lw[q, off + 3] != 0.0
+        ):
+            return False
+        ra = _root(par, ends[q, 0])
+        rb = _root(par, ends[q, 1])
+        if ra != rb:
+            par[rb] = ra
+    for i in range(n):
+        r = _root(par, i)
+        w = mkt[i, M_C] / mkt[i, M_FX]
+        num[r] += w * mkt[i, M_P_AUT] * mkt[i, M_FX]
+        den[r] += w
+    for i in range(n):
+        if _root(par, i) == i and num[i] <= 0.0:
+            return False
+    for i in range(n):
+        r = _root(par, i)
+        q_ = num[r] / den[r] / mkt[i, M_FX]
+        price[i] = q_
+        x[i] = mkt[i, M_C] * (mkt[i, M_P_AUT] - q_)
+    return True
+
+
+@njit(cache=True, inline="always")
+def link_states(v: int, t: int, td: int, des, links, blk, day, bank, clr) -> None:
+    """Variant v's state of every link today (0 active, 1 restricted, 2 suspended) in
+    ``clr.lst`` and its parameters in ``clr.lw`` (quotas given as a share of the day's supply
+    applied); under the 'origin' convention a suspension in linked_events returns banked
+    permits to their issuer."""
+    lk_f = links.dynamic
+    lpar = links.param
+    s_conv = des.unit_conv
+    lst = clr.lst
+    lw = clr.lw
+    Sv = day.supply
+    for q in range(links.ends.shape[0]):
+        if v == 0 or t < lk_f[q, L.START_DAY]:
+            lst[q] = 2
+        elif v == 1:
+            lst[q] = 0
+        else:
+            lst[q] = blk.link_state[td, q]
+        a = links.ends[q, 0]
+        b = links.ends[q, 1]
+        if v == 2 and bank.origin and t >= lk_f[q, L.START_DAY]:
+            if lst[q] == 2 and bank.lst_prev[q] != 2:
+                # delinked today: banked permits return to their issuer
+                BK.delink_origin(des.bank, bank.bst, bank.delink, a, b)
+            bank.lst_prev[q] = lst[q]
+        for col in range(8):
+            lw[q, col] = lpar[q, col]
+        sh = lk_f[q, L.Q_SHARE]
+        if sh >= 0.0:
+            lw[q, 0] = min(lpar[q, 0], sh * Sv[v, b] * s_conv[b])
+            lw[q, 1] = min(lpar[q, 1], sh * Sv[v, a] * s_conv[a])
+        sh = lk_f[q, L.RQ_SHARE]
+        if sh >= 0.0:
+            lw[q, 4] = min(lpar[q, 4], sh * Sv[v, b] * s_conv[b])
+            lw[q, 5] = min(lpar[q, 5], sh * Sv[v, a] * s_conv[a])
+
+
+@njit(cache=True, inline="always")
+def clear_variant(v: int, td: int, y: int, Y: int, des, links, work, blk, day, bank, clr) -> int:
+    """Variant v's prices, net imports, binding quotas and reserve use (``day``). Returns the
+    link solver's status (``linking.STATUS_*``; 0 when it was not needed), or
+    ``STATUS_NEEDS_GENERAL`` from the lean solver."""
+    mkt = clr.mkt
+    lst = clr.lst
+    N = mkt.shape[0]
+    NL = lst.shape[0]
+    price = day.price
+    status = 0
+    # fast paths: isolated markets (autarky, or no active link) use the exact own response; a
+    # variant whose inputs equal the previous one's reuses its solution
+    same = v > 0
+    any_link = False
+    for q in range(NL):
+        if lst[q] != 2:
+            any_link = True
+        if v == 2 and lst[q] != clr.lst_linked[q]:
+            same = False
+    if v == 1 and any_link:
+        same = False
+    if bank.on and any_link:
+        # banking across links: the component's exhaustion year sets the solver's autarky
+        # prices (pooled map for plain pools)
+        BK.pool_exhaustion(
+            des.bank,
+            y,
+            Y,
+            blk.p_obs,
+            td,
+            bank.bkw,
+            bank.ds0,
+            bank.db,
+            bank.ds1,
+            mkt,
+            M_C,
+            M_FX,
+            M_P_AUT,
+            links.ends,
+            lst,
+            clr.lw,
+            clr.par,
+            bank.rm1,
+            bank.rnb,
+            bank.rcnt,
+            bank.rbest,
+            bank.rk,
+            bank.hz,
+        )
+    if same:
+        for i in range(N):
+            if (
+                mkt[i, M_P_AUT] != clr.p_in[v - 1, i]
+                or mkt[i, M_FLOOR] != clr.fl_in[v - 1, i]
+                or mkt[i, M_RES_DOWN] != clr.rd_in[v - 1, i]
+                or mkt[i, M_RES_UP] != clr.ru_in[v - 1, i]
+            ):
+                same = False
+                break
+    if same:
+        for i in range(N):
+            price[v, i] = price[v - 1, i]
+            day.flow[v, i] = day.flow[v - 1, i]
+            day.quota_bind[v, i] = day.quota_bind[v - 1, i]
+            day.reserve[v, i] = day.reserve[v - 1, i]
+    elif not any_link:
+        for i in range(N):
+            # scalar arguments: no array crosses a call boundary in the day loop
+            price[v, i], day.reserve[v, i] = own_price_s(
+                mkt[i, M_P_AUT],
+                mkt[i, M_C],
+                mkt[i, M_ETA],
+                mkt[i, M_FLOOR],
+                mkt[i, M_CEIL],
+                mkt[i, M_RES_UP],
+                mkt[i, M_RES_DOWN],
+                0.0,
+            )
+            day.flow[v, i] = 0.0
+            day.quota_bind[v, i] = False
+    elif plain_pools(mkt, links.ends, clr.lw, lst, clr.par, clr.num, clr.den, clr.pr, clr.x):
+        for i in range(N):
+            price[v, i] = clr.pr[i]
+            day.flow[v, i] = clr.x[i]
+            day.quota_bind[v, i] = False
+            day.reserve[v, i] = 0.0
+    else:
+        status = solve_step(
+            mkt, links.ends, clr.lw, lst, clr.out, clr.lout, clr.flags, work.fwork, work.iwork
+        )
+        if status == STATUS_NEEDS_GENERAL:
+            return status  # run_paths_lean only
+        for i in range(N):
+            price[v, i] = clr.out[i, O_PRICE]
+            day.flow[v, i] = clr.out[i, O_FLOW]
+            day.quota_bind[v, i] = (clr.flags[i] & _QFLAGS) != 0
+            day.reserve[v, i] = clr.out[i, O_RESERVE]
+    for i in range(N):
+        clr.p_in[v, i] = mkt[i, M_P_AUT]
+        clr.fl_in[v, i] = mkt[i, M_FLOOR]
+        clr.rd_in[v, i] = mkt[i, M_RES_DOWN]
+        clr.ru_in[v, i] = mkt[i, M_RES_UP]
+    if v == 1:
+        for q in range(NL):
+            clr.lst_linked[q] = lst[q]
+    return status
+
+
+#: ``clear_variant`` on the lean solver (``run_paths_lean``'s clearing step).
+clear_variant_lean = njit(cache=True, inline="always")(
+    respecialise(clear_variant.py_func, "clear_variant_lean", solve_step=solve_step_lean)
+)
