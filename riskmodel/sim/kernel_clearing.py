@@ -4,13 +4,15 @@ its market clearing (MODEL.md §4) by the cheapest exact route that applies.
 :func:`link_states` sets today's state of every link in variant v (autarky: all suspended;
 linked: all active from their start day; linked_events: the event chain's state), applies
 quotas given as a share of supply and, under the 'origin' delinking convention, moves banked
-permits back at a suspension. :func:`clear_variant` then reuses the previous variant's solution
-when its inputs are equal, takes each market's own collared response when no link is active,
-the closed form of :func:`plain_pools` when every active link is plain, and the link solver
-``solve_step`` otherwise.
+permits back at a suspension. :func:`clear_without_solver` then reuses the previous variant's
+solution when its inputs are equal, takes each market's own collared response when no link is
+active, the closed form of :func:`plain_pools` when every active link is plain, and leaves
+the rest to the link solver ``solve_step`` (called by ``kernel.run_paths`` itself, with arrays
+it binds once per chunk, then :func:`take_solution`); :func:`remember_inputs` keeps the
+variant's inputs.
 
-``clear_variant_lean`` is the same step on ``solve_step_lean`` (no general solver compiled):
-``kernel.run_paths_lean`` is ``run_paths`` with ``clear_variant`` rebound to it.
+``solve_step_lean`` is the solver without the general solver compiled:
+``kernel.run_paths_lean`` is ``run_paths`` with ``solve_step`` rebound to it.
 """
 
 from __future__ import annotations
@@ -145,31 +147,42 @@ def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
 
 
 @njit(cache=True, inline="always")
-def link_states(v: int, t: int, td: int, des, links, blk, day, bank, clr) -> None:
-    """Variant v's state of every link today (0 active, 1 restricted, 2 suspended) in
-    ``clr.lst`` and its parameters in ``clr.lw`` (quotas given as a share of the day's supply
-    applied); under the 'origin' convention a suspension in linked_events returns banked
-    permits to their issuer."""
-    lk_f = links.dynamic
-    lpar = links.param
-    s_conv = des.unit_conv
-    lst = clr.lst
-    lw = clr.lw
-    Sv = day.supply
-    for q in range(links.ends.shape[0]):
+def link_states(
+    v: int,
+    t: int,
+    td: int,
+    ends,
+    lpar,
+    lk_f,
+    s_conv,
+    lsb,
+    Sv,
+    origin: bool,
+    bk,
+    bst,
+    dlk,
+    lpv2,
+    lst,
+    lw,
+) -> None:
+    """Variant v's state of every link today (0 active, 1 restricted, 2 suspended) in ``lst``
+    and its parameters in ``lw`` (quotas given as a share of the day's supply applied); under
+    the 'origin' convention a suspension in linked_events returns banked permits to their
+    issuer."""
+    for q in range(ends.shape[0]):
         if v == 0 or t < lk_f[q, L.START_DAY]:
             lst[q] = 2
         elif v == 1:
             lst[q] = 0
         else:
-            lst[q] = blk.link_state[td, q]
-        a = links.ends[q, 0]
-        b = links.ends[q, 1]
-        if v == 2 and bank.origin and t >= lk_f[q, L.START_DAY]:
-            if lst[q] == 2 and bank.lst_prev[q] != 2:
+            lst[q] = lsb[td, q]
+        a = ends[q, 0]
+        b = ends[q, 1]
+        if v == 2 and origin and t >= lk_f[q, L.START_DAY]:
+            if lst[q] == 2 and lpv2[q] != 2:
                 # delinked today: banked permits return to their issuer
-                BK.delink_origin(des.bank, bank.bst, bank.delink, a, b)
-            bank.lst_prev[q] = lst[q]
+                BK.delink_origin(bk, bst, dlk, a, b)
+            lpv2[q] = lst[q]
         for col in range(8):
             lw[q, col] = lpar[q, col]
         sh = lk_f[q, L.Q_SHARE]
@@ -183,75 +196,71 @@ def link_states(v: int, t: int, td: int, des, links, blk, day, bank, clr) -> Non
 
 
 @njit(cache=True, inline="always")
-def clear_variant(v: int, td: int, y: int, Y: int, des, links, work, blk, day, bank, clr) -> int:
-    """Variant v's prices, net imports, binding quotas and reserve use (``day``). Returns the
-    link solver's status (``linking.STATUS_*``; 0 when it was not needed), or
-    ``STATUS_NEEDS_GENERAL`` from the lean solver."""
-    mkt = clr.mkt
-    lst = clr.lst
-    N = mkt.shape[0]
-    NL = lst.shape[0]
-    price = day.price
-    status = 0
-    # fast paths: isolated markets (autarky, or no active link) use the exact own response; a
-    # variant whose inputs equal the previous one's reuses its solution
-    same = v > 0
-    any_link = False
-    for q in range(NL):
+def any_active(lst) -> bool:
+    """Whether some link is active or restricted (state != 2) today."""
+    for q in range(lst.shape[0]):
         if lst[q] != 2:
-            any_link = True
-        if v == 2 and lst[q] != clr.lst_linked[q]:
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def clear_without_solver(
+    v: int,
+    any_link: bool,
+    ends,
+    mkt,
+    lw,
+    lst,
+    lst1,
+    pin1,
+    fl1,
+    rd1,
+    ru1,
+    par,
+    num,
+    den,
+    pr,
+    x,
+    price,
+    xv,
+    qbind,
+    rv,
+) -> bool:
+    """Variant v's prices, net imports, binding quotas and reserve use where no link solver is
+    needed: the previous variant's solution when its inputs (``pin1``, ``fl1``, ``rd1``,
+    ``ru1``; linked's link states ``lst1``) are equal, each market's own collared response
+    when no link is active, the plain-pool closed form. Returns False (nothing written) when
+    the link solver must answer (``run_paths`` calls ``solve_step``, then
+    :func:`take_solution`)."""
+    N = mkt.shape[0]
+    same = v > 0
+    for q in range(lst.shape[0]):
+        if v == 2 and lst[q] != lst1[q]:
             same = False
     if v == 1 and any_link:
         same = False
-    if bank.on and any_link:
-        # banking across links: the component's exhaustion year sets the solver's autarky
-        # prices (pooled map for plain pools)
-        BK.pool_exhaustion(
-            des.bank,
-            y,
-            Y,
-            blk.p_obs,
-            td,
-            bank.bkw,
-            bank.ds0,
-            bank.db,
-            bank.ds1,
-            mkt,
-            M_C,
-            M_FX,
-            M_P_AUT,
-            links.ends,
-            lst,
-            clr.lw,
-            clr.par,
-            bank.rm1,
-            bank.rnb,
-            bank.rcnt,
-            bank.rbest,
-            bank.rk,
-            bank.hz,
-        )
     if same:
         for i in range(N):
             if (
-                mkt[i, M_P_AUT] != clr.p_in[v - 1, i]
-                or mkt[i, M_FLOOR] != clr.fl_in[v - 1, i]
-                or mkt[i, M_RES_DOWN] != clr.rd_in[v - 1, i]
-                or mkt[i, M_RES_UP] != clr.ru_in[v - 1, i]
+                mkt[i, M_P_AUT] != pin1[v - 1, i]
+                or mkt[i, M_FLOOR] != fl1[v - 1, i]
+                or mkt[i, M_RES_DOWN] != rd1[v - 1, i]
+                or mkt[i, M_RES_UP] != ru1[v - 1, i]
             ):
                 same = False
                 break
     if same:
         for i in range(N):
             price[v, i] = price[v - 1, i]
-            day.flow[v, i] = day.flow[v - 1, i]
-            day.quota_bind[v, i] = day.quota_bind[v - 1, i]
-            day.reserve[v, i] = day.reserve[v - 1, i]
-    elif not any_link:
+            xv[v, i] = xv[v - 1, i]
+            qbind[v, i] = qbind[v - 1, i]
+            rv[v, i] = rv[v - 1, i]
+        return True
+    if not any_link:
         for i in range(N):
             # scalar arguments: no array crosses a call boundary in the day loop
-            price[v, i], day.reserve[v, i] = own_price_s(
+            price[v, i], rv[v, i] = own_price_s(
                 mkt[i, M_P_AUT],
                 mkt[i, M_C],
                 mkt[i, M_ETA],
@@ -261,37 +270,39 @@ def clear_variant(v: int, td: int, y: int, Y: int, des, links, work, blk, day, b
                 mkt[i, M_RES_DOWN],
                 0.0,
             )
-            day.flow[v, i] = 0.0
-            day.quota_bind[v, i] = False
-    elif plain_pools(mkt, links.ends, clr.lw, lst, clr.par, clr.num, clr.den, clr.pr, clr.x):
+            xv[v, i] = 0.0
+            qbind[v, i] = False
+        return True
+    if plain_pools(mkt, ends, lw, lst, par, num, den, pr, x):
         for i in range(N):
-            price[v, i] = clr.pr[i]
-            day.flow[v, i] = clr.x[i]
-            day.quota_bind[v, i] = False
-            day.reserve[v, i] = 0.0
-    else:
-        status = solve_step(
-            mkt, links.ends, clr.lw, lst, clr.out, clr.lout, clr.flags, work.fwork, work.iwork
-        )
-        if status == STATUS_NEEDS_GENERAL:
-            return status  # run_paths_lean only
-        for i in range(N):
-            price[v, i] = clr.out[i, O_PRICE]
-            day.flow[v, i] = clr.out[i, O_FLOW]
-            day.quota_bind[v, i] = (clr.flags[i] & _QFLAGS) != 0
-            day.reserve[v, i] = clr.out[i, O_RESERVE]
-    for i in range(N):
-        clr.p_in[v, i] = mkt[i, M_P_AUT]
-        clr.fl_in[v, i] = mkt[i, M_FLOOR]
-        clr.rd_in[v, i] = mkt[i, M_RES_DOWN]
-        clr.ru_in[v, i] = mkt[i, M_RES_UP]
+            price[v, i] = pr[i]
+            xv[v, i] = x[i]
+            qbind[v, i] = False
+            rv[v, i] = 0.0
+        return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def take_solution(v: int, out, flags, price, xv, qbind, rv) -> None:
+    """Variant v's prices, net imports, binding quotas and reserve use from the link solver's
+    outputs."""
+    for i in range(out.shape[0]):
+        price[v, i] = out[i, O_PRICE]
+        xv[v, i] = out[i, O_FLOW]
+        qbind[v, i] = (flags[i] & _QFLAGS) != 0
+        rv[v, i] = out[i, O_RESERVE]
+
+
+@njit(cache=True, inline="always")
+def remember_inputs(v: int, mkt, lst, lst1, pin1, fl1, rd1, ru1) -> None:
+    """What variant v passed to the clearing (autarky prices, collar, reserves; linked's link
+    states), for the next variant's reuse test."""
+    for i in range(mkt.shape[0]):
+        pin1[v, i] = mkt[i, M_P_AUT]
+        fl1[v, i] = mkt[i, M_FLOOR]
+        rd1[v, i] = mkt[i, M_RES_DOWN]
+        ru1[v, i] = mkt[i, M_RES_UP]
     if v == 1:
-        for q in range(NL):
-            clr.lst_linked[q] = lst[q]
-    return status
-
-
-#: ``clear_variant`` on the lean solver (``run_paths_lean``'s clearing step).
-clear_variant_lean = njit(cache=True, inline="always")(
-    respecialise(clear_variant.py_func, "clear_variant_lean", solve_step=solve_step_lean)
-)
+        for q in range(lst.shape[0]):
+            lst1[q] = lst[q]

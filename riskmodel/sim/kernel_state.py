@@ -225,7 +225,7 @@ class PathStats(NamedTuple):
     yv: np.ndarray
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_path_state(N: int, J: int) -> PathState:
     """Zeroed process state."""
     return PathState(
@@ -237,7 +237,7 @@ def new_path_state(N: int, J: int) -> PathState:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_year_block(proc, dep, links, events, dpy: int, nv: int) -> YearBlock:
     """Block buffers sized for a year, and the draw slots of the scenario."""
     mp = proc.param
@@ -296,7 +296,7 @@ def new_year_block(proc, dep, links, events, dpy: int, nv: int) -> YearBlock:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_day(N: int, J: int) -> Day:
     """Today's values (overwritten every day)."""
     return Day(
@@ -312,7 +312,7 @@ def new_day(N: int, J: int) -> Day:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_clearing(proc, des, links) -> Clearing:
     """The solver's market rows with the fields no day changes filled in."""
     mp = proc.param
@@ -350,7 +350,7 @@ def new_clearing(proc, des, links) -> Clearing:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_stabilisation(N: int) -> Stabilisation:
     """Zeroed stabilisation state (set per path by ``kernel_steps.start_path``)."""
     return Stabilisation(
@@ -366,7 +366,7 @@ def new_stabilisation(N: int) -> Stabilisation:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_banking(des, N: int, NL: int) -> Banking:
     """Zeroed banking state (set per path by ``kernel_steps.start_path``)."""
     bk = des.bank
@@ -398,7 +398,7 @@ def new_banking(des, N: int, NL: int) -> Banking:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_path_stats(N: int) -> PathStats:
     """Zeroed per-path statistics."""
     return PathStats(
