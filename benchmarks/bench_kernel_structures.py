@@ -4,7 +4,8 @@ Compares two source trees of the package (``--before``: e.g. an export of the pa
 /tmp; ``--after``: this checkout), each in its own child processes with its own numba cache:
 
 - the full kernel on the three-market bench scenario (``bench_engine.three_market``: MS-GARCH
-  prices, a quota link, regulatory events; ``run_paths``) per path-step at 1 and 10 years:
+  prices, a quota link, regulatory events; ``run_paths``) per path-step at 1 and 10 years, and
+  on the simplified two-market scenario (``bench_engine.simple_scenario``) at 1 year:
   minimum CPU time over ``--rounds`` rounds, the rounds alternating the trees, each round a
   fresh child that takes the best of ``--reps`` runs after a warm-up;
 - the cold compile: CPU seconds of a child's first ``simulate_chunk`` on an empty numba cache,
@@ -30,7 +31,7 @@ CHILD_STEPS = r"""
 import json, os, sys, time
 root = sys.argv[1]
 sys.path[:0] = [root, os.path.join(root, "benchmarks")]
-from bench_engine import three_market
+from bench_engine import simple_scenario, three_market
 from riskmodel.sim.engine import simulate_chunk
 from riskmodel.sim.resolve import resolve
 reps = int(sys.argv[2])
@@ -45,6 +46,15 @@ for years, n in ((1, 1000), (10, 100)):
         simulate_chunk(s, 0, resolved=rs)
         best = min(best, time.process_time() - t)
     out[f"full_{years}y"] = best / (n * years * 252) * 1e9
+s = simple_scenario(1000, 1)
+rs = resolve(s)
+simulate_chunk(s, 0, resolved=rs)
+best = float("inf")
+for _ in range(reps):
+    t = time.process_time()
+    simulate_chunk(s, 0, resolved=rs)
+    best = min(best, time.process_time() - t)
+out["full_simple"] = best / (1000 * 252) * 1e9
 print(json.dumps(out))
 """
 
