@@ -371,6 +371,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
     exb = np.zeros((dpy, N), dtype=np.int64)
     inb = np.zeros((dpy, N), dtype=np.int64)
     for p in range(n_paths):
+        # ---- start of a path: processes' states, stabilisation reserves, banks, event chains
         gp = first_path + p
         keep = gp < keep_n
         for i in range(N):
@@ -491,8 +492,9 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         # emissions U = S^o + n̄ + c ξ (generalises S^o + c p^o, BANKING.md §5.3)
                         xi = BK.gaps(bk, i, y, Y, pob[td, i], bobs[i], mp[i, L.C], bkw)
                         U[i] = Sob[td, i] + BK.nbar(bk, i, y, Y) + mp[i, L.C] * xi
-            # ---- variants
+            # ---- variants (autarky, linked, linked_events), each cleared in turn
             for v in range(nv):
+                # -- the variant's supply and autarky price (the solver's market rows)
                 for i in range(N):
                     S = Sb[i] + adj[v, i] + adjk[v, i]
                     ex = 0.0
@@ -532,6 +534,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                                             mp[i, L.C], bds1[i], hz)
                             paut[v, i] = pa
                             mkt[i, M_P_AUT] = pa
+                # -- the variant's link states and today's quotas
                 for q in range(NL):
                     if v == 0 or t < lk_f[q, L.START_DAY]:
                         lst[q] = 2
@@ -556,8 +559,9 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                     if sh >= 0.0:
                         lw[q, 4] = min(lpar[q, 4], sh * Sv[v, b] * s_conv[b])
                         lw[q, 5] = min(lpar[q, 5], sh * Sv[v, a] * s_conv[a])
-                # fast paths: isolated markets (autarky, or no active link) use the exact own
-                # response; a variant whose inputs equal the previous one's reuses its solution
+                # -- link clearing. Fast paths: isolated markets (autarky, or no active link) use
+                # the exact own response; a variant whose inputs equal the previous one's reuses
+                # its solution; plain pools the closed form; else the link solver
                 same = v > 0
                 any_link = False
                 for q in range(NL):
