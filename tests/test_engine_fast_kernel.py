@@ -16,11 +16,14 @@ from riskmodel.linking import workspace
 from riskmodel.sim import engine
 from riskmodel.sim import layout as L
 from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_lean
+from riskmodel.sim.kernel_args import Workspace
 from riskmodel.sim.resolve import resolve
 from riskmodel.sim.scenario import scenario_from_dict
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "data" / "scenarios"
 ARRAYS = ("s1", "s2", "s12", "hp", "he", "keep_price", "keep_bau")
+#: The kernel's outputs (``kernel_args.Accumulators``).
+ARRAYS_ACC = ("s1", "s2", "s12", "price_hist", "emis_hist", "keep_price", "keep_bau", "annual")
 
 
 def _scenario(name: str, paths: int = 40, days: int = 20):
@@ -122,10 +125,11 @@ def test_lean_kernel_refuses_a_step_only_the_general_solver_answers(monkeypatch)
     engine._REFUSED.clear()
     engine.simulate_chunk(sc, 0, resolved=rs)
     assert len(captured) == 1
-    args = list(captured[0])
-    args[40:43] = engine.chunk_streams(7, 0)
-    args[44:46] = workspace(rs.n, len(rs.ends))
-    for k in range(46, 54):  # fresh accumulators
-        args[k] = np.zeros_like(args[k])
-    n_bad, _ = run_paths_lean(*args)
+    chunk, proc, dep, des, links, events, streams, acc, work = captured[0]
+    fresh = [chunk, proc, dep, des, links, events,
+             streams._replace(**dict(zip(("main", "events", "kets"), engine.chunk_streams(7, 0),
+                                         strict=True))),
+             acc._replace(**{k: np.zeros_like(getattr(acc, k)) for k in ARRAYS_ACC}),
+             Workspace(*workspace(rs.n, len(rs.ends)))]
+    n_bad, _ = run_paths_lean(*fresh)
     assert n_bad == STATUS_NEEDS_GENERAL

@@ -21,19 +21,12 @@ from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
 from riskmodel.sim.compile_notice import announce_compile
 from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_lean
+from riskmodel.sim.kernel_args import ANNUAL_NAMES, Chunk, Workspace, accumulators, kernel_inputs
 from riskmodel.sim.resolve import Resolved, resolve
-from riskmodel.sim.rng import ZT, state_from_seed
+from riskmodel.sim.rng import state_from_seed
 from riskmodel.sim.scenario import Scenario
 from riskmodel.sim.stats import ChunkStats, build_table, fold_in, merge
 from riskmodel.sim.summary import add_units, render_point
-
-#: Per-path annual arrays (``simulation.keep_annual``); bank (end of year), noncompliance and
-#: reserve (sold at the ceiling minus withheld at the floor), delink_transfer (banked permits
-#: moved at a delink) and uncovered (emissions an exemption takes out of the cap) in Mt of a
-#: banking market; price_observed: the fitted price on the compliance date.
-ANNUAL_NAMES = ("price", "bau", "supply", "emissions", "flow", "output", "price_autarky",
-                "bank", "noncompliance", "reserve", "price_observed", "delink_transfer",
-                "uncovered")
 
 
 def n_chunks(scenario: Scenario) -> int:
@@ -114,35 +107,24 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
                          field="n_paths")
     rs = resolved if resolved is not None else resolve(scenario)
     n, Y, dpy = rs.n, rs.years, rs.dpy
-    T = Y * dpy
     nv = 3 if rs.has_events else 2
     nkeep = max(0, min(sim.keep_paths - exp_first, exp_n))
     ann_on = sim.keep_annual
     from riskmodel.linking import workspace
 
+    chunk = Chunk(exp_n, exp_first, Y, dpy, nv)
     for kernel in kernels_for(rs):
         # fresh streams and accumulators for each try: a refused lean run leaves them used
-        s_main, s_ev, s_kets = chunk_streams(sim.seed, chunk_index)
-        s1 = np.zeros((3, n + 1, Y + 1, L.NSTAT))
-        s2 = np.zeros_like(s1)
-        s12 = np.zeros((n + 1, Y + 1, L.NSTAT))
-        hp = np.zeros((3, n, Y + 1, L.NBINS + 2), dtype=np.int64)
-        he = np.zeros((3, n + 1, Y + 1, L.NBINS + 2), dtype=np.int64)
-        keep_price = np.zeros((3, nkeep, n, T))
-        keep_bau = np.zeros((nkeep, n, T))
-        ann = np.zeros((len(ANNUAL_NAMES), 3, exp_n if ann_on else 0, n, Y))
-        fwork, iwork = workspace(n, len(rs.ends))
+        inputs = kernel_inputs(rs, *chunk_streams(sim.seed, chunk_index))
+        acc = accumulators(rs, exp_n, nkeep, sim.keep_paths, ann_on)
+        work = Workspace(*workspace(n, len(rs.ends)))
         announce_compile(kernel)
-        n_bad, n_clip = kernel(
-            exp_n, exp_first, sim.keep_paths, T, dpy, Y, nv, rs.copula_t, rs.cnu, rs.mp, rs.mi,
-            rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum, rs.rh0, rs.rp0cum, rs.tab, rs.comp,
-            rs.chol, rs.jdrift, rs.jsd, rs.jcorr, rs.qobs, rs.qcf, rs.ends, rs.lpar, rs.lk_f,
-            rs.s_conv, rs.ev_link, rs.ev_ex, rs.ev_int, rs.has_events, rs.st, rs.bk, rs.plo,
-            rs.pstep, rs.elo, rs.estep, s_main, s_ev, s_kets, ZT, fwork, iwork, s1, s2, s12,
-            hp, he, keep_price, keep_bau, ann, ann_on)
+        n_bad, n_clip = kernel(chunk, *inputs, acc, work)
         if n_bad != STATUS_NEEDS_GENERAL:
             break
         _REFUSED[id(rs)] = rs
+    s1, s2, s12, hp, he = acc.s1, acc.s2, acc.s12, acc.price_hist, acc.emis_hist
+    keep_price, keep_bau, ann = acc.keep_price, acc.keep_bau, acc.annual
     if nv == 2:  # no events: linked_events is linked (same draws, nothing happens)
         for arr in (s1, s2, hp, he, keep_price):
             arr[2] = arr[1]

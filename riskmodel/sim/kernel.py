@@ -207,24 +207,40 @@ def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
 
 
 @njit(cache=True, error_model="numpy")
-def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
-              mp, mi, rmu, rom, ral, rbe, rcum, rh0, rp0cum, tab, comp, chol, jdrift, jsd, jcorr,
-              qobs, qcf, ends, lpar, lk_f, s_conv, ev_link, ev_ex, ev_int, has_events, st, bk,
-              plo, pstep, elo, estep, s_main, s_ev, s_kets, zt, fwork, iwork,
-              s1, s2, s12, hp, he, keep_price, keep_bau, ann, ann_on):
-    """Simulate ``n_paths`` paths and add their statistics to the chunk arrays.
+def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
+    """Simulate ``chunk.n_paths`` paths and add their statistics to ``acc``.
 
-    s1/s2 [3, N + 1, Y + 1, NSTAT]: per-path sums and sums of squares; s12 [N + 1, Y + 1,
-    NSTAT]: cross sums linked x linked_events; hp [3, N, Y + 1, NBINS + 2] compliance-price
-    histograms (log price); he [3, N + 1, Y + 1, NBINS + 2] emissions histograms. s_main / s_ev /
-    s_kets: the chunk's three :mod:`riskmodel.sim.rng` streams (prices and output; events; K-ETS
-    discretion), zt the ziggurat table. bk: the banking parameters (``layout.BK_*``; no rows:
-    no market banks, today's static bridge), read by :mod:`riskmodel.sim.banking_step`.
+    The arguments are the named structures of :mod:`riskmodel.sim.kernel_args` (``Chunk``,
+    ``Processes``, ``Dependence``, ``Designs``, ``Links``, ``Events``, ``Streams``,
+    ``Accumulators``, ``Workspace``). Returns ``(n_infeasible, n_clipped)``: link-solver steps
+    without a feasible solution and days whose innovation the guard clipped.
 
     Draws are made a year (``dpy`` days) at a time into buffers, in this order per path and
     block: the normals of every day (``N + J`` per day), the t-copula mixing gammas, the regime
     uniforms of the regime-switching markets; the event chains' uniforms from their own stream.
     """
+    # Each structure's fields, bound once by name (``kernel_args`` documents them): in the day
+    # loop they are plain local arrays. (Passing structures or arrays into functions inside the
+    # day loop costs reference counting and optimisation: see
+    # benchmarks/results/kernel_structures.md; so the day loop's steps are its sections.)
+    n_paths, first_path, Y, dpy, nv = (chunk.n_paths, chunk.first_path, chunk.years, chunk.dpy,
+                                       chunk.n_variants)
+    T = Y * dpy
+    mp, mi, tab, comp = proc.param, proc.iparam, proc.innov_table, proc.compensator
+    rmu, rom, ral, rbe = proc.regime_mu, proc.regime_omega, proc.regime_alpha, proc.regime_beta
+    rcum, rh0, rp0cum = proc.regime_cum, proc.regime_h0, proc.regime_p0cum
+    copula_t, cnu, chol = dep.copula_t, dep.copula_nu, dep.chol
+    jdrift, jsd, jcorr = dep.output_drift, dep.output_sd, dep.output_norm
+    qobs, qcf, s_conv, st, bk = des.cap_obs, des.cap_cf, des.unit_conv, des.stab, des.bank
+    ends, lpar, lk_f = links.ends, links.param, links.dynamic
+    has_events, ev_link = events.on, events.link_chain
+    ev_ex, ev_int = events.exemption_chain, events.intervention_chain
+    s_main, s_ev, s_kets, zt = streams.main, streams.events, streams.kets, streams.zt
+    s1, s2, s12, hp, he = acc.s1, acc.s2, acc.s12, acc.price_hist, acc.emis_hist
+    plo, pstep, elo, estep = acc.price_lo, acc.price_step, acc.emis_lo, acc.emis_step
+    keep_n, keep_price, keep_bau = acc.keep_paths, acc.keep_price, acc.keep_bau
+    ann, ann_on = acc.annual, acc.annual_on
+    fwork, iwork = work.fwork, work.iwork
     N = mp.shape[0]
     J = jdrift.shape[0]
     NL = ends.shape[0]
@@ -355,6 +371,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
     exb = np.zeros((dpy, N), dtype=np.int64)
     inb = np.zeros((dpy, N), dtype=np.int64)
     for p in range(n_paths):
+        # ---- start of a path: processes' states, stabilisation reserves, banks, event chains
         gp = first_path + p
         keep = gp < keep_n
         for i in range(N):
@@ -475,8 +492,9 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                         # emissions U = S^o + n̄ + c ξ (generalises S^o + c p^o, BANKING.md §5.3)
                         xi = BK.gaps(bk, i, y, Y, pob[td, i], bobs[i], mp[i, L.C], bkw)
                         U[i] = Sob[td, i] + BK.nbar(bk, i, y, Y) + mp[i, L.C] * xi
-            # ---- variants
+            # ---- variants (autarky, linked, linked_events), each cleared in turn
             for v in range(nv):
+                # -- the variant's supply and autarky price (the solver's market rows)
                 for i in range(N):
                     S = Sb[i] + adj[v, i] + adjk[v, i]
                     ex = 0.0
@@ -516,6 +534,7 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                                             mp[i, L.C], bds1[i], hz)
                             paut[v, i] = pa
                             mkt[i, M_P_AUT] = pa
+                # -- the variant's link states and today's quotas
                 for q in range(NL):
                     if v == 0 or t < lk_f[q, L.START_DAY]:
                         lst[q] = 2
@@ -540,8 +559,9 @@ def run_paths(n_paths, first_path, keep_n, T, dpy, Y, nv, copula_t, cnu,
                     if sh >= 0.0:
                         lw[q, 4] = min(lpar[q, 4], sh * Sv[v, b] * s_conv[b])
                         lw[q, 5] = min(lpar[q, 5], sh * Sv[v, a] * s_conv[a])
-                # fast paths: isolated markets (autarky, or no active link) use the exact own
-                # response; a variant whose inputs equal the previous one's reuses its solution
+                # -- link clearing. Fast paths: isolated markets (autarky, or no active link) use
+                # the exact own response; a variant whose inputs equal the previous one's reuses
+                # its solution; plain pools the closed form; else the link solver
                 same = v > 0
                 any_link = False
                 for q in range(NL):
