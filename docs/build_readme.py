@@ -75,7 +75,8 @@ def reports() -> str:
 def benchmarks() -> str:
     out = []
     for name in ("engine", "memory", "linking", "linking_topologies", "msgarch", "batch",
-                 "report", "validation", "banking_oracle"):
+                 "report", "validation", "banking_oracle", "banking_links",
+                 "kernel_structures"):
         p = ROOT / "benchmarks/results" / f"{name}.md"
         if p.is_file():
             body = p.read_text().strip()
