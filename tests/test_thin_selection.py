@@ -161,3 +161,27 @@ def test_icss_candidates_are_in_the_default_list_and_parse():
     for name in ts.ICSS_CANDIDATES:
         assert parse_thin_name(name).icss
         assert fitter_for(name) is not None
+
+
+def test_every_shipped_selection_table_holds_every_default_candidate_and_its_choice():
+    """Each market calibration chosen by validation score stores a row for every default
+    candidate (thin-trading, ICSS, regime), and its model is what ``choose`` picks from that
+    table (no stale choice after incremental scoring)."""
+    import json
+
+    import pandas as pd
+
+    from riskmodel import config
+    from riskmodel.fit.calibration import Calibration
+
+    seen = 0
+    for f in sorted(config.CALIBRATIONS_DIR.glob("*.json")):
+        d = json.loads(f.read_text())
+        rows = d.get("selection") if isinstance(d, dict) else None
+        if not rows or not isinstance(rows, list) or "score" not in rows[0]:
+            continue
+        seen += 1
+        table = pd.DataFrame(rows).set_index("model")
+        assert set(ts.DEFAULT_CANDIDATES) <= set(table.index), f.name
+        assert ts.choose(table) == Calibration.from_dict(d, file=f).model_name, f.name
+    assert seen == 15
