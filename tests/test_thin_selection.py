@@ -89,3 +89,99 @@ def test_reuse_scores_refits_the_stored_choice_and_refuses_other_data(tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "data_hash" in err[0] and "Traceback" not in err[0]
     assert json.loads((tmp_path / "uk_ets.json").read_text())["data_hash"] == "0" * 16
+
+
+def test_reuse_scores_scores_only_the_missing_candidate_and_reproduces_its_row(tmp_path):
+    """Incremental scoring: the shipped UK calibration with one row of its selection table
+    removed; ``fit uk_ets --model thin --reuse-scores`` scores that candidate alone (same
+    screening settings and seed) and its row equals the stored one exactly, the other rows are
+    untouched, the choice and its parameters are the shipped ones and the stored backtest block
+    (same model, same data) is kept."""
+    import json
+
+    import pytest
+
+    from riskmodel import config
+    from riskmodel.fit.cli import fit_market
+
+    shipped = json.loads((config.CALIBRATIONS_DIR / "uk_ets.json").read_text())
+    names = [r["model"] for r in shipped["selection"]]
+    assert set(ts.DEFAULT_CANDIDATES) <= set(names)  # every default candidate was scored
+    drop = "zgarch-t"
+    stripped = dict(shipped, selection=[r for r in shipped["selection"] if r["model"] != drop])
+    (tmp_path / "uk_ets.json").write_text(json.dumps(stripped))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_market("uk_ets", model="thin", out=tmp_path, reuse_scores=True)
+    got = json.loads((tmp_path / "uk_ets.json").read_text())
+    rows = {r["model"]: r for r in got["selection"]}
+    ref = next(r for r in shipped["selection"] if r["model"] == drop)
+    assert set(rows) == set(names)
+    assert rows[drop] == ref  # every column: score, checks, guard shares, BIC
+    assert all(rows[r["model"]] == r for r in stripped["selection"])
+    assert got["model"] == shipped["model"]
+    assert got["params"] == pytest.approx(shipped["params"], rel=1e-9)
+    assert got["backtest"] == shipped["backtest"]
+
+
+def test_reuse_scores_refuses_new_rows_scored_at_other_origins(tmp_path, monkeypatch):
+    """A missing candidate whose origins differ from the stored table's is refused (one-line
+    InputError naming the selection), nothing written."""
+    import pandas as pd
+    import pytest
+
+    from riskmodel.data.series import load_series
+    from riskmodel.errors import InputError
+    from riskmodel.fit import cli as fcli
+
+    ps = load_series("uk_ets")
+    table = pd.DataFrame([{"model": "zgarch-t", "score": 1.0}]).set_index("model")
+    table.attrs["origins"] = ["2022-01-03"]
+
+    def fake_compare(series, cands, **kw):
+        new = pd.DataFrame([{"model": c, "score": 2.0} for c in cands]).set_index("model")
+        new.attrs["origins"] = ["2021-01-04"]
+        return new
+
+    monkeypatch.setattr(ts, "compare", fake_compare)
+    with pytest.raises(InputError) as exc:
+        fcli.complete_scores(ps, table, ("zgarch-t", "zgjr-t"), file=tmp_path)
+    assert exc.value.field == "selection" and "2021-01-04" in str(exc.value)
+    assert not list(tmp_path.iterdir())
+    new = fcli.complete_scores(ps, table, ("zgarch-t",), file=tmp_path)  # nothing missing
+    assert new is table
+
+
+def test_icss_candidates_are_in_the_default_list_and_parse():
+    from riskmodel.fit.backtest import fitter_for
+    from riskmodel.fit.thin_trading import parse_thin_name
+
+    assert set(ts.ICSS_CANDIDATES) <= set(ts.DEFAULT_CANDIDATES)
+    assert set(ts.REGIME_CANDIDATES) <= set(ts.DEFAULT_CANDIDATES)
+    for name in ts.ICSS_CANDIDATES:
+        assert parse_thin_name(name).icss
+        assert fitter_for(name) is not None
+
+
+def test_every_shipped_selection_table_holds_every_default_candidate_and_its_choice():
+    """Each market calibration chosen by validation score stores a row for every default
+    candidate (thin-trading, ICSS, regime), and its model is what ``choose`` picks from that
+    table (no stale choice after incremental scoring)."""
+    import json
+
+    import pandas as pd
+
+    from riskmodel import config
+    from riskmodel.fit.calibration import Calibration
+
+    seen = 0
+    for f in sorted(config.CALIBRATIONS_DIR.glob("*.json")):
+        d = json.loads(f.read_text())
+        rows = d.get("selection") if isinstance(d, dict) else None
+        if not rows or not isinstance(rows, list) or "score" not in rows[0]:
+            continue
+        seen += 1
+        table = pd.DataFrame(rows).set_index("model")
+        assert set(ts.DEFAULT_CANDIDATES) <= set(table.index), f.name
+        assert ts.choose(table) == Calibration.from_dict(d, file=f).model_name, f.name
+    assert seen == 15

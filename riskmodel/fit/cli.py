@@ -250,12 +250,19 @@ def _fit_thin_market(
     msgarch2-t, ``thin_selection.DEFAULT_CANDIDATES``; or z names): each scored by its
     rolling-origin multi-horizon validation score, checks, BIC and guard share
     (``thin_selection``); the chosen one is saved with the comparison table. ``reuse_scores``:
-    the table stored in the market's calibration (same data) instead of new validation runs."""
+    the table stored in the market's calibration (same data), with only the requested candidates
+    it lacks scored and appended (:func:`complete_scores`); its backtest block is kept when the
+    choice is unchanged and recomputed for a new choice."""
     from riskmodel.fit.thin_selection import DEFAULT_CANDIDATES, choose, compare, fit_full
 
     names = [n.strip().lower() for n in model.split(",") if n.strip()]
     cands = tuple(DEFAULT_CANDIDATES) if "thin" in names else tuple(names)
-    table = stored_scores(series, out) if reuse_scores else compare(series, cands)
+    stored: dict[str, Any] | None = None
+    if reuse_scores:
+        table = complete_scores(series, stored_scores(series, out), cands, file=out)
+        stored = _stored_doc(series, out)
+    else:
+        table = compare(series, cands)
     chosen = choose(table)
     cal = fit_full(series, chosen)
     row = table.loc[chosen]
@@ -287,12 +294,48 @@ def _fit_thin_market(
     result = MarketResult(cal, pd.Series(dtype=float), table, notes=notes)
     applied = apply(cal, r)
     result.std_resid = applied.std_resid
-    if backtest:
+    kept = (stored or {}).get("backtest")
+    if not backtest and kept and kept.get("model") == cal.model_name:
+        cal.backtest = kept  # same model, same data: the stored backtest still holds
+    elif backtest or kept:  # the stored calibration had one: keep it valid for the new choice
         result.backtests = run_backtests(r, cal, refit_every=refit_every, test_size=test_size)
         cal.backtest = next((b for b in result.backtests if b["model"] == cal.model_name), None)
     if save:
         cal.save(out)
     return result
+
+
+def complete_scores(
+    series: Any, table: pd.DataFrame, candidates: tuple[str, ...], *, file: Path
+) -> pd.DataFrame:
+    """The stored selection table with the requested candidates it lacks scored and appended:
+    the same screening settings (``thin_selection.SCREEN_PATHS`` paths at every
+    ``SCREEN_ORIGIN_EVERY``-th origin, the same seed), so the new rows are comparable with the
+    stored ones; refused when their origins differ from the stored table's."""
+    from riskmodel.fit.thin_selection import compare
+
+    missing = tuple(c for c in candidates if c not in table.index)
+    if not missing:
+        return table
+    console.print(f"{series.market}: scoring {', '.join(missing)} (missing from the stored table)")
+    new = compare(series, missing)
+    origins = table.attrs.get("origins", [])
+    got = new.attrs.get("origins", [])
+    if got and origins and got != origins:
+        raise InputError(
+            f"the stored scores were computed at other origins ({', '.join(origins)}; now "
+            f"{', '.join(got)}); fit without --reuse-scores",
+            file=file / f"{series.market}.json",
+            field="selection",
+        )
+    out = pd.concat([table, new.reindex(columns=table.columns.union(new.columns, sort=False))])
+    out.attrs["origins"] = origins or got
+    return out
+
+
+def _stored_doc(series: Any, out: Path) -> dict[str, Any]:
+    """The stored calibration of the market (checked by :func:`stored_scores`)."""
+    return json.loads((out / f"{series.market}.json").read_text(encoding="utf-8"))
 
 
 def stored_scores(series: Any, out: Path) -> pd.DataFrame:
@@ -685,7 +728,8 @@ def fit(
         typer.Option(
             "--reuse-scores",
             help="With --model thin: choose again from the validation scores stored in the "
-            "market's calibration (same data) instead of recomputing them, then refit.",
+            "market's calibration (same data) instead of recomputing them; requested candidates "
+            "missing from it are scored with the same settings and appended; then refit.",
         ),
     ] = False,
 ) -> None:

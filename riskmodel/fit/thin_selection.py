@@ -27,7 +27,12 @@ from riskmodel.fit.thin_trading import THIN_CANDIDATES, fit_thin
 
 #: Regime models that compete with the thin-trading candidates by default.
 REGIME_CANDIDATES = ("ms2", "msgarch2-t")
-DEFAULT_CANDIDATES = THIN_CANDIDATES + REGIME_CANDIDATES
+#: Variance-break windows (ICSS, riskmodel.fit.icss): the three base families estimated on the
+#: data after the last break. Not combined with ``-vt`` (that sets the level from the last years
+#: already) nor ``-w4`` (both choose the window; refused by ``parse_thin_name``); with the bounded
+#: t(>= 4) and EGARCH-normal laws of the base candidates, so the variance is finite.
+ICSS_CANDIDATES = ("zgarch-t-icss", "zgjr-t-icss", "zegarch-normal-icss")
+DEFAULT_CANDIDATES = THIN_CANDIDATES + ICSS_CANDIDATES + REGIME_CANDIDATES
 
 GUARD_MAX = 1e-4
 #: No candidate with a t law of nu below this competes: variance finite and bounded away from
