@@ -162,8 +162,8 @@ class BankingSpec(_Model):
 
     #: Window H in years (default 10, capped at the phase end or permit expiry).
     horizon: Annotated[int, Field(ge=1, le=50)] | None = None
-    #: Carry r of the price map (per year; default 0: the engine's price is a martingale and
-    #: has no carry drift, docs/BANKING.md §4).
+    #: Carry r of the price map (per year; default: the market's measured futures carry in
+    #: calibrations/carry.json, a linked partner's, or their median; docs/BANKING.md §4).
     carry: Annotated[float, Field(ge=0, le=0.2)] | None = None
     #: Private bank at the start of the horizon (Mt; default: the catalogue's
     #: ``banking.initial_bank``, else 0).
