@@ -98,6 +98,17 @@ def _no_quota(n_links: int, n: int, cap: float = np.inf, share: float = -1.0, st
     return lpar, lk_f, np.ones(n), np.full(n, 100.0)
 
 
+def _call_holdings(bk, n_years, ends, lstv, plain, wgt, own, links=None) -> np.ndarray:
+    """``BK.pool_holdings`` for year 0 with fresh scratch arrays; returns the net imports xl
+    (links: the link arguments, default ``_no_quota``)."""
+    n = own.shape[0]
+    scratch = [np.zeros(n, dtype=np.int64) for _ in range(3)] + [np.zeros(n) for _ in range(4)]
+    xl = np.zeros(n)
+    BK.pool_holdings(bk, 0, n_years, ends, lstv, plain, wgt, own, *scratch, xl,
+                     *(links if links is not None else _no_quota(ends.shape[0], n)))
+    return xl
+
+
 def test_pool_holdings_closed_form():
     """Holdings ℓ_i + s_i (ΣB - Σℓ) (one-year windows, so ℓ̂ = ℓ): Σ = pool bank, Σ flows = 0,
     no member below its bound while the pool is above; below, each carries its c-share of the
@@ -113,22 +124,9 @@ def test_pool_holdings_closed_form():
     bk[:, o_ell] = [0.0, -30.0, 5.0]
     ends = np.array([[0, 1], [1, 2]], dtype=np.int64)
     wgt = np.array([6.0, 1.0, 3.0])
-    scratch = [np.zeros(3, dtype=np.int64) for _ in range(3)] + [np.zeros(3) for _ in range(4)]
     for own in (np.array([100.0, -80.0, 0.0]), np.array([-50.0, 10.0, 0.0])):
-        xl = np.zeros(3)
-        BK.pool_holdings(
-            bk,
-            0,
-            n_years,
-            ends,
-            np.zeros(2, dtype=np.int64),
-            np.ones(2, dtype=np.bool_),
-            wgt,
-            own,
-            *scratch,
-            xl,
-            *_no_quota(2, 3),
-        )
+        xl = _call_holdings(bk, n_years, ends, np.zeros(2, dtype=np.int64),
+                            np.ones(2, dtype=np.bool_), wgt, own)
         hold = own + xl
         ell = bk[:, o_ell]
         excess = own.sum() - ell.sum()
@@ -138,35 +136,12 @@ def test_pool_holdings_closed_form():
             assert np.all(hold >= ell)
         else:
             assert np.all(hold < ell)
-    xl = np.zeros(3)
-    BK.pool_holdings(
-        bk,
-        0,
-        n_years,
-        ends,
-        np.zeros(2, dtype=np.int64),
-        np.array([True, False]),
-        wgt,
-        np.ones(3),
-        *scratch,
-        xl,
-        *_no_quota(2, 3),
-    )
+    xl = _call_holdings(bk, n_years, ends, np.zeros(2, dtype=np.int64),
+                        np.array([True, False]), wgt, np.ones(3))
     assert np.isnan(xl).all()
     bk[2, L.BK_ON] = 0.0
-    BK.pool_holdings(
-        bk,
-        0,
-        n_years,
-        ends,
-        np.array([0, 2], dtype=np.int64),
-        np.array([True, True]),
-        wgt,
-        np.ones(3),
-        *scratch,
-        xl,
-        *_no_quota(2, 3),
-    )
+    xl = _call_holdings(bk, n_years, ends, np.array([0, 2], dtype=np.int64),
+                        np.array([True, True]), wgt, np.ones(3))
     # component {0, 1}: pool bank 2, bounds 0 and -30, excess 32 shared 6:1
     np.testing.assert_allclose(xl[:2], [6 / 7 * 32.0 - 1.0, -30.0 + 32.0 / 7 - 1.0])
     assert np.isnan(xl[2])
@@ -186,26 +161,13 @@ def test_pool_holdings_keep_a_phase_end_repayment():
     ell, top = np.array([[0.0], [-30.0], [5.0]]), np.array([[0.0], [0.0], [5.0]])
     ends = np.array([[0, 1], [1, 2]], dtype=np.int64)
     wgt = np.array([6.0, 1.0, 3.0])
-    scratch = [np.zeros(3, dtype=np.int64) for _ in range(3)] + [np.zeros(3) for _ in range(4)]
     for own, want in (
         (np.array([100.0, -80.0, 5.0]), [12.0, 2.0, 11.0]),
         (np.array([20.0, -35.0, 5.0]), [0.0, -15.0, 5.0]),
         (np.array([-20.0, -10.0, 0.0]), [-3.0, -30.5, 3.5]),
     ):
-        xl = np.zeros(3)
-        BK.pool_holdings(
-            bk,
-            0,
-            n_years,
-            ends,
-            np.zeros(2, dtype=np.int64),
-            np.ones(2, dtype=np.bool_),
-            wgt,
-            own,
-            *scratch,
-            xl,
-            *_no_quota(2, 3),
-        )
+        xl = _call_holdings(bk, n_years, ends, np.zeros(2, dtype=np.int64),
+                            np.ones(2, dtype=np.bool_), wgt, own)
         np.testing.assert_allclose(own + xl, want, rtol=0, atol=1e-12)
         np.testing.assert_allclose(
             _holdings(np.array([[own.sum()]]), ell, top, wgt)[0, :, 0], want, rtol=0, atol=1e-12
@@ -280,13 +242,10 @@ def test_quota_pair_holdings_are_the_pool_convention_within_the_quota():
     wgt = np.array([3.0, 1.0])
     own = np.array([-40.0, 60.0])  # pool bank 20, bounds 0 and -30: excess 50
     want = np.array([0.0, -30.0]) + wgt / wgt.sum() * 50.0  # 37.5, -17.5: a imports 77.5
-    scratch = [np.zeros(2, dtype=np.int64) for _ in range(3)] + [np.zeros(2) for _ in range(4)]
 
     def call(state, links):
-        xl = np.zeros(2)
-        BK.pool_holdings(bk, 0, n_years, ends, np.array([state], dtype=np.int64),
-                         np.array([False]), wgt, own, *scratch, xl, *links)
-        return xl
+        return _call_holdings(bk, n_years, ends, np.array([state], dtype=np.int64),
+                              np.array([False]), wgt, own, links)
 
     def restricted(cap=np.inf, share=-1.0):
         lpar, lk_f, sc, sv = _no_quota(1, 2, cap=cap, share=share, state=1)

@@ -162,6 +162,8 @@ def _reading_sweep(sweep: ShippedRun, year: int) -> str:
     g = [sweep.get("gain_mean", "total", "linked", year, sweep.point(path, s))[0]
          for s in shares]
     mono = all(a <= b + 1e-9 for a, b in zip(g, g[1:], strict=False))
+    eu = next(m for m in sweep.plan.scenarios[0].markets if m.id == "eu_ets")
+    eu_bank = eu.stabilisation.tnac0
     return (
         f"Reading: tightening the quota from {loose:.0%} to {tight:.0%} of EU supply cuts EU "
         "imports, raises the EU price back towards autarky and the quota binds more often; "
@@ -170,8 +172,8 @@ def _reading_sweep(sweep: ShippedRun, year: int) -> str:
         "the pooled and the restricted level, which raises its measured daily volatility. "
         "Under banking a quota of the design keeps the two banks apart (docs/BANKING.md §7.4): "
         "each side prices on its own map and the link clears the year's flow, so the EU draws "
-        "on its own 1,110.9 Mt bank; without a quota (\"none\") the banks pool and the EU's "
-        "bank flows to China in the first year (negative EU net imports).")
+        f"on its own {eu_bank:,.1f} Mt bank; without a quota (\"none\") the banks pool and "
+        "the EU's bank flows to China in the first year (negative EU net imports).")
 
 
 def _cv_line(r: ShippedRun, year: int, point: int) -> str:

@@ -11,8 +11,10 @@ index) and the abatement slope c solved so that Φ(B_0, n̄) equals the price le
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +53,18 @@ def _linked_partners(b: Any, market_id: str) -> list[str]:
     return sorted(comp - {market_id})
 
 
+@functools.lru_cache(maxsize=4)
+def _read_carry(path: str, mtime_ns: int) -> dict[str, Any]:
+    """``carry.json`` read and validated once per file version (every banking market of every
+    resolve asks for it)."""
+    try:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"not readable JSON ({e})", file=path, field="rates") from None
+    validate_carry(d, file=path)
+    return d
+
+
 def carry_default(b: Any, market_id: str) -> tuple[float, str]:
     """The banking rate r a market takes when the scenario gives none, with its source: its
     measured futures carry from ``calibrations/carry.json``; for a market without futures,
@@ -60,11 +74,7 @@ def carry_default(b: Any, market_id: str) -> tuple[float, str]:
     path = config.CALIBRATIONS_DIR / CARRY_FILE
     if not path.is_file():
         return DEFAULT_CARRY, sources.default("3 %/yr: no calibrations/carry.json (BANKING.md §4)")
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"not readable JSON ({e})", file=path, field="rates") from None
-    validate_carry(d, file=path)
+    d = _read_carry(str(path), path.stat().st_mtime_ns)
     rates = d["rates"]
     if market_id in rates:
         return float(rates[market_id]), sources.calibration(path, f"rates.{market_id}")

@@ -18,6 +18,7 @@ from numba import njit
 from riskmodel.banking import msr
 from riskmodel.linking.topology import M_S
 from riskmodel.sim import layout as L
+from riskmodel.sim import link_state as LS
 
 #: Allowances per Mt (the MSR rules are stated in allowances, the kernel runs in Mt).
 _PER_MT = 1e6
@@ -140,13 +141,6 @@ def msr_announced(tnac: float, holdings: float) -> float:
 
 
 @njit(cache=True, inline="always")
-def _root(par, a: int) -> int:
-    while par[a] != a:
-        a = par[a]
-    return a
-
-
-@njit(cache=True, inline="always")
 def horizon_prices(bk, i: int, y: int, n_years: int, p_obs: float, w, ds0: float, dbank: float,
                    c: float, ds1: float, hz) -> int:
     """Market i's horizon prices π_{i,k} = p_obs - w_k + D_k (unclipped) into ``hz[i, :m1]``;
@@ -199,8 +193,8 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, 
     for q in range(ends.shape[0]):
         if lst[q] == 2:
             continue
-        ra = _root(par, ends[q, 0])
-        rb = _root(par, ends[q, 1])
+        ra = LS.root(par, ends[q, 0])
+        rb = LS.root(par, ends[q, 1])
         if ra != rb:
             par[rb] = ra
     for i in range(n):
@@ -209,16 +203,14 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, 
         st = lst[q]
         if st == 2:
             continue
-        off = 0 if st == 0 else 4
-        if (lw[q, off] != math.inf or lw[q, off + 1] != math.inf or lw[q, off + 2] != 0.0
-                or lw[q, off + 3] != 0.0):
-            rk[_root(par, ends[q, 0])] = 1
+        if LS.restricts(lw, q, st):
+            rk[LS.root(par, ends[q, 0])] = 1
     for i in range(n):
         rm1[i] = hm if rk[i] == 1 else 0
         rnb[i] = 0
         rcnt[i] = 0
     for i in range(n):
-        r = _root(par, i)
+        r = LS.root(par, i)
         rcnt[r] += 1
         if bk[i, L.BK_ON] > 0.0:
             m1 = horizon_prices(bk, i, y, n_years, pob[td, i], w, ds0[i], dbank[i],
@@ -244,13 +236,13 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, 
     for r in range(n):
         rbest[r] = 0.0
         rk[r] = -1
-        if _root(par, r) != r or rnb[r] == 0 or rcnt[r] < 2:
+        if LS.root(par, r) != r or rnb[r] == 0 or rcnt[r] < 2:
             continue
         for k in range(rm1[r]):
             num = 0.0
             den = 0.0
             for i in range(n):
-                if _root(par, i) == r:
+                if LS.root(par, i) == r:
                     num += mkt[i, m_c] * hz[i, k]
                     den += mkt[i, m_c] / mkt[i, m_fx]
             v = num / den
@@ -262,7 +254,7 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, 
             continue
         a = ends[q, 0]
         b = ends[q, 1]
-        r = _root(par, a)
+        r = LS.root(par, a)
         if rk[r] < 0 or rcnt[r] != 2 or bk[a, L.BK_ON] <= 0.0 or bk[b, L.BK_ON] <= 0.0:
             continue
         off = 0 if lst[q] == 0 else 4
@@ -288,7 +280,7 @@ def pool_exhaustion(bk, y: int, n_years: int, pob, td: int, w, ds0, dbank, ds1, 
         if not pooled:
             rk[r] = -1
     for i in range(n):
-        r = _root(par, i)
+        r = LS.root(par, i)
         if rk[r] >= 0:
             mkt[i, m_paut] = hz[i, rk[r]]
 
@@ -424,20 +416,20 @@ def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, ro
     for q in range(ends.shape[0]):
         if lstv[q] == 2:
             continue
-        ra = _root(par, ends[q, 0])
-        rb = _root(par, ends[q, 1])
+        ra = LS.root(par, ends[q, 0])
+        rb = LS.root(par, ends[q, 1])
         if ra != rb:
             par[rb] = ra
     for q in range(ends.shape[0]):
         if lstv[q] != 2 and not plain[q]:
             # rok 2: a pair on one quota link (checked below); 0: keeps the solver's flows
-            r = _root(par, ends[q, 0])
+            r = LS.root(par, ends[q, 0])
             rok[r] = 2 if rok[r] == 1 and quota_pair(lpar, s_conv, ends, q, lstv[q]) else 0
     for q in range(ends.shape[0]):
-        if lstv[q] != 2 and plain[q] and rok[_root(par, ends[q, 0])] == 2:
-            rok[_root(par, ends[q, 0])] = 0  # a quota link beside plain ones: not a pair
+        if lstv[q] != 2 and plain[q] and rok[LS.root(par, ends[q, 0])] == 2:
+            rok[LS.root(par, ends[q, 0])] = 0  # a quota link beside plain ones: not a pair
     for i in range(n):
-        r = _root(par, i)
+        r = LS.root(par, i)
         rcnt[r] += 1
         if bk[i, L.BK_ON] <= 0.0:
             rok[r] = 0
@@ -447,7 +439,7 @@ def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, ro
         stop[r] += window_top_bound(bk, i, y, n_years)
         swt[r] += wgt[i]
     for i in range(n):
-        r = _root(par, i)
+        r = LS.root(par, i)
         if rcnt[r] < 2 or rok[r] == 0:
             xl[i] = math.nan
             continue
@@ -463,22 +455,17 @@ def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, ro
     for q in range(ends.shape[0]):
         a = ends[q, 0]
         b = ends[q, 1]
-        r = _root(par, a)
+        r = LS.root(par, a)
         if lstv[q] == 2 or rok[r] != 2 or rcnt[r] != 2 or np.isnan(xl[a]):
             continue
-        if lpar[q, 0] != math.inf or lpar[q, 1] != math.inf or lk_f[q, L.Q_SHARE] >= 0.0:
+        cap_ab, cap_ba = LS.state_caps(lpar, lk_f, s_conv, sv, ends, q, 0)
+        if cap_ab != math.inf or cap_ba != math.inf:
             # a quota of the design keeps the banks apart: the solver's flows stand
             xl[a] = math.nan
             xl[b] = math.nan
             continue
         # the pair's year-end trade within the link's quota: b -> a at most cap_ba
-        off = 0 if lstv[q] == 0 else 4
-        cap_ab = lpar[q, off]
-        cap_ba = lpar[q, off + 1]
-        sh = lk_f[q, L.Q_SHARE] if lstv[q] == 0 else lk_f[q, L.RQ_SHARE]
-        if sh >= 0.0:
-            cap_ab = min(cap_ab, sh * sv[b] * s_conv[b])
-            cap_ba = min(cap_ba, sh * sv[a] * s_conv[a])
+        cap_ab, cap_ba = LS.state_caps(lpar, lk_f, s_conv, sv, ends, q, lstv[q])
         xa = min(max(xl[a], -cap_ab), cap_ba)
         xl[a] = xa
         xl[b] = -xa

@@ -48,6 +48,7 @@ from riskmodel.linking.collar import own_price_s
 from riskmodel.linking.fast_paths import solve_step as _solve_step
 from riskmodel.sim import banking_step as BK
 from riskmodel.sim import layout as L
+from riskmodel.sim import link_state as LS
 from riskmodel.sim.events import step_chain_at
 from riskmodel.sim.innovations import lookup_at
 from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block
@@ -157,13 +158,6 @@ def _day_shares(yv, a, v: int, i: int, kz: int) -> None:
     yv[v, i, L.ST_ZERO] = a[v, i, kz] / nd
 
 
-@njit(cache=True)
-def _root(par, a):
-    while par[a] != a:
-        a = par[a]
-    return a
-
-
 @njit(cache=True, inline="always")
 def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
     """Closed form of MODEL.md §4 when every active link is plain (no quota, no fee, same
@@ -182,24 +176,22 @@ def plain_pools(mkt, ends, lw, lst, par, num, den, price, x) -> bool:
         st = lst[q]
         if st == 2:
             continue
-        off = 0 if st == 0 else 4
-        if (lw[q, off] != np.inf or lw[q, off + 1] != np.inf or lw[q, off + 2] != 0.0
-                or lw[q, off + 3] != 0.0):
+        if LS.restricts(lw, q, st):
             return False
-        ra = _root(par, ends[q, 0])
-        rb = _root(par, ends[q, 1])
+        ra = LS.root(par, ends[q, 0])
+        rb = LS.root(par, ends[q, 1])
         if ra != rb:
             par[rb] = ra
     for i in range(n):
-        r = _root(par, i)
+        r = LS.root(par, i)
         w = mkt[i, M_C] / mkt[i, M_FX]
         num[r] += w * mkt[i, M_P_AUT] * mkt[i, M_FX]
         den[r] += w
     for i in range(n):
-        if _root(par, i) == i and num[i] <= 0.0:
+        if LS.root(par, i) == i and num[i] <= 0.0:
             return False
     for i in range(n):
-        r = _root(par, i)
+        r = LS.root(par, i)
         q_ = num[r] / den[r] / mkt[i, M_FX]
         price[i] = q_
         x[i] = mkt[i, M_C] * (mkt[i, M_P_AUT] - q_)
@@ -549,16 +541,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                             # delinked today: banked permits return to their issuer
                             BK.delink_origin(bk, bst, dlk, a, b)
                         lpv2[q] = lst[q]
-                    for col in range(8):
-                        lw[q, col] = lpar[q, col]
-                    sh = lk_f[q, L.Q_SHARE]
-                    if sh >= 0.0:
-                        lw[q, 0] = min(lpar[q, 0], sh * Sv[v, b] * s_conv[b])
-                        lw[q, 1] = min(lpar[q, 1], sh * Sv[v, a] * s_conv[a])
-                    sh = lk_f[q, L.RQ_SHARE]
-                    if sh >= 0.0:
-                        lw[q, 4] = min(lpar[q, 4], sh * Sv[v, b] * s_conv[b])
-                        lw[q, 5] = min(lpar[q, 5], sh * Sv[v, a] * s_conv[a])
+                    LS.fill_row(lw, lpar, lk_f, s_conv, Sv[v], ends, q)
                 # -- link clearing. Fast paths: isolated markets (autarky, or no active link) use
                 # the exact own response; a variant whose inputs equal the previous one's reuses
                 # its solution; plain pools the closed form; else the link solver
