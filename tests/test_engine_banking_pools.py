@@ -89,13 +89,14 @@ def test_pool_window_is_the_longest_members_with_frozen_requirement():
 
 def _no_quota(n_links: int, n: int, cap: float = np.inf, share: float = -1.0, state: int = 0):
     """The link arguments of ``pool_holdings``: caps (both directions, both states), no fee,
-    a quota share of the importer's supply (-1: none), permit units 1, supply 100 each."""
+    a quota share of the importer's supply (-1: none), permit units 1, supply 100 each (one
+    variant, v = 0)."""
     lpar = np.zeros((n_links, 8))
     lpar[:, [0, 1, 4, 5]] = cap
     lk_f = np.full((n_links, 3), -1.0)
     lk_f[:, L.Q_SHARE if state == 0 else L.RQ_SHARE] = share
     lk_f[:, L.START_DAY] = 0.0
-    return lpar, lk_f, np.ones(n), np.full(n, 100.0)
+    return lpar, lk_f, np.ones(n), np.full((1, n), 100.0), 0
 
 
 def _call_holdings(bk, n_years, ends, lstv, plain, wgt, own, links=None) -> np.ndarray:
@@ -248,9 +249,9 @@ def test_quota_pair_holdings_are_the_pool_convention_within_the_quota():
                               np.array([False]), wgt, own, links)
 
     def restricted(cap=np.inf, share=-1.0):
-        lpar, lk_f, sc, sv = _no_quota(1, 2, cap=cap, share=share, state=1)
+        lpar, *rest = _no_quota(1, 2, cap=cap, share=share, state=1)
         lpar[:, [0, 1]] = np.inf  # the normal state is plain
-        return lpar, lk_f, sc, sv
+        return lpar, *rest
 
     np.testing.assert_allclose(own + call(1, restricted(cap=100.0)), want, rtol=0, atol=1e-12)
     xl = call(1, restricted(cap=50.0))
@@ -264,9 +265,9 @@ def test_quota_pair_holdings_are_the_pool_convention_within_the_quota():
     assert np.isnan(call(0, _no_quota(1, 2, cap=100.0))).all()
     assert np.isnan(call(1, _no_quota(1, 2, cap=100.0))).all()
     assert np.isnan(call(0, _no_quota(1, 2, share=0.3))).all()
-    lpar, lk_f, sc, sv = restricted(cap=50.0)
-    lpar[0, 6] = 1.0  # a fee a -> b in the restricted state
-    assert np.isnan(call(1, (lpar, lk_f, sc, sv))).all()
+    links = restricted(cap=50.0)
+    links[0][0, 6] = 1.0  # a fee a -> b in the restricted state
+    assert np.isnan(call(1, links)).all()
 
 
 @pytest.fixture(scope="module")

@@ -382,7 +382,7 @@ def window_top_bound(bk, i: int, y: int, n_years: int) -> float:
 
 @njit(cache=True)
 def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, rok, rcnt, sown,
-                  sbnd, stop, swt, xl, lpar, lk_f, s_conv, sv) -> None:
+                  sbnd, stop, swt, xl, lpar, lk_f, s_conv, sv, v: int) -> None:
     """Year-end holdings of plain banked pools (BANKING.md §7.4). In a frictionless pool only
     the summed bank B = Σ own_i is determined (own_i: bank + supply + reserve - emissions,
     before trade); who holds it is a convention. With ℓ_i this year's bound and ℓ̂_i the
@@ -402,7 +402,7 @@ def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, ro
     apart and the solver's flows) holds the same convention as far as the quota allows: the
     reallocation is the pair's year-end trade, so a's net imports are clipped to
     [-cap a→b, cap b→a] of the link's
-    state (``lpar`` caps, a share of the importer's supply ``sv`` from ``lk_f``), and a member
+    state (``lpar`` caps, a share of the importer's supply ``sv[v]`` from ``lk_f``), and a member
     the quota leaves below its bound shows the rest as non-compliance (BANKING.md §7.4)."""
     n = own.shape[0]
     for i in range(n):
@@ -458,14 +458,14 @@ def pool_holdings(bk, y: int, n_years: int, ends, lstv, plain, wgt, own, par, ro
         r = LS.root(par, a)
         if lstv[q] == 2 or rok[r] != 2 or rcnt[r] != 2 or np.isnan(xl[a]):
             continue
-        cap_ab, cap_ba = LS.state_caps(lpar, lk_f, s_conv, sv, ends, q, 0)
+        cap_ab, cap_ba = LS.state_caps(lpar, lk_f, s_conv, sv, v, ends, q, 0)
         if cap_ab != math.inf or cap_ba != math.inf:
             # a quota of the design keeps the banks apart: the solver's flows stand
             xl[a] = math.nan
             xl[b] = math.nan
             continue
         # the pair's year-end trade within the link's quota: b -> a at most cap_ba
-        cap_ab, cap_ba = LS.state_caps(lpar, lk_f, s_conv, sv, ends, q, lstv[q])
+        cap_ab, cap_ba = LS.state_caps(lpar, lk_f, s_conv, sv, v, ends, q, lstv[q])
         xa = min(max(xl[a], -cap_ab), cap_ba)
         xl[a] = xa
         xl[b] = -xa
