@@ -409,7 +409,7 @@ def test_blocked_price_recursions_equal_the_day_by_day_step():
     args = (rs.mp, rs.mi, rs.rmu, rs.rom, rs.ral, rs.rbe, rs.rcum)
 
     def fresh():
-        h, prev, reg = np.zeros((n, L.KMAX)), np.zeros((n, 3)), np.zeros(n, dtype=np.int64)
+        h, prev, reg = np.zeros((n, L.KMAX)), np.zeros((n, L.NPREV)), np.zeros(n, dtype=np.int64)
         for i in range(n):
             init_state(i, rs.mp, rs.mi, rs.rh0, rs.rp0cum, 0.4, h, prev, reg)
         return h, prev, reg

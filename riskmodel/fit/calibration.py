@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import optimize
 
 from riskmodel import __version__, config
+from riskmodel.data.price_limits import detect_limit
 from riskmodel.errors import FitError, InputError
 from riskmodel.fit.calibration_schema import validate_calibration
 from riskmodel.fit.garch import (
@@ -99,6 +100,9 @@ class Calibration:
     thin_trading: dict[str, Any] | None = None
     #: The engine's daily guard for this market, tied to its largest move (riskmodel.fit.guard).
     guard: dict[str, Any] | None = None
+    #: The exchange's daily price limit the fitted series shows (riskmodel.data.price_limits);
+    #: None = no limit. The engine simulates it with carry-over (docs/PRICE_LIMITS.md).
+    price_limit: dict[str, Any] | None = None
     schema: str = SCHEMA
 
     # ----------------------------------------------------------------- views
@@ -235,6 +239,7 @@ class Calibration:
             fit=fit_info,
             selection=_selection_rows(selection),
             guard=evidence_guard(returns),
+            price_limit=detect_limit(returns),
         )
 
 

@@ -68,6 +68,33 @@ class GuardSpec(_Strict):
     max_daily_return: Annotated[float, Field(gt=0)]
 
 
+class PriceLimitSpec(_Strict):
+    """``price_limit``: the exchange's daily price limit (``riskmodel.data.price_limits``)."""
+
+    limit: Annotated[float, Field(gt=0, lt=1)]
+    up_pct: Annotated[float, Field(gt=0)]
+    down_pct: Annotated[float, Field(lt=0)]
+    latent_variance_scale: Annotated[float, Field(gt=0)] | None = None
+
+    @field_validator("down_pct")
+    @classmethod
+    def _matches_limit(cls, v: float, info: Any) -> float:
+        lim = info.data.get("limit")
+        if lim is not None and abs(v - 100.0 * math.log1p(-lim)) > 1e-6:
+            raise ValueError(
+                f"must be 100 log(1 - limit) = {100.0 * math.log1p(-lim):.6g} (got {v!r})")
+        return v
+
+    @field_validator("up_pct")
+    @classmethod
+    def _matches_up(cls, v: float, info: Any) -> float:
+        lim = info.data.get("limit")
+        if lim is not None and abs(v - 100.0 * math.log1p(lim)) > 1e-6:
+            raise ValueError(
+                f"must be 100 log(1 + limit) = {100.0 * math.log1p(lim):.6g} (got {v!r})")
+        return v
+
+
 class StateSpec(_Strict):
     """``state``: the end-of-sample values the simulation starts from."""
 
@@ -89,6 +116,7 @@ class CalibrationSpec(_Strict):
     state: StateSpec | None = None
     thin_trading: ThinTrading | None = None
     guard: GuardSpec | None = None
+    price_limit: PriceLimitSpec | None = None
 
     @field_validator("params", mode="before")
     @classmethod

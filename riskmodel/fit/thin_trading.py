@@ -36,6 +36,7 @@ from arch.univariate.distribution import SkewStudent, StudentsT
 from arch.univariate.volatility import GARCH
 from scipy import stats
 
+from riskmodel.data.price_limits import detect_limit
 from riskmodel.errors import FitError
 from riskmodel.fit.calibration import (
     ES_LEVEL,
@@ -453,6 +454,7 @@ def fit_thin(
         used = _refix(fit, params)
     cal = Calibration.from_fit(fit, series, diagnostics=_diagnose(fit))
     cal.guard = evidence_guard(validate_returns(returns, source=source))  # all days it was given
+    cal.price_limit = detect_limit(validate_returns(returns, source=source))
     cal.params = {k: float(v) for k, v in params.items()}
     if vt:
         cal.std_errors["omega"] = None

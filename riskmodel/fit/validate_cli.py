@@ -36,6 +36,11 @@ def validate(
         Path | None,
         typer.Option("--out", help="Output folder (default calibrations/validation/)."),
     ] = None,
+    price_limits: Annotated[
+        bool,
+        typer.Option("--price-limits", help="Simulate each market's daily price limit known at "
+                     "the origin, with its latent scale (docs/PRICE_LIMITS.md)."),
+    ] = False,
 ) -> None:
     """Validate candidates per market; write JSON, markdown, PIT and fan PNGs and a README."""
     from riskmodel.data.series import load_series
@@ -61,7 +66,8 @@ def validate(
     else:
         raise InputError("give a MARKET or --all", field="market")
     names = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
-    cfg = va.ValidationConfig(start=start, end=end, n_paths=paths, seed=seed)
+    cfg = va.ValidationConfig(start=start, end=end, n_paths=paths, seed=seed,
+                              price_limits=price_limits)
     out_dir = out if out is not None else config.CALIBRATIONS_DIR / "validation"
     cpu: dict[str, float] = {}
     from riskmodel.fit.garch import FitWarning

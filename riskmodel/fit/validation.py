@@ -72,6 +72,10 @@ class ValidationConfig:
     guard: float | str | None = "calibration"
     #: Use every k-th quarterly origin (4: yearly; cheaper screening of many candidates).
     origin_every: int = 1
+    #: Simulate the exchange's daily price limit the data before each origin show, with its
+    #: latent scale (riskmodel.fit.price_limits; docs/PRICE_LIMITS.md), as a scenario's
+    #: ``price_limit: calibration`` does. Off by default, as in the engine.
+    price_limits: bool = False
 
 
 def default_candidates(market: str) -> list[str]:
@@ -148,6 +152,17 @@ def _seed(seed: int, *keys: int) -> int:
     return int(np.random.SeedSequence((seed, *keys)).generate_state(1)[0])
 
 
+def _origin_limit(cal: Calibration, train: pd.Series) -> dict[str, Any] | None:
+    """The price-limit block of a calibration fitted at an origin: the limit its fitted sample
+    shows (no later data) and the latent scale (riskmodel.fit.price_limits)."""
+    from riskmodel.fit.price_limits import attach, sample_limit
+
+    sample = cal.sample or {}
+    block = (sample_limit(train, sample) if sample.get("start") and sample.get("end")
+             else sample_limit(train, {"start": train.index[0], "end": train.index[-1]}))
+    return attach({**cal.to_dict(), "price_limit": block}) if block else None
+
+
 def validate_candidate(
     market: str,
     prices: pd.Series,
@@ -194,6 +209,7 @@ def validate_candidate(
             res.notes.append(f"{o.date()}: fell back to {cal.model_name}")
         cal.state["last_price"] = float(p[p.index < o].iloc[-1])
         cal.currency = currency
+        cal.price_limit = _origin_limit(cal, r.iloc[:pos]) if cfg.price_limits else None
         nxt = origins[k + 1] if k + 1 < len(origins) else end + pd.Timedelta(days=1)
         stop = int((r.index < nxt).sum())
         applied = apply(cal, r.iloc[:stop])

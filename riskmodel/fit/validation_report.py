@@ -50,10 +50,14 @@ def _save(fig: Figure, path: Path) -> Path:
 
 def guard_text(cfg: ValidationConfig) -> str:
     """How the run's daily guard was set, in words."""
+    text = "off" if cfg.guard is None else f"{cfg.guard}% a day"
     if cfg.guard == "calibration":
-        return ("each fit's own guard: max(25%, 1.25 x the largest daily move before the "
+        text = ("each fit's own guard: max(25%, 1.25 x the largest daily move before the "
                 "origin), riskmodel.fit.guard")
-    return "off" if cfg.guard is None else f"{cfg.guard}% a day"
+    if getattr(cfg, "price_limits", False):
+        text += ("; each market's daily price limit known at the origin simulated with its "
+                 "latent scale, docs/PRICE_LIMITS.md")
+    return text
 
 
 def market_json(mv: MarketValidation, cfg: ValidationConfig) -> dict[str, Any]:
@@ -62,7 +66,7 @@ def market_json(mv: MarketValidation, cfg: ValidationConfig) -> dict[str, Any]:
     return {"schema": SCHEMA, "settings": {
         "start": cfg.start, "end": cfg.end, "horizons_days": list(cfg.horizons),
         "n_paths": cfg.n_paths, "seed": cfg.seed, "price_drift": cfg.price_drift,
-        "guard_pct": cfg.guard, "units": {
+        "guard_pct": cfg.guard, "price_limits": cfg.price_limits, "units": {
             "change": "log price change over the horizon, percent",
             "vol": "realised volatility, annualised sd of daily log returns, percent a year",
             "crps": "same unit as the scored quantity"}},

@@ -239,7 +239,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
     NB = L.NBINS
     nz = N + J
     h = np.zeros((N, L.KMAX))
-    prev = np.zeros((N, 3))
+    prev = np.zeros((N, L.NPREV))
     reg = np.zeros(N, dtype=np.int64)
     logp = np.empty(N)
     logY = np.empty(J)

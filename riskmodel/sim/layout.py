@@ -29,7 +29,14 @@ CMP_LO, CMP_STEP = 33, 34
 #: Thin trading (docs/THIN_TRADING.md; all 0 = every day trades): on (1.0), P(no trade | trade),
 #: P(no trade | no trade), gap scaling kappa, the last day's state and trailing no-trade run.
 TT_ON, TT_P01, TT_P11, TT_KAPPA, TT_S0, TT_K0 = 35, 36, 37, 38, 39, 40
-NPF = 41
+#: Daily price limit (docs/PRICE_LIMITS.md; both 0 = none): the largest up and down move of the
+#: traded price a day, percent log return (LIM_DN < 0); the fitted process is the latent price,
+#: and the traded price moves towards it by at most the limit a traded day (carry-over).
+LIM_UP, LIM_DN = 41, 42
+NPF = 43
+#: Width of the per-market recursion state ``prev`` (last return, residual, standardised
+#: residual, and the gap latent - traded log price in percent under a price limit).
+NPREV = 4
 
 # ---- per-market integer parameters mi[N, NPI]
 FAM, AR, K, TAB_MODE, JUR, HAS_EX, HAS_INT, MSR_ON, KETS_ON = 0, 1, 2, 3, 4, 5, 6, 7, 8

@@ -18,8 +18,13 @@ enters the return and the variance recursion, and an EGARCH variance to at most 
 processes with infinite variance (EGARCH with nu near 2) otherwise overflow over long horizons;
 :func:`price_step` returns a flag so the engine can report how often the guard acted.
 
-State per market: ``h[i, :K]`` (variances; egarch keeps h), ``prev[i, 0..2]`` = (last return,
-last residual, last standardised residual), ``reg[i]`` (regime).
+State per market: ``h[i, :K]`` (variances; egarch keeps h), ``prev[i, 0..3]`` = (last return,
+last residual, last standardised residual, latent minus traded log price under a price limit),
+``reg[i]`` (regime).
+
+Price limit (``mp[i, LIM_UP]`` > 0, docs/PRICE_LIMITS.md): the fitted recursion is the latent
+price; the traded price moves towards it on each traded day by at most the limit, and the rest
+of the gap carries over to the next days.
 
 Thin trading (``mp[i, TT_ON]``, single-regime families with a constant mean): ``reg[i]`` is the
 trade state (1 = no trade) and ``h[i, 1]`` the run of no-trade days; each day draws one uniform
@@ -66,6 +71,7 @@ def init_state(i, mp, mi, rh0, rp0cum, u0, h, prev, reg):
     prev[i, 0] = mp[i, L.R0]
     prev[i, 1] = mp[i, L.E0]
     prev[i, 2] = mp[i, L.Z0]
+    prev[i, 3] = 0.0
     if fam == L.F_MS or fam == L.F_MSGARCH:
         kk = mi[i, L.K]
         for k in range(kk):
@@ -277,12 +283,39 @@ def log_price_block(nd, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob) -> None:
         phi = ar_coefficient(i, mp, mi)
         rp = prev[i, 0]
         lp = logp[i]
+        if mp[i, L.LIM_UP] > 0.0:
+            _limited_block(i, nd, mp, phi, mb, kb, eb, hb, prev, logp, pob)
+            continue
         for d in range(nd):
             rp = mb[d, i] - kb[d, i] + phi * rp + eb[d, i]
             lp += rp / 100.0
             pob[d, i] = lp
         prev[i, 0] = rp
         logp[i] = lp
+
+
+@njit(cache=True, inline="always")
+def _limited_block(i, nd, mp, phi, mb, kb, eb, hb, prev, logp, pob) -> None:
+    """Market i's log prices under its daily price limit: ``logp[i]`` follows the fitted
+    (latent) returns; the traded log price ``pob[d, i]`` moves by the gap, clipped to
+    [LIM_DN, LIM_UP] percent, on each traded day (no move on a no-trade day of the thin-trading
+    chain, whose variance is 0); ``prev[i, 3]`` carries the gap on (percent)."""
+    up = mp[i, L.LIM_UP]
+    dn = mp[i, L.LIM_DN]
+    thin = mp[i, L.TT_ON] > 0.0
+    rp = prev[i, 0]
+    lp = logp[i]
+    gap = prev[i, 3]
+    for d in range(nd):
+        rp = mb[d, i] - kb[d, i] + phi * rp + eb[d, i]
+        lp += rp / 100.0
+        gap += rp
+        if not (thin and hb[d, i] == 0.0):
+            gap -= min(max(gap, dn), up)
+        pob[d, i] = lp - gap / 100.0
+    prev[i, 0] = rp
+    prev[i, 3] = gap
+    logp[i] = lp
 
 
 @njit(cache=True)
@@ -292,7 +325,7 @@ def simulate_returns(mp, mi, rmu, rom, ral, rbe, rcum, rh0, rp0cum, u, z, comp):
     npaths, nsteps = z.shape
     out = np.empty((npaths, nsteps))
     h = np.zeros((1, L.KMAX))
-    prev = np.zeros((1, 3))
+    prev = np.zeros((1, L.NPREV))
     reg = np.zeros(1, dtype=np.int64)
     for p in range(npaths):
         init_state(0, mp, mi, rh0, rp0cum, u[p, 0], h, prev, reg)

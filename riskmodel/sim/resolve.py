@@ -23,7 +23,7 @@ from riskmodel.fit.shared_calibrations import (
     validate_fx,
 )
 from riskmodel.sim import layout as L
-from riskmodel.sim import sources, thin_trading
+from riskmodel.sim import price_limit, sources, thin_trading
 from riskmodel.sim.events import daily_cumulative, link_generator, market_generators
 from riskmodel.sim.innovations import (
     COMP_GRID,
@@ -117,7 +117,7 @@ def _calibration(spec: MarketSpec, k: int) -> dict[str, Any]:
         return {"model": {"family": p.family, "mean": p.mean, "dist": p.dist,
                           "k_regimes": p.k_regimes},
                 "params": dict(p.params), "state": {"last_price": p.last_price, **p.state},
-                "thin_trading": p.thin_trading,
+                "thin_trading": p.thin_trading, "price_limit": p.price_limit,
                 "price_level": {}, "currency": spec.currency, "proxy": None,
                 "source": f"markets[{k}].process"}
     name = spec.calibration or spec.id
@@ -594,7 +594,9 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
     key = f"markets.{m.id}"
     drift = scn.simulation.price_drift
     mp[k, L.COMP] = 1.0 if drift == "martingale" else 0.0
-    dist, nu, lam = _process(k, cal, drift != "fitted", mp, mi, b.rg, fld)
+    scale = _price_limit_step(b, k, cal, fld, key)  # 1 unless a limit is simulated
+    dist, nu, lam = _process(k, price_limit.scaled(cal, scale), drift != "fitted", mp, mi,
+                             b.rg, fld)
     thin_trading.fill(k, cal, mp, f"{fld}.calibration", b.notes, m.id)
     mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
     guard = _guard(m, cal)  # H11c: the calibration's own guard unless the scenario sets one
@@ -641,6 +643,42 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
         b.src.given(f"{key}.process.max_daily_return", m, "max_daily_return", fld)
     b.src.set(f"{key}.abatement.price_level", plevel, pwhere)
     return err
+
+
+def _price_limit_step(b: _Build, k: int, cal: dict[str, Any], fld: str, key: str) -> float:
+    """Market k's daily price limit (docs/PRICE_LIMITS.md): none unless the scenario's
+    ``price_limit`` asks for the calibration's or gives one; returns the latent variance scale
+    the process is simulated with (1 without a limit)."""
+    m, mp = b.scn.markets[k], b.mp
+    want = m.price_limit
+    price_limit.limit_of(cal, f"{fld}.calibration")  # a malformed block is refused either way
+    if want is None or want == 0.0:
+        shown = price_limit.limit_of(cal, f"{fld}.calibration")
+        if shown is not None:
+            b.notes.append(
+                f"{m.id}: its prices show a daily limit of +-{shown:.0%}, not simulated (set "
+                f"markets[{k}].price_limit: calibration to simulate it; docs/PRICE_LIMITS.md)")
+        if "price_limit" in m.model_fields_set:
+            b.src.set(f"{key}.process.price_limit", None, sources.scenario(f"{fld}.price_limit"))
+        else:
+            b.src.set(f"{key}.process.price_limit", None,
+                      sources.default("no limit unless markets[].price_limit asks for one"))
+        return 1.0
+    if want == "calibration":
+        lim = price_limit.fill(k, cal, mp, f"{fld}.calibration", b.notes, m.id)
+        if lim is None:
+            raise InputError("the calibration shows no price limit (its price_limit block is "
+                             "null): give a number or leave it out", field=f"{fld}.price_limit")
+        b.src.set(f"{key}.process.price_limit", lim, _cal_src(cal, "price_limit.limit"))
+    else:
+        price_limit.fill(k, {"price_limit": {"limit": float(want)}}, mp, fld, b.notes, m.id)
+        b.src.set(f"{key}.process.price_limit", float(want),
+                  sources.scenario(f"{fld}.price_limit"))
+    scale = price_limit.latent_scale(cal, f"{fld}.calibration")
+    if scale != 1.0:  # the latent process of a market whose returns its limit censored
+        b.src.set(f"{key}.process.latent_variance_scale", scale,
+                  _cal_src(cal, "price_limit.latent_variance_scale"))
+    return scale
 
 
 def calibration_guard(cal: dict[str, Any]) -> float | None:

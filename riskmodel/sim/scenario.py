@@ -196,6 +196,8 @@ class ProcessSpec(_Model):
     state: dict[str, Any] = Field(default_factory=dict)
     #: Thin-trading block of the calibration form (docs/THIN_TRADING.md); None = always trades.
     thin_trading: dict[str, Any] | None = None
+    #: Price-limit block of the calibration form (docs/PRICE_LIMITS.md); None = no limit.
+    price_limit: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _process_rules(self) -> ProcessSpec:
@@ -246,9 +248,23 @@ class MarketSpec(_Model):
     #: variance is capped at its square); None switches it off. Fitted EGARCH processes with
     #: nu near 2 have infinite variance and overflow over multi-year horizons without it.
     max_daily_return: PosFloat | None = DEFAULT_GUARD
+    #: Daily price limit (docs/PRICE_LIMITS.md): None or 0 = none (the default: with today's
+    #: fits it did not improve the out-of-sample scores), "calibration" = the limit the
+    #: calibration's prices show (``price_limit`` block) with its latent scale, a number in
+    #: (0, 1) = that limit, share of the previous price (e.g. a counterfactual band).
+    price_limit: float | str | None = None
     #: True for a market not in the catalogue: then process, currency, jurisdiction and
     #: bau_emissions must be given.
     synthetic: bool = False
+
+    @field_validator("price_limit")
+    @classmethod
+    def _price_limit(cls, v: float | str | None) -> float | str | None:
+        if isinstance(v, str) and v != "calibration":
+            raise ValueError(f"must be 'calibration' or a share in [0, 1) (got {v!r})")
+        if isinstance(v, float) and not (0.0 <= v < 1.0):
+            raise ValueError(f"must be a share of the previous price in [0, 1) (got {v!r})")
+        return v
 
     @model_validator(mode="after")
     def _synthetic(self) -> MarketSpec:

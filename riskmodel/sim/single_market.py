@@ -63,6 +63,7 @@ def single_market_scenario(
         "last_price": float(last),
         "state": {k: v for k, v in state.items() if not isinstance(v, str)},
         "thin_trading": calibration.get("thin_trading"),
+        "price_limit": calibration.get("price_limit"),
     }
     market = {
         "id": "m",
@@ -73,6 +74,9 @@ def single_market_scenario(
         "output_vol": 0.0,
         "process": process,
         "max_daily_return": max_daily_return,
+        # a calibration carrying a price-limit block is simulated with it (the validation
+        # removes the block unless asked: ValidationConfig.price_limits)
+        "price_limit": "calibration" if calibration.get("price_limit") else None,
     }
     return scenario_from_dict({
         "name": "single_market",

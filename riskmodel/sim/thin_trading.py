@@ -98,10 +98,14 @@ def simulate_market(
     seed: int = 0,
     max_daily_return: float | None = None,
     martingale: bool = True,
+    price_limits: bool = False,
 ) -> dict[str, np.ndarray]:
     """One market's own process through the engine's price kernels (no links, no output):
     returns, guard flags and trade states, ``(paths, days)`` each. Uses the resolver's process
-    reader and innovation tables, so it is the engine's law for this calibration."""
+    reader and innovation tables, so it is the engine's law for this calibration. With
+    ``price_limits`` the calibration's ``price_limit`` block is simulated (its limit and latent
+    scale), as a scenario's ``price_limit: calibration`` does (docs/PRICE_LIMITS.md)."""
+    from riskmodel.sim import price_limit
     from riskmodel.sim.innovations import build_table, compensator_table
     from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block
     from riskmodel.sim.resolve import _process
@@ -123,8 +127,12 @@ def simulate_market(
 
         g = calibration_guard(cal)
         max_daily_return = DEFAULT_GUARD if g is None else g
-    dist, nu, lam = _process(0, cal, True, mp, mi, rg, "calibration")
+    if not price_limits:
+        cal = {**cal, "price_limit": None}
+    dist, nu, lam = _process(0, price_limit.scaled(cal, price_limit.latent_scale(cal)), True, mp,
+                             mi, rg, "calibration")
     fill(0, cal, mp, "calibration")
+    price_limit.fill(0, cal, mp, "calibration")
     mode, lo, step, vals = build_table(dist, nu, lam, "gaussian", 0.0)
     mp[0, L.MAXR] = max_daily_return
     mp[0, L.COMP] = 1.0 if martingale else 0.0
@@ -143,7 +151,7 @@ def simulate_market(
     clip = np.zeros((paths, days), dtype=bool)
     state = np.zeros((paths, days), dtype=np.int64)
     h = np.zeros((1, L.KMAX))
-    prev = np.zeros((1, 3))
+    prev = np.zeros((1, L.NPREV))
     reg = np.zeros(1, dtype=np.int64)
     eb, hb, mb, kb, pob = (np.empty((days, 1)) for _ in range(5))
     logp = np.zeros(1)
