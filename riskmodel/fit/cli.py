@@ -192,6 +192,7 @@ def fit_market(
         result.backtests = run_backtests(r, cal, refit_every=refit_every, test_size=test_size)
         chosen_bt = next((b for b in result.backtests if b["model"] == cal.model_name), None)
         cal.backtest = chosen_bt
+    cal.price_limit = _limit_block(cal)
     if save:
         cal.save(out)
     if plots:
@@ -300,9 +301,18 @@ def _fit_thin_market(
     elif backtest or kept:  # the stored calibration had one: keep it valid for the new choice
         result.backtests = run_backtests(r, cal, refit_every=refit_every, test_size=test_size)
         cal.backtest = next((b for b in result.backtests if b["model"] == cal.model_name), None)
+    cal.price_limit = _limit_block(cal)
     if save:
         cal.save(out)
     return result
+
+
+def _limit_block(cal: Calibration) -> dict[str, Any] | None:
+    """The calibration's price-limit block (detected by the fit from its sample) with its latent
+    variance scale (riskmodel.fit.price_limits.attach); None without a limit."""
+    from riskmodel.fit.price_limits import attach
+
+    return attach(cal.to_dict()) if cal.price_limit else None
 
 
 def complete_scores(
