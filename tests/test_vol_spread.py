@@ -40,3 +40,32 @@ def test_a_correct_law_has_ratio_near_one_and_no_bias():
     real = 30.0 * np.exp(0.2 * rng.standard_normal(4000))
     out = spread(_doc(real, 30.0, 0.2 * 1.6448536269514722))["252"]
     assert abs(out["bias"]) < 0.02 and out["ratio"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_widened_coverage_is_causal_and_restores_the_band():
+    """Realised log vol ratios with sd 0.5 against a simulated sd of 0.2: as simulated the
+    one-year 90% band covers about 49%; widened by the pooled s estimated only from windows
+    that ended before each origin it covers about 90%, and the first year of origins (no
+    finished window yet) is not scored."""
+    import pandas as pd
+
+    from riskmodel.fit.vol_spread import widened_coverage
+
+    rng = np.random.default_rng(6)
+    dates = pd.date_range("2010-01-01", periods=400, freq="7D")
+    docs = []
+    for m in ("a", "b"):
+        e = 0.5 * rng.standard_normal(dates.size)
+        origins = [{"origin": str(t.date()), "h": {"252": {
+            "vol": 30.0 * math.exp(x), "vol_sim_median": 30.0,
+            "vol_sim_q05": 30.0 * math.exp(-1.6448536269514722 * 0.2),
+            "vol_sim_q95": 30.0 * math.exp(1.6448536269514722 * 0.2)}}}
+            for t, x in zip(dates, e, strict=True)]
+        docs.append({"market": m, "chosen": "x", "candidates": [{"model": "x",
+                                                                  "origins": origins}]})
+    out = widened_coverage(docs)
+    for m in ("a", "b"):
+        assert out[m]["n"] < dates.size  # origins in the first year have no past window
+        assert out[m]["cover90"] == pytest.approx(0.49, abs=0.06)
+        assert out[m]["cover90_widened"] == pytest.approx(0.90, abs=0.05)
+        assert out[m]["s_last"] == pytest.approx(math.sqrt(0.25 - 0.04), abs=0.05)
