@@ -41,6 +41,12 @@ def validate(
         typer.Option("--price-limits", help="Simulate each market's daily price limit known at "
                      "the origin, with its latent scale (docs/PRICE_LIMITS.md)."),
     ] = False,
+    vol_level: Annotated[
+        str,
+        typer.Option("--vol-level", help="Volatility-level uncertainty: 0 (off), an sd of log "
+                     "volatility, or 'causal' (the pooled spread the stored validation implies "
+                     "at each origin; docs/VALIDATION.md)."),
+    ] = "0",
 ) -> None:
     """Validate candidates per market; write JSON, markdown, PIT and fan PNGs and a README."""
     from riskmodel.data.series import load_series
@@ -66,8 +72,18 @@ def validate(
     else:
         raise InputError("give a MARKET or --all", field="market")
     names = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
+    if vol_level != "causal":
+        try:
+            vl: float | str = float(vol_level)
+        except ValueError:
+            raise InputError(f"not a number or 'causal': {vol_level!r}", field="--vol-level"
+                             ) from None
+        if not 0.0 <= vl <= 2.0:
+            raise InputError(f"must be between 0 and 2, got {vol_level}", field="--vol-level")
+    else:
+        vl = "causal"
     cfg = va.ValidationConfig(start=start, end=end, n_paths=paths, seed=seed,
-                              price_limits=price_limits)
+                              price_limits=price_limits, vol_level=vl)
     out_dir = out if out is not None else config.CALIBRATIONS_DIR / "validation"
     cpu: dict[str, float] = {}
     from riskmodel.fit.garch import FitWarning

@@ -76,6 +76,10 @@ class ValidationConfig:
     #: latent scale (riskmodel.fit.price_limits; docs/PRICE_LIMITS.md), as a scenario's
     #: ``price_limit: calibration`` does. Off by default, as in the engine.
     price_limits: bool = False
+    #: Volatility-level uncertainty (``simulation.vol_level_sd``): 0 = off, a number, or
+    #: "causal" = at each origin the pooled spread that the stored validation's one-year
+    #: windows ended before it imply (riskmodel.fit.vol_spread.pooled_s; 0 before ten exist).
+    vol_level: float | str = 0.0
 
 
 def default_candidates(market: str) -> list[str]:
@@ -163,6 +167,27 @@ def _origin_limit(cal: Calibration, train: pd.Series) -> dict[str, Any] | None:
     return attach({**cal.to_dict(), "price_limit": block}) if block else None
 
 
+def _vol_level(cfg: ValidationConfig, origin: pd.Timestamp) -> float:
+    """The volatility-level sd simulated at an origin (ValidationConfig.vol_level)."""
+    if cfg.vol_level == "causal":
+        from riskmodel.fit.vol_spread import pooled_s
+
+        s = pooled_s(_stored_rows_cached(), origin.date())
+        return 0.0 if s is None else s
+    return float(cfg.vol_level)
+
+
+_ROWS: list[Any] = []
+
+
+def _stored_rows_cached() -> list[Any]:
+    from riskmodel.fit.vol_spread import stored_rows
+
+    if not _ROWS:
+        _ROWS.extend(stored_rows())
+    return _ROWS
+
+
 def validate_candidate(
     market: str,
     prices: pd.Series,
@@ -218,8 +243,10 @@ def validate_candidate(
                                     "mean": applied.conditional_mean.loc[idx],
                                     "sd": applied.conditional_volatility.loc[idx]}
                                    ).join(applied.risk.loc[idx]))
+        vl = _vol_level(cfg, o)
+        extra = {"vol_level_sd": vl} if vl > 0.0 else {}
         lp, meta = sim(cal.to_dict(), hmax, cfg.n_paths, _seed(cfg.seed, k),
-                       price_drift=cfg.price_drift, max_daily_return=cfg.guard)
+                       price_drift=cfg.price_drift, max_daily_return=cfg.guard, **extra)
         clipped.append(meta["clipped_share"])
         if not np.all(np.isfinite(lp)):
             res.notes.append(f"{o.date()}: {int((~np.isfinite(lp[:, -1])).sum())} of "

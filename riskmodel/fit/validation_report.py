@@ -54,6 +54,9 @@ def guard_text(cfg: ValidationConfig) -> str:
     if cfg.guard == "calibration":
         text = ("each fit's own guard: max(25%, 1.25 x the largest daily move before the "
                 "origin), riskmodel.fit.guard")
+    if getattr(cfg, "vol_level", 0.0):
+        text += (f"; volatility-level uncertainty {cfg.vol_level} (sd of log volatility, "
+                 "docs/VALIDATION.md)")
     if getattr(cfg, "price_limits", False):
         text += ("; each market's daily price limit known at the origin simulated with its "
                  "latent scale, docs/PRICE_LIMITS.md")
@@ -66,7 +69,8 @@ def market_json(mv: MarketValidation, cfg: ValidationConfig) -> dict[str, Any]:
     return {"schema": SCHEMA, "settings": {
         "start": cfg.start, "end": cfg.end, "horizons_days": list(cfg.horizons),
         "n_paths": cfg.n_paths, "seed": cfg.seed, "price_drift": cfg.price_drift,
-        "guard_pct": cfg.guard, "price_limits": cfg.price_limits, "units": {
+        "guard_pct": cfg.guard, "price_limits": cfg.price_limits,
+        "vol_level": cfg.vol_level, "units": {
             "change": "log price change over the horizon, percent",
             "vol": "realised volatility, annualised sd of daily log returns, percent a year",
             "crps": "same unit as the scored quantity"}},

@@ -75,6 +75,34 @@ def _year_rows(doc: dict[str, Any]) -> list[tuple[str, float, float]]:
     return out
 
 
+def pooled_s(rows: list[tuple[str, str, float, float]], t: Any, *, min_past: int = 10
+             ) -> float | None:
+    """The pooled extra spread of log volatility known at date ``t``: from the rows (market,
+    origin, log ratio, simulated sd) whose one-year window ended before ``t``,
+    sqrt(max(0, mean(e^2) - mean(sd^2))); None with fewer than ``min_past`` such windows."""
+    from datetime import date, timedelta
+
+    t = t if isinstance(t, date) else date.fromisoformat(str(t)[:10])
+    past = [(e, sd) for _, o, e, sd in rows if date.fromisoformat(o) + timedelta(days=366) <= t]
+    if len(past) < min_past:
+        return None
+    e = np.array([p[0] for p in past])
+    sd = np.array([p[1] for p in past])
+    return math.sqrt(max(0.0, float(np.mean(e * e) - np.mean(sd * sd))))
+
+
+def stored_rows(directory: Path | None = None) -> list[tuple[str, str, float, float]]:
+    """Every market's one-year rows (market, origin, log ratio, simulated sd) of the stored
+    validation JSONs (the models without volatility-level uncertainty)."""
+    directory = directory or config.CALIBRATIONS_DIR / "validation"
+    out = []
+    for path in sorted(directory.glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if "candidates" in doc:
+            out += [(doc["market"], *r) for r in _year_rows(doc)]
+    return out
+
+
 def widened_coverage(docs: list[dict[str, Any]], *, min_past: int = 10
                      ) -> dict[str, dict[str, float]]:
     """What a volatility-level uncertainty would do to the one-year 90% band of realised
@@ -83,19 +111,13 @@ def widened_coverage(docs: list[dict[str, Any]], *, min_past: int = 10
     that origin, s^2 = mean(e^2) - mean(sim_sd^2) (0 when negative), and the band widened from
     sim_sd to sqrt(sim_sd^2 + s^2) (lognormal approximation of the simulated law). Per market:
     origins scored, coverage before and after, and s at the last origin."""
-    from datetime import date, timedelta
+    from datetime import date
 
     rows = [(d["market"], *r) for d in docs for r in _year_rows(d)]
     z = Z_RANGE / 2.0
 
     def s_at(t: date) -> float | None:
-        past = [(e, sd) for _, o, e, sd in rows
-                if date.fromisoformat(o) + timedelta(days=366) <= t]
-        if len(past) < min_past:
-            return None
-        e = np.array([p[0] for p in past])
-        sd = np.array([p[1] for p in past])
-        return math.sqrt(max(0.0, float(np.mean(e * e) - np.mean(sd * sd))))
+        return pooled_s(rows, t, min_past=min_past)
 
     out: dict[str, dict[str, float]] = {}
     for d in docs:

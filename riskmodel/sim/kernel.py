@@ -51,8 +51,8 @@ from riskmodel.sim import layout as L
 from riskmodel.sim import link_state as LS
 from riskmodel.sim.events import step_chain_at
 from riskmodel.sim.innovations import lookup_at
-from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block
-from riskmodel.sim.rng import fill_gamma, fill_normal, fill_uniform, uniform
+from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block, vol_level
+from riskmodel.sim.rng import fill_gamma, fill_normal, fill_uniform, normal, uniform
 
 #: The link solver compiled into the kernel (numba inlines it at the IR level): a call would pass
 #: its nine arrays across a function boundary, which costs two atomic reference-count updates
@@ -218,8 +218,10 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
     n_paths, first_path, Y, dpy, nv = (chunk.n_paths, chunk.first_path, chunk.years, chunk.dpy,
                                        chunk.n_variants)
     T = Y * dpy
-    mp, mi, tab, comp = proc.param, proc.iparam, proc.innov_table, proc.compensator
+    mp, mi, tab, comp = proc.param.copy(), proc.iparam, proc.innov_table, proc.compensator
     rmu, rom, ral, rbe = proc.regime_mu, proc.regime_omega, proc.regime_alpha, proc.regime_beta
+    rom_b = rom
+    rom = rom.copy()  # local copies: a path's volatility level rescales mp and rom (vol_level)
     rcum, rh0, rp0cum = proc.regime_cum, proc.regime_h0, proc.regime_p0cum
     copula_t, cnu, chol = dep.copula_t, dep.copula_nu, dep.chol
     jdrift, jsd, jcorr = dep.output_drift, dep.output_sd, dep.output_norm
@@ -369,6 +371,8 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
         for i in range(N):
             fam = mi[i, L.FAM]
             u0 = uniform(s_main) if (fam == L.F_MS or fam == L.F_MSGARCH) else 0.0
+            if mp[i, L.VLS] > 0.0:  # this path's level of the market's volatility
+                vol_level(i, mp, mi, rom, rom_b, mp[i, L.VLS] * normal(s_main, zt))
             init_state(i, mp, mi, rh0, rp0cum, u0, h, prev, reg)
             logp[i] = mp[i, L.LOGP0]
             for v in range(3):

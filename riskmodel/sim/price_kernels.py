@@ -270,6 +270,24 @@ def ar_coefficient(i, mp, mi) -> float:
 
 
 @njit(cache=True)
+def vol_level(i, mp, mi, rom, rom_b, xi) -> None:
+    """Market i's variance level for one path under volatility-level uncertainty
+    (``simulation.vol_level_sd``): the level each fitted variance reverts to is multiplied by
+    ``exp(2 xi)`` (GARCH / GJR omega, EGARCH log omega + 2 (1 - beta) xi, regime variances or
+    MS-GARCH omegas); the path's starting conditional variance is untouched, so the scale acts
+    as the variance forgets today's level. ``rom_b`` holds the fitted regime values."""
+    fam = mi[i, L.FAM]
+    if fam == L.F_MS or fam == L.F_MSGARCH:
+        m = math.exp(2.0 * xi)
+        for k in range(mi[i, L.K]):
+            rom[i, k] = rom_b[i, k] * m
+    elif fam == L.F_EGARCH:
+        mp[i, L.OMEGA] = mp[i, L.OMEGA_B] + 2.0 * (1.0 - mp[i, L.BETA]) * xi
+    else:
+        mp[i, L.OMEGA] = mp[i, L.OMEGA_B] * math.exp(2.0 * xi)
+
+
+@njit(cache=True)
 def log_price_block(nd, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob) -> None:
     """After :func:`shock_block`: the martingale compensators ``kb[d, i]`` (independent, so the
     logarithms overlap), then each market's returns ``r = m - kappa + phi r_prev + e`` (the

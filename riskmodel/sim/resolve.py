@@ -598,6 +598,8 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
     dist, nu, lam = _process(k, price_limit.scaled(cal, scale), drift != "fitted", mp, mi,
                              b.rg, fld)
     thin_trading.fill(k, cal, mp, f"{fld}.calibration", b.notes, m.id)
+    mp[k, L.OMEGA_B] = mp[k, L.OMEGA]  # the fitted intercept a path's volatility level scales
+    mp[k, L.VLS] = scn.simulation.vol_level_sd
     mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
     guard = _guard(m, cal)  # H11c: the calibration's own guard unless the scenario sets one
     mp[k, L.MAXR] = guard if guard is not None else math.inf
@@ -636,6 +638,12 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
                   {n: tt[n] for n in ("p01", "p11", "zero_share", "kappa") if n in tt},
                   _cal_src(cal, "thin_trading"))
     b.src.given(f"{key}.process.drift", scn.simulation, "price_drift", "simulation")
+    b.src.given(f"{key}.process.vol_level_sd", scn.simulation, "vol_level_sd", "simulation")
+    if scn.simulation.vol_level_sd > 0.0 and k == 0:
+        b.notes.append(
+            f"volatility-level uncertainty: each path draws each market's log-volatility level "
+            f"from N(0, {scn.simulation.vol_level_sd:g}^2) (simulation.vol_level_sd; "
+            "docs/VALIDATION.md)")
     if (cal.get("guard") or {}).get("max_daily_return") is not None and (
             "max_daily_return" not in m.model_fields_set):
         b.src.set(f"{key}.process.max_daily_return", guard, _cal_src(cal, "guard"))

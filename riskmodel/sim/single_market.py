@@ -44,6 +44,7 @@ def single_market_scenario(
     *,
     price_drift: str = "martingale",
     max_daily_return: GuardArg = FROM_CALIBRATION,
+    vol_level_sd: float = 0.0,
 ) -> Scenario:
     """A one-market autarky scenario simulating ``calibration`` (Contract-2 dict) for
     ``n_days`` trading days from its end state (``state.last_price``, last variance, regime
@@ -94,6 +95,7 @@ def single_market_scenario(
             "seed": int(seed),
             "numeraire": cur,
             "price_drift": price_drift,
+            "vol_level_sd": float(vol_level_sd),
             "variants": ["autarky"],
         },
     })
@@ -122,6 +124,7 @@ def simulate_single_market(
     *,
     price_drift: str = "martingale",
     max_daily_return: GuardArg = FROM_CALIBRATION,
+    vol_level_sd: float = 0.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """:func:`simulate_log_prices` plus the engine's facts: the share of market-days on which
     the guard acted (``clipped_share``) and its notes."""
@@ -132,7 +135,7 @@ def simulate_single_market(
 
     max_daily_return = resolve_guard(calibration, max_daily_return)
     scn = single_market_scenario(calibration, n_days, n_paths, seed, price_drift=price_drift,
-                                 max_daily_return=max_daily_return)
+                                 max_daily_return=max_daily_return, vol_level_sd=vol_level_sd)
     rs = resolve(scn)
     part = simulate_chunk(scn, 0, resolved=rs)
     prices = part.keep_price[0, :, 0, :]  # autarky variant, the one market

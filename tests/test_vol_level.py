@@ -1,0 +1,72 @@
+"""Volatility-level uncertainty (simulation.vol_level_sd; price_kernels.vol_level)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from riskmodel.sim.engine import simulate_chunk
+from riskmodel.sim.resolve import resolve
+from riskmodel.sim.single_market import single_market_scenario
+
+
+def _log_prices(cal: dict, sd: float, *, days: int = 252, paths: int = 1500) -> np.ndarray:
+    scn = single_market_scenario(cal, days, paths, 11, vol_level_sd=sd)
+    rs = resolve(scn)
+    part = simulate_chunk(scn, 0, resolved=rs)
+    return np.log(part.keep_price[0, :, 0, :]), rs
+
+
+def _iid(family: str) -> dict:
+    """A process with no volatility dynamics (alpha = beta = 0, or one MS regime pair with
+    equal variances): after the first day its variance is its level, so a path's log realised
+    volatility is the level's log scale xi plus sampling noise."""
+    state = {"last_price": 30.0, "last_variance": 4.0, "last_resid": 0.0}
+    if family == "garch":
+        params = {"mu": 0.0, "omega": 4.0, "alpha": 0.0, "beta": 0.0}
+    elif family == "egarch":
+        params = {"mu": 0.0, "omega": math.log(4.0), "alpha": 0.0, "gamma": 0.0, "beta": 0.0}
+    else:
+        params = {"mu_0": 0.0, "mu_1": 0.0, "sigma2_0": 4.0, "sigma2_1": 4.0, "p_00": 0.9,
+                  "p_01": 0.1, "p_10": 0.1, "p_11": 0.9}
+        state = {"last_price": 30.0}
+    return {"model": {"family": family, "mean": "constant", "dist": "normal",
+                      "k_regimes": 2 if family == "ms" else 1},
+            "params": params, "state": state, "currency": "EUR"}
+
+
+@pytest.mark.parametrize("family", ["garch", "egarch", "ms"])
+def test_log_realised_vol_spreads_by_the_level_sd(family):
+    """sd 0.4: each path's log realised volatility over days 2-252 has sd sqrt(0.4^2 + noise^2)
+    (noise = the sd without the level, about 0.045), and its mean level is unchanged in the
+    median (xi is centred)."""
+    cal = _iid(family)
+    base, _ = _log_prices(cal, 0.0)
+    wide, rs = _log_prices(cal, 0.4)
+    lv0 = np.log(np.diff(base, axis=1)[:, 1:].std(axis=1))
+    lv1 = np.log(np.diff(wide, axis=1)[:, 1:].std(axis=1))
+    want = math.sqrt(0.4**2 + lv0.std() ** 2)
+    assert lv1.std() == pytest.approx(want, rel=0.06)
+    assert np.median(lv1) == pytest.approx(np.median(lv0), abs=0.04)
+    assert rs.sources["markets.m.process.vol_level_sd"]["value"] == 0.4
+    assert any("volatility-level uncertainty" in n for n in rs.notes)
+
+
+def test_todays_variance_is_kept_and_off_is_bit_identical():
+    """A persistent GARCH: the first day's return has the same law with or without the level
+    (its variance is today's, not the level's); vol_level_sd 0 gives the paths of a scenario
+    without the field, bit for bit."""
+    cal = {"model": {"family": "garch", "mean": "constant", "dist": "normal", "k_regimes": 1},
+           "params": {"mu": 0.0, "omega": 0.02, "alpha": 0.05, "beta": 0.945},
+           "state": {"last_price": 30.0, "last_variance": 4.0, "last_resid": 0.0},
+           "currency": "EUR"}
+    a, _ = _log_prices(cal, 0.0, days=20, paths=4000)
+    b, _ = _log_prices(cal, 0.6, days=20, paths=4000)
+    d1a, d1b = np.diff(a, axis=1)[:, 0], np.diff(b, axis=1)[:, 0]
+    assert d1b.std() == pytest.approx(d1a.std(), rel=0.05)
+    scn = single_market_scenario(cal, 20, 50, 3)
+    c = simulate_chunk(scn, 0, resolved=resolve(scn)).keep_price
+    scn0 = single_market_scenario(cal, 20, 50, 3, vol_level_sd=0.0)
+    np.testing.assert_array_equal(c, simulate_chunk(scn0, 0, resolved=resolve(scn0)).keep_price)
