@@ -120,7 +120,11 @@ FINDINGS = """## Findings
   functions called once per year block (no array crosses a call in the day loop):
   1.08-1.27x slower (bench 602 -> 653 ns, simplified 423 -> 538 ns), against the
   reference-counting theory. (b) llvmlite's refprune `subgraph_limit` raised from 1,000 to
-  1e6 (monkeypatched, fresh cache): neither the NRT share nor the time moved.
+  1e6 (monkeypatched, fresh cache): neither the NRT share nor the time moved. (c)
+  `innovations.lookup_at` and `events.step_chain_at` written out in the year block's day
+  loops (no inlined call taking `tab` or a chain stack): 1.09-1.16x slower (bench 544 -> 596
+  ns, simplified 349 -> 403 ns, interleaved 9 rounds against 342aa69). So removing reference
+  counts is no rule of thumb here: only the change that also removed daily work was kept.
 - **Against the floor.** After the change the full kernel is 528 ns (bench, 1 y) against the
   floor's 89 ns (`engine.md`); the solver call alone (about 300 ns) is three floors. The goal
   floor/full >= 0.67 needs the clearing of a forest with quotas in tens of nanoseconds, not
