@@ -14,10 +14,15 @@ Timing: CPU time (``time.process_time``) per path-step, the minimum over ``--rou
 that interleave every kernel and scenario (each round takes the best of ``--reps`` runs), so
 load on the shared machine hits them alike. Scenarios: ``bench_engine.three_market`` (1,000
 paths x 1 year; 100 paths x 10 years) and ``bench_engine.simple_scenario`` (1,000 paths x 1
-year). Writes ``benchmarks/results/kernel_profile.{md,json}``.
+year). Writes ``benchmarks/results/kernel_profile.{md,json}`` (one table per ``--label``;
+the md ends with ``FINDINGS``, written by hand).
 
-Run: ``.venv/bin/python benchmarks/kernel_profile.py [--rounds 7] [--reps 3] [--only a,b]``.
-The first run compiles one kernel per section (about a minute each).
+``--ab REV[,REV...]`` instead compares whole kernels, interleaved the same way: kernel.py at
+git revisions (or kernel source files) against the working tree's (prints only).
+
+Run: ``.venv/bin/python benchmarks/kernel_profile.py [--rounds 7] [--reps 3] [--only a,b]
+[--label NAME]`` or ``... --ab HEAD``. The first run compiles one kernel per section (about a
+minute each).
 """
 
 from __future__ import annotations
