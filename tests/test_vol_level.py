@@ -70,3 +70,21 @@ def test_todays_variance_is_kept_and_off_is_bit_identical():
     c = simulate_chunk(scn, 0, resolved=resolve(scn)).keep_price
     scn0 = single_market_scenario(cal, 20, 50, 3, vol_level_sd=0.0)
     np.testing.assert_array_equal(c, simulate_chunk(scn0, 0, resolved=resolve(scn0)).keep_price)
+
+
+def test_the_level_is_drawn_afresh_each_compliance_year():
+    """Three compliance years of 150 days of an i.i.d. process: each year's log realised
+    volatility spreads by the level sd, and consecutive years' levels are uncorrelated."""
+    from riskmodel.sim.scenario import scenario_from_dict
+
+    scn = single_market_scenario(_iid("garch"), 150, 1500, 5, vol_level_sd=0.4)
+    d = scn.model_dump()
+    d["horizon"]["years"] = 3
+    scn = scenario_from_dict(d)
+    lp = np.log(simulate_chunk(scn, 0, resolved=resolve(scn)).keep_price[0, :, 0, :])
+    r = np.diff(lp, axis=1)
+    lv = np.stack([np.log(r[:, y * 150 + 1:(y + 1) * 150 - 1].std(axis=1)) for y in range(3)])
+    for y in range(3):
+        assert lv[y].std() == pytest.approx(math.sqrt(0.4**2 + 0.06**2), rel=0.08)
+    assert abs(np.corrcoef(lv[0], lv[1])[0, 1]) < 0.1
+    assert abs(np.corrcoef(lv[1], lv[2])[0, 1]) < 0.1

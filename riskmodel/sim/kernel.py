@@ -371,8 +371,6 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
         for i in range(N):
             fam = mi[i, L.FAM]
             u0 = uniform(s_main) if (fam == L.F_MS or fam == L.F_MSGARCH) else 0.0
-            if mp[i, L.VLS] > 0.0:  # this path's level of the market's volatility
-                vol_level(i, mp, mi, rom, rom_b, mp[i, L.VLS] * normal(s_main, zt))
             init_state(i, mp, mi, rh0, rp0cum, u0, h, prev, reg)
             logp[i] = mp[i, L.LOGP0]
             for v in range(3):
@@ -421,6 +419,9 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                 # innovations, output, event chains, the fitted price recursions and the
                 # observed BAU emissions of every day of the block (a year, or what is left)
                 nd = min(dpy, T - t)
+                for i in range(N):
+                    if mp[i, L.VLS] > 0.0:  # this year's level of the market's volatility
+                        vol_level(i, mp, mi, rom, rom_b, mp[i, L.VLS] * normal(s_main, zt))
                 fill_normal(s_main, zt, gzb[:nd * nz], pend)
                 if copula_t:
                     fill_gamma(s_main, zt, 0.5 * cnu, wgb[:nd])

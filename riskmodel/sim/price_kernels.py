@@ -271,11 +271,12 @@ def ar_coefficient(i, mp, mi) -> float:
 
 @njit(cache=True)
 def vol_level(i, mp, mi, rom, rom_b, xi) -> None:
-    """Market i's variance level for one path under volatility-level uncertainty
-    (``simulation.vol_level_sd``): the level each fitted variance reverts to is multiplied by
-    ``exp(2 xi)`` (GARCH / GJR omega, EGARCH log omega + 2 (1 - beta) xi, regime variances or
-    MS-GARCH omegas); the path's starting conditional variance is untouched, so the scale acts
-    as the variance forgets today's level. ``rom_b`` holds the fitted regime values."""
+    """Market i's variance level for one path and compliance year under volatility-level
+    uncertainty (``simulation.vol_level_sd``; drawn afresh each year): the level each fitted
+    variance reverts to is multiplied by ``exp(2 xi)`` (GARCH / GJR omega, EGARCH log omega +
+    2 (1 - beta) xi, regime variances or MS-GARCH omegas); the conditional variance the year
+    starts from is untouched, so the scale acts as the variance forgets it. ``rom_b`` holds
+    the fitted regime values."""
     fam = mi[i, L.FAM]
     if fam == L.F_MS or fam == L.F_MSGARCH:
         m = math.exp(2.0 * xi)

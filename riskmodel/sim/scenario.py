@@ -440,9 +440,9 @@ class SimulationSpec(_Model):
     #: calibration's mean and AR(1) terms.
     price_drift: Literal["martingale", "zero", "fitted"] = "martingale"
     #: Volatility-level uncertainty (docs/VALIDATION.md, riskmodel.fit.vol_spread): the sd of a
-    #: per-path, per-market log-volatility scale xi ~ N(0, sd^2) on the level each fitted
-    #: variance reverts to (GARCH omega x e^(2 xi), EGARCH log omega + 2 (1 - beta) xi, regime
-    #: variances x e^(2 xi)); today's conditional variance is kept. 0 (default) = off.
+    #: log-volatility scale xi ~ N(0, sd^2), drawn per path, market and compliance year, on the
+    #: level each fitted variance reverts to (GARCH omega x e^(2 xi), EGARCH log omega +
+    #: 2 (1 - beta) xi, regime variances x e^(2 xi)); the current conditional variance is kept.
     vol_level_sd: Annotated[float, Field(ge=0, le=2)] = 0.0
     variants: list[Literal["autarky", "linked", "linked_events"]] = Field(
         default_factory=lambda: ["autarky", "linked", "linked_events"]
