@@ -76,7 +76,7 @@ def benchmarks() -> str:
     out = []
     for name in ("engine", "memory", "linking", "linking_topologies", "msgarch", "batch",
                  "report", "validation", "banking_oracle", "banking_links",
-                 "kernel_structures"):
+                 "kernel_structures", "kernel_profile"):
         p = ROOT / "benchmarks/results" / f"{name}.md"
         if p.is_file():
             body = p.read_text().strip()
