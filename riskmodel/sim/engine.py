@@ -87,14 +87,18 @@ def pools_only(rs: Resolved) -> bool:
             and bool((rs.s_conv == 1.0).all()))
 
 
-def features(rs: Resolved) -> tuple[bool, bool, bool, bool]:
+def features(rs: Resolved, annual: bool = True) -> tuple[bool, ...]:
     """Which of the kernel's optional features (``kernel.FEATURES``: regulatory events, K-ETS
-    discretion, the MSR, the t copula) the scenario uses; a pool kernel compiles only those."""
-    return (bool(rs.has_events), bool(rs.mi[:, L.KETS_ON].any()),
-            bool(rs.mi[:, L.MSR_ON].any()), bool(rs.copula_t))
+    discretion, the EU MSR with or without banking, the t copula, the annual arrays) a chunk
+    of the scenario uses (``annual``: ``simulation.keep_annual``); a pool kernel compiles only
+    those."""
+    msr = bool(rs.mi[:, L.MSR_ON].any()) or bool(
+        rs.bk.shape[0] > 0 and (rs.bk[:, L.BK_MSR] > 0.0).any())
+    return (bool(rs.has_events), bool(rs.mi[:, L.KETS_ON].any()), msr, bool(rs.copula_t),
+            bool(annual))
 
 
-def kernels_for(rs: Resolved) -> tuple[Any, ...]:
+def kernels_for(rs: Resolved, annual: bool = True) -> tuple[Any, ...]:
     """The kernels a chunk tries in turn, so that a first run compiles only what its scenario
     needs; a kernel that refuses a step leaves the chunk to the next one (the chunk is rerun
     on fresh arrays) and is skipped for the scenario's later chunks in this process.
@@ -112,7 +116,7 @@ def kernels_for(rs: Resolved) -> tuple[Any, ...]:
     if needs_general(rs) or not plain_links(rs):
         tiers: tuple[Any, ...] = (run_paths,)
     elif pools_only(rs):
-        tiers = (pool_kernel(*features(rs)), run_paths_lean, run_paths)
+        tiers = (pool_kernel(*features(rs, annual)), run_paths_lean, run_paths)
     else:
         tiers = (run_paths_lean, run_paths)
     return tuple(k for k in tiers if k is run_paths or not refused(rs, k))
@@ -150,7 +154,7 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
     from riskmodel.linking import workspace
 
     chunk = Chunk(exp_n, exp_first, Y, dpy, nv)
-    for kernel in kernels_for(rs):
+    for kernel in kernels_for(rs, ann_on):
         # fresh streams and accumulators for each try: a refused lean run leaves them used
         inputs = kernel_inputs(rs, *chunk_streams(sim.seed, chunk_index))
         acc = accumulators(rs, exp_n, nkeep, sim.keep_paths, ann_on)

@@ -96,15 +96,16 @@ solve_step_lean = njit(cache=True, error_model="numpy")(
     respecialise(_solve_step.py_func, "solve_step_lean", _solve_general=_no_general))
 
 #: Features a specialised kernel compiles out (``pool_kernel``) where its scenario has none:
-#: regulatory events (the third variant), K-ETS discretion, the MSR without banking, the t
-#: copula. Each guards its sections as ``if _FEATURE and ...``; numba prunes a branch on a
-#: global that is False before typing it, so the code is neither typed nor lowered.
-#: ``run_paths`` and ``run_paths_lean`` keep them all.
+#: regulatory events (the third variant), K-ETS discretion, the EU MSR (on the bank or not),
+#: the t copula, the annual per-path arrays (``--keep-annual``). Each guards its sections as
+#: ``if _FEATURE and ...``; numba prunes a branch on a global that is False before typing it,
+#: so the code is neither typed nor lowered. ``run_paths`` and ``run_paths_lean`` keep all.
 _EVENTS = True
 _KETS = True
 _MSR = True
 _COPULA_T = True
-FEATURES = ("events", "kets", "msr", "copula_t")
+_ANNUAL = True
+FEATURES = ("events", "kets", "msr", "copula_t", "annual")
 
 _TINY = 1e-12
 #: Log prices at or below this are a zero price (no scarcity): no log return is taken across them.
@@ -338,7 +339,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
     mlen = max(1, dpy // 12)
     # per-block draw buffers (one block = up to one year of days)
     msx = np.full(N, -1, dtype=np.int64)  # slot of market i among the regime-switching ones
-    nms = 0
+    nms = np.int64(0)  # not a literal: a literal 0 would type (and compile) shock_block twice
     for i in range(N):
         if mi[i, L.FAM] == L.F_MS or mi[i, L.FAM] == L.F_MSGARCH or mp[i, L.TT_ON] > 0.0:
             msx[i] = nms
@@ -404,7 +405,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                     bst[v, i, 4] = 0.0
                     dlk[v, i] = 0.0
                     bobs[i] = b0
-                    if bk[i, L.BK_MSR] > 0.0:
+                    if _MSR and bk[i, L.BK_MSR] > 0.0:
                         adj[v, i], bst[v, i, 1] = BK.msr_adjustment(
                             int(bk[i, L.BK_YEAR0]), b0, bk[i, L.BK_TNAC_BEFORE], bst[v, i, 1],
                             bk[i, L.BK_AUC0])
@@ -768,7 +769,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                             bst[v, i, 0], short = BK.bank_step(
                                 prev_b, Sv[v, i], yv[v, i, L.ST_FLOW], rv[v, i], E - unc,
                                 BK.year_end_bound(bk, i, y, Y))
-                            if bk[i, L.BK_MSR] > 0.0:
+                            if _MSR and bk[i, L.BK_MSR] > 0.0:
                                 # the MSR reads the bank as its TNAC: next year's supply change
                                 adj[v, i], bst[v, i, 1] = BK.msr_adjustment(
                                     int(bk[i, L.BK_YEAR0]) + y + 1, bst[v, i, 0], prev_b,
@@ -799,7 +800,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         for k in range(_NA):
                             acc[v, i, k] = 0.0
                         hp[v, i, y, _bin(math.log(max(pv, _TINY)), plo[i], pstep[i], NB)] += 1
-                        if ann_on:
+                        if _ANNUAL and ann_on:
                             ann[0, v, p, i, y] = pv
                             ann[1, v, p, i, y] = U[i]
                             ann[2, v, p, i, y] = Sv[v, i]
@@ -904,7 +905,7 @@ def _refuse_step(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork) -> int
 
 
 @functools.cache
-def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool) -> Any:
+def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: bool) -> Any:
     """``run_paths`` without any link solver and without the features (``FEATURES``) its
     scenario lacks: the engine's first choice where every linked step is a plain pool without
     a collar (``engine.pools_only``). Where ``plain_pools`` declines a step (a pooled price at
@@ -912,8 +913,8 @@ def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool) -> Any:
     ``run_paths_lean``. One numba cache entry per feature set (``run_paths_pool_<flags>``),
     compiled on first use: about half the CPU time of ``run_paths_lean`` on ``china_korea``
     (no solver to compile, and no events, K-ETS or MSR code; docs/ENGINE.md "First run")."""
-    flags = (events, kets, msr, copula_t)
+    flags = (events, kets, msr, copula_t, annual)
     name = "run_paths_pool_" + "".join("1" if f else "0" for f in flags)
     return njit(cache=True, error_model="numpy")(respecialise(
         run_paths.py_func, name, solve_step=_refuse_step, _EVENTS=bool(events),
-        _KETS=bool(kets), _MSR=bool(msr), _COPULA_T=bool(copula_t)))
+        _KETS=bool(kets), _MSR=bool(msr), _COPULA_T=bool(copula_t), _ANNUAL=bool(annual)))
