@@ -120,6 +120,12 @@ def test_features_follow_the_scenario():
     assert pool_kernel(False, True, False, False, False).__name__ == "run_paths_pool_01000"
     assert pool_kernel(False, True, False, False, False) is pool_kernel(
         False, True, False, False, False)  # one dispatcher per feature set
+    # the engine compiles two pool kernels at most: bare, or with every feature
+    full = pool_kernel(*(True,) * len(FEATURES))
+    assert engine.kernels_for(ks)[0] is full
+    assert engine.kernels_for(eu)[0] is full
+    assert engine.kernels_for(ck)[0] is full  # annual arrays kept
+    assert engine.kernels_for(ck, annual=False)[0].__name__ == "run_paths_pool_00000"
 
 
 @pytest.mark.parametrize("name", ["eu_china_quota", "regulatory_events", "china_korea_one_way"])

@@ -90,8 +90,8 @@ def pools_only(rs: Resolved) -> bool:
 def features(rs: Resolved, annual: bool = True) -> tuple[bool, ...]:
     """Which of the kernel's optional features (``kernel.FEATURES``: regulatory events, K-ETS
     discretion, the EU MSR with or without banking, the t copula, the annual arrays) a chunk
-    of the scenario uses (``annual``: ``simulation.keep_annual``); a pool kernel compiles only
-    those."""
+    of the scenario uses (``annual``: ``simulation.keep_annual``); where it uses none, the
+    engine's pool kernel compiles none."""
     msr = bool(rs.mi[:, L.MSR_ON].any()) or bool(
         rs.bk.shape[0] > 0 and (rs.bk[:, L.BK_MSR] > 0.0).any())
     return (bool(rs.has_events), bool(rs.mi[:, L.KETS_ON].any()), msr, bool(rs.copula_t),
@@ -103,9 +103,9 @@ def kernels_for(rs: Resolved, annual: bool = True) -> tuple[Any, ...]:
     needs; a kernel that refuses a step leaves the chunk to the next one (the chunk is rerun
     on fresh arrays) and is skipped for the scenario's later chunks in this process.
 
-    - ``kernel.pool_kernel`` (no link solver compiled at all, nor the features the scenario
-      lacks) where ``pools_only``: the closed form answered every linked step of every
-      shipped scenario it is chosen for;
+    - ``kernel.pool_kernel`` (no link solver compiled at all; bare, without the optional
+      features, where the scenario has none of them) where ``pools_only``: the closed form
+      answered every linked step of every shipped scenario it is chosen for;
     - ``run_paths_lean`` (the fast path without the general solver: about half the general
       kernel's compile time) where every link is plain and no ``needs_general`` feature;
     - ``run_paths`` otherwise, and last: with quota links the fast path may refuse steps
@@ -116,7 +116,11 @@ def kernels_for(rs: Resolved, annual: bool = True) -> tuple[Any, ...]:
     if needs_general(rs) or not plain_links(rs):
         tiers: tuple[Any, ...] = (run_paths,)
     elif pools_only(rs):
-        tiers = (pool_kernel(*features(rs, annual)), run_paths_lean, run_paths)
+        # two pool kernels only, bare or with every feature: a scenario with any feature takes
+        # the full one, so that running every shipped scenario (or the test suite) compiles at
+        # most two (one per feature set compiled eight in the test suite, about 16 s each)
+        flags = features(rs, annual)
+        tiers = (pool_kernel(*(any(flags),) * len(flags)), run_paths_lean, run_paths)
     else:
         tiers = (run_paths_lean, run_paths)
     return tuple(k for k in tiers if k is run_paths or not refused(rs, k))

@@ -906,13 +906,15 @@ def _refuse_step(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork) -> int
 
 @functools.cache
 def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: bool) -> Any:
-    """``run_paths`` without any link solver and without the features (``FEATURES``) its
-    scenario lacks: the engine's first choice where every linked step is a plain pool without
-    a collar (``engine.pools_only``). Where ``plain_pools`` declines a step (a pooled price at
-    zero) it returns ``(STATUS_NEEDS_GENERAL, n_clipped)`` and the engine reruns the chunk with
-    ``run_paths_lean``. One numba cache entry per feature set (``run_paths_pool_<flags>``),
-    compiled on first use: about half the CPU time of ``run_paths_lean`` on ``china_korea``
-    (no solver to compile, and no events, K-ETS or MSR code; docs/ENGINE.md "First run")."""
+    """``run_paths`` without any link solver and without the features (``FEATURES``) whose
+    flag is False: the engine's first choice where every linked step is a plain pool without a
+    collar (``engine.pools_only``), bare (all False) where the scenario uses none of them, else
+    with all (two kernels at most to compile). Where ``plain_pools`` declines a step (a pooled
+    price at zero) it returns ``(STATUS_NEEDS_GENERAL, n_clipped)`` and the engine reruns the
+    chunk with ``run_paths_lean``. One numba cache entry per feature set
+    (``run_paths_pool_<flags>``), compiled on first use: about half the CPU time of
+    ``run_paths_lean`` on ``china_korea`` (no solver to compile, and no events, K-ETS, MSR,
+    t-copula or annual-array code; docs/ENGINE.md "First run")."""
     flags = (events, kets, msr, copula_t, annual)
     name = "run_paths_pool_" + "".join("1" if f else "0" for f in flags)
     return njit(cache=True, error_model="numpy")(respecialise(
