@@ -287,10 +287,13 @@ def render(res: dict) -> list[str]:
         "reference (`benchmarks/numpy_reference.py`) is what a user would write: paths as "
         "arrays, a loop over days.",
         "",
-        "The first run compiles only the kernel the scenario needs: `run_paths_lean`, without "
-        "the general link solver, when every link is plain, no market has eta != 1 and no link "
-        "a fee (a chunk where a step needs the general solver is rerun with `run_paths`); "
-        "`run_paths` otherwise (docs/ENGINE.md).",
+        "The first run compiles only the kernel the scenario needs: a pool kernel "
+        "(`kernel.pool_kernel`: no link solver, and no code for the events, K-ETS, MSR, t "
+        "copula or annual arrays the scenario lacks) when every link is plain and no market "
+        "has a collar, as in `china_korea`; `run_paths_lean`, without the general link solver, "
+        "when every link is plain, no market has eta != 1 and no link a fee; `run_paths` "
+        "otherwise. A chunk where a step needs more is rerun on the next kernel "
+        "(docs/ENGINE.md, \"First run\").",
         "",
     ]
 

@@ -77,7 +77,7 @@ def outputs(sc: Scenario, general: bool) -> dict[str, np.ndarray]:
     rs = resolve(sc)
     saved = engine.kernels_for
     if general:
-        engine.kernels_for = lambda rs: (run_paths,)
+        engine.kernels_for = lambda rs, annual=True: (run_paths,)
     try:
         out: dict[str, np.ndarray] = {}
         for c in range(engine.n_chunks(sc)):

@@ -1,8 +1,9 @@
-"""The fast-path-only kernel (``kernel.run_paths_lean``: no general link solver compiled, a
-short first run) gives the general kernel's results bit for bit: on shipped plain-link
-scenarios the fast path answers every step; where a step needs the general solver the lean
-kernel refuses and the engine reruns the chunk with ``run_paths``; other scenarios go to
-``run_paths`` directly."""
+"""The kernels that compile less than ``run_paths`` (a short first run) give its results bit for
+bit: the pool kernel (``kernel.pool_kernel``: no link solver, no code for the features the
+scenario lacks) on collar-free plain pools, the fast-path-only kernel (``run_paths_lean``: no
+general link solver) on other plain-link scenarios. On shipped scenarios each answers every
+step; where a step needs more, the kernel refuses and the engine reruns the chunk with the next
+one; other scenarios go to ``run_paths`` directly."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from riskmodel.batch.scenario_file import load_scenario_file
 from riskmodel.linking import workspace
 from riskmodel.sim import engine
 from riskmodel.sim import layout as L
-from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_lean
+from riskmodel.sim.kernel import (
+    FEATURES,
+    STATUS_NEEDS_GENERAL,
+    pool_kernel,
+    run_paths,
+    run_paths_lean,
+)
 from riskmodel.sim.kernel_args import Workspace
 from riskmodel.sim.resolve import resolve
 from riskmodel.sim.scenario import scenario_from_dict
@@ -26,8 +33,8 @@ ARRAYS = ("s1", "s2", "s12", "hp", "he", "keep_price", "keep_bau")
 ARRAYS_ACC = ("s1", "s2", "s12", "price_hist", "emis_hist", "keep_price", "keep_bau", "annual")
 
 
-def _scenario(name: str, paths: int = 40, days: int = 20):
-    d = load_scenario_file(SCENARIOS / f"{name}.yaml", paths=paths).scenarios[0].model_dump(
+def _scenario(name: str, paths: int = 40, days: int = 20, point: int = 0):
+    d = load_scenario_file(SCENARIOS / f"{name}.yaml", paths=paths).scenarios[point].model_dump(
         exclude_unset=True)
     d["horizon"]["days_per_year"] = days
     d["simulation"]["paths_per_chunk"] = paths
@@ -43,10 +50,13 @@ def _chunk(sc, rs, kernels, monkeypatch):
         def call(*a):
             ran.append(k.__name__)
             return k(*a)
+        call.__name__ = k.__name__  # the engine remembers refusals by kernel name
         return call
 
     for name in ("run_paths", "run_paths_lean"):
         monkeypatch.setattr(engine, name, track(kernels.get(name, kernels["run_paths"])))
+    pool = track(kernels.get("pool", kernels.get("run_paths_lean", kernels["run_paths"])))
+    monkeypatch.setattr(engine, "pool_kernel", lambda *flags: pool)
     monkeypatch.setattr(engine, "announce_compile", lambda k: False)
     engine._REFUSED.clear()
     return engine.simulate_chunk(sc, 0, resolved=rs), ran
@@ -59,18 +69,63 @@ def _assert_same(a, b) -> None:
 
 
 @pytest.mark.parametrize("name", ["china_korea", "china_korea_japan"])
-def test_lean_kernel_is_bit_identical_to_the_general_kernel(name, monkeypatch):
+def test_pool_kernel_is_bit_identical_to_the_general_kernel(name, monkeypatch):
+    """Collar-free plain pools (the README's scenario): no solver and no events, K-ETS, MSR,
+    t-copula or annual-array code compiled; the closed form answers every step."""
     sc = _scenario(name)
     rs = resolve(sc)
+    assert engine.pools_only(rs)
+    assert engine.features(rs, annual=False) == (False,) * len(FEATURES)
+    pool = pool_kernel(*engine.features(rs, annual=False))
+    assert pool.__name__ == "run_paths_pool_00000"
+    assert engine.kernels_for(rs, annual=False) == (pool, run_paths_lean, run_paths)
+    fast, ran = _chunk(sc, rs, {"run_paths": run_paths, "pool": pool}, monkeypatch)
+    assert ran == ["run_paths_pool_00000"]  # plain_pools answered every linked step
+    assert (fast.s1[0, 1, :-1, -1, L.ST_PRICE] > 0.0).all()  # [chunk, variant, market, year]
+    general, ran = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
+    assert ran == ["run_paths"]
+    _assert_same(fast, general)
+
+
+def test_lean_kernel_is_bit_identical_to_the_general_kernel(monkeypatch):
+    """Plain links with a collar (California-Quebec's second sweep point): the fast path
+    without the general solver answers every step."""
+    sc = _scenario("california_quebec", point=1)
+    rs = resolve(sc)
+    assert not engine.pools_only(rs)
     assert engine.kernels_for(rs) == (run_paths_lean, run_paths)
     lean, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": run_paths_lean},
                        monkeypatch)
     assert ran == ["run_paths_lean"]  # the fast path answered every step
-    assert (lean.s1[0, 1, :-1, -1, L.ST_PRICE] > 0.0).all()  # [chunk, variant, market, year]
-    # the general kernel only: the engine's path before the lean kernel existed
+    assert (lean.s1[0, 1, :-1, -1, L.ST_PRICE] > 0.0).all()
     general, ran = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
     assert ran == ["run_paths"]
     _assert_same(lean, general)
+
+
+def test_features_follow_the_scenario():
+    """Each shipped scenario's features switch on exactly what it uses (a pool kernel without
+    a feature the scenario has would silently skip it)."""
+    ck = resolve(_scenario("china_korea", paths=4, days=5))
+    ks = resolve(_scenario("korea_stabilisation", paths=4, days=5))
+    eu = resolve(_scenario("eu_china", paths=4, days=5))
+    ev = resolve(_scenario("regulatory_events", paths=4, days=5))
+    assert engine.features(ck) == (False, False, False, False, True)  # annual by default
+    assert engine.features(ck, annual=False)[4] is False
+    assert engine.features(ks)[:4] == (False, True, False, False)  # K-ETS discretion
+    assert ks.mi[:, L.KETS_ON].any()
+    assert engine.features(eu)[:4] == (False, False, True, False)  # the EU MSR on the bank
+    assert (eu.bk[:, L.BK_MSR] > 0.0).any()
+    assert engine.features(ev)[0] is True and ev.has_events
+    assert pool_kernel(False, True, False, False, False).__name__ == "run_paths_pool_01000"
+    assert pool_kernel(False, True, False, False, False) is pool_kernel(
+        False, True, False, False, False)  # one dispatcher per feature set
+    # the engine compiles two pool kernels at most: bare, or with every feature
+    full = pool_kernel(*(True,) * len(FEATURES))
+    assert engine.kernels_for(ks)[0] is full
+    assert engine.kernels_for(eu)[0] is full
+    assert engine.kernels_for(ck)[0] is full  # annual arrays kept
+    assert engine.kernels_for(ck, annual=False)[0].__name__ == "run_paths_pool_00000"
 
 
 @pytest.mark.parametrize("name", ["eu_china_quota", "regulatory_events", "china_korea_one_way"])
@@ -86,7 +141,7 @@ def test_a_refused_chunk_is_rerun_with_the_general_kernel(monkeypatch):
     """A fast kernel that refuses (the stand-in refuses every chunk) leaves used streams and
     half-filled arrays behind; the rerun starts afresh and equals the general kernel's chunk,
     and later chunks of the same scenario skip the fast kernel."""
-    sc = _scenario("china_korea")
+    sc = _scenario("california_quebec", point=1)
     rs = resolve(sc)
 
     def refuse(*a):
@@ -96,7 +151,7 @@ def test_a_refused_chunk_is_rerun_with_the_general_kernel(monkeypatch):
     refuse.__name__ = "refuse"
     rerun, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": refuse}, monkeypatch)
     assert ran == ["refuse", "run_paths"]
-    assert engine._REFUSED.get(id(rs)) is rs
+    assert engine.refused(rs, refuse)
     again = engine.simulate_chunk(sc, 0, resolved=rs)  # remembered: general kernel only
     assert ran == ["refuse", "run_paths", "run_paths"]
     general, _ = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
@@ -133,3 +188,26 @@ def test_lean_kernel_refuses_a_step_only_the_general_solver_answers(monkeypatch)
              Workspace(*workspace(rs.n, len(rs.ends)))]
     n_bad, _ = run_paths_lean(*fresh)
     assert n_bad == STATUS_NEEDS_GENERAL
+
+
+def test_a_refused_pool_chunk_is_rerun_with_the_lean_kernel(monkeypatch):
+    """A pool kernel that refuses (as it does where a pooled price falls to zero) hands the
+    chunk to the lean kernel, which answers it as the general kernel does; later chunks skip
+    the pool kernel."""
+    sc = _scenario("china_korea")
+    rs = resolve(sc)
+    pool = pool_kernel(*engine.features(rs, annual=False))
+
+    def refuse(*a):
+        pool(*a)
+        return STATUS_NEEDS_GENERAL, 0
+
+    refuse.__name__ = pool.__name__
+    rerun, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": run_paths_lean,
+                                 "pool": refuse}, monkeypatch)
+    assert ran == ["run_paths_pool_00000", "run_paths_lean"]
+    assert engine.refused(rs, pool)
+    assert [k.__name__ for k in engine.kernels_for(rs, annual=False)] == [
+        "run_paths_lean", "run_paths"]
+    general, _ = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
+    _assert_same(rerun, general)

@@ -20,7 +20,7 @@ import pandas as pd
 from riskmodel.errors import InputError
 from riskmodel.sim import layout as L
 from riskmodel.sim.compile_notice import announce_compile
-from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, run_paths, run_paths_lean
+from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, pool_kernel, run_paths, run_paths_lean
 from riskmodel.sim.kernel_args import ANNUAL_NAMES, Chunk, Workspace, accumulators, kernel_inputs
 from riskmodel.sim.resolve import Resolved, resolve
 from riskmodel.sim.rng import state_from_seed
@@ -52,9 +52,15 @@ def needs_general(rs: Resolved) -> bool:
     return bool((rs.lpar[:, [L_FEE_AB, L_FEE_BA, L_FEE_AB_R, L_FEE_BA_R]] != 0.0).any())
 
 
-#: Resolved scenarios (by id) where the lean kernel refused a step in this process: their later
-#: chunks go straight to the general kernel.
-_REFUSED: weakref.WeakValueDictionary[int, Resolved] = weakref.WeakValueDictionary()
+#: Per kernel name, the resolved scenarios (by id) where that kernel refused a step in this
+#: process: their later chunks skip it.
+_REFUSED: dict[str, weakref.WeakValueDictionary[int, Resolved]] = {}
+
+
+def refused(rs: Resolved, kernel: Any) -> bool:
+    """Whether ``kernel`` refused a step of ``rs`` in this process."""
+    seen = _REFUSED.get(kernel.__name__)
+    return seen is not None and seen.get(id(rs)) is rs
 
 
 def plain_links(rs: Resolved) -> bool:
@@ -67,18 +73,57 @@ def plain_links(rs: Resolved) -> bool:
     return bool((caps >= 1e300).all()) and bool((shares < 0.0).all())
 
 
-def kernels_for(rs: Resolved) -> tuple[Any, ...]:
+def pools_only(rs: Resolved) -> bool:
+    """True when the closed form of plain pools (``kernel.plain_pools``) can answer every
+    linked step: plain links (and no ``needs_general`` feature), no collar (zero floor, also
+    under an intervention; no ceiling) and one permit unit everywhere. It still declines a
+    step whose pooled price would fall to zero; the kernel without a solver then refuses."""
+    if needs_general(rs) or not plain_links(rs):
+        return False
+    floor = rs.mp[:, L.FLOOR].copy()
+    if rs.has_events:
+        floor = np.maximum(floor, rs.mp[:, L.INT_FLOOR])
+    return (bool((floor == 0.0).all()) and bool(np.isinf(rs.mp[:, L.CEIL]).all())
+            and bool((rs.s_conv == 1.0).all()))
+
+
+def features(rs: Resolved, annual: bool = True) -> tuple[bool, ...]:
+    """Which of the kernel's optional features (``kernel.FEATURES``: regulatory events, K-ETS
+    discretion, the EU MSR with or without banking, the t copula, the annual arrays) a chunk
+    of the scenario uses (``annual``: ``simulation.keep_annual``); where it uses none, the
+    engine's pool kernel compiles none."""
+    msr = bool(rs.mi[:, L.MSR_ON].any()) or bool(
+        rs.bk.shape[0] > 0 and (rs.bk[:, L.BK_MSR] > 0.0).any())
+    return (bool(rs.has_events), bool(rs.mi[:, L.KETS_ON].any()), msr, bool(rs.copula_t),
+            bool(annual))
+
+
+def kernels_for(rs: Resolved, annual: bool = True) -> tuple[Any, ...]:
     """The kernels a chunk tries in turn, so that a first run compiles only what its scenario
-    needs. Every link plain and no general-only feature (``needs_general``): ``run_paths_lean``
-    (no general solver compiled: about half the compile time), then ``run_paths`` if a step
-    turns out to need the general solver (that chunk is rerun; the scenario's later chunks go
-    to ``run_paths`` directly). Otherwise ``run_paths`` alone: with quota links the fast path
-    may refuse steps (binding quotas of restricted links in ``regulatory_events``), and a
-    refused chunk would compile both kernels. Results are ``run_paths``'s, bit for bit, in
-    every case (same source, same arithmetic)."""
-    if _REFUSED.get(id(rs)) is rs or needs_general(rs) or not plain_links(rs):
-        return (run_paths,)
-    return (run_paths_lean, run_paths)
+    needs; a kernel that refuses a step leaves the chunk to the next one (the chunk is rerun
+    on fresh arrays) and is skipped for the scenario's later chunks in this process.
+
+    - ``kernel.pool_kernel`` (no link solver compiled at all; bare, without the optional
+      features, where the scenario has none of them) where ``pools_only``: the closed form
+      answered every linked step of every shipped scenario it is chosen for;
+    - ``run_paths_lean`` (the fast path without the general solver: about half the general
+      kernel's compile time) where every link is plain and no ``needs_general`` feature;
+    - ``run_paths`` otherwise, and last: with quota links the fast path may refuse steps
+      (binding quotas of restricted links in ``regulatory_events``), and a refused chunk
+      would compile two kernels.
+
+    Results are ``run_paths``'s, bit for bit, in every case (same source, same arithmetic)."""
+    if needs_general(rs) or not plain_links(rs):
+        tiers: tuple[Any, ...] = (run_paths,)
+    elif pools_only(rs):
+        # two pool kernels only, bare or with every feature: a scenario with any feature takes
+        # the full one, so that running every shipped scenario (or the test suite) compiles at
+        # most two (one per feature set compiled eight in the test suite, about 16 s each)
+        flags = features(rs, annual)
+        tiers = (pool_kernel(*(any(flags),) * len(flags)), run_paths_lean, run_paths)
+    else:
+        tiers = (run_paths_lean, run_paths)
+    return tuple(k for k in tiers if k is run_paths or not refused(rs, k))
 
 
 def chunk_streams(seed: int, chunk_index: int) -> tuple[np.ndarray, ...]:
@@ -113,7 +158,7 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
     from riskmodel.linking import workspace
 
     chunk = Chunk(exp_n, exp_first, Y, dpy, nv)
-    for kernel in kernels_for(rs):
+    for kernel in kernels_for(rs, ann_on):
         # fresh streams and accumulators for each try: a refused lean run leaves them used
         inputs = kernel_inputs(rs, *chunk_streams(sim.seed, chunk_index))
         acc = accumulators(rs, exp_n, nkeep, sim.keep_paths, ann_on)
@@ -122,7 +167,7 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
         n_bad, n_clip = kernel(chunk, *inputs, acc, work)
         if n_bad != STATUS_NEEDS_GENERAL:
             break
-        _REFUSED[id(rs)] = rs
+        _REFUSED.setdefault(kernel.__name__, weakref.WeakValueDictionary())[id(rs)] = rs
     s1, s2, s12, hp, he = acc.s1, acc.s2, acc.s12, acc.price_hist, acc.emis_hist
     keep_price, keep_bau, ann = acc.keep_price, acc.keep_bau, acc.annual
     if nv == 2:  # no events: linked_events is linked (same draws, nothing happens)

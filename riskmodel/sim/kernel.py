@@ -12,6 +12,7 @@ from their own streams.
 
 from __future__ import annotations
 
+import functools
 import math
 import types
 from collections.abc import Callable
@@ -93,6 +94,18 @@ def _no_general(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, contrac
 #: ``eu_china_quota`` (quota link), so the engine uses it where every link is plain.
 solve_step_lean = njit(cache=True, error_model="numpy")(
     respecialise(_solve_step.py_func, "solve_step_lean", _solve_general=_no_general))
+
+#: Features a specialised kernel compiles out (``pool_kernel``) where its scenario has none:
+#: regulatory events (the third variant), K-ETS discretion, the EU MSR (on the bank or not),
+#: the t copula, the annual per-path arrays (``--keep-annual``). Each guards its sections as
+#: ``if _FEATURE and ...``; numba prunes a branch on a global that is False before typing it,
+#: so the code is neither typed nor lowered. ``run_paths`` and ``run_paths_lean`` keep all.
+_EVENTS = True
+_KETS = True
+_MSR = True
+_COPULA_T = True
+_ANNUAL = True
+FEATURES = ("events", "kets", "msr", "copula_t", "annual")
 
 _TINY = 1e-12
 #: Log prices at or below this are a zero price (no scarcity): no log return is taken across them.
@@ -328,7 +341,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
     mlen = max(1, dpy // 12)
     # per-block draw buffers (one block = up to one year of days)
     msx = np.full(N, -1, dtype=np.int64)  # slot of market i among the regime-switching ones
-    nms = 0
+    nms = np.int64(0)  # not a literal: a literal 0 would type (and compile) shock_block twice
     for i in range(N):
         if mi[i, L.FAM] == L.F_MS or mi[i, L.FAM] == L.F_MSGARCH or mp[i, L.TT_ON] > 0.0:
             msx[i] = nms
@@ -394,7 +407,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                     bst[v, i, 4] = 0.0
                     dlk[v, i] = 0.0
                     bobs[i] = b0
-                    if bk[i, L.BK_MSR] > 0.0:
+                    if _MSR and bk[i, L.BK_MSR] > 0.0:
                         adj[v, i], bst[v, i, 1] = BK.msr_adjustment(
                             int(bk[i, L.BK_YEAR0]), b0, bk[i, L.BK_TNAC_BEFORE], bst[v, i, 1],
                             bk[i, L.BK_AUC0])
@@ -423,11 +436,11 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                     if mp[i, L.VLS] > 0.0:  # this year's level of the market's volatility
                         vol_level(i, mp, mi, rom, rom_b, mp[i, L.VLS] * normal(s_main, zt))
                 fill_normal(s_main, zt, gzb[:nd * nz], pend)
-                if copula_t:
+                if _COPULA_T and copula_t:
                     fill_gamma(s_main, zt, 0.5 * cnu, wgb[:nd])
                 if nms > 0:
                     fill_uniform(s_main, urb[:nd * nms])
-                if ev_on:
+                if _EVENTS and ev_on:
                     fill_uniform(s_ev, evb[:nd * nch])
                 for d in range(nd):
                     o = d * nz
@@ -436,7 +449,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         for b in range(a + 1):
                             sacc += chol[a, b] * gzb[o + b]
                         xb[d, a] = sacc
-                    if copula_t:
+                    if _COPULA_T and copula_t:
                         w = math.sqrt(cnu / (2.0 * wgb[d]))
                         for i in range(N):
                             xb[d, i] *= w
@@ -447,7 +460,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                     for j in range(J):
                         logY[j] += jdrift[j] + jsd[j] * xb[d, N + j]
                         Mb[d, j] = math.exp(logY[j] - jcorr[j] * (t + d + 1))
-                if ev_on:
+                if _EVENTS and ev_on:
                     for d in range(nd):
                         o = d * nch
                         for q in range(NL):
@@ -497,7 +510,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                     ex = 0.0
                     fl = mp[i, L.FLOOR]
                     rd = mp[i, L.RES_DOWN]
-                    if v == 2:
+                    if _EVENTS and v == 2:
                         if exb[td, i] == 1:
                             ex = mp[i, L.EX_SHARE]
                         if inb[td, i] == 1:
@@ -549,7 +562,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         lst[q] = lsb[td, q]
                     a = ends[q, 0]
                     b = ends[q, 1]
-                    if v == 2 and origin and t >= lk_f[q, L.START_DAY]:
+                    if _EVENTS and v == 2 and origin and t >= lk_f[q, L.START_DAY]:
                         if lst[q] == 2 and lpv2[q] != 2:
                             # delinked today: banked permits return to their issuer
                             BK.delink_origin(bk, bst, dlk, a, b)
@@ -663,10 +676,10 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         keep_price[v, p, i, t] = pv
                         if v == 0:
                             keep_bau[p, i, t] = U[i]
-                    if mi[i, L.KETS_ON]:
+                    if _KETS and mi[i, L.KETS_ON]:
                         msum[v, i] += pv
             # ---- K-ETS triggers (monthly)
-            if (t + 1) % mlen == 0:
+            if _KETS and (t + 1) % mlen == 0:
                 for v in range(nv):
                     for i in range(N):
                         if not mi[i, L.KETS_ON]:
@@ -721,7 +734,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                             hown[i] = 0.0
                             if bk[i, L.BK_ON] > 0.0:
                                 un = 0.0
-                                if v == 2 and exb[td, i] == 1:
+                                if _EVENTS and v == 2 and exb[td, i] == 1:
                                     un = mp[i, L.EX_SHARE] * U[i]
                                 hown[i] = (bst[v, i, 0] + Sv[v, i]
                                            + BK.ledger_reserve(rv[v, i], mp[i, L.COLLAR_F],
@@ -769,12 +782,12 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                             # permits are surrendered for covered emissions: an exemption
                             # takes its share of BAU emissions out of the cap
                             unc = 0.0
-                            if v == 2 and exb[td, i] == 1:
+                            if _EVENTS and v == 2 and exb[td, i] == 1:
                                 unc = mp[i, L.EX_SHARE] * U[i]
                             bst[v, i, 0], short = BK.bank_step(
                                 prev_b, Sv[v, i], yv[v, i, L.ST_FLOW], rv[v, i], E - unc,
                                 BK.year_end_bound(bk, i, y, Y))
-                            if bk[i, L.BK_MSR] > 0.0:
+                            if _MSR and bk[i, L.BK_MSR] > 0.0:
                                 # the MSR reads the bank as its TNAC: next year's supply change
                                 adj[v, i], bst[v, i, 1] = BK.msr_adjustment(
                                     int(bk[i, L.BK_YEAR0]) + y + 1, bst[v, i, 0], prev_b,
@@ -805,7 +818,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         for k in range(_NA):
                             acc[v, i, k] = 0.0
                         hp[v, i, y, _bin(math.log(max(pv, _TINY)), plo[i], pstep[i], NB)] += 1
-                        if ann_on:
+                        if _ANNUAL and ann_on:
                             ann[0, v, p, i, y] = pv
                             ann[1, v, p, i, y] = U[i]
                             ann[2, v, p, i, y] = Sv[v, i]
@@ -822,7 +835,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         dlk[v, i] = 0.0
                         # stabilisation: MSR decides next year's supply adjustment (banking
                         # markets: above, from the bank)
-                        if mi[i, L.MSR_ON] and not (bon and bk[i, L.BK_ON] > 0.0):
+                        if _MSR and mi[i, L.MSR_ON] and not (bon and bk[i, L.BK_ON] > 0.0):
                             tn = tnac[v, i] + Sv[v, i] - E
                             nxt = 0.0
                             if tn > st[i, L.MSR_IN]:
@@ -901,3 +914,27 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
 #: ``run_paths``.
 run_paths_lean = njit(cache=True, error_model="numpy")(
     respecialise(run_paths.py_func, "run_paths_lean", solve_step=solve_step_lean))
+
+
+@njit(cache=True, inline="always")
+def _refuse_step(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork) -> int:
+    """Stands in for the link solver in a pool kernel: refuse the step."""
+    return STATUS_NEEDS_GENERAL
+
+
+@functools.cache
+def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: bool) -> Any:
+    """``run_paths`` without any link solver and without the features (``FEATURES``) whose
+    flag is False: the engine's first choice where every linked step is a plain pool without a
+    collar (``engine.pools_only``), bare (all False) where the scenario uses none of them, else
+    with all (two kernels at most to compile). Where ``plain_pools`` declines a step (a pooled
+    price at zero) it returns ``(STATUS_NEEDS_GENERAL, n_clipped)`` and the engine reruns the
+    chunk with ``run_paths_lean``. One numba cache entry per feature set
+    (``run_paths_pool_<flags>``), compiled on first use: about half the CPU time of
+    ``run_paths_lean`` on ``china_korea`` (no solver to compile, and no events, K-ETS, MSR,
+    t-copula or annual-array code; docs/ENGINE.md "First run")."""
+    flags = (events, kets, msr, copula_t, annual)
+    name = "run_paths_pool_" + "".join("1" if f else "0" for f in flags)
+    return njit(cache=True, error_model="numpy")(respecialise(
+        run_paths.py_func, name, solve_step=_refuse_step, _EVENTS=bool(events),
+        _KETS=bool(kets), _MSR=bool(msr), _COPULA_T=bool(copula_t), _ANNUAL=bool(annual)))
