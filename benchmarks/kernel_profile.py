@@ -231,7 +231,7 @@ def scenarios(paths: int) -> dict[str, tuple[object, object, int]]:
 
 def run_one(kernel: Callable, scen: object, rs: object) -> None:
     """One chunk of ``scen`` on ``kernel`` (the engine's own argument building)."""
-    engine.kernels_for = lambda _rs: (kernel,)
+    engine.kernels_for = lambda _rs, *_a, **_k: (kernel,)
     engine.simulate_chunk(scen, 0, resolved=rs)
 
 
