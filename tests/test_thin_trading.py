@@ -263,3 +263,33 @@ def test_infinite_variance_laws_are_never_chosen():
     assert finite_variance(cal("garch", "t", nu=4.0, **g))
     assert not finite_variance(cal("garch", "t", nu=2.0, **g))
     assert not finite_variance(cal("garch", "t", nu=6.0, **{**g, "beta": 0.9}))
+
+
+def test_var_given_a_trade_has_its_nominal_hit_rate_on_non_zero_days():
+    """Returns simulated from a thin-trading calibration, scored with its own parameters: on
+    all days the mixture VaR 95/99 is hit about 5% / 1% of the time; on the non-zero days the
+    law given a trade (``risk_traded``) is hit about 5% / 1% too, while the all-days mixture VaR
+    would be hit about 5% / pi of them (pi = 1 - the zero share): the backtest on non-zero days
+    must use the former (riskmodel.fit.validation)."""
+    from riskmodel.fit.calibration import Calibration, apply
+
+    p01, p11 = 0.3, 0.5
+    raw = _cal(p01=p01, p11=p11)
+    sim = simulate_market(raw, days=4000, paths=1, seed=8)
+    r = pd.Series(sim["returns"][0], index=pd.bdate_range("2010-01-04", periods=4000))
+    cal = Calibration(market="synthetic", series_id="", instrument="", currency="EUR",
+                      model=raw["model"], params=raw["params"], std_errors={}, loglik=0.0,
+                      aic=0.0, bic=0.0, nobs=len(r), sample={}, data_hash=None,
+                      state=raw["state"], price_level={}, thin_trading=raw["thin_trading"])
+    a = apply(cal, r)
+    nz = r != 0.0
+    pi = 1.0 - stationary_zero_share(p01, p11)
+    n_nz = int(nz.sum())
+    for lv, alpha in (("95", 0.05), ("99", 0.01)):
+        hit_all = float((r < -a.risk[f"var{lv}"]).mean())
+        hit_tr = float((r[nz] < -a.risk_traded[f"var{lv}"][nz]).mean())
+        hit_mix = float((r[nz] < -a.risk[f"var{lv}"][nz]).mean())
+        se = math.sqrt(alpha * (1 - alpha) / n_nz)
+        assert abs(hit_all - alpha) < 4 * math.sqrt(alpha * (1 - alpha) / len(r))
+        assert abs(hit_tr - alpha) < 4 * se
+        assert abs(hit_mix - alpha / pi) < 4 * math.sqrt(alpha / pi * (1 - alpha / pi) / n_nz)

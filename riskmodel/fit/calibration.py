@@ -400,6 +400,10 @@ class AppliedResult:
     loglik: float | None = None
     filtered_probs: pd.DataFrame | None = None
     smoothed_probs: pd.DataFrame | None = None
+    #: Thin-trading calibrations: the law of a day's return *given that the market trades*
+    #: (columns ``mean``, ``sd`` and the ``risk`` columns), which a backtest on non-zero-return
+    #: days must use; None where the predictive law has no mass at zero.
+    risk_traded: pd.DataFrame | None = None
 
     @property
     def conditional_volatility(self) -> pd.Series:

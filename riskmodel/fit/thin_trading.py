@@ -584,7 +584,8 @@ def apply_thin(cal: Calibration, r: pd.Series) -> AppliedResult:
     same backcast as the fit); a day's law is the mixture of a point mass at 0 (no trade, prob.
     ``1 - pi``) and ``mu + sqrt(h (1 + kappa k)) z`` (trade, prob. ``pi``). Its VaR at tail
     probability a is ``-(mu + s q_z(a / pi))`` while that is a loss, else 0 (the mass at zero);
-    ES is the continuous part's ES at tail probability ``a / pi``.
+    ES is the continuous part's ES at tail probability ``a / pi``. ``risk_traded`` is the law
+    given that the day trades (pi = 1), the one a backtest on non-zero-return days checks.
     """
     tt = cal.thin_trading or {}
     spec = cal.spec
@@ -611,6 +612,10 @@ def apply_thin(cal: Calibration, r: pd.Series) -> AppliedResult:
     sd = np.sqrt(h_all)
     risk = _mixture_risk(mu, sd, pi, spec.dist, cal.params)
     risk.index = r.index
+    traded_risk = _mixture_risk(mu, sd, np.ones_like(pi), spec.dist, cal.params)
+    traded_risk.index = r.index
+    traded_risk.insert(0, "sd", sd)
+    traded_risk.insert(0, "mean", mu)
     cond_mean = pd.Series(pi * mu, index=r.index)
     var_mix = pi * (h_all + mu**2) - (pi * mu) ** 2
     std_resid = pd.Series(
@@ -632,6 +637,7 @@ def apply_thin(cal: Calibration, r: pd.Series) -> AppliedResult:
         risk=risk,
         next_day=next_day,
         loglik=None,
+        risk_traded=traded_risk,
     )
 
 

@@ -19,7 +19,8 @@ Scores (:mod:`riskmodel.fit.scores`):
   over horizons;
 - CRPS of the log price change (percent) against the simulated sample;
 - one-day VaR 95/99 (Kupiec, Christoffersen) and ES 97.5 (McNeil–Frey, Acerbi–Szekely Z2) of
-  ``riskmodel.fit.backtest.evaluate`` on all days and on non-zero-return days, parameters fixed
+  ``riskmodel.fit.backtest.evaluate`` on all days and on non-zero-return days (a thin-trading
+  model's non-zero days against its law given a trade, not the all-days mixture), parameters fixed
   between origins and the variance updated daily (``calibration.apply``).
 
 The multi-horizon score of a candidate is the mean over horizons of its mean CRPS divided by
@@ -219,6 +220,7 @@ def validate_candidate(
     hmax = max(cfg.horizons)
     rv = r.to_numpy()
     blocks = []
+    traded_blocks = []
     clipped = []
     cal: Calibration | None = None
     for k, o in enumerate(origins):
@@ -243,6 +245,9 @@ def validate_candidate(
                                     "mean": applied.conditional_mean.loc[idx],
                                     "sd": applied.conditional_volatility.loc[idx]}
                                    ).join(applied.risk.loc[idx]))
+        rt = applied.risk_traded  # a thin market's law given that it trades
+        traded_blocks.append(blocks[-1] if rt is None else
+                             pd.DataFrame({"return": r.iloc[pos:stop]}).join(rt.loc[idx]))
         vl = _vol_level(cfg, o)
         extra = {"vol_level_sd": vl} if vl > 0.0 else {}
         lp, meta = sim(cal.to_dict(), hmax, cfg.n_paths, _seed(cfg.seed, k),
@@ -283,7 +288,8 @@ def validate_candidate(
         raise DataError(f"{market}: every fit failed for {model}", field="model")
     fc = pd.concat(blocks)
     res.var_all = evaluate(fc)
-    nz = fc[fc["return"] != 0.0]
+    ft = pd.concat(traded_blocks)
+    nz = ft[ft["return"] != 0.0]  # non-zero days against the law given a trade
     res.var_nonzero = evaluate(nz) if len(nz) > 20 else {}
     res.clipped_share = float(np.mean(clipped))
     res.summary = summarise(res.origins, cfg.horizons)

@@ -258,7 +258,12 @@ def readme(docs: list[dict[str, Any]], cfg: ValidationConfig, timing: str = "") 
                     f"{_p(r['ks_p'])} | {_pct(r.get('vol_cover90'))} | {_p(r.get('vol_ks_p'))} "
                     f"| {kup} | {guard} | {ok} |")
     tail = ["", "Per market: `<market>.md` (all candidates, VaR/ES backtests, notes), "
-            "`<market>.json` (every origin's scores), `<market>_pit.png`, `<market>_fan.png`."]
+            "`<market>.json` (every origin's scores), `<market>_pit.png`, `<market>_fan.png`. "
+            "How often a correct model would pass each check on these layouts: `check_size.md` "
+            "(`python -m riskmodel.fit.check_size`; all seven together 0-5%). Realised "
+            "volatility against its simulated spread by horizon: `vol_spread.md` "
+            "(`python -m riskmodel.fit.vol_spread`). Non-zero-day VaR of a thin-trading model "
+            "is its law given a trade."]
     failed = []
     for d in docs:
         c = next(x for x in d["candidates"] if x["model"] == d["chosen"])
