@@ -77,10 +77,10 @@ def test_pool_kernel_is_bit_identical_to_the_general_kernel(name, monkeypatch):
     assert engine.pools_only(rs)
     assert engine.features(rs, annual=False) == (False,) * len(FEATURES)
     pool = pool_kernel(*engine.features(rs, annual=False))
-    assert pool.__name__ == "run_paths_pool_00000"
+    assert pool.__name__ == "run_paths_pool_000000"
     assert engine.kernels_for(rs, annual=False) == (pool, run_paths_lean, run_paths)
     fast, ran = _chunk(sc, rs, {"run_paths": run_paths, "pool": pool}, monkeypatch)
-    assert ran == ["run_paths_pool_00000"]  # plain_pools answered every linked step
+    assert ran == ["run_paths_pool_000000"]  # plain_pools answered every linked step
     assert (fast.s1[0, 1, :-1, -1, L.ST_PRICE] > 0.0).all()  # [chunk, variant, market, year]
     general, ran = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
     assert ran == ["run_paths"]
@@ -110,22 +110,22 @@ def test_features_follow_the_scenario():
     ks = resolve(_scenario("korea_stabilisation", paths=4, days=5))
     eu = resolve(_scenario("eu_china", paths=4, days=5))
     ev = resolve(_scenario("regulatory_events", paths=4, days=5))
-    assert engine.features(ck) == (False, False, False, False, True)  # annual by default
+    assert engine.features(ck) == (False, False, False, False, True, False)  # annual by default
     assert engine.features(ck, annual=False)[4] is False
     assert engine.features(ks)[:4] == (False, True, False, False)  # K-ETS discretion
     assert ks.mi[:, L.KETS_ON].any()
     assert engine.features(eu)[:4] == (False, False, True, False)  # the EU MSR on the bank
     assert (eu.bk[:, L.BK_MSR] > 0.0).any()
     assert engine.features(ev)[0] is True and ev.has_events
-    assert pool_kernel(False, True, False, False, False).__name__ == "run_paths_pool_01000"
-    assert pool_kernel(False, True, False, False, False) is pool_kernel(
-        False, True, False, False, False)  # one dispatcher per feature set
+    assert pool_kernel(False, True, False, False, False, False).__name__ == "run_paths_pool_010000"
+    assert pool_kernel(False, True, False, False, False, False) is pool_kernel(
+        False, True, False, False, False, False)  # one dispatcher per feature set
     # the engine compiles two pool kernels at most: bare, or with every feature
     full = pool_kernel(*(True,) * len(FEATURES))
     assert engine.kernels_for(ks)[0] is full
     assert engine.kernels_for(eu)[0] is full
     assert engine.kernels_for(ck)[0] is full  # annual arrays kept
-    assert engine.kernels_for(ck, annual=False)[0].__name__ == "run_paths_pool_00000"
+    assert engine.kernels_for(ck, annual=False)[0].__name__ == "run_paths_pool_000000"
 
 
 @pytest.mark.parametrize("name", ["eu_china_quota", "regulatory_events", "china_korea_one_way"])
@@ -205,9 +205,21 @@ def test_a_refused_pool_chunk_is_rerun_with_the_lean_kernel(monkeypatch):
     refuse.__name__ = pool.__name__
     rerun, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": run_paths_lean,
                                  "pool": refuse}, monkeypatch)
-    assert ran == ["run_paths_pool_00000", "run_paths_lean"]
+    assert ran == ["run_paths_pool_000000", "run_paths_lean"]
     assert engine.refused(rs, pool)
     assert [k.__name__ for k in engine.kernels_for(rs, annual=False)] == [
         "run_paths_lean", "run_paths"]
     general, _ = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
     _assert_same(rerun, general)
+
+
+def test_volatility_level_is_a_feature_the_bare_pool_kernel_leaves_out():
+    """A scenario with ``simulation.vol_level_sd`` > 0 takes the full pool kernel (with the
+    volatility-level draws); without it the bare kernel, which compiles no code for them."""
+    d = _scenario("china_korea", paths=4, days=5).model_dump()
+    d["simulation"]["vol_level_sd"] = 0.3
+    from riskmodel.sim.scenario import scenario_from_dict
+
+    rs = resolve(scenario_from_dict(d))
+    assert engine.features(rs, annual=False) == (False,) * (len(FEATURES) - 1) + (True,)
+    assert engine.kernels_for(rs, annual=False)[0] is pool_kernel(*(True,) * len(FEATURES))

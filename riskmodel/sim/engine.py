@@ -89,13 +89,14 @@ def pools_only(rs: Resolved) -> bool:
 
 def features(rs: Resolved, annual: bool = True) -> tuple[bool, ...]:
     """Which of the kernel's optional features (``kernel.FEATURES``: regulatory events, K-ETS
-    discretion, the EU MSR with or without banking, the t copula, the annual arrays) a chunk
+    discretion, the EU MSR with or without banking, the t copula, the annual arrays, the
+    volatility-level draws) a chunk
     of the scenario uses (``annual``: ``simulation.keep_annual``); where it uses none, the
     engine's pool kernel compiles none."""
     msr = bool(rs.mi[:, L.MSR_ON].any()) or bool(
         rs.bk.shape[0] > 0 and (rs.bk[:, L.BK_MSR] > 0.0).any())
     return (bool(rs.has_events), bool(rs.mi[:, L.KETS_ON].any()), msr, bool(rs.copula_t),
-            bool(annual))
+            bool(annual), bool((rs.mp[:, L.VLS] > 0.0).any()))
 
 
 def kernels_for(rs: Resolved, annual: bool = True) -> tuple[Any, ...]:

@@ -97,7 +97,8 @@ solve_step_lean = njit(cache=True, error_model="numpy")(
 
 #: Features a specialised kernel compiles out (``pool_kernel``) where its scenario has none:
 #: regulatory events (the third variant), K-ETS discretion, the EU MSR (on the bank or not),
-#: the t copula, the annual per-path arrays (``--keep-annual``). Each guards its sections as
+#: the t copula, the annual per-path arrays (``--keep-annual``), the volatility-level draws
+#: (``simulation.vol_level_sd``). Each guards its sections as
 #: ``if _FEATURE and ...``; numba prunes a branch on a global that is False before typing it,
 #: so the code is neither typed nor lowered. ``run_paths`` and ``run_paths_lean`` keep all.
 _EVENTS = True
@@ -105,7 +106,8 @@ _KETS = True
 _MSR = True
 _COPULA_T = True
 _ANNUAL = True
-FEATURES = ("events", "kets", "msr", "copula_t", "annual")
+_VOL_LEVEL = True
+FEATURES = ("events", "kets", "msr", "copula_t", "annual", "vol_level")
 
 _TINY = 1e-12
 #: Log prices at or below this are a zero price (no scarcity): no log return is taken across them.
@@ -432,9 +434,10 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                 # innovations, output, event chains, the fitted price recursions and the
                 # observed BAU emissions of every day of the block (a year, or what is left)
                 nd = min(dpy, T - t)
-                for i in range(N):
-                    if mp[i, L.VLS] > 0.0:  # this year's level of the market's volatility
-                        vol_level(i, mp, mi, rom, rom_b, mp[i, L.VLS] * normal(s_main, zt))
+                if _VOL_LEVEL:
+                    for i in range(N):
+                        if mp[i, L.VLS] > 0.0:  # this year's level of the market's volatility
+                            vol_level(i, mp, mi, rom, rom_b, mp[i, L.VLS] * normal(s_main, zt))
                 fill_normal(s_main, zt, gzb[:nd * nz], pend)
                 if _COPULA_T and copula_t:
                     fill_gamma(s_main, zt, 0.5 * cnu, wgb[:nd])
@@ -923,7 +926,8 @@ def _refuse_step(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork) -> int
 
 
 @functools.cache
-def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: bool) -> Any:
+def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: bool,
+                vol_level: bool = True) -> Any:
     """``run_paths`` without any link solver and without the features (``FEATURES``) whose
     flag is False: the engine's first choice where every linked step is a plain pool without a
     collar (``engine.pools_only``), bare (all False) where the scenario uses none of them, else
@@ -933,8 +937,9 @@ def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: boo
     (``run_paths_pool_<flags>``), compiled on first use: about half the CPU time of
     ``run_paths_lean`` on ``china_korea`` (no solver to compile, and no events, K-ETS, MSR,
     t-copula or annual-array code; docs/ENGINE.md "First run")."""
-    flags = (events, kets, msr, copula_t, annual)
+    flags = (events, kets, msr, copula_t, annual, vol_level)
     name = "run_paths_pool_" + "".join("1" if f else "0" for f in flags)
     return njit(cache=True, error_model="numpy")(respecialise(
         run_paths.py_func, name, solve_step=_refuse_step, _EVENTS=bool(events),
-        _KETS=bool(kets), _MSR=bool(msr), _COPULA_T=bool(copula_t), _ANNUAL=bool(annual)))
+        _KETS=bool(kets), _MSR=bool(msr), _COPULA_T=bool(copula_t), _ANNUAL=bool(annual),
+        _VOL_LEVEL=bool(vol_level)))
