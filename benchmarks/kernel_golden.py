@@ -3,7 +3,8 @@
 ``--write DIR`` runs every sweep point of every shipped scenario (``data/scenarios``) with few
 paths in two chunks (annual arrays kept), plus banking variants of ``regulatory_events`` and
 ``eu_switzerland`` (``banking: {horizon: 10}``; and the 'origin' delinking convention on
-``regulatory_events`` with China banking too, so delinks move banked permits), and stores every
+``regulatory_events`` with China banking too, so delinks move banked permits) and the opt-in
+features on ``china_korea`` (K-ETS's price limit; volatility-level uncertainty), and stores every
 output array of every chunk (s1, s2, s12, the price and emissions histograms, the kept price
 and BAU paths, the annual arrays, the infeasible-step and clipped-day counts) in
 ``DIR/<case>.npz``. Each case runs twice: on the kernels the engine picks
@@ -52,20 +53,35 @@ BANKING = (
 )
 
 
+#: (case, file, simulation fields, per-market fields) of the opt-in model features: a daily
+#: price limit with its latent scale (docs/PRICE_LIMITS.md), volatility-level uncertainty
+FEATURE_CASES = (
+    ("china_korea_limit", "china_korea", {}, {"k_ets": {"price_limit": "calibration"}}),
+    ("china_korea_vol_level", "china_korea", {"vol_level_sd": 0.5}, {}),
+)
+
+
 def cases() -> Iterator[tuple[str, Scenario]]:
     """(case name, scenario) of every golden case."""
     extras: list[tuple[str, dict]] = [(p.stem, {}) for p in sorted(SCENARIOS.glob("*.yaml"))]
     extras += [
         (f"{name}_bank{k}", {"_file": name, **extra}) for k, (name, extra) in enumerate(BANKING)
     ]
+    extras += [(case, {"_file": stem, "_sim": sim, "_markets": mk})
+               for case, stem, sim, mk in FEATURE_CASES]
     for case, extra in extras:
         extra = dict(extra)
         stem = extra.pop("_file", case)
         bank0 = extra.pop("_bank_market0", False)
+        sim_extra = extra.pop("_sim", {})
+        market_extra = extra.pop("_markets", {})
         plan = load_scenario_file(SCENARIOS / f"{stem}.yaml", paths=PATHS)
         for k, sc in enumerate(plan.scenarios):
             d = sc.model_dump(exclude_unset=True)
             d["simulation"].update(paths_per_chunk=PPC, keep_paths=KEEP, keep_annual=True, seed=11)
+            d["simulation"].update(sim_extra)
+            for m in d["markets"]:
+                m.update(market_extra.get(m["id"], {}))
             d.update(extra)
             if bank0:  # both ends bank, so an 'origin' delink moves permits
                 d["markets"][0]["banking"] = {"horizon": 10}
