@@ -76,22 +76,14 @@ class PriceLimitSpec(_Strict):
     down_pct: Annotated[float, Field(lt=0)]
     latent_variance_scale: Annotated[float, Field(gt=0)] | None = None
 
-    @field_validator("down_pct")
+    @field_validator("up_pct", "down_pct")
     @classmethod
     def _matches_limit(cls, v: float, info: Any) -> float:
         lim = info.data.get("limit")
-        if lim is not None and abs(v - 100.0 * math.log1p(-lim)) > 1e-6:
-            raise ValueError(
-                f"must be 100 log(1 - limit) = {100.0 * math.log1p(-lim):.6g} (got {v!r})")
-        return v
-
-    @field_validator("up_pct")
-    @classmethod
-    def _matches_up(cls, v: float, info: Any) -> float:
-        lim = info.data.get("limit")
-        if lim is not None and abs(v - 100.0 * math.log1p(lim)) > 1e-6:
-            raise ValueError(
-                f"must be 100 log(1 + limit) = {100.0 * math.log1p(lim):.6g} (got {v!r})")
+        sign = 1.0 if info.field_name == "up_pct" else -1.0
+        if lim is not None and abs(v - 100.0 * math.log1p(sign * lim)) > 1e-6:
+            raise ValueError(f"must be 100 log(1 {'+' if sign > 0 else '-'} limit) = "
+                             f"{100.0 * math.log1p(sign * lim):.6g} (got {v!r})")
         return v
 
 

@@ -14,7 +14,6 @@ in ``calibrations/validation/`` tells against a model.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from scipy import stats
 from riskmodel import config
 from riskmodel.fit import scores as sc
 from riskmodel.fit.backtest import kupiec_pof
+from riskmodel.fit.validation import chosen_candidate, stored_docs
 
 #: Replications of the correct model per market, and their seed.
 REPS, SEED = 2000, 20261205
@@ -34,7 +34,7 @@ POOLED_VOL = (21, 63, 252)
 def layout(doc: dict[str, Any]) -> dict[str, Any]:
     """A validation JSON's layout: windows ``(pos, h)`` per horizon (those with a realised
     value) and the VaR backtest's day counts (all, non-zero) of its chosen candidate."""
-    cand = next(c for c in doc["candidates"] if c["model"] == doc["chosen"])
+    cand = chosen_candidate(doc)
     windows: dict[int, list[int]] = {}
     for o in cand["origins"]:
         for h in o["h"]:
@@ -106,13 +106,7 @@ def pass_rates(lay: dict[str, Any], *, reps: int = REPS, seed: int = SEED) -> di
 
 def table(directory: Path | None = None, *, reps: int = REPS) -> dict[str, dict[str, float]]:
     """Pass rates of a correct model for every market validated in ``directory``."""
-    directory = directory or config.CALIBRATIONS_DIR / "validation"
-    out = {}
-    for path in sorted(directory.glob("*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if "candidates" in doc:
-            out[doc["market"]] = pass_rates(layout(doc), reps=reps)
-    return out
+    return {doc["market"]: pass_rates(layout(doc), reps=reps) for doc in stored_docs(directory)}
 
 
 def markdown(rates: dict[str, dict[str, float]]) -> str:

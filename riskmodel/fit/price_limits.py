@@ -18,6 +18,7 @@ refitting. Proxies carry none: a limit is the rule of the exchange whose prices 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -45,15 +46,12 @@ LAMBDA_MAX, LAMBDA_TOL = 64.0, 0.01
 
 def _traded(cal: dict[str, Any], lam: float) -> tuple[float, float]:
     """Mean square of the engine's traded daily returns (percent^2) and share of limit days
-    for ``cal`` with latent scale ``lam`` (its limit as given; None = none)."""
+    for ``cal`` with latent scale ``lam`` under its limit (without one: the fitted process,
+    ``lam`` unused)."""
     from riskmodel.sim.thin_trading import simulate_market
 
     pl = cal.get("price_limit")
     c = {**cal, "price_limit": None if pl is None else {**pl, "latent_variance_scale": lam}}
-    if pl is None:
-        from riskmodel.sim.price_limit import scaled
-
-        c = scaled(c, lam)
     r = simulate_market(c, days=ATTACH_DAYS, paths=ATTACH_PATHS, seed=ATTACH_SEED,
                         price_limits=True)["returns"]
     r = r[np.isfinite(r)]
@@ -88,7 +86,8 @@ def attach(cal: dict[str, Any]) -> dict[str, Any] | None:
     target, _ = _traded({**cal, "price_limit": None}, 1.0)
     base = {**pl, "latent_variance_scale": None}
 
-    def at(x: float) -> tuple[float, float]:
+    @functools.cache
+    def at(x: float) -> tuple[float, float]:  # each log lambda simulated once
         return _traded({**cal, "price_limit": base}, math.exp(x))
 
     top = math.log(LAMBDA_MAX)

@@ -30,9 +30,11 @@ returns the best candidate on it, with the BIC of its fit on all the evaluation 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -173,20 +175,17 @@ def _vol_level(cfg: ValidationConfig, origin: pd.Timestamp) -> float:
     if cfg.vol_level == "causal":
         from riskmodel.fit.vol_spread import pooled_s
 
-        s = pooled_s(_stored_rows_cached(), origin.date())
+        s = pooled_s(_stored_rows(), origin.date())
         return 0.0 if s is None else s
     return float(cfg.vol_level)
 
 
-_ROWS: list[Any] = []
-
-
-def _stored_rows_cached() -> list[Any]:
+@functools.cache
+def _stored_rows() -> list[Any]:
+    """The stored validation's one-year rows, read once per process."""
     from riskmodel.fit.vol_spread import stored_rows
 
-    if not _ROWS:
-        _ROWS.extend(stored_rows())
-    return _ROWS
+    return stored_rows()
 
 
 def validate_candidate(
@@ -397,6 +396,23 @@ class MarketValidation:
         return {"market": self.market, "currency": self.currency, "chosen": self.chosen,
                 "notes": self.notes,
                 "candidates": [c.to_dict() for c in self.candidates]}
+
+
+def chosen_candidate(doc: dict[str, Any]) -> dict[str, Any]:
+    """The chosen candidate's record in a market's validation JSON (``MarketValidation``)."""
+    return next(c for c in doc["candidates"] if c["model"] == doc["chosen"])
+
+
+def stored_docs(directory: Path | None = None) -> list[dict[str, Any]]:
+    """Every market's validation JSON in ``directory`` (default calibrations/validation/), in
+    file-name order."""
+    import json
+
+    from riskmodel import config
+
+    directory = directory or config.CALIBRATIONS_DIR / "validation"
+    docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
+    return [d for d in docs if "candidates" in d]
 
 
 def select_by_validation(results: Sequence[CandidateResult]) -> tuple[CandidateResult,

@@ -17,6 +17,7 @@ from riskmodel.fit.validation import (
     HORIZONS,
     MarketValidation,
     ValidationConfig,
+    chosen_candidate,
     select_by_validation,
 )
 from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -206,7 +207,7 @@ def summary_rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per market and horizon (chosen candidate) from the per-market JSON documents."""
     rows = []
     for d in docs:
-        c = next(x for x in d["candidates"] if x["model"] == d["chosen"])
+        c = chosen_candidate(d)
         for h in (str(x) for x in HORIZONS):
             s = c["summary"]["horizons"].get(h)
             if s is None:
@@ -266,7 +267,7 @@ def readme(docs: list[dict[str, Any]], cfg: ValidationConfig, timing: str = "") 
             "is its law given a trade."]
     failed = []
     for d in docs:
-        c = next(x for x in d["candidates"] if x["model"] == d["chosen"])
+        c = chosen_candidate(d)
         bad = [k for k, v in c["checks"].items() if k != "all_pass" and not v["pass"]]
         if bad:
             failed.append(f"- {d['market']} ({c['model']}): {', '.join(bad)}")

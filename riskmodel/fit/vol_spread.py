@@ -13,7 +13,6 @@ from the stored validation JSONs, so it costs nothing to rebuild
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from riskmodel import config
+from riskmodel.fit.validation import chosen_candidate, stored_docs
 
 #: Horizons (trading days) reported.
 HORIZONS = ("21", "63", "252")
@@ -32,7 +32,7 @@ def spread(doc: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per horizon of a validation JSON's chosen candidate: n, bias (mean log ratio realised /
     simulated median), realised spread (its sd) and simulated spread (mean log 5-95% range
     / 3.29), and their ratio."""
-    cand = next(c for c in doc["candidates"] if c["model"] == doc["chosen"])
+    cand = chosen_candidate(doc)
     out: dict[str, dict[str, float]] = {}
     for h in HORIZONS:
         rows = [o["h"][h] for o in cand["origins"] if h in o["h"]]
@@ -49,22 +49,20 @@ def spread(doc: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
-def table(directory: Path | None = None) -> dict[str, dict[str, dict[str, float]]]:
-    """:func:`spread` of every market validated in ``directory``."""
-    directory = directory or config.CALIBRATIONS_DIR / "validation"
+def table(directory: Path | None = None, *, docs: list[dict[str, Any]] | None = None
+          ) -> dict[str, dict[str, dict[str, float]]]:
+    """:func:`spread` of every market validated in ``directory`` (or of ``docs``)."""
     out = {}
-    for path in sorted(directory.glob("*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if "candidates" in doc:
-            s = spread(doc)
-            if s:
-                out[doc["market"]] = s
+    for doc in stored_docs(directory) if docs is None else docs:
+        s = spread(doc)
+        if s:
+            out[doc["market"]] = s
     return out
 
 
 def _year_rows(doc: dict[str, Any]) -> list[tuple[str, float, float]]:
     """(origin date, log realised / simulated median, simulated sd) at 252 days."""
-    cand = next(c for c in doc["candidates"] if c["model"] == doc["chosen"])
+    cand = chosen_candidate(doc)
     out = []
     for o in cand["origins"]:
         r = o["h"].get("252") or {}
@@ -94,13 +92,7 @@ def pooled_s(rows: list[tuple[str, str, float, float]], t: Any, *, min_past: int
 def stored_rows(directory: Path | None = None) -> list[tuple[str, str, float, float]]:
     """Every market's one-year rows (market, origin, log ratio, simulated sd) of the stored
     validation JSONs (the models without volatility-level uncertainty)."""
-    directory = directory or config.CALIBRATIONS_DIR / "validation"
-    out = []
-    for path in sorted(directory.glob("*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if "candidates" in doc:
-            out += [(doc["market"], *r) for r in _year_rows(doc)]
-    return out
+    return [(doc["market"], *r) for doc in stored_docs(directory) for r in _year_rows(doc)]
 
 
 def widened_coverage(docs: list[dict[str, Any]], *, min_past: int = 10
@@ -157,8 +149,7 @@ def write(directory: Path | None = None) -> Path:
     from riskmodel.io import atomic_write_text
 
     directory = directory or config.CALIBRATIONS_DIR / "validation"
-    docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
-    docs = [d for d in docs if "candidates" in d]
+    docs = stored_docs(directory)
     wide = widened_coverage(docs)
     n = sum(w["n"] for w in wide.values())
     before = sum(w["cover90"] * w["n"] for w in wide.values()) / max(n, 1)
@@ -180,7 +171,7 @@ def write(directory: Path | None = None) -> Path:
         "bias is near 0 and the two spreads agree (overlapping windows make both noisy: 12-28 "
         "origins).",
         "",
-        markdown(table(directory)),
+        markdown(table(docs=docs)),
         "",
         "## A volatility-level uncertainty, judged causally (not in the engine)",
         "",

@@ -300,11 +300,11 @@ def log_price_block(nd, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob) -> None:
             kb[d, i] = compensator(i, mp, comp, hb[d, i])
     for i in range(n):
         phi = ar_coefficient(i, mp, mi)
-        rp = prev[i, 0]
-        lp = logp[i]
         if mp[i, L.LIM_UP] > 0.0:
             _limited_block(i, nd, mp, phi, mb, kb, eb, hb, prev, logp, pob)
             continue
+        rp = prev[i, 0]
+        lp = logp[i]
         for d in range(nd):
             rp = mb[d, i] - kb[d, i] + phi * rp + eb[d, i]
             lp += rp / 100.0

@@ -659,9 +659,8 @@ def _price_limit_step(b: _Build, k: int, cal: dict[str, Any], fld: str, key: str
     the process is simulated with (1 without a limit)."""
     m, mp = b.scn.markets[k], b.mp
     want = m.price_limit
-    price_limit.limit_of(cal, f"{fld}.calibration")  # a malformed block is refused either way
+    shown = price_limit.limit_of(cal, f"{fld}.calibration")  # a malformed block: refused
     if want is None or want == 0.0:
-        shown = price_limit.limit_of(cal, f"{fld}.calibration")
         if shown is not None:
             b.notes.append(
                 f"{m.id}: its prices show a daily limit of +-{shown:.0%}, not simulated (set "
