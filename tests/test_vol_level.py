@@ -72,19 +72,70 @@ def test_todays_variance_is_kept_and_off_is_bit_identical():
     np.testing.assert_array_equal(c, simulate_chunk(scn0, 0, resolved=resolve(scn0)).keep_price)
 
 
-def test_the_level_is_drawn_afresh_each_compliance_year():
-    """Three compliance years of 150 days of an i.i.d. process: each year's log realised
-    volatility spreads by the level sd, and consecutive years' levels are uncorrelated."""
+def _three_years(persistence: float | None) -> tuple[np.ndarray, np.ndarray, object]:
+    """Three compliance years of 150 days of an i.i.d. GARCH process with level sd 0.4: the
+    kept log prices and each year's log realised volatility (days 2-149 of the year)."""
     from riskmodel.sim.scenario import scenario_from_dict
 
-    scn = single_market_scenario(_iid("garch"), 150, 1500, 5, vol_level_sd=0.4)
+    scn = single_market_scenario(_iid("garch"), 150, 1500, 5, vol_level_sd=0.4,
+                                 vol_level_persistence=persistence)
     d = scn.model_dump()
     d["horizon"]["years"] = 3
     scn = scenario_from_dict(d)
-    lp = np.log(simulate_chunk(scn, 0, resolved=resolve(scn)).keep_price[0, :, 0, :])
+    rs = resolve(scn)
+    lp = np.log(simulate_chunk(scn, 0, resolved=rs).keep_price[0, :, 0, :])
     r = np.diff(lp, axis=1)
     lv = np.stack([np.log(r[:, y * 150 + 1:(y + 1) * 150 - 1].std(axis=1)) for y in range(3)])
+    return lp, lv, rs
+
+
+def test_persistence_zero_draws_the_level_afresh_each_compliance_year():
+    """Persistence 0: each year's log realised volatility spreads by the level sd, and
+    consecutive years' levels are uncorrelated."""
+    _, lv, _ = _three_years(0.0)
     for y in range(3):
         assert lv[y].std() == pytest.approx(math.sqrt(0.4**2 + 0.06**2), rel=0.08)
     assert abs(np.corrcoef(lv[0], lv[1])[0, 1]) < 0.1
     assert abs(np.corrcoef(lv[1], lv[2])[0, 1]) < 0.1
+
+
+def test_the_level_follows_an_ar1_across_compliance_years():
+    """Persistence 0.7: every year's level keeps the sd 0.4 (stationary AR(1)); the log
+    realised volatilities of years one and two apart correlate by 0.7 and 0.49 times the share
+    of their variance the level carries (0.16 / (0.16 + 0.06^2)); the first year is the same
+    draw, bit for bit, as with persistence 0."""
+    lp0, _, _ = _three_years(0.0)
+    lp, lv, rs = _three_years(0.7)
+    share = 0.4**2 / (0.4**2 + 0.06**2)
+    for y in range(3):
+        assert lv[y].std() == pytest.approx(math.sqrt(0.4**2 + 0.06**2), rel=0.08)
+    assert np.corrcoef(lv[0], lv[1])[0, 1] == pytest.approx(0.7 * share, abs=0.05)
+    assert np.corrcoef(lv[1], lv[2])[0, 1] == pytest.approx(0.7 * share, abs=0.05)
+    assert np.corrcoef(lv[0], lv[2])[0, 1] == pytest.approx(0.49 * share, abs=0.06)
+    np.testing.assert_array_equal(lp[:, :151], lp0[:, :151])
+    assert not np.array_equal(lp[:, 152:], lp0[:, 152:])
+    src = rs.sources["markets.m.process.vol_level_persistence"]
+    assert src["value"] == 0.7 and "simulation.vol_level_persistence" in src["source"]
+
+
+def test_default_persistence_is_the_validation_estimate():
+    """Without ``vol_level_persistence`` the engine uses VOL_LEVEL_PERSISTENCE, recorded as a
+    default, and that constant is the lag-1 estimate from the committed validation files
+    (rounded to 0.05)."""
+    from riskmodel.fit.validation import stored_docs
+    from riskmodel.fit.vol_spread import level_persistence
+    from riskmodel.sim import layout as L
+    from riskmodel.sim.scenario import VOL_LEVEL_PERSISTENCE
+
+    est = level_persistence(stored_docs())
+    assert est[1]["pairs"] >= 150 and est[1]["markets"] >= 10
+    assert VOL_LEVEL_PERSISTENCE == pytest.approx(est[1]["rho"], abs=0.05)
+    assert est[1]["rho_loo_min"] <= VOL_LEVEL_PERSISTENCE <= est[1]["rho_loo_max"]
+    scn = single_market_scenario(_iid("garch"), 20, 10, 1, vol_level_sd=0.3)
+    rs = resolve(scn)
+    assert rs.sources["markets.m.process.vol_level_persistence"]["value"] == VOL_LEVEL_PERSISTENCE
+    assert "default" in rs.sources["markets.m.process.vol_level_persistence"]["source"]
+    assert rs.mp[0, L.VLP] == VOL_LEVEL_PERSISTENCE
+    off = resolve(single_market_scenario(_iid("garch"), 20, 10, 1))
+    assert off.mp[0, L.VLP] == 0.0
+    assert "markets.m.process.vol_level_persistence" not in off.sources

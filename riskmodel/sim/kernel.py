@@ -437,7 +437,12 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                 if _VOL_LEVEL:
                     for i in range(N):
                         if mp[i, L.VLS] > 0.0:  # this year's level of the market's volatility
-                            vol_level(i, mp, mi, rom, rom_b, mp[i, L.VLS] * normal(s_main, zt))
+                            xi = mp[i, L.VLS] * normal(s_main, zt)
+                            rho = mp[i, L.VLP]
+                            if y > 0 and rho > 0.0:  # AR(1) across compliance years
+                                xi = rho * mp[i, L.VLX] + math.sqrt(1.0 - rho * rho) * xi
+                            mp[i, L.VLX] = xi
+                            vol_level(i, mp, mi, rom, rom_b, xi)
                 fill_normal(s_main, zt, gzb[:nd * nz], pend)
                 if _COPULA_T and copula_t:
                     fill_gamma(s_main, zt, 0.5 * cnu, wgb[:nd])

@@ -34,9 +34,11 @@ TT_ON, TT_P01, TT_P11, TT_KAPPA, TT_S0, TT_K0 = 35, 36, 37, 38, 39, 40
 #: and the traded price moves towards it by at most the limit a traded day (carry-over).
 LIM_UP, LIM_DN = 41, 42
 #: Volatility-level uncertainty: the sd of the per-path log-volatility scale (0 = off) and the
-#: fitted intercept it scales (GARCH / GJR / EGARCH omega; regime families scale ``rom``).
-VLS, OMEGA_B = 43, 44
-NPF = 45
+#: fitted intercept it scales (GARCH / GJR / EGARCH omega; regime families scale ``rom``); its
+#: persistence from one compliance year to the next (AR(1) coefficient) and the current path's
+#: scale of the last year drawn.
+VLS, OMEGA_B, VLP, VLX = 43, 44, 45, 46
+NPF = 47
 #: Width of the per-market recursion state ``prev`` (last return, residual, standardised
 #: residual, and the gap latent - traded log price in percent under a price limit).
 NPREV = 4

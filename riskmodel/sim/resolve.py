@@ -35,7 +35,7 @@ from riskmodel.sim.innovations import (
     nearest_correlation,
     table_error,
 )
-from riskmodel.sim.scenario import MarketSpec, Scenario
+from riskmodel.sim.scenario import VOL_LEVEL_PERSISTENCE, MarketSpec, Scenario
 from riskmodel.sim.sources import Sources
 
 #: MODEL.md §3 defaults when the catalogue lacks a number.
@@ -600,6 +600,7 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
     thin_trading.fill(k, cal, mp, f"{fld}.calibration", b.notes, m.id)
     mp[k, L.OMEGA_B] = mp[k, L.OMEGA]  # the fitted intercept a path's volatility level scales
     mp[k, L.VLS] = scn.simulation.vol_level_sd
+    mp[k, L.VLP] = _vol_level_persistence(scn)
     mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
     guard = _guard(m, cal)  # H11c: the calibration's own guard unless the scenario sets one
     mp[k, L.MAXR] = guard if guard is not None else math.inf
@@ -639,11 +640,23 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
                   _cal_src(cal, "thin_trading"))
     b.src.given(f"{key}.process.drift", scn.simulation, "price_drift", "simulation")
     b.src.given(f"{key}.process.vol_level_sd", scn.simulation, "vol_level_sd", "simulation")
-    if scn.simulation.vol_level_sd > 0.0 and k == 0:
-        b.notes.append(
-            f"volatility-level uncertainty: each path draws each market's log-volatility level "
-            f"from N(0, {scn.simulation.vol_level_sd:g}^2) (simulation.vol_level_sd; "
-            "docs/VALIDATION.md)")
+    if scn.simulation.vol_level_sd > 0.0:
+        rho = float(mp[k, L.VLP])
+        if scn.simulation.vol_level_persistence is None:
+            b.src.set(f"{key}.process.vol_level_persistence", rho,
+                      sources.default("riskmodel.sim.scenario.VOL_LEVEL_PERSISTENCE (pooled "
+                                      "year-to-year correlation of the validation's "
+                                      "volatility-level errors, docs/VALIDATION.md)"))
+        else:
+            b.src.given(f"{key}.process.vol_level_persistence", scn.simulation,
+                        "vol_level_persistence", "simulation")
+        if k == 0:
+            b.notes.append(
+                f"volatility-level uncertainty: each path draws each market's log-volatility "
+                f"level from N(0, {scn.simulation.vol_level_sd:g}^2) "
+                f"(simulation.vol_level_sd); from one compliance year to the next it follows an "
+                f"AR(1) with persistence {rho:g} (simulation.vol_level_persistence; "
+                "docs/VALIDATION.md)")
     if (cal.get("guard") or {}).get("max_daily_return") is not None and (
             "max_daily_return" not in m.model_fields_set):
         b.src.set(f"{key}.process.max_daily_return", guard, _cal_src(cal, "guard"))
@@ -693,6 +706,15 @@ def calibration_guard(cal: dict[str, Any]) -> float | None:
     riskmodel.fit.guard); None when it carries none."""
     g = (cal.get("guard") or {}).get("max_daily_return")
     return float(g) if g is not None and float(g) > 0 else None
+
+
+def _vol_level_persistence(scn: Scenario) -> float:
+    """The AR(1) coefficient of the volatility-level scale across compliance years: the
+    scenario's, else the pooled estimate ``VOL_LEVEL_PERSISTENCE`` (0 when the level is off)."""
+    if scn.simulation.vol_level_sd == 0.0:
+        return 0.0
+    rho = scn.simulation.vol_level_persistence
+    return VOL_LEVEL_PERSISTENCE if rho is None else float(rho)
 
 
 def _guard(m: Any, cal: dict[str, Any]) -> float | None:

@@ -45,6 +45,13 @@ MAX_NAME = 100
 MAX_MARKETS = 32
 
 
+#: Year-to-year persistence of the volatility-level scale when a scenario asks for the level
+#: (``simulation.vol_level_sd``) without saying (``simulation.vol_level_persistence``): the
+#: pooled correlation of the log realised / simulated one-year volatility of consecutive
+#: non-overlapping years across the 13 validated markets, 0.71 (206 pairs; 0.55-0.85 leaving
+#: one market out; docs/VALIDATION.md; tests/test_vol_level.py checks it against the stored
+#: validation files).
+VOL_LEVEL_PERSISTENCE = 0.7
 #: The daily guard a market gets when neither its scenario nor its calibration sets one (% log
 #: return; a calibration's own guard comes from riskmodel.fit.guard).
 DEFAULT_GUARD = 25.0
@@ -440,10 +447,16 @@ class SimulationSpec(_Model):
     #: calibration's mean and AR(1) terms.
     price_drift: Literal["martingale", "zero", "fitted"] = "martingale"
     #: Volatility-level uncertainty (docs/VALIDATION.md, riskmodel.fit.vol_spread): the sd of a
-    #: log-volatility scale xi ~ N(0, sd^2), drawn per path, market and compliance year, on the
-    #: level each fitted variance reverts to (GARCH omega x e^(2 xi), EGARCH log omega +
+    #: log-volatility scale xi ~ N(0, sd^2), drawn per path and market for each compliance year,
+    #: on the level each fitted variance reverts to (GARCH omega x e^(2 xi), EGARCH log omega +
     #: 2 (1 - beta) xi, regime variances x e^(2 xi)); the current conditional variance is kept.
     vol_level_sd: Annotated[float, Field(ge=0, le=2)] = 0.0
+    #: Persistence of that scale from one compliance year to the next: xi_y = rho xi_{y-1} +
+    #: sqrt(1 - rho^2) sd e_y (a stationary AR(1): every year's xi is N(0, sd^2), the first
+    #: year's draw is the same whatever rho). None: ``VOL_LEVEL_PERSISTENCE``, the pooled
+    #: year-to-year correlation of the validation's volatility-level errors
+    #: (riskmodel.fit.vol_spread.level_persistence); 0: drawn afresh each year.
+    vol_level_persistence: Annotated[float, Field(ge=0, lt=1)] | None = None
     variants: list[Literal["autarky", "linked", "linked_events"]] = Field(
         default_factory=lambda: ["autarky", "linked", "linked_events"]
     )

@@ -45,6 +45,7 @@ def single_market_scenario(
     price_drift: str = "martingale",
     max_daily_return: GuardArg = FROM_CALIBRATION,
     vol_level_sd: float = 0.0,
+    vol_level_persistence: float | None = None,
 ) -> Scenario:
     """A one-market autarky scenario simulating ``calibration`` (Contract-2 dict) for
     ``n_days`` trading days from its end state (``state.last_price``, last variance, regime
@@ -96,6 +97,8 @@ def single_market_scenario(
             "numeraire": cur,
             "price_drift": price_drift,
             "vol_level_sd": float(vol_level_sd),
+            **({} if vol_level_persistence is None
+               else {"vol_level_persistence": float(vol_level_persistence)}),
             "variants": ["autarky"],
         },
     })
