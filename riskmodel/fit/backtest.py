@@ -184,14 +184,13 @@ def regime_fitter(model: str) -> Fitter:
     """Re-estimate ``ms<K>`` or ``msgarch<K>-<dist>`` (regime modules) as a calibration."""
     name = model.lower()
     if name.startswith("msgarch"):
-        from riskmodel.fit.msgarch import fit_msgarch
+        from riskmodel.fit.msgarch import fit_msgarch, parse_msgarch_name
 
-        k_str, _, dist = name[len("msgarch") :].partition("-")
-        k, dist = int(k_str or 2), dist or "normal"
+        k, dist, m4 = parse_msgarch_name(name)
 
         def fit(train: pd.Series) -> Calibration:
             return Calibration.from_fit(
-                fit_msgarch(train, k_regimes=k, dist=dist), None, diagnostics={}
+                fit_msgarch(train, k_regimes=k, dist=dist, moment4=m4), None, diagnostics={}
             )
 
         return fit

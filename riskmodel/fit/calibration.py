@@ -129,7 +129,9 @@ class Calibration:
                 return str(self.model.get("name") or "z" + self.spec.name)
             return self.spec.name
         k = self.model.get("k_regimes", 2)
-        return f"ms{k}" if self.family == "ms" else f"msgarch{k}-{self.dist}"
+        if self.family == "ms":
+            return f"ms{k}"
+        return str(self.model.get("name") or f"msgarch{k}-{self.dist}")
 
     # ----------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
@@ -193,6 +195,9 @@ class Calibration:
                 "dist": getattr(fit, "dist", "normal"),
                 "k_regimes": int(getattr(fit, "k_regimes", 2)),
             }
+            if getattr(fit, "moment4", False):
+                model["name"] = f"msgarch{model['k_regimes']}-{model['dist']}-m4"
+                model["moment4"] = True
             fit_info = {
                 "converged": bool(getattr(fit, "converged", True)),
                 "library": f"riskmodel.fit.{'markov' if family == 'ms' else 'msgarch'}",

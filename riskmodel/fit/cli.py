@@ -89,10 +89,11 @@ def _check_regime_name(name: str) -> None:
     ok = name[2:].isdigit() if not name.startswith("msgarch") else True
     if name.startswith("msgarch"):
         k, _, dist = name[len("msgarch") :].partition("-")
-        ok = k.isdigit() and dist in ("", "normal", "t")
+        ok = k.isdigit() and dist in ("", "normal", "t", "normal-m4", "t-m4")
     if not ok:
         raise InputError(
-            f"model {name!r} not understood: regime models are ms<K> or msgarch<K>-normal|t",
+            f"model {name!r} not understood: regime models are ms<K> or "
+            "msgarch<K>-normal|t[-m4]",
             field="--model",
         )
 
@@ -100,10 +101,10 @@ def _check_regime_name(name: str) -> None:
 def fit_regime(returns: pd.Series, name: str) -> Any:
     """Fit ``ms<K>`` or ``msgarch<K>-<dist>`` with the regime modules."""
     if name.startswith("msgarch"):
-        from riskmodel.fit.msgarch import fit_msgarch
+        from riskmodel.fit.msgarch import fit_msgarch, parse_msgarch_name
 
-        k, _, dist = name[len("msgarch") :].partition("-")
-        return fit_msgarch(returns, k_regimes=int(k), dist=dist or "normal")
+        k, dist, m4 = parse_msgarch_name(name)
+        return fit_msgarch(returns, k_regimes=k, dist=dist, moment4=m4)
     from riskmodel.fit.markov import fit_markov
 
     return fit_markov(returns, k_regimes=int(name[2:]))

@@ -74,6 +74,22 @@ from riskmodel.fit.markov import (
 )
 
 NU_MIN, NU_MAX = 2.05, 500.0  # bounds on nu in estimation (as arch's)
+#: Lower bound on nu when every regime must have a finite fourth moment (``moment4``): the t
+#: law's own fourth moment exists only for nu > 4.
+NU_MIN_M4 = 4.05
+
+
+def innovation_kurtosis(nu: float) -> float:
+    """E z^4 of the unit-variance innovation: 3 (normal, nu = 0) or 3 (nu - 2) / (nu - 4)."""
+    return 3.0 if nu <= 0.0 else 3.0 * (nu - 2.0) / (nu - 4.0)
+
+
+def fourth_moment_margin(alpha: np.ndarray, beta: np.ndarray, nu: float) -> np.ndarray:
+    """1 - (kappa alpha_k^2 + 2 alpha_k beta_k + beta_k^2) per regime: positive when regime k's
+    GARCH(1,1), run on its own, has a finite fourth moment (Bollerslev 1986; kappa = E z^4), so
+    that squared returns, and realised volatility, have a finite variance."""
+    k = innovation_kurtosis(nu) if nu == 0.0 or nu > 4.0 else math.inf
+    return 1.0 - (k * alpha**2 + 2.0 * alpha * beta + beta**2)
 
 # --------------------------------------------------------------------------------------------
 # numba kernels
@@ -192,6 +208,15 @@ def simulate_msgarch_paths(
 # --------------------------------------------------------------------------------------------
 
 
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1.0 - 1e-12)
+    return np.log(p / (1.0 - p))
+
+
 @dataclass(frozen=True)
 class _Spec:
     """Model shape and the unconstrained parameterisation used in estimation.
@@ -203,6 +228,14 @@ class _Spec:
     K: int
     student: bool
     floor: float = 0.0
+    #: Every regime's GARCH with a finite fourth moment (kappa alpha^2 + 2 alpha beta + beta^2
+    #: < 1, nu > 4): (alpha_k, beta_k) = r (sin th, cos th) with th in (0, pi/2) and r below the
+    #: bound in that direction, so the constraint holds exactly for any free parameters.
+    moment4: bool = False
+
+    @property
+    def nu_min(self) -> float:
+        return NU_MIN_M4 if self.moment4 else NU_MIN
 
     @property
     def n_free(self) -> int:
@@ -222,14 +255,19 @@ class _Spec:
         mu = float(theta[0])
         omega = self.floor + np.exp(theta[1 : 1 + K])
         xa, xb = theta[1 + K : 1 + 2 * K], theta[1 + 2 * K : 1 + 3 * K]
+        n_tr = K * (K - 1)
+        P = transition_from_logits(theta[1 + 3 * K : 1 + 3 * K + n_tr], K)
+        # (the exponent is capped: a line search may try huge values, and nu is capped anyway)
+        nu = min(self.nu_min + math.exp(min(theta[-1], 50.0)), NU_MAX) if self.student else 0.0
+        if self.moment4:
+            th = 0.5 * math.pi * _logistic(xa)
+            a, b = np.sin(th), np.cos(th)
+            r = _logistic(xb) / np.sqrt(innovation_kurtosis(nu) * a * a + 2 * a * b + b * b)
+            return mu, omega, r * a, r * b, P, nu
         m = np.maximum(0.0, np.maximum(xa, xb))
         ea, eb, e0 = np.exp(xa - m), np.exp(xb - m), np.exp(-m)
         den = ea + eb + e0
         alpha, beta = ea / den, eb / den
-        n_tr = K * (K - 1)
-        P = transition_from_logits(theta[1 + 3 * K : 1 + 3 * K + n_tr], K)
-        # (the exponent is capped: a line search may try huge values, and nu is capped anyway)
-        nu = min(NU_MIN + math.exp(min(theta[-1], 50.0)), NU_MAX) if self.student else 0.0
         return mu, omega, alpha, beta, P, nu
 
     def pack(
@@ -241,18 +279,27 @@ class _Spec:
         P: np.ndarray,
         nu: float,
     ) -> np.ndarray:
-        slack = np.maximum(1.0 - alpha - beta, 1e-8)
         a = np.maximum(alpha, 1e-8)
         b = np.maximum(beta, 1e-8)
+        if self.moment4:  # inverse of unpack's map; a start outside the region is pulled in
+            nu = max(nu, self.nu_min + 1e-6) if self.student else 0.0
+            th = np.arctan2(a, b)
+            sa, cb = np.sin(th), np.cos(th)
+            bound = 1.0 / np.sqrt(innovation_kurtosis(nu) * sa * sa + 2 * sa * cb + cb * cb)
+            f = np.clip(np.hypot(a, b) / bound, 1e-6, 0.99)
+            xa, xb = _logit(th / (0.5 * math.pi)), _logit(f)
+        else:
+            slack = np.maximum(1.0 - alpha - beta, 1e-8)
+            xa, xb = np.log(a / slack), np.log(b / slack)
         parts = [
             np.array([mu]),
             np.log(np.maximum(omega - self.floor, 1e-8 * max(self.floor, 1e-300))),
-            np.log(a / slack),
-            np.log(b / slack),
+            xa,
+            xb,
             logits_from_transition(P),
         ]
         if self.student:
-            parts.append(np.array([math.log(max(nu - NU_MIN, 1e-6))]))
+            parts.append(np.array([math.log(max(nu - self.nu_min, 1e-6))]))
         return np.concatenate(parts)
 
     def natural(self, theta: np.ndarray) -> np.ndarray:
@@ -400,6 +447,8 @@ class MSGarchResult(RegimeResultMixin):
     start_values: list[float] = field(default_factory=list)
     fixed: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: Estimated with every regime's fourth moment finite (``fit_msgarch(moment4=True)``).
+    moment4: bool = False
 
     model: dict[str, Any] = field(init=False)
 
@@ -666,6 +715,24 @@ def _starts(
 N_STARTS = 8
 
 
+def parse_msgarch_name(name: str) -> tuple[int, str, bool]:
+    """``msgarch<K>[-<dist>][-m4]`` -> (K, dist, moment4); ``msgarch2-t-m4``: two regimes, t
+    innovations, every regime's fourth moment finite."""
+    text = name.strip().lower()
+    if not text.startswith("msgarch"):
+        raise InputError(f"{name!r} is not an MS-GARCH model name (msgarch<K>-<dist>[-m4])",
+                         field="model")
+    k_str, _, rest = text[len("msgarch"):].partition("-")
+    parts = [p for p in rest.split("-") if p]
+    m4 = bool(parts) and parts[-1] == "m4"
+    if m4:
+        parts = parts[:-1]
+    dist = parts[0] if parts else "normal"
+    if len(parts) > 1 or dist not in ("normal", "t") or not (k_str or "2").isdigit():
+        raise InputError(f"{name!r}: expected msgarch<K>-<normal|t>[-m4]", field="model")
+    return int(k_str or 2), dist, m4
+
+
 def fit_msgarch(
     returns: Any,
     k_regimes: int = 2,
@@ -673,8 +740,14 @@ def fit_msgarch(
     n_starts: int = N_STARTS,
     seed: int = 0,
     start: dict[str, float] | None = None,
+    moment4: bool = False,
 ) -> MSGarchResult:
     """Maximum likelihood fit of the K-regime Haas-Mittnik-Paolella MS-GARCH(1,1).
+
+    ``moment4``: every regime's GARCH has a finite fourth moment (nu > 4 and
+    kappa alpha_k^2 + 2 alpha_k beta_k + beta_k^2 < 1; :func:`fourth_moment_margin`), so that
+    realised volatility has a finite variance and one regime cannot feed a large move back
+    into the next day's variance one for one (``msgarch2-t-m4``).
 
     Starts: a one-regime GARCH(1,1) is fitted first (same likelihood, K = 1) and its parameters
     seed ``n_starts`` K-regime starts (the first deterministic, the others perturbed);
@@ -687,7 +760,7 @@ def fit_msgarch(
         raise InputError("k_regimes must be at least 1", field="k_regimes")
     y, index = as_returns(returns, _Spec(k_regimes, dist == "t").n_free)
     T = y.shape[0]
-    spec = _Spec(k_regimes, dist == "t", floor=VAR_FLOOR_REL * float(y.var()))
+    spec = _Spec(k_regimes, dist == "t", floor=VAR_FLOOR_REL * float(y.var()), moment4=moment4)
 
     def negll_mean(theta: np.ndarray) -> float:
         mu, om, al, be, P, nu = spec.unpack(theta)
@@ -698,7 +771,7 @@ def fit_msgarch(
         raise InputError("n_starts must be >= 1 (or 0 with an explicit start)", field="n_starts")
     base = None
     if k_regimes > 1 and n_starts > 0:
-        one = fit_msgarch(returns, 1, dist, n_starts=1, seed=seed)
+        one = fit_msgarch(returns, 1, dist, n_starts=1, seed=seed, moment4=moment4)
         base = (one.omega[0], one.alpha[0], one.beta[0])
     starts = _starts(y, spec, n_starts, seed, base)
     if start is not None:
@@ -717,7 +790,7 @@ def fit_msgarch(
     at_cap = spec.student and nu >= NU_MAX * (1 - 1e-9)
     if at_cap:  # nu on its bound (the data look normal): hold it fixed, report its SE as NaN
         free[-1] = False
-        theta[-1] = math.log(NU_MAX - NU_MIN)
+        theta[-1] = math.log(NU_MAX - spec.nu_min)
     cov, ok = delta_method_cov(lambda th: T * negll_mean(th), theta, spec.natural, free)
     if at_cap:
         cov[-1, :] = cov[:, -1] = np.nan
@@ -736,8 +809,10 @@ def fit_msgarch(
         )
     if np.any(al + be > 0.999):
         warn.append("a regime has alpha_k + beta_k at the stationarity bound 1")
-    if spec.student and nu < NU_MIN * 1.01:
-        warn.append(f"nu at its lower bound {NU_MIN}")
+    if spec.student and nu < spec.nu_min * 1.01:
+        warn.append(f"nu at its lower bound {spec.nu_min}")
+    if moment4 and np.any(fourth_moment_margin(al, be, nu) < 1e-3):
+        warn.append("a regime is on the fourth-moment bound")
     return _build(
         y,
         index,
@@ -754,4 +829,5 @@ def fit_msgarch(
         message=msg,
         start_values=values,
         warnings=warn,
+        moment4=moment4,
     )
