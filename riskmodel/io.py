@@ -120,6 +120,14 @@ def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
 
+
+def _no_binary(loader: _StrictLoader, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(
+        None, None, "a !!binary value (bytes) where text or numbers belong", node.start_mark)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:binary", _no_binary)
+
 #: Largest YAML input file read (bytes): scenario, firm and catalogue files are a few KB.
 MAX_YAML_BYTES = 5_000_000
 
@@ -158,6 +166,9 @@ def read_yaml(path: str | Path) -> Any:
         if problem and problem.startswith("duplicate key"):
             msg = problem
         raise InputError(msg, file=path, field=where) from None
+    except RecursionError:
+        raise InputError("nested too deeply to be a riskmodel input (lists or mappings inside "
+                         "each other hundreds of levels down)", file=path) from None
 
 
 def sha256_bytes(data: bytes) -> str:

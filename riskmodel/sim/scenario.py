@@ -29,6 +29,7 @@ from pydantic import (
 
 from riskmodel import config
 from riskmodel.errors import InputError
+from riskmodel.fit.calibration_schema import MAX_PRICE
 from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers, short_repr
 
 PosFloat = Annotated[float, Field(gt=0)]
@@ -41,6 +42,11 @@ CURRENCIES = ("EUR", "USD", "KRW", "CNY", "JPY", "CAD", "CHF", "NZD", "GBP")
 
 #: Longest scenario name (run folder and report names are derived from it).
 MAX_NAME = 100
+#: Largest BAU emissions of one market, Mt CO2e a year (more than twice the world's).
+MAX_BAU = 1e5
+#: Largest exponent of a marginal abatement cost curve (price ~ abatement^(1/exponent)).
+MAX_EXPONENT = 10.0
+
 #: Most markets one scenario may hold (sizes are bounded before anything is allocated).
 MAX_MARKETS = 32
 
@@ -74,9 +80,9 @@ class CapSpec(_Model):
     degree: Share | None = None
     #: Expected supply in the first simulated year (Mt); default: BAU emissions times
     #: (1 - abatement share), the cap that makes the observed price level the autarky mean.
-    level: PosFloat | None = None
+    level: Annotated[float, Field(gt=0, le=MAX_BAU)] | None = None
     #: Annual change of the expected supply (e.g. -0.022 for the EU linear reduction factor).
-    annual_change: float = 0.0
+    annual_change: Annotated[float, Field(gt=-1, le=1)] = 0.0
 
     @model_validator(mode="after")
     def _degree(self) -> CapSpec:
@@ -101,7 +107,7 @@ class AbatementSpec(_Model):
 
     share: Annotated[float, Field(gt=0, lt=1)] = 0.10
     slope: PosFloat | None = None
-    exponent: PosFloat = 1.0
+    exponent: Annotated[float, Field(gt=0, le=MAX_EXPONENT)] = 1.0
     #: Observed price level the slope is calibrated to; default: the calibration's last-year mean.
     price_level: PosFloat | None = None
 
@@ -192,7 +198,7 @@ class ProcessSpec(_Model):
     dist: Literal["normal", "t", "skewt"] = "normal"
     k_regimes: Annotated[int, Field(ge=1, le=4)] = 1
     params: dict[str, float]
-    last_price: PosFloat
+    last_price: Annotated[float, Field(gt=0, le=MAX_PRICE)]
     state: dict[str, Any] = Field(default_factory=dict)
     #: Thin-trading block of the calibration form (docs/THIN_TRADING.md); None = always trades.
     thin_trading: dict[str, Any] | None = None
@@ -210,7 +216,8 @@ class ProcessSpec(_Model):
         try:
             validate_calibration({"model": model, "params": self.params, "state": state})
         except InputError as exc:
-            raise ValueError(f"{exc.field}: {exc.reason}") from None
+            field = (exc.field or "params").removeprefix("model.")  # the scenario's keys
+            raise ValueError(f"{field}: {exc.reason}") from None
         return self
 
 
@@ -225,7 +232,7 @@ class MarketSpec(_Model):
     #: Jurisdiction whose fundamentals drive this market's output and BAU emissions.
     jurisdiction: str | None = None
     #: BAU (covered) emissions in the first simulated year, Mt; default: the catalogue's.
-    bau_emissions: PosFloat | None = None
+    bau_emissions: Annotated[float, Field(gt=0, le=MAX_BAU)] | None = None
     cap: CapSpec = Field(default_factory=CapSpec)
     abatement: AbatementSpec = Field(default_factory=AbatementSpec)
     collar: CollarSpec = Field(default_factory=CollarSpec)
@@ -481,6 +488,8 @@ class Scenario(_Model):
     @classmethod
     def _name(cls, v: str) -> str:
         """Run folder names are derived from it: bounded, one line, no path separators."""
+        if not v.strip():
+            raise ValueError("must not be blank")
         if len(v) > MAX_NAME:
             raise ValueError(f"at most {MAX_NAME} characters (got {len(v)})")
         if re.search(r"[\x00-\x1f/\\]", v):
@@ -593,11 +602,17 @@ def _check_corr(corr: list[list[float]], n: int, *, repair: bool) -> None:
         )
 
 
+#: Names pydantic gives the members of a union in an error's location.
+_UNION_MEMBERS = ("float", "str", "int", "bool", "none", "list[float]", "dict[str,float]")
+
+
 def format_validation_error(exc: ValidationError, *, file: str | Path | None = None) -> InputError:
     """Turn a pydantic error into an ``InputError`` naming the file and the dotted field."""
     first = exc.errors()[0]
-    loc = ".".join(
-        f"[{p}]" if isinstance(p, int) else str(p) for p in first.get("loc", ())
+    loc = ".".join(  # without the union member a value was tried as (``price_limit.float``)
+        f"[{p}]" if isinstance(p, int) else str(p)
+        for p in first.get("loc", ())
+        if p not in _UNION_MEMBERS and not str(p).startswith(("function-", "constrained-"))
     ).replace(".[", "[")
     msg = first.get("msg", "invalid").removeprefix("Value error, ")
     head, sep, tail = msg.partition(": ")
@@ -605,7 +620,9 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
         loc = f"{loc}.{head}" if loc else head
         msg = tail
     inp = first.get("input")
-    if first.get("type") in ("literal_error", "enum") or "Input should be" in msg:
+    if (first.get("type") in ("literal_error", "enum") or "Input should be" in msg) and (
+        "(got " not in msg
+    ):
         msg = f"{msg} (got {short_repr(inp)})"
     more = len(exc.errors()) - 1
     if more:
