@@ -105,6 +105,10 @@ def fx_rate(scenario: Scenario, firm: Firm, market_ccy: str, report_ccy: str,
     """Reporting currency per unit of market currency: the firm's ``fx_rate``, else the
     scenario's rates (``simulation.fx`` over ``calibrations/fx.json``, numeraire per unit)."""
     if firm.fx_rate is not None:
+        if report_ccy == market_ccy and firm.fx_rate != 1.0:
+            raise InputError(f"{firm.fx_rate:g} converts {market_ccy} to itself: the firm reports "
+                             f"in its market's currency ({market_ccy}); drop fx_rate or give "
+                             "another currency", file=file, field="fx_rate")
         return float(firm.fx_rate)
     if report_ccy == market_ccy:
         return 1.0
@@ -278,6 +282,8 @@ def load_inputs(
                              f"(markets: {', '.join(scn.market_ids())})", file=firm_file,
                              field="market")
         check_firm_years(firm, years_of(scn), file=firm_file)
+        ccy = market_currency(scn, firm.market)
+        fx_rate(scn, firm, ccy, firm.currency or ccy, file=firm_file)  # a rate exists, and fits
 
     if run is not None:
         scn, annual, kept, source = from_run(run, point=point, precheck=precheck)

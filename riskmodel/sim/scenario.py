@@ -47,6 +47,9 @@ MAX_BAU = 1e5
 #: Largest exponent of a marginal abatement cost curve (price ~ abatement^(1/exponent)).
 MAX_EXPONENT = 10.0
 
+#: Largest scale of the fundamentals' volatilities (ten times the history is no longer it).
+MAX_VOL_SCALE = 10.0
+
 #: Most markets one scenario may hold (sizes are bounded before anything is allocated).
 MAX_MARKETS = 32
 
@@ -54,6 +57,13 @@ MAX_MARKETS = 32
 #: The daily guard a market gets when neither its scenario nor its calibration sets one (% log
 #: return; a calibration's own guard comes from riskmodel.fit.guard).
 DEFAULT_GUARD = 25.0
+
+
+def _calibration_ref(v: str | None) -> str | None:
+    """A calibration reference names a file (a market id, a file name or a path to a file)."""
+    if v is not None and Path(v.strip()).name in ("", ".", ".."):
+        raise ValueError(f"must name a calibration file or market id (got {v!r})")
+    return v
 
 
 class _Model(BaseModel):
@@ -264,6 +274,8 @@ class MarketSpec(_Model):
     #: bau_emissions must be given.
     synthetic: bool = False
 
+    _ref = field_validator("calibration")(classmethod(lambda cls, v: _calibration_ref(v)))
+
     @field_validator("price_limit")
     @classmethod
     def _price_limit(cls, v: float | str | None) -> float | str | None:
@@ -386,12 +398,14 @@ class FundamentalsSpec(_Model):
     """Output and emissions-intensity uncertainty (MODEL.md §2)."""
 
     calibration: str | None = None  # default calibrations/fundamentals.json
+
+    _ref = field_validator("calibration")(classmethod(lambda cls, v: _calibration_ref(v)))
     #: Override of corr(dlog output, dlog emissions) per market id (re-derives the intensity law).
     output_emissions_corr: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(
         default_factory=dict
     )
     #: Scale factor applied to all output / intensity volatilities.
-    vol_scale: PosFloat = 1.0
+    vol_scale: Annotated[float, Field(gt=0, le=MAX_VOL_SCALE)] = 1.0
     #: Correlation between each market's daily price innovation and its output shock.
     price_output_corr: Annotated[float, Field(ge=-1, le=1)] = 0.0
     var1: bool = False
@@ -401,6 +415,8 @@ class DependenceSpec(_Model):
     """Cross-market dependence of price innovations."""
 
     calibration: str | None = None  # default calibrations/dependence.json
+
+    _ref = field_validator("calibration")(classmethod(lambda cls, v: _calibration_ref(v)))
     copula: Literal["gaussian", "t"] = "gaussian"
     nu: Annotated[float, Field(gt=2)] | None = None
     #: Explicit correlation matrix of price innovations in the order of ``markets`` (overrides
@@ -411,6 +427,8 @@ class DependenceSpec(_Model):
 
     @model_validator(mode="after")
     def _t_needs_nu(self) -> DependenceSpec:
+        if self.copula != "t" and self.nu is not None:
+            raise ValueError("nu: applies to the t copula only (copula is 'gaussian')")
         if self.copula == "t" and self.nu is None and self.calibration is None:
             # nu may come from the calibration; when neither is given, a default is stated here.
             self.__dict__["nu"] = 8.0
@@ -462,6 +480,24 @@ class SimulationSpec(_Model):
         if bad:
             raise ValueError(f"unknown currency {bad[0]!r}; allowed: {', '.join(CURRENCIES)}")
         return v
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("name at least one of autarky, linked, linked_events")
+        dup = sorted({x for x in v if v.count(x) > 1})
+        if dup:
+            raise ValueError(f"{dup[0]!r} is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _numeraire_rate(self) -> SimulationSpec:
+        rate = self.fx.get(self.numeraire)
+        if rate is not None and rate != 1.0:
+            raise ValueError(f"fx.{self.numeraire}: the numeraire's own rate must be 1 (got "
+                             f"{rate:g}); rates are numeraire per unit of each currency")
+        return self
 
 
 class Scenario(_Model):
@@ -526,6 +562,14 @@ class Scenario(_Model):
                     f"events.links[{k}].link: {ev.link!r} is not a link of this scenario "
                     f"(links: {', '.join(sorted(names)) or 'none'})"
                 )
+        for what, keys in (("links", [ev.link for ev in self.events.links]),
+                           ("markets", [ev.market for ev in self.events.markets])):
+            norm = ["-".join(sorted(key.replace(">", "").split("-"))) if what == "links" else key
+                    for key in keys]
+            for k, key in enumerate(norm):
+                if key in norm[:k]:
+                    raise ValueError(f"events.{what}[{k}]: {keys[k]!r} again (already "
+                                     f"events.{what}[{norm.index(key)}]); give each one block")
         for k, ev in enumerate(self.events.markets):
             if ev.market not in known:
                 raise ValueError(f"events.markets[{k}].market: unknown market {ev.market!r}")
