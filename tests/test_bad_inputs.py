@@ -99,6 +99,11 @@ def case_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(work)
     monkeypatch.setenv(config.ENV_DATA, os.environ.get(config.ENV_DATA, "") or str(work))
     monkeypatch.delenv("RISKMODEL_DEBUG", raising=False)
+    # the resolver caches resolved scenarios per process, keyed by the scenario alone: a case
+    # whose catalogue or calibration file is corrupted must not meet an earlier case's result
+    from riskmodel.batch import parallel
+
+    monkeypatch.setattr(parallel, "_RESOLVED", {})
     return work
 
 
