@@ -171,6 +171,31 @@ def read_yaml(path: str | Path) -> Any:
                          "each other hundreds of levels down)", file=path) from None
 
 
+def read_json(path: str | Path, *, field: str | None = None) -> Any:
+    """Read a JSON input file (a calibration): errors name the file (and ``field``, the input's
+    key that pointed to it) and say what is wrong, never a traceback."""
+    from riskmodel.errors import InputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("expected a JSON file, got a folder", file=path, field=field)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=path, field=field) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", file=path, field=field) from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 JSON text", file=path, field=field) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON (line {exc.lineno})", file=path, field=field) from None
+    except RecursionError:
+        raise InputError("nested too deeply to be a riskmodel input (lists or mappings inside "
+                         "each other hundreds of levels down)", file=path, field=field) from None
+
+
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of bytes."""
     return hashlib.sha256(data).hexdigest()

@@ -55,6 +55,10 @@ def parse_manifest(path: Path) -> dict[str, Any]:
         ) from None
     try:
         m = json.loads(text)
+    except RecursionError:
+        raise DataError("nested too deeply to be a manifest; the folder cannot be resumed: "
+                        "delete it and run the scenario again", file=path,
+                        field="manifest") from None
     except json.JSONDecodeError as exc:
         raise DataError(
             f"not valid JSON ({exc.msg}, line {exc.lineno}); the folder cannot be resumed: "

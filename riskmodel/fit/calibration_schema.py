@@ -37,6 +37,14 @@ MAX_MEAN = 10.0
 MAX_VARIANCE = 1e4
 #: Largest price a simulation may start from, in any currency per tonne.
 MAX_PRICE = 1e7
+#: Largest daily return or residual of the state, percent log return.
+MAX_RETURN = 1e4
+#: Largest |omega|, |alpha|, |gamma| of an EGARCH: beyond it the log variance moves by more
+#: than a factor e^10 in a day.
+MAX_EGARCH_COEF = 10.0
+#: The calibration schema this version reads.
+SCHEMA = "riskmodel.calibration/1"
+Return = Annotated[float, Field(ge=-MAX_RETURN, le=MAX_RETURN)]
 #: Parameter keys of single-regime models (Contract 2).
 SINGLE_KEYS = frozenset({"mu", "phi", "omega", "alpha", "gamma", "beta", "nu", "lambda"})
 _REGIME_KEY = re.compile(r"(mu|sigma2|omega|alpha|beta)_(\d)|p_(\d)(\d)")
@@ -105,9 +113,9 @@ class StateSpec(_Strict):
     last_price: Annotated[float, Field(gt=0, le=MAX_PRICE)] | None = None
     last_variance: Annotated[float, Field(gt=0, le=MAX_VARIANCE)] | None = None
     variance_T: Annotated[float, Field(gt=0, le=MAX_VARIANCE)] | None = None  # noqa: N815
-    last_resid: float | None = None
-    last_std_resid: float | None = None
-    last_return: float | None = None
+    last_resid: Return | None = None
+    last_std_resid: Return | None = None
+    last_return: Return | None = None
     regime_probs: list[Prob] | None = None
     regime_variances: list[Annotated[float, Field(gt=0, le=MAX_VARIANCE)]] | None = None
 
@@ -115,6 +123,7 @@ class StateSpec(_Strict):
 class CalibrationSpec(_Strict):
     """The parts of a calibration file the engine reads."""
 
+    schema_: Literal["riskmodel.calibration/1"] | None = Field(default=None, alias="schema")
     model: ModelSpec
     params: dict[str, float]
     state: StateSpec | None = None
@@ -178,6 +187,21 @@ def _check_keys(spec: CalibrationSpec, file: str | Path | None) -> None:
         if (key == "mu" or key.startswith("mu_")) and not abs(val) <= MAX_MEAN:
             raise _fail(f"a mean daily return must lie in [-{MAX_MEAN:g}, {MAX_MEAN:g}] percent "
                         f"(got {val:g})", f"params.{key}", file)
+    dist = spec.model.dist
+    if fam == "ms" and dist != "normal":
+        raise _fail(f"a ms model has normal innovations (got {dist!r})", "model.dist", file)
+    for key, needs in (("nu", ("t", "skewt")), ("lambda", ("skewt",))):
+        if key in p and dist not in needs:
+            raise _fail(f"applies to a {' or '.join(needs)} model only (dist is {dist!r})",
+                        f"params.{key}", file)
+    if fam == "garch" and p.get("gamma", 0.0) != 0.0:
+        raise _fail(f"a garch model has no asymmetry (got {p['gamma']:g}); use gjr or egarch",
+                    "params.gamma", file)
+    if fam == "egarch":
+        for key in ("omega", "alpha", "gamma"):
+            if key in p and not abs(p[key]) <= MAX_EGARCH_COEF:
+                raise _fail(f"an EGARCH {key} must lie in [-{MAX_EGARCH_COEF:g}, "
+                            f"{MAX_EGARCH_COEF:g}] (got {p[key]:g})", f"params.{key}", file)
     if spec.model.mean == "ar1":
         phi = _need(p, "phi", f"{fam} (ar1)", file)
         if not abs(phi) < 1:
