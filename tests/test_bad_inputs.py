@@ -146,3 +146,37 @@ def test_corpus_size_and_kinds() -> None:
         "runfolder",
     } <= kinds
     assert len({c["id"] for c in CASES}) == len(CASES)
+
+
+def test_chunk_file_cannot_run_code(tmp_path: Path) -> None:
+    """A chunk file is a pickle: one that names any global but the chunk's statistics and
+    numpy's array rebuilders is refused before anything runs (``run --resume`` of a folder from
+    elsewhere must not execute it); a real chunk record still loads."""
+    import pickle
+
+    import numpy as np
+
+    from riskmodel.batch.runner import _load_chunk
+    from riskmodel.errors import DataError
+    from riskmodel.sim.stats import ChunkStats
+
+    marker = tmp_path / "ran"
+    evil = tmp_path / "p0000-c000000.pkl"
+    evil.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    with pytest.raises(DataError, match="os.system has no place in a chunk file"):
+        _load_chunk(evil)
+    assert not marker.exists()
+    evil.write_bytes(pickle.dumps({"stats": print}))  # a builtin callable: refused too
+    with pytest.raises(DataError, match="builtins.print has no place"):
+        _load_chunk(evil)
+
+    z = np.zeros((1, 2, 3))
+    stats = ChunkStats(chunk_index=0, first_path=0, n_paths=4, s1=z, s2=z, s12=z, hp=None,
+                       he=None, keep_price=np.ones((1, 2, 3)), keep_bau=z, annual=None,
+                       meta={"clipped_days": 0})
+    good = tmp_path / "p0000-c000001.pkl"
+    good.write_bytes(pickle.dumps({"run_id": "r1", "chunk": 1, "stats": stats},
+                                  protocol=pickle.HIGHEST_PROTOCOL))
+    rec = _load_chunk(good)
+    assert rec["run_id"] == "r1" and np.array_equal(rec["stats"].keep_price, stats.keep_price)
+    assert rec["stats"].s1.shape == (1, 1, 2, 3)  # the chunk axis, as __post_init__ adds it

@@ -280,6 +280,10 @@ def compare_cmd(
         _err.print(f"warning: {problem}", markup=False, highlight=False)
     frame = compare_runs(a, b, out=out, statistics=statistic, force=force)
     if variant is not None:
+        have = sorted(set(frame["variant"]))
+        if variant not in have:
+            raise InputError(f"unknown variant {variant!r} (the runs have: {', '.join(have)})",
+                             field="--variant")
         frame = frame[frame["variant"] == variant]
     if csv is not None:
         from riskmodel.io import atomic_write_text

@@ -279,13 +279,41 @@ def _store(run_dir: Path, session: int, task: Task, parts: list[tuple[int, Any]]
     return n
 
 
+#: The only globals a chunk file may name: its statistics and numpy's array rebuilders. A
+#: pickle can call any importable function on load, so a run folder from elsewhere (or edited
+#: by hand) must never reach a plain ``pickle.load``.
+CHUNK_GLOBALS = frozenset({
+    ("riskmodel.sim.stats", "ChunkStats"),
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    *((mod, name) for mod in ("numpy._core.numeric", "numpy.core.numeric")
+      for name in ("_frombuffer",)),
+    *((mod, name) for mod in ("numpy._core.multiarray", "numpy.core.multiarray")
+      for name in ("_reconstruct", "scalar")),
+})
+
+
+class _ChunkUnpickler(pickle.Unpickler):
+    """Unpickles chunk files only: refuses every global outside :data:`CHUNK_GLOBALS`."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in CHUNK_GLOBALS:
+            raise pickle.UnpicklingError(f"{module}.{name} has no place in a chunk file")
+        return super().find_class(module, name)
+
+
 def _load_chunk(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            rec = _ChunkUnpickler(fh).load()
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
+            IndexError, KeyError, MemoryError, RecursionError) as exc:
         raise DataError(f"unreadable chunk ({exc}); delete it and resume to recompute it",
                         file=path) from None
+    if not isinstance(rec, dict):
+        raise DataError(f"not a chunk record (a {type(rec).__name__}); delete it and resume to "
+                        "recompute it", file=path)
+    return rec
 
 
 # --------------------------------------------------------------------------- runs
@@ -424,6 +452,14 @@ def resume_run(
                          "defaults changed); start a new run", file=run_dir / MANIFEST,
                          field="plan")
     check_inputs_unchanged(run_dir, plan, manifest)
+    if (run_dir / CHUNKS).exists() and not (run_dir / CHUNKS).is_dir():
+        raise InputError("not a folder: the run's finished chunks go there; delete the run "
+                         "folder and run the scenario again", file=run_dir / CHUNKS,
+                         field="chunks")
+    for f in (manifest.get("products") or {}).get("firms") or []:  # --firms, written at the end
+        if not Path(f).is_file():
+            raise InputError("a firm file the run was started with (--firms) is gone; restore "
+                             "it, or start a new run", file=f, field="products.firms")
     verify_chunks(run_dir, plan, manifest)
     options = options or RunOptions()
     options.engine = manifest.get("engine", options.engine)
