@@ -21,6 +21,10 @@ import yaml
 
 def _atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
+    if path.is_dir():  # os.replace would fail on a temporary file's name, not this one
+        from riskmodel.errors import InputError
+
+        raise InputError("is a folder; give the path of a file to write", file=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -335,7 +335,7 @@ def new_run_dir(
 ) -> Path:
     """The folder a new run will use (checked, not created)."""
     out = Path(out) if out is not None else config.RUNS_DIR
-    run_id = run_id or new_run_id(plan)
+    run_id = new_run_id(plan) if run_id is None else run_id
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", run_id) or run_id in (".", ".."):
         raise InputError(f"use at most 120 letters, digits, '.', '_' and '-' (got {run_id[:40]!r}"
                          f"{'...' if len(run_id) > 40 else ''})", field="--run-id")

@@ -260,6 +260,18 @@ def from_run(
     return scn, annual, kept, f"run {d.name} (stored arrays of sweep point {point})"
 
 
+def check_firm_fits(firm: Firm, scn: Scenario, *, firm_file: str | Path | None = None) -> None:
+    """The firm must fit the scenario before any path is simulated: its market is one of the
+    scenario's, its allocation and hedge years are simulated, its currencies have a rate."""
+    if firm.market not in scn.market_ids():
+        raise InputError(f"market {firm.market!r} is not in scenario {scn.name!r} "
+                         f"(markets: {', '.join(scn.market_ids())})", file=firm_file,
+                         field="market")
+    check_firm_years(firm, years_of(scn), file=firm_file)
+    ccy = market_currency(scn, firm.market)
+    fx_rate(scn, firm, ccy, firm.currency or ccy, file=firm_file)  # a rate exists, and fits
+
+
 def load_inputs(
     firm: Firm,
     *,
@@ -276,14 +288,7 @@ def load_inputs(
         raise InputError("give exactly one of --run or --scenario", field="--run")
 
     def precheck(scn: Scenario) -> None:
-        """The firm must fit the scenario before any path is simulated."""
-        if firm.market not in scn.market_ids():
-            raise InputError(f"market {firm.market!r} is not in scenario {scn.name!r} "
-                             f"(markets: {', '.join(scn.market_ids())})", file=firm_file,
-                             field="market")
-        check_firm_years(firm, years_of(scn), file=firm_file)
-        ccy = market_currency(scn, firm.market)
-        fx_rate(scn, firm, ccy, firm.currency or ccy, file=firm_file)  # a rate exists, and fits
+        check_firm_fits(firm, scn, firm_file=firm_file)
 
     if run is not None:
         scn, annual, kept, source = from_run(run, point=point, precheck=precheck)
