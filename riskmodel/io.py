@@ -134,6 +134,8 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:binary", _no_binary)
 
 #: Largest YAML input file read (bytes): scenario, firm and catalogue files are a few KB.
 MAX_YAML_BYTES = 5_000_000
+#: Largest JSON input file read (bytes): calibration files are at most a few hundred KB.
+MAX_JSON_BYTES = 50_000_000
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -143,7 +145,13 @@ def read_yaml(path: str | Path) -> Any:
     path = Path(path)
     if path.is_dir():
         raise InputError("expected a YAML file, got a folder", file=path)
+    if path.exists() and not path.is_file():  # a device or a pipe: reading might never end
+        raise InputError("not a regular file (a device or a pipe)", file=path)
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:  # refused before it is read into memory
+            raise InputError(f"{size:,} bytes is larger than a YAML input file may be "
+                             f"({MAX_YAML_BYTES:,})", file=path)
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise InputError("file not found", file=path) from exc
@@ -183,7 +191,13 @@ def read_json(path: str | Path, *, field: str | None = None) -> Any:
     path = Path(path)
     if path.is_dir():
         raise InputError("expected a JSON file, got a folder", file=path, field=field)
+    if path.exists() and not path.is_file():  # a device or a pipe: reading might never end
+        raise InputError("not a regular file (a device or a pipe)", file=path, field=field)
     try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:  # refused before it is read into memory
+            raise InputError(f"{size:,} bytes is larger than a JSON input file may be "
+                             f"({MAX_JSON_BYTES:,})", file=path, field=field)
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError("file not found", file=path, field=field) from None

@@ -303,6 +303,9 @@ class _ChunkUnpickler(pickle.Unpickler):
 
 
 def _load_chunk(path: Path) -> dict[str, Any]:
+    if not path.is_file():  # a folder, a device or a pipe under a chunk's name
+        raise DataError("not a chunk file (not a regular file); delete it and resume to "
+                        "recompute it", file=path)
     try:
         with open(path, "rb") as fh:
             rec = _ChunkUnpickler(fh).load()
