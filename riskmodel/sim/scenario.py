@@ -200,6 +200,13 @@ class BankingSpec(_Model):
     delink_convention: Literal["holder", "origin"] | None = None
 
 
+#: Keys of a process's end state (Contract 2 ``state``; dates are kept but not read).
+STATE_KEYS = frozenset({
+    "last_price", "last_variance", "variance_T", "last_resid", "last_std_resid", "last_return",
+    "regime_probs", "regime_variances", "next_mean", "last_date", "last_price_date",
+})
+
+
 class ProcessSpec(_Model):
     """An inline price process (a synthetic calibration) in the calibration-file form."""
 
@@ -223,6 +230,10 @@ class ProcessSpec(_Model):
         model = {"family": self.family, "mean": self.mean, "dist": self.dist,
                  "k_regimes": self.k_regimes}
         state = {**self.state, "last_price": self.last_price}
+        unknown = sorted(set(self.state) - STATE_KEYS)
+        if unknown:  # a misspelt key would be ignored and the state taken from defaults
+            raise ValueError(f"state.{unknown[0]}: unknown state key (keys: "
+                             f"{', '.join(sorted(STATE_KEYS))})")
         try:
             validate_calibration({"model": model, "params": self.params, "state": state})
         except InputError as exc:
