@@ -52,6 +52,14 @@ def materialise(spec: dict[str, Any], path: Path) -> None:
 
         pd.DataFrame(spec["parquet"]).to_parquet(path, index=False)
         return
+    if "npz" in spec:  # arrays: a nested list, or {shape: [...], fill: value}
+        import numpy as np
+
+        arrays = {k: np.full(v["shape"], float(v["fill"])) if isinstance(v, dict)
+                  else np.asarray(v, dtype=float) for k, v in spec["npz"].items()}
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+        return
     if "dir" in spec:
         path.mkdir(parents=True, exist_ok=True)
         return

@@ -295,7 +295,17 @@ def load_inputs(
         if paths is not None and paths != scn.simulation.paths:
             raise InputError(f"--paths does not apply to --run: the report reads the run's "
                              f"{scn.simulation.paths} stored paths", field="--paths")
-        inp = inputs_from_arrays(firm, scn, annual, kept, source=source, firm_file=firm_file)
+        try:
+            inp = inputs_from_arrays(firm, scn, annual, kept, source=source,
+                                     firm_file=firm_file)
+        except InputError as exc:  # a damaged array file: name it, not the command
+            if exc.file is not None or not (exc.field or "").startswith("annual."):
+                raise
+            from riskmodel.batch.runs import find_run
+
+            raise InputError(f"{exc.reason}; the stored arrays are damaged: delete the run and "
+                             "run it again", file=find_run(run) / "annual.npz",
+                             field=exc.field) from None
         if events:
             add_run_events(inp, run, point)
         return inp
