@@ -138,7 +138,7 @@ def run(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - the one place every failure is reported
-        if debug:
+        if debug and type(exc).__name__ != "NoArgsIsHelpError":
             raise
         if type(exc).__name__ == "NoArgsIsHelpError" and hasattr(exc, "show"):
             exc.show()  # ``riskmodel`` alone, or a group without a command: the help text

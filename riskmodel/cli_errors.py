@@ -137,7 +137,10 @@ def error_line(exc: BaseException, command: str = "riskmodel") -> tuple[str, int
     (a bad option value), so every line reads ``error: <file or command>: <field>: <what>``.
     """
     if isinstance(exc, RiskmodelError):
-        text = _one_line(str(exc))
+        first, *more = str(exc).splitlines() or [""]
+        text = _one_line(first)
+        if more:  # a file with several problems (the catalogue lists all): the first, counted
+            text += f" (+{len(more)} more problem{'s' if len(more) > 1 else ''})"
         if getattr(exc, "file", None) is None:
             text = f"{command}: {text}"
         return f"error: {text}", EXIT_RUN if isinstance(exc, RunFailed) else EXIT_INPUT

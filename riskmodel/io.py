@@ -21,6 +21,10 @@ import yaml
 
 def _atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
+    if path.is_dir():  # os.replace would fail on a temporary file's name, not this one
+        from riskmodel.errors import InputError
+
+        raise InputError("is a folder; give the path of a file to write", file=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -120,8 +124,18 @@ def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
 
+
+def _no_binary(loader: _StrictLoader, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(
+        None, None, "a !!binary value (bytes) where text or numbers belong", node.start_mark)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:binary", _no_binary)
+
 #: Largest YAML input file read (bytes): scenario, firm and catalogue files are a few KB.
 MAX_YAML_BYTES = 5_000_000
+#: Largest JSON input file read (bytes): calibration files are at most a few hundred KB.
+MAX_JSON_BYTES = 50_000_000
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -131,7 +145,13 @@ def read_yaml(path: str | Path) -> Any:
     path = Path(path)
     if path.is_dir():
         raise InputError("expected a YAML file, got a folder", file=path)
+    if path.exists() and not path.is_file():  # a device or a pipe: reading might never end
+        raise InputError("not a regular file (a device or a pipe)", file=path)
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:  # refused before it is read into memory
+            raise InputError(f"{size:,} bytes is larger than a YAML input file may be "
+                             f"({MAX_YAML_BYTES:,})", file=path)
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise InputError("file not found", file=path) from exc
@@ -158,6 +178,40 @@ def read_yaml(path: str | Path) -> Any:
         if problem and problem.startswith("duplicate key"):
             msg = problem
         raise InputError(msg, file=path, field=where) from None
+    except RecursionError:
+        raise InputError("nested too deeply to be a riskmodel input (lists or mappings inside "
+                         "each other hundreds of levels down)", file=path) from None
+
+
+def read_json(path: str | Path, *, field: str | None = None) -> Any:
+    """Read a JSON input file (a calibration): errors name the file (and ``field``, the input's
+    key that pointed to it) and say what is wrong, never a traceback."""
+    from riskmodel.errors import InputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("expected a JSON file, got a folder", file=path, field=field)
+    if path.exists() and not path.is_file():  # a device or a pipe: reading might never end
+        raise InputError("not a regular file (a device or a pipe)", file=path, field=field)
+    try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:  # refused before it is read into memory
+            raise InputError(f"{size:,} bytes is larger than a JSON input file may be "
+                             f"({MAX_JSON_BYTES:,})", file=path, field=field)
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=path, field=field) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", file=path, field=field) from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 JSON text", file=path, field=field) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON (line {exc.lineno})", file=path, field=field) from None
+    except RecursionError:
+        raise InputError("nested too deeply to be a riskmodel input (lists or mappings inside "
+                         "each other hundreds of levels down)", file=path, field=field) from None
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -52,6 +52,14 @@ def materialise(spec: dict[str, Any], path: Path) -> None:
 
         pd.DataFrame(spec["parquet"]).to_parquet(path, index=False)
         return
+    if "npz" in spec:  # arrays: a nested list, or {shape: [...], fill: value}
+        import numpy as np
+
+        arrays = {k: np.full(v["shape"], float(v["fill"])) if isinstance(v, dict)
+                  else np.asarray(v, dtype=float) for k, v in spec["npz"].items()}
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+        return
     if "dir" in spec:
         path.mkdir(parents=True, exist_ok=True)
         return
@@ -99,6 +107,11 @@ def case_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(work)
     monkeypatch.setenv(config.ENV_DATA, os.environ.get(config.ENV_DATA, "") or str(work))
     monkeypatch.delenv("RISKMODEL_DEBUG", raising=False)
+    # the resolver caches resolved scenarios per process, keyed by the scenario alone: a case
+    # whose catalogue or calibration file is corrupted must not meet an earlier case's result
+    from riskmodel.batch import parallel
+
+    monkeypatch.setattr(parallel, "_RESOLVED", {})
     return work
 
 
@@ -141,3 +154,37 @@ def test_corpus_size_and_kinds() -> None:
         "runfolder",
     } <= kinds
     assert len({c["id"] for c in CASES}) == len(CASES)
+
+
+def test_chunk_file_cannot_run_code(tmp_path: Path) -> None:
+    """A chunk file is a pickle: one that names any global but the chunk's statistics and
+    numpy's array rebuilders is refused before anything runs (``run --resume`` of a folder from
+    elsewhere must not execute it); a real chunk record still loads."""
+    import pickle
+
+    import numpy as np
+
+    from riskmodel.batch.runner import _load_chunk
+    from riskmodel.errors import DataError
+    from riskmodel.sim.stats import ChunkStats
+
+    marker = tmp_path / "ran"
+    evil = tmp_path / "p0000-c000000.pkl"
+    evil.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    with pytest.raises(DataError, match="os.system has no place in a chunk file"):
+        _load_chunk(evil)
+    assert not marker.exists()
+    evil.write_bytes(pickle.dumps({"stats": print}))  # a builtin callable: refused too
+    with pytest.raises(DataError, match="builtins.print has no place"):
+        _load_chunk(evil)
+
+    z = np.zeros((1, 2, 3))
+    stats = ChunkStats(chunk_index=0, first_path=0, n_paths=4, s1=z, s2=z, s12=z, hp=None,
+                       he=None, keep_price=np.ones((1, 2, 3)), keep_bau=z, annual=None,
+                       meta={"clipped_days": 0})
+    good = tmp_path / "p0000-c000001.pkl"
+    good.write_bytes(pickle.dumps({"run_id": "r1", "chunk": 1, "stats": stats},
+                                  protocol=pickle.HIGHEST_PROTOCOL))
+    rec = _load_chunk(good)
+    assert rec["run_id"] == "r1" and np.array_equal(rec["stats"].keep_price, stats.keep_price)
+    assert rec["stats"].s1.shape == (1, 1, 2, 3)  # the chunk axis, as __post_init__ adds it

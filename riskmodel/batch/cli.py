@@ -166,6 +166,13 @@ def run(
             plan = load_plan_keeping_annual(_scenario_path(scenario), paths=paths, seed=seed)
         else:
             plan = load_scenario_file(_scenario_path(scenario), paths=paths, seed=seed)
+        for f in firm_list or []:  # every firm must fit every sweep point before any path runs
+            from riskmodel.firm.firm import load_firm
+            from riskmodel.firm.inputs import check_firm_fits
+
+            firm = load_firm(f)
+            for scn in plan.scenarios:
+                check_firm_fits(firm, scn, firm_file=f)
         bar = RichProgress(plan.name, quiet=quiet)
         try:
             products = {"events": bool(keep_events or firm_list),
@@ -280,6 +287,10 @@ def compare_cmd(
         _err.print(f"warning: {problem}", markup=False, highlight=False)
     frame = compare_runs(a, b, out=out, statistics=statistic, force=force)
     if variant is not None:
+        have = sorted(set(frame["variant"]))
+        if variant not in have:
+            raise InputError(f"unknown variant {variant!r} (the runs have: {', '.join(have)})",
+                             field="--variant")
         frame = frame[frame["variant"] == variant]
     if csv is not None:
         from riskmodel.io import atomic_write_text

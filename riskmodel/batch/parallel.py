@@ -171,7 +171,7 @@ def connect(scheduler: Any) -> Iterator[Any]:
         return
     try:
         client = Client(scheduler, timeout="20s")
-    except OSError as exc:
+    except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address at all
         raise InputError(f"cannot reach dask scheduler {scheduler!r} ({exc})",
                          field="--scheduler") from None
     try:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from riskmodel.batch.runner import ANNUAL, PATHS, read_manifest
 from riskmodel.batch.scenario_file import ScenarioPlan, plan_from_dict, plan_from_json
-from riskmodel.errors import InputError
+from riskmodel.errors import DataError, InputError
 from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet, read_yaml
 from riskmodel.sim.scenario import Scenario
 
@@ -104,7 +104,17 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
             f"the run kept no per-path annual arrays ({', '.join(missing)}), which firm reports "
             f"read; run the scenario again with `riskmodel run {plan.name} {KEEP_OPTION}`",
             file=d / ANNUAL, field="annual")
-    return plan.scenarios[point], annual, _load_npz(d / PATHS, prefix)
+    scn = plan.scenarios[point]
+    want = (len(scn.simulation.variants), scn.simulation.paths, len(scn.markets),
+            scn.horizon.years)
+    for name in (*NEEDED, "output"):  # [variant, path, market, year], as the engine keeps them
+        arr = annual.get(name)
+        if arr is not None and (arr.shape != want or arr.dtype.kind not in "fiu"):
+            raise DataError(
+                f"expected numbers shaped [variant, path, market, year] = {want}, got "
+                f"{arr.dtype} {arr.shape}; the stored arrays are damaged: delete the run and "
+                "run it again", file=d / ANNUAL, field=f"annual.{name}")
+    return scn, annual, _load_npz(d / PATHS, prefix)
 
 
 def write_event_arrays(run_dir: str | Path, *, paths: int | None = None) -> Path | None:

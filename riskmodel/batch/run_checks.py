@@ -11,14 +11,63 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from riskmodel.errors import DataError, InputError
+from riskmodel.strict import short_repr
 
 #: Keys a manifest cannot be read without (``runner.create_run`` writes many more).
 MANIFEST_KEYS = ("schema", "plan")
 #: Columns every ``results.parquet`` has (``runner.finalize``).
 RESULTS_COLUMNS = ("sweep_point", "variant", "market", "statistic", "value")
+
+
+class ManifestShape(BaseModel):
+    """The types of the manifest keys the readers use (``runner.create_run`` writes them): a
+    hand-edited or damaged manifest is refused here, before any reader trips over it."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    schema_: str = Field(alias="schema")
+    run_id: str | None = None
+    status: Literal["running", "complete", "failed"] | None = None
+    started: str | None = None
+    finished: str | None = None
+    plan_hash: str | None = None
+    engine: str | None = None
+    streams: str | None = None
+    sessions: list[dict[str, Any]] = []
+    ledger: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    products: dict[str, Any] = {}
+    calibrations: dict[str, str] = {}
+    catalogue: dict[str, str] = {}
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema(cls, v: str) -> str:
+        from riskmodel.batch.runner import OLD_SCHEMAS, SCHEMA
+
+        if v not in (SCHEMA, *OLD_SCHEMAS):
+            raise ValueError(f"a run schema this version does not know (it reads {SCHEMA})")
+        return v
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, v: str | None) -> str | None:
+        """Resuming imports the engine module the manifest names: only riskmodel's own (or a
+        stand-in engine this process already runs: tests, ``RISKMODEL_ENGINE``)."""
+        import os
+        import sys
+
+        loaded = sys.modules.get(v or "")
+        if v is not None and not (v == "riskmodel.sim.engine"
+                                  or v == os.environ.get("RISKMODEL_ENGINE")
+                                  or hasattr(loaded, "simulate_chunk")):
+            raise ValueError("not an engine of riskmodel (riskmodel.sim.engine)")
+        return v
 
 
 def _what_next(run_dir: Path) -> str:
@@ -55,6 +104,10 @@ def parse_manifest(path: Path) -> dict[str, Any]:
         ) from None
     try:
         m = json.loads(text)
+    except RecursionError:
+        raise DataError("nested too deeply to be a manifest; the folder cannot be resumed: "
+                        "delete it and run the scenario again", file=path,
+                        field="manifest") from None
     except json.JSONDecodeError as exc:
         raise DataError(
             f"not valid JSON ({exc.msg}, line {exc.lineno}); the folder cannot be resumed: "
@@ -87,6 +140,15 @@ def parse_manifest(path: Path) -> dict[str, Any]:
         raise DataError(
             "must be a list; delete the folder and run the scenario again", file=path, field="seeds"
         )
+    try:
+        ManifestShape.model_validate(m)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "manifest"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise DataError(f"{msg[:1].lower()}{msg[1:]} (got {short_repr(err.get('input'))}); the "
+                        "manifest is damaged: delete the folder and run the scenario again",
+                        file=path, field=field) from None
     return m
 
 

@@ -279,13 +279,44 @@ def _store(run_dir: Path, session: int, task: Task, parts: list[tuple[int, Any]]
     return n
 
 
+#: The only globals a chunk file may name: its statistics and numpy's array rebuilders. A
+#: pickle can call any importable function on load, so a run folder from elsewhere (or edited
+#: by hand) must never reach a plain ``pickle.load``.
+CHUNK_GLOBALS = frozenset({
+    ("riskmodel.sim.stats", "ChunkStats"),
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    *((mod, name) for mod in ("numpy._core.numeric", "numpy.core.numeric")
+      for name in ("_frombuffer",)),
+    *((mod, name) for mod in ("numpy._core.multiarray", "numpy.core.multiarray")
+      for name in ("_reconstruct", "scalar")),
+})
+
+
+class _ChunkUnpickler(pickle.Unpickler):
+    """Unpickles chunk files only: refuses every global outside :data:`CHUNK_GLOBALS`."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in CHUNK_GLOBALS:
+            raise pickle.UnpicklingError(f"{module}.{name} has no place in a chunk file")
+        return super().find_class(module, name)
+
+
 def _load_chunk(path: Path) -> dict[str, Any]:
+    if not path.is_file():  # a folder, a device or a pipe under a chunk's name
+        raise DataError("not a chunk file (not a regular file); delete it and resume to "
+                        "recompute it", file=path)
     try:
         with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            rec = _ChunkUnpickler(fh).load()
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError,
+            IndexError, KeyError, MemoryError, RecursionError) as exc:
         raise DataError(f"unreadable chunk ({exc}); delete it and resume to recompute it",
                         file=path) from None
+    if not isinstance(rec, dict):
+        raise DataError(f"not a chunk record (a {type(rec).__name__}); delete it and resume to "
+                        "recompute it", file=path)
+    return rec
 
 
 # --------------------------------------------------------------------------- runs
@@ -307,7 +338,7 @@ def new_run_dir(
 ) -> Path:
     """The folder a new run will use (checked, not created)."""
     out = Path(out) if out is not None else config.RUNS_DIR
-    run_id = run_id or new_run_id(plan)
+    run_id = new_run_id(plan) if run_id is None else run_id
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", run_id) or run_id in (".", ".."):
         raise InputError(f"use at most 120 letters, digits, '.', '_' and '-' (got {run_id[:40]!r}"
                          f"{'...' if len(run_id) > 40 else ''})", field="--run-id")
@@ -424,6 +455,14 @@ def resume_run(
                          "defaults changed); start a new run", file=run_dir / MANIFEST,
                          field="plan")
     check_inputs_unchanged(run_dir, plan, manifest)
+    if (run_dir / CHUNKS).exists() and not (run_dir / CHUNKS).is_dir():
+        raise InputError("not a folder: the run's finished chunks go there; delete the run "
+                         "folder and run the scenario again", file=run_dir / CHUNKS,
+                         field="chunks")
+    for f in (manifest.get("products") or {}).get("firms") or []:  # --firms, written at the end
+        if not Path(f).is_file():
+            raise InputError("a firm file the run was started with (--firms) is gone; restore "
+                             "it, or start a new run", file=f, field="products.firms")
     verify_chunks(run_dir, plan, manifest)
     options = options or RunOptions()
     options.engine = manifest.get("engine", options.engine)

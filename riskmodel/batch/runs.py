@@ -202,6 +202,11 @@ def compare_runs(
         lab = pd.concat([ra[[*KEYS, *labels]], rb[[*KEYS, *labels]]]).drop_duplicates(KEYS)
         m = m.merge(lab, on=KEYS, how="left")
     if statistics:
+        have = sorted(set(m["statistic"]))
+        unknown = [s for s in statistics if s not in have]
+        if unknown:
+            raise InputError(f"unknown statistic {unknown[0]!r} (the runs have: "
+                             f"{', '.join(have)})", field="--statistic")
         m = m[m["statistic"].isin(statistics)]
     m["diff"] = m["value_b"] - m["value_a"]
     se = np.sqrt(m["mcse_a"].astype(float) ** 2 + m["mcse_b"].astype(float) ** 2)

@@ -280,6 +280,9 @@ def expand_sweep(
             where = f"sweep.list[{i}].{p}"
             words = check_sweep_path(base, str(p), file=file, where=where)
             point[str(p)] = _number(v, file=file, where=where, words=words)
+        if point in points:
+            raise InputError(f"the same point as sweep.list[{points.index(point)}]", file=file,
+                             field=f"sweep.list[{i}]")
         points.append(point)
     return points
 
@@ -321,7 +324,11 @@ def _values(vals: Any, *, file: str | Path | None, where: str,
         if num > MAX_SWEEP_POINTS:  # refused before numpy allocates the axis
             raise InputError(f"{num} points is more than {MAX_SWEEP_POINTS}", file=file,
                              field=f"{where}.num")
-        return [round(float(x), 12) for x in np.linspace(start, stop, num)]
+        out = [round(float(x), 12) for x in np.linspace(start, stop, num)]
+        if len(set(out)) != len(out):
+            raise InputError(f"values repeat (start equals stop with num {num})", file=file,
+                             field=where)
+        return out
     if not isinstance(vals, list) or not vals:
         raise InputError("must be a non-empty list of numbers or {start, stop, num}",
                          file=file, field=where)

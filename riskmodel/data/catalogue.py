@@ -65,6 +65,10 @@ def _check_source(source: str) -> str:
 Citation = Annotated[str, AfterValidator(_check_source)]
 
 
+#: Largest number a catalogue fact may hold in its unit (the largest shipped is 500,000 JPY).
+MAX_FACT = 1e9
+
+
 class _Strict(BaseModel):
     """Base of every catalogue model: unknown fields are errors, models are immutable."""
 
@@ -118,6 +122,10 @@ class Sourced(_Provenance):
     def _range(self) -> Sourced:
         if self.high is not None and (self.value is None or self.high < self.value):
             raise ValueError("high (upper end of a range) needs a value and must be >= value")
+        for name in ("value", "high"):
+            v = getattr(self, name)
+            if v is not None and not abs(v) <= MAX_FACT:
+                raise ValueError(f"{name}: {v:g} is beyond {MAX_FACT:g} in any unit (a typo?)")
         return self
 
 
@@ -194,6 +202,16 @@ class Cap(_Strict):
     base_year: SourcedYear | None = None
     type_source: Citation | None = None
     note: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: dict[int, PositiveSourced]) -> dict[int, PositiveSourced]:
+        for year, fact in v.items():
+            if not 1990 <= year <= 2100:
+                raise ValueError(f"{year}: a cap year must lie in 1990-2100")
+            if not fact.unit.startswith("Mt"):
+                raise ValueError(f"{year}.unit: caps are in Mt CO2e (got {fact.unit!r})")
+        return v
 
 
 class Coverage(_Strict):
@@ -389,7 +407,11 @@ def _problems_from(exc: ValidationError) -> list[_Problem]:
         # for "X | None" fields pydantic reports the none branch too: keep the typed branch only
         if err["type"] == "none_required":
             continue
-        item = (_dotted(loc), _message(err))
+        field, msg = _dotted(loc), _message(err)
+        head, sep, tail = msg.partition(": ")
+        if err["type"] == "value_error" and sep and re.fullmatch(r"[\w.]+", head):
+            field, msg = f"{field}.{head}", tail  # a validator naming the part it refused
+        item = (field, msg)
         if item not in out:
             out.append(item)
     return out

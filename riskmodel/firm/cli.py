@@ -40,16 +40,18 @@ def report(
         "reports/<firm>-<scenario>).",
         show_default=False)] = None,
     paths: Annotated[int | None, typer.Option(
-        "--paths", min=1, help="Paths to simulate with --scenario (default: the scenario's); "
-        "a report of a run reads the run's paths.",
+        "--paths", min=1, max=100_000_000,
+        help="Paths to simulate with --scenario (default: the scenario's); a report of a run "
+        "reads the run's paths.",
         show_default=False)] = None,
     point: Annotated[int, typer.Option("--point", min=0, help="Sweep point to report.")] = 0,
     events: Annotated[bool, typer.Option(
         "--events/--no-events", help="Simulate each regulatory event alone for its effect.")]
         = True,
     event_paths: Annotated[int | None, typer.Option(
-        "--event-paths", min=1, help="Paths per single-event simulation (default: min(paths, "
-        "20000)).", show_default=False)] = None,
+        "--event-paths", min=1, max=100_000_000,
+        help="Paths per single-event simulation (default: min(paths, 20000)).",
+        show_default=False)] = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also print report.pdf (headless "
                                       "Chromium).")] = False,
     screenshot: Annotated[Path | None, typer.Option(
@@ -61,6 +63,10 @@ def report(
 
     if (run is None) == (scenario is None):
         raise InputError("give exactly one of --run or --scenario", field="--run")
+    if screenshot is not None and (screenshot.is_dir() or not screenshot.parent.is_dir()):
+        what = "is a folder" if screenshot.is_dir() else "is in a folder that does not exist"
+        raise InputError(f"{screenshot} {what}; give the path of a PNG file to write",
+                         field="--screenshot")
     if (firm is None) == (firms is None):
         raise InputError("give exactly one of --firm or --firms", field="--firm")
     if firms is not None:

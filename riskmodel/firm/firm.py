@@ -34,14 +34,25 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from riskmodel.errors import InputError
+from riskmodel.fit.calibration_schema import MAX_PRICE
 from riskmodel.io import read_yaml
-from riskmodel.sim.scenario import CURRENCIES, format_validation_error
+from riskmodel.sim.scenario import CURRENCIES, MAX_BAU, format_validation_error
 from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers
 
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
 Year = Annotated[int, Field(ge=2000, le=2100)]
+#: A firm's quantity (Mt): at most a whole market's BAU emissions bound (MAX_BAU).
+Mt = Annotated[float, Field(ge=0, le=MAX_BAU)]
+#: A price per tonne in the market's currency.
+Price = Annotated[float, Field(gt=0, le=MAX_PRICE)]
+#: A yearly rate of change: more than doubling (or vanishing) every year is no trend.
+Change = Annotated[float, Field(gt=-1, le=1)]
+
+
+#: Largest hedge ratio (of the expected purchase) either way; the proposed hedge stops at 3.
+MAX_HEDGE_RATIO = 10.0
 
 
 class _Model(BaseModel):
@@ -71,8 +82,8 @@ class EmissionsSpec(_Model):
     """
 
     share: Annotated[float, Field(gt=0, le=1)] | None = None
-    level: PosFloat | None = None
-    annual_change: Annotated[float, Field(gt=-1)] = 0.0
+    level: Annotated[float, Field(gt=0, le=MAX_BAU)] | None = None
+    annual_change: Change = 0.0
     elasticity: Annotated[float, Field(ge=0, le=3)] = 1.0
     #: What the firm's emissions follow in ``level`` mode: the market's BAU emissions U or its
     #: covered output Y (the engine's ``output`` annual array).
@@ -123,9 +134,9 @@ class AllocationSpec(_Model):
     benchmark intensity, so abating does not cut the allocation). No allocation when empty.
     """
 
-    by_year: dict[Year, NonNegFloat] | None = None
-    level: NonNegFloat | None = None
-    annual_change: Annotated[float, Field(gt=-1)] = 0.0
+    by_year: dict[Year, Mt] | None = None
+    level: Mt | None = None
+    annual_change: Change = 0.0
     output_based: Annotated[float, Field(ge=0, le=2)] | None = None
 
     @model_validator(mode="after")
@@ -150,9 +161,9 @@ class HedgeSpec(_Model):
 
     type: Literal["futures", "fixed_price"] = "futures"
     year: Year
-    volume: float | None = None
-    ratio: float | None = None
-    price: PosFloat | None = None
+    volume: Annotated[float, Field(ge=-MAX_BAU, le=MAX_BAU)] | None = None
+    ratio: Annotated[float, Field(ge=-MAX_HEDGE_RATIO, le=MAX_HEDGE_RATIO)] | None = None
+    price: Price | None = None
 
     @model_validator(mode="after")
     def _check(self) -> HedgeSpec:
@@ -179,7 +190,7 @@ class PenaltySpec(_Model):
     min(price, amount) per tonne it lacks (the penalty caps its price); with make-good it must
     still surrender the allowances, so the penalty is never chosen and never paid."""
 
-    amount: PosFloat
+    amount: Price
     make_good: bool = False
 
 
@@ -199,7 +210,7 @@ class Firm(_Model):
     abatement: AbatementSpec = Field(default_factory=AbatementSpec)
     allocation: AllocationSpec = Field(default_factory=AllocationSpec)
     #: Allowances held at the start (Mt); used before buying.
-    bank: NonNegFloat = 0.0
+    bank: Mt = 0.0
     #: What happens to a surplus: kept in the bank for later years, or sold at p_y.
     surplus: Literal["bank", "sell"] = "bank"
     penalty: PenaltySpec | None = None
@@ -211,6 +222,16 @@ class Firm(_Model):
     #: Annual revenue and EBITDA (million reporting currency), to quote cost at risk against.
     revenue: PosFloat | None = None
     ebitda: PosFloat | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> Firm:
+        if not self.name.strip():
+            raise ValueError("name: must not be blank")
+        if self.fx_rate is not None and self.currency is None:
+            raise ValueError("fx_rate: converts the market's currency to the reporting currency; "
+                             "give 'currency' too (without it costs are reported in the "
+                             "market's currency)")
+        return self
 
     def stream_seed(self) -> int:
         """Seed of the firm's idiosyncratic stream (stable across runs and machines)."""

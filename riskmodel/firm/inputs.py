@@ -105,6 +105,10 @@ def fx_rate(scenario: Scenario, firm: Firm, market_ccy: str, report_ccy: str,
     """Reporting currency per unit of market currency: the firm's ``fx_rate``, else the
     scenario's rates (``simulation.fx`` over ``calibrations/fx.json``, numeraire per unit)."""
     if firm.fx_rate is not None:
+        if report_ccy == market_ccy and firm.fx_rate != 1.0:
+            raise InputError(f"{firm.fx_rate:g} converts {market_ccy} to itself: the firm reports "
+                             f"in its market's currency ({market_ccy}); drop fx_rate or give "
+                             "another currency", file=file, field="fx_rate")
         return float(firm.fx_rate)
     if report_ccy == market_ccy:
         return 1.0
@@ -256,6 +260,18 @@ def from_run(
     return scn, annual, kept, f"run {d.name} (stored arrays of sweep point {point})"
 
 
+def check_firm_fits(firm: Firm, scn: Scenario, *, firm_file: str | Path | None = None) -> None:
+    """The firm must fit the scenario before any path is simulated: its market is one of the
+    scenario's, its allocation and hedge years are simulated, its currencies have a rate."""
+    if firm.market not in scn.market_ids():
+        raise InputError(f"market {firm.market!r} is not in scenario {scn.name!r} "
+                         f"(markets: {', '.join(scn.market_ids())})", file=firm_file,
+                         field="market")
+    check_firm_years(firm, years_of(scn), file=firm_file)
+    ccy = market_currency(scn, firm.market)
+    fx_rate(scn, firm, ccy, firm.currency or ccy, file=firm_file)  # a rate exists, and fits
+
+
 def load_inputs(
     firm: Firm,
     *,
@@ -272,19 +288,24 @@ def load_inputs(
         raise InputError("give exactly one of --run or --scenario", field="--run")
 
     def precheck(scn: Scenario) -> None:
-        """The firm must fit the scenario before any path is simulated."""
-        if firm.market not in scn.market_ids():
-            raise InputError(f"market {firm.market!r} is not in scenario {scn.name!r} "
-                             f"(markets: {', '.join(scn.market_ids())})", file=firm_file,
-                             field="market")
-        check_firm_years(firm, years_of(scn), file=firm_file)
+        check_firm_fits(firm, scn, firm_file=firm_file)
 
     if run is not None:
         scn, annual, kept, source = from_run(run, point=point, precheck=precheck)
         if paths is not None and paths != scn.simulation.paths:
             raise InputError(f"--paths does not apply to --run: the report reads the run's "
                              f"{scn.simulation.paths} stored paths", field="--paths")
-        inp = inputs_from_arrays(firm, scn, annual, kept, source=source, firm_file=firm_file)
+        try:
+            inp = inputs_from_arrays(firm, scn, annual, kept, source=source,
+                                     firm_file=firm_file)
+        except InputError as exc:  # a damaged array file: name it, not the command
+            if exc.file is not None or not (exc.field or "").startswith("annual."):
+                raise
+            from riskmodel.batch.runs import find_run
+
+            raise InputError(f"{exc.reason}; the stored arrays are damaged: delete the run and "
+                             "run it again", file=find_run(run) / "annual.npz",
+                             field=exc.field) from None
         if events:
             add_run_events(inp, run, point)
         return inp

@@ -293,13 +293,9 @@ def load_calibration(
         p = (Path(directory) if directory is not None else config.CALIBRATIONS_DIR) / f"{p}.json"
     if not p.is_file():
         raise InputError("calibration file not found (run `riskmodel fit MARKET`)", file=p)
-    try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        what = f"not valid JSON (line {line})" if line else "not UTF-8 JSON text"
-        raise InputError(what, file=p) from None
-    return Calibration.from_dict(d, file=p)
+    from riskmodel.io import read_json
+
+    return Calibration.from_dict(read_json(p), file=p)
 
 
 # --------------------------------------------------------------------------- risk measures

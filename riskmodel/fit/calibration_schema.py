@@ -16,6 +16,7 @@ dotted field.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,25 @@ from riskmodel.strict import short_repr
 ROW_TOL = 1e-6
 #: Largest number of regimes a calibration may have.
 MAX_REGIMES = 4
+#: Largest mean daily return (percent log return) a fit may carry: 10 % a day is no fit, and
+#: with ``price_drift: fitted`` it overflows the simulated prices within a few years.
+MAX_MEAN = 10.0
+#: Largest daily variance (percent^2, a daily sd of 100 %): a GARCH/GJR omega (one day's floor
+#: of the variance), a regime's variance or omega, and every variance of the state.
+MAX_VARIANCE = 1e4
+#: Largest price a simulation may start from, in any currency per tonne.
+MAX_PRICE = 1e7
+#: Largest daily return or residual of the state, percent log return.
+MAX_RETURN = 1e4
+#: Largest |omega|, |alpha|, |gamma| of an EGARCH: beyond it the log variance moves by more
+#: than a factor e^10 in a day.
+MAX_EGARCH_COEF = 10.0
+#: The calibration schema this version reads.
+SCHEMA = "riskmodel.calibration/1"
+Return = Annotated[float, Field(ge=-MAX_RETURN, le=MAX_RETURN)]
+#: Parameter keys of single-regime models (Contract 2).
+SINGLE_KEYS = frozenset({"mu", "phi", "omega", "alpha", "gamma", "beta", "nu", "lambda"})
+_REGIME_KEY = re.compile(r"(mu|sigma2|omega|alpha|beta)_(\d)|p_(\d)(\d)")
 
 Prob = Annotated[float, Field(ge=0, le=1)]
 
@@ -90,19 +110,20 @@ class PriceLimitSpec(_Strict):
 class StateSpec(_Strict):
     """``state``: the end-of-sample values the simulation starts from."""
 
-    last_price: Annotated[float, Field(gt=0)] | None = None
-    last_variance: Annotated[float, Field(gt=0)] | None = None
-    variance_T: Annotated[float, Field(gt=0)] | None = None  # noqa: N815 - Contract 2 key
-    last_resid: float | None = None
-    last_std_resid: float | None = None
-    last_return: float | None = None
+    last_price: Annotated[float, Field(gt=0, le=MAX_PRICE)] | None = None
+    last_variance: Annotated[float, Field(gt=0, le=MAX_VARIANCE)] | None = None
+    variance_T: Annotated[float, Field(gt=0, le=MAX_VARIANCE)] | None = None  # noqa: N815
+    last_resid: Return | None = None
+    last_std_resid: Return | None = None
+    last_return: Return | None = None
     regime_probs: list[Prob] | None = None
-    regime_variances: list[Annotated[float, Field(gt=0)]] | None = None
+    regime_variances: list[Annotated[float, Field(gt=0, le=MAX_VARIANCE)]] | None = None
 
 
 class CalibrationSpec(_Strict):
     """The parts of a calibration file the engine reads."""
 
+    schema_: Literal["riskmodel.calibration/1"] | None = Field(default=None, alias="schema")
     model: ModelSpec
     params: dict[str, float]
     state: StateSpec | None = None
@@ -147,6 +168,53 @@ def _need(params: dict[str, float], key: str, family: str, file: str | Path | No
     return params[key]
 
 
+def _check_keys(spec: CalibrationSpec, file: str | Path | None) -> None:
+    """Every parameter is one the model reads (a misspelt key is never silently ignored); the
+    means are bounded and an AR(1) mean has its ``phi`` with ``|phi| < 1``."""
+    fam, p = spec.model.family, spec.params
+    single = fam in ("garch", "gjr", "egarch")
+    if single and (spec.model.k_regimes or 1) != 1:
+        raise _fail(f"a {fam} model has one regime (got {spec.model.k_regimes}); use ms or "
+                    "msgarch for several", "model.k_regimes", file)
+    for key, val in p.items():
+        known = key in SINGLE_KEYS if single else (
+            _REGIME_KEY.fullmatch(key) is not None or key in ("mu", "phi", "nu", "lambda"))
+        if not known:
+            allowed = ", ".join(sorted(SINGLE_KEYS)) if single else (
+                "mu, phi, nu, lambda, mu_k, sigma2_k, omega_k, alpha_k, beta_k, p_ij")
+            raise _fail(f"unknown parameter {key!r} for a {fam} model (parameters: {allowed})",
+                        f"params.{key}", file)
+        if (key == "mu" or key.startswith("mu_")) and not abs(val) <= MAX_MEAN:
+            raise _fail(f"a mean daily return must lie in [-{MAX_MEAN:g}, {MAX_MEAN:g}] percent "
+                        f"(got {val:g})", f"params.{key}", file)
+    dist = spec.model.dist
+    if fam == "ms" and dist != "normal":
+        raise _fail(f"a ms model has normal innovations (got {dist!r})", "model.dist", file)
+    for key, needs in (("nu", ("t", "skewt")), ("lambda", ("skewt",))):
+        if key in p and dist not in needs:
+            raise _fail(f"applies to a {' or '.join(needs)} model only (dist is {dist!r})",
+                        f"params.{key}", file)
+    if fam == "garch" and p.get("gamma", 0.0) != 0.0:
+        raise _fail(f"a garch model has no asymmetry (got {p['gamma']:g}); use gjr or egarch",
+                    "params.gamma", file)
+    if fam == "egarch":
+        for key in ("omega", "alpha", "gamma"):
+            if key in p and not abs(p[key]) <= MAX_EGARCH_COEF:
+                raise _fail(f"an EGARCH {key} must lie in [-{MAX_EGARCH_COEF:g}, "
+                            f"{MAX_EGARCH_COEF:g}] (got {p[key]:g})", f"params.{key}", file)
+    if spec.model.mean == "ar1":
+        phi = _need(p, "phi", f"{fam} (ar1)", file)
+        if not abs(phi) < 1:
+            raise _fail(f"|phi| must be < 1 for a stationary AR(1) mean (got {phi:g})",
+                        "params.phi", file)
+
+
+def _check_variance(value: float, field: str, file: str | Path | None) -> None:
+    if not value <= MAX_VARIANCE:
+        raise _fail(f"{value:g} is more than {MAX_VARIANCE:g} (percent^2, a daily sd of 100 %)",
+                    field, file)
+
+
 def _check_single(fam: str, p: dict[str, float], file: str | Path | None) -> None:
     omega, alpha, beta = (_need(p, k, fam, file) for k in ("omega", "alpha", "beta"))
     gamma = p.get("gamma", 0.0)
@@ -169,6 +237,7 @@ def _check_single(fam: str, p: dict[str, float], file: str | Path | None) -> Non
         raise _fail(
             f"persistence {rule} = {pers:g} must be < 1 (finite variance)", "params.beta", file
         )
+    _check_variance(omega, "params.omega", file)
 
 
 def _n_regimes(spec: CalibrationSpec, file: str | Path | None) -> int:
@@ -204,6 +273,7 @@ def _check_regimes(spec: CalibrationSpec, file: str | Path | None) -> None:
                 raise _fail(
                     f"a regime variance must be > 0 (got {s2:g})", f"params.sigma2_{i}", file
                 )
+            _check_variance(s2, f"params.sigma2_{i}", file)
             continue
         om, al, be = (_need(p, f"{n}_{i}", fam, file) for n in ("omega", "alpha", "beta"))
         if not om > 0:
@@ -217,6 +287,7 @@ def _check_regimes(spec: CalibrationSpec, file: str | Path | None) -> None:
                 f"params.beta_{i}",
                 file,
             )
+        _check_variance(om, f"params.omega_{i}", file)
     st = spec.state
     if st is not None and st.regime_probs is not None:
         if len(st.regime_probs) != k:
@@ -261,6 +332,7 @@ def validate_calibration(
         spec = CalibrationSpec.model_validate(d)
     except ValidationError as exc:
         raise _format(exc, file) from None
+    _check_keys(spec, file)
     if spec.model.family in ("garch", "gjr", "egarch"):
         _check_single(spec.model.family, spec.params, file)
     else:

@@ -96,6 +96,9 @@ def _check_regime_name(name: str) -> None:
             "msgarch<K>-normal|t[-m4]",
             field="--model",
         )
+    k = int(name[len("msgarch"):].partition("-")[0] if name.startswith("msgarch") else name[2:])
+    if not 1 <= k <= 4:  # calibration_schema.MAX_REGIMES
+        raise InputError(f"model {name!r}: K must be 1 to 4 regimes (got {k})", field="--model")
 
 
 def fit_regime(returns: pd.Series, name: str) -> Any:
@@ -729,10 +732,11 @@ def fit(
         Path | None, typer.Option("--out", help="Calibration folder (default calibrations/).")
     ] = None,
     refit_every: Annotated[
-        int, typer.Option("--refit-every", help="Backtest: days between re-estimations.")
+        int, typer.Option("--refit-every", min=1,
+                          help="Backtest: days between re-estimations.")
     ] = bt.REFIT_EVERY,
     test_size: Annotated[
-        int, typer.Option("--test-size", help="Backtest: out-of-sample days.")
+        int, typer.Option("--test-size", min=1, help="Backtest: out-of-sample days.")
     ] = bt.TEST_SIZE,
     reuse_scores: Annotated[
         bool,
@@ -747,8 +751,17 @@ def fit(
     """Fit price processes and write calibrations (see `riskmodel fit --help`)."""
     out_dir = out if out is not None else config.CALIBRATIONS_DIR
     check_model_names(model, regimes)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir} is a file; give a folder for calibrations", field="--out")
+    if all_ and market:
+        raise InputError(f"give a MARKET or --all, not both (got {market!r} and --all)",
+                         field="market")
     if all_:
         pm = plot_markets.split(",") if plot_markets else list(DEFAULT_PLOT_MARKETS)
+        unknown = sorted({m.strip() for m in pm} - {p.stem for p in
+                                                    config.MARKETS_DIR.glob("*.yaml")})
+        if unknown:
+            raise InputError(f"unknown market {unknown[0]!r}", field="--plot-markets")
         fit_all(
             model=model,
             regimes=regimes,

@@ -574,17 +574,15 @@ class DependenceResult:
 
 def load_dependence(path: str | Path | None = None) -> DependenceResult:
     """Read ``calibrations/dependence.json``; bad content raises InputError naming the field."""
-    import json
 
     from riskmodel.config import CALIBRATIONS_DIR
 
     path = Path(path) if path is not None else CALIBRATIONS_DIR / "dependence.json"
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("file not found", file=path) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON (line {exc.lineno})", file=path) from exc
+    from riskmodel.io import read_json
+
+    doc = read_json(path)
+    if not isinstance(doc, dict):
+        raise InputError("must be a JSON object", file=path)
     for key in ("markets", "method", "corr", "copula"):
         if key not in doc:
             raise InputError("missing key", file=path, field=key)

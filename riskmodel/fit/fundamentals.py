@@ -21,7 +21,6 @@ repaired through its correlation matrix (``nearest_pd``) and the repair is recor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,12 +334,11 @@ def load_fundamentals(path: str | Path | None = None) -> FundamentalsCalibration
     from riskmodel.config import CALIBRATIONS_DIR
 
     path = Path(path) if path is not None else CALIBRATIONS_DIR / "fundamentals.json"
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("file not found", file=path) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON (line {exc.lineno})", file=path) from exc
+    from riskmodel.io import read_json
+
+    doc = read_json(path)
+    if not isinstance(doc, dict):
+        raise InputError("must be a JSON object", file=path)
     for key in ("jurisdictions", "variables", "mean", "cov", "years", "corr_output_emissions"):
         if key not in doc:
             raise InputError("missing key", file=path, field=key)

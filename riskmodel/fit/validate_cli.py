@@ -31,7 +31,7 @@ def validate(
     paths: Annotated[int, typer.Option("--paths", help="Engine paths per origin.")] = va.N_PATHS,
     start: Annotated[str, typer.Option("--start", help="First origin on or after.")] = va.START,
     end: Annotated[str, typer.Option("--end", help="Last date of data used.")] = va.END,
-    seed: Annotated[int, typer.Option("--seed")] = va.SEED,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = va.SEED,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Output folder (default calibrations/validation/)."),
@@ -53,14 +53,21 @@ def validate(
 
     if paths < 100 or paths > 10_000:
         raise InputError("must be between 100 and 10000", field="--paths")
+    import pandas as pd
+
     for name, v in (("--start", start), ("--end", end)):
         try:
-            import pandas as pd
-
             pd.Timestamp(v)
         except ValueError as exc:
             raise InputError(f"not a date: {v!r}", field=name) from exc
+    if pd.Timestamp(start) > pd.Timestamp(end):
+        raise InputError(f"{start} is after --end {end}", field="--start")
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; give a folder for the validation", field="--out")
     known = va.validation_markets()
+    if all_ and market:
+        raise InputError(f"give a MARKET or --all, not both (got {market!r} and --all)",
+                         field="market")
     if all_:
         markets = known
     elif market:

@@ -6,7 +6,6 @@ field (``InputError``). What was assumed or repaired is collected in ``Resolved.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,14 +99,9 @@ class Resolved:
 
 
 def _read_json(path: Path, fld: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise InputError("file not found", file=path, field=fld)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        what = f"not valid JSON (line {line})" if line else "not UTF-8 JSON text"
-        raise InputError(what, file=path, field=fld) from None
+    from riskmodel.io import read_json
+
+    return read_json(path, field=fld)
 
 
 def _calibration(spec: MarketSpec, k: int) -> dict[str, Any]:

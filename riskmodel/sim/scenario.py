@@ -29,6 +29,7 @@ from pydantic import (
 
 from riskmodel import config
 from riskmodel.errors import InputError
+from riskmodel.fit.calibration_schema import MAX_PRICE
 from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers, short_repr
 
 PosFloat = Annotated[float, Field(gt=0)]
@@ -41,6 +42,14 @@ CURRENCIES = ("EUR", "USD", "KRW", "CNY", "JPY", "CAD", "CHF", "NZD", "GBP")
 
 #: Longest scenario name (run folder and report names are derived from it).
 MAX_NAME = 100
+#: Largest BAU emissions of one market, Mt CO2e a year (more than twice the world's).
+MAX_BAU = 1e5
+#: Largest exponent of a marginal abatement cost curve (price ~ abatement^(1/exponent)).
+MAX_EXPONENT = 10.0
+
+#: Largest scale of the fundamentals' volatilities (ten times the history is no longer it).
+MAX_VOL_SCALE = 10.0
+
 #: Most markets one scenario may hold (sizes are bounded before anything is allocated).
 MAX_MARKETS = 32
 
@@ -55,6 +64,13 @@ VOL_LEVEL_PERSISTENCE = 0.7
 #: The daily guard a market gets when neither its scenario nor its calibration sets one (% log
 #: return; a calibration's own guard comes from riskmodel.fit.guard).
 DEFAULT_GUARD = 25.0
+
+
+def _calibration_ref(v: str | None) -> str | None:
+    """A calibration reference names a file (a market id, a file name or a path to a file)."""
+    if v is not None and Path(v.strip()).name in ("", ".", ".."):
+        raise ValueError(f"must name a calibration file or market id (got {v!r})")
+    return v
 
 
 class _Model(BaseModel):
@@ -81,9 +97,9 @@ class CapSpec(_Model):
     degree: Share | None = None
     #: Expected supply in the first simulated year (Mt); default: BAU emissions times
     #: (1 - abatement share), the cap that makes the observed price level the autarky mean.
-    level: PosFloat | None = None
+    level: Annotated[float, Field(gt=0, le=MAX_BAU)] | None = None
     #: Annual change of the expected supply (e.g. -0.022 for the EU linear reduction factor).
-    annual_change: float = 0.0
+    annual_change: Annotated[float, Field(gt=-1, le=1)] = 0.0
 
     @model_validator(mode="after")
     def _degree(self) -> CapSpec:
@@ -108,7 +124,7 @@ class AbatementSpec(_Model):
 
     share: Annotated[float, Field(gt=0, lt=1)] = 0.10
     slope: PosFloat | None = None
-    exponent: PosFloat = 1.0
+    exponent: Annotated[float, Field(gt=0, le=MAX_EXPONENT)] = 1.0
     #: Observed price level the slope is calibrated to; default: the calibration's last-year mean.
     price_level: PosFloat | None = None
 
@@ -191,6 +207,13 @@ class BankingSpec(_Model):
     delink_convention: Literal["holder", "origin"] | None = None
 
 
+#: Keys of a process's end state (Contract 2 ``state``; dates are kept but not read).
+STATE_KEYS = frozenset({
+    "last_price", "last_variance", "variance_T", "last_resid", "last_std_resid", "last_return",
+    "regime_probs", "regime_variances", "next_mean", "last_date", "last_price_date",
+})
+
+
 class ProcessSpec(_Model):
     """An inline price process (a synthetic calibration) in the calibration-file form."""
 
@@ -199,7 +222,7 @@ class ProcessSpec(_Model):
     dist: Literal["normal", "t", "skewt"] = "normal"
     k_regimes: Annotated[int, Field(ge=1, le=4)] = 1
     params: dict[str, float]
-    last_price: PosFloat
+    last_price: Annotated[float, Field(gt=0, le=MAX_PRICE)]
     state: dict[str, Any] = Field(default_factory=dict)
     #: Thin-trading block of the calibration form (docs/THIN_TRADING.md); None = always trades.
     thin_trading: dict[str, Any] | None = None
@@ -214,10 +237,15 @@ class ProcessSpec(_Model):
         model = {"family": self.family, "mean": self.mean, "dist": self.dist,
                  "k_regimes": self.k_regimes}
         state = {**self.state, "last_price": self.last_price}
+        unknown = sorted(set(self.state) - STATE_KEYS)
+        if unknown:  # a misspelt key would be ignored and the state taken from defaults
+            raise ValueError(f"state.{unknown[0]}: unknown state key (keys: "
+                             f"{', '.join(sorted(STATE_KEYS))})")
         try:
             validate_calibration({"model": model, "params": self.params, "state": state})
         except InputError as exc:
-            raise ValueError(f"{exc.field}: {exc.reason}") from None
+            field = (exc.field or "params").removeprefix("model.")  # the scenario's keys
+            raise ValueError(f"{field}: {exc.reason}") from None
         return self
 
 
@@ -232,7 +260,7 @@ class MarketSpec(_Model):
     #: Jurisdiction whose fundamentals drive this market's output and BAU emissions.
     jurisdiction: str | None = None
     #: BAU (covered) emissions in the first simulated year, Mt; default: the catalogue's.
-    bau_emissions: PosFloat | None = None
+    bau_emissions: Annotated[float, Field(gt=0, le=MAX_BAU)] | None = None
     cap: CapSpec = Field(default_factory=CapSpec)
     abatement: AbatementSpec = Field(default_factory=AbatementSpec)
     collar: CollarSpec = Field(default_factory=CollarSpec)
@@ -263,6 +291,8 @@ class MarketSpec(_Model):
     #: True for a market not in the catalogue: then process, currency, jurisdiction and
     #: bau_emissions must be given.
     synthetic: bool = False
+
+    _ref = field_validator("calibration")(classmethod(lambda cls, v: _calibration_ref(v)))
 
     @field_validator("price_limit")
     @classmethod
@@ -386,12 +416,14 @@ class FundamentalsSpec(_Model):
     """Output and emissions-intensity uncertainty (MODEL.md §2)."""
 
     calibration: str | None = None  # default calibrations/fundamentals.json
+
+    _ref = field_validator("calibration")(classmethod(lambda cls, v: _calibration_ref(v)))
     #: Override of corr(dlog output, dlog emissions) per market id (re-derives the intensity law).
     output_emissions_corr: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(
         default_factory=dict
     )
     #: Scale factor applied to all output / intensity volatilities.
-    vol_scale: PosFloat = 1.0
+    vol_scale: Annotated[float, Field(gt=0, le=MAX_VOL_SCALE)] = 1.0
     #: Correlation between each market's daily price innovation and its output shock.
     price_output_corr: Annotated[float, Field(ge=-1, le=1)] = 0.0
     var1: bool = False
@@ -401,6 +433,8 @@ class DependenceSpec(_Model):
     """Cross-market dependence of price innovations."""
 
     calibration: str | None = None  # default calibrations/dependence.json
+
+    _ref = field_validator("calibration")(classmethod(lambda cls, v: _calibration_ref(v)))
     copula: Literal["gaussian", "t"] = "gaussian"
     nu: Annotated[float, Field(gt=2)] | None = None
     #: Explicit correlation matrix of price innovations in the order of ``markets`` (overrides
@@ -411,6 +445,8 @@ class DependenceSpec(_Model):
 
     @model_validator(mode="after")
     def _t_needs_nu(self) -> DependenceSpec:
+        if self.copula != "t" and self.nu is not None:
+            raise ValueError("nu: applies to the t copula only (copula is 'gaussian')")
         if self.copula == "t" and self.nu is None and self.calibration is None:
             # nu may come from the calibration; when neither is given, a default is stated here.
             self.__dict__["nu"] = 8.0
@@ -469,6 +505,24 @@ class SimulationSpec(_Model):
             raise ValueError(f"unknown currency {bad[0]!r}; allowed: {', '.join(CURRENCIES)}")
         return v
 
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("name at least one of autarky, linked, linked_events")
+        dup = sorted({x for x in v if v.count(x) > 1})
+        if dup:
+            raise ValueError(f"{dup[0]!r} is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _numeraire_rate(self) -> SimulationSpec:
+        rate = self.fx.get(self.numeraire)
+        if rate is not None and rate != 1.0:
+            raise ValueError(f"fx.{self.numeraire}: the numeraire's own rate must be 1 (got "
+                             f"{rate:g}); rates are numeraire per unit of each currency")
+        return self
+
 
 class Scenario(_Model):
     """A complete, validated simulation scenario (see the module docstring for units)."""
@@ -494,6 +548,8 @@ class Scenario(_Model):
     @classmethod
     def _name(cls, v: str) -> str:
         """Run folder names are derived from it: bounded, one line, no path separators."""
+        if not v.strip():
+            raise ValueError("must not be blank")
         if len(v) > MAX_NAME:
             raise ValueError(f"at most {MAX_NAME} characters (got {len(v)})")
         if re.search(r"[\x00-\x1f/\\]", v):
@@ -530,6 +586,14 @@ class Scenario(_Model):
                     f"events.links[{k}].link: {ev.link!r} is not a link of this scenario "
                     f"(links: {', '.join(sorted(names)) or 'none'})"
                 )
+        for what, keys in (("links", [ev.link for ev in self.events.links]),
+                           ("markets", [ev.market for ev in self.events.markets])):
+            norm = ["-".join(sorted(key.replace(">", "").split("-"))) if what == "links" else key
+                    for key in keys]
+            for k, key in enumerate(norm):
+                if key in norm[:k]:
+                    raise ValueError(f"events.{what}[{k}]: {keys[k]!r} again (already "
+                                     f"events.{what}[{norm.index(key)}]); give each one block")
         for k, ev in enumerate(self.events.markets):
             if ev.market not in known:
                 raise ValueError(f"events.markets[{k}].market: unknown market {ev.market!r}")
@@ -606,11 +670,17 @@ def _check_corr(corr: list[list[float]], n: int, *, repair: bool) -> None:
         )
 
 
+#: Names pydantic gives the members of a union in an error's location.
+_UNION_MEMBERS = ("float", "str", "int", "bool", "none", "list[float]", "dict[str,float]")
+
+
 def format_validation_error(exc: ValidationError, *, file: str | Path | None = None) -> InputError:
     """Turn a pydantic error into an ``InputError`` naming the file and the dotted field."""
     first = exc.errors()[0]
-    loc = ".".join(
-        f"[{p}]" if isinstance(p, int) else str(p) for p in first.get("loc", ())
+    loc = ".".join(  # without the union member a value was tried as (``price_limit.float``)
+        f"[{p}]" if isinstance(p, int) else str(p)
+        for p in first.get("loc", ())
+        if p not in _UNION_MEMBERS and not str(p).startswith(("function-", "constrained-"))
     ).replace(".[", "[")
     msg = first.get("msg", "invalid").removeprefix("Value error, ")
     head, sep, tail = msg.partition(": ")
@@ -618,7 +688,9 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
         loc = f"{loc}.{head}" if loc else head
         msg = tail
     inp = first.get("input")
-    if first.get("type") in ("literal_error", "enum") or "Input should be" in msg:
+    if (first.get("type") in ("literal_error", "enum") or "Input should be" in msg) and (
+        "(got " not in msg
+    ):
         msg = f"{msg} (got {short_repr(inp)})"
     more = len(exc.errors()) - 1
     if more:
