@@ -82,16 +82,28 @@ def _mk(n: int, c: list[float], collar: tuple[float, float, float] | None) -> np
 
 #: case -> (markets, links, mean autarky prices, their sd, collar of market 0 or None)
 CASES: dict[str, tuple[np.ndarray, list[Link], list[float], float]] = {
-    "pair_quota": (_mk(2, [5.0, 8.0], None), [Link(0, 1, quota_ab=40.0, quota_ba=40.0)],
-                   [80.0, 30.0], 15.0),
-    "chain3_quota_plain": (_mk(3, [5.0, 8.0, 3.0], (20.0, 150.0, 30.0)),
-                           [Link(0, 1, quota_ab=40.0, quota_ba=40.0), Link(1, 2)],
-                           [80.0, 30.0, 40.0], 15.0),
-    "chain4_quota": (_mk(4, [5.0, 8.0, 3.0, 6.0], None),
-                     [Link(0, 1, quota_ab=40.0, quota_ba=40.0),
-                      Link(1, 2, quota_ab=30.0, quota_ba=30.0),
-                      Link(2, 3, quota_ab=20.0, quota_ba=20.0)],
-                     [80.0, 30.0, 40.0, 60.0], 12.0),
+    "pair_quota": (
+        _mk(2, [5.0, 8.0], None),
+        [Link(0, 1, quota_ab=40.0, quota_ba=40.0)],
+        [80.0, 30.0],
+        15.0,
+    ),
+    "chain3_quota_plain": (
+        _mk(3, [5.0, 8.0, 3.0], (20.0, 150.0, 30.0)),
+        [Link(0, 1, quota_ab=40.0, quota_ba=40.0), Link(1, 2)],
+        [80.0, 30.0, 40.0],
+        15.0,
+    ),
+    "chain4_quota": (
+        _mk(4, [5.0, 8.0, 3.0, 6.0], None),
+        [
+            Link(0, 1, quota_ab=40.0, quota_ba=40.0),
+            Link(1, 2, quota_ab=30.0, quota_ba=30.0),
+            Link(2, 3, quota_ab=20.0, quota_ba=20.0),
+        ],
+        [80.0, 30.0, 40.0, 60.0],
+        12.0,
+    ),
     "pair_collar": (_mk(2, [5.0, 8.0], (60.0, 90.0, 20.0)), [Link(0, 1)], [75.0, 70.0], 20.0),
 }
 
@@ -162,8 +174,17 @@ def _setup(name: str) -> tuple[tuple, np.ndarray]:
     rng = np.random.default_rng(20261205 + sorted(CASES).index(name))
     draws = np.maximum(rng.normal(mean, sd, (NDRAW, n)), 1.0)
     fw, iw = workspace(n, nl)
-    args = (mkt.copy(), la.ends, la.lpar, np.zeros(nl, np.int64), np.zeros((n, N_OUT)),
-            np.zeros((nl, N_LINK_OUT)), np.zeros(n, np.int64), fw, iw)
+    args = (
+        mkt.copy(),
+        la.ends,
+        la.lpar,
+        np.zeros(nl, np.int64),
+        np.zeros((n, N_OUT)),
+        np.zeros((nl, N_LINK_OUT)),
+        np.zeros(n, np.int64),
+        fw,
+        iw,
+    )
     return args, draws
 
 
@@ -193,8 +214,14 @@ def one_round(best: dict[str, dict[str, float]]) -> None:
 
 def net(best: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """ns per call net of the loop's own cost."""
-    return {name: {"called": b["called"] - b["empty"], "inlined": b["inlined"] - b["empty"],
-                   "loop": b["empty"]} for name, b in best.items()}
+    return {
+        name: {
+            "called": b["called"] - b["empty"],
+            "inlined": b["inlined"] - b["empty"],
+            "loop": b["empty"],
+        }
+        for name, b in best.items()
+    }
 
 
 def measure(rounds: int) -> dict:
@@ -212,12 +239,14 @@ def measure(rounds: int) -> dict:
 
 def _export(rev: str) -> Path:
     """``riskmodel/`` as of git revision ``rev`` in a temporary folder (reused)."""
-    sha = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, check=True, capture_output=True,
-                         text=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", rev], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
     dest = Path(tempfile.gettempdir()) / f"riskmodel_rev_{sha[:12]}"
     if not (dest / "riskmodel").is_dir():
-        blob = subprocess.run(["git", "archive", sha, "riskmodel"], cwd=ROOT, check=True,
-                              capture_output=True).stdout
+        blob = subprocess.run(
+            ["git", "archive", sha, "riskmodel"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
         dest.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=BytesIO(blob)) as tf:
             tf.extractall(dest, filter="data")
@@ -250,9 +279,11 @@ def ab(rev: str, rounds: int) -> None:
     for name in CASES:
         a, b = nets[rev][name], nets["after"][name]
         same = "identical" if digests[rev][name] == digests["after"][name] else "DIFFERENT"
-        print(f"{name:20s} called {a['called']:6.1f} -> {b['called']:6.1f} ns, inlined "
-              f"{a['inlined']:6.1f} -> {b['inlined']:6.1f} ns (loop {b['loop']:.1f} ns); "
-              f"outputs {same}")
+        print(
+            f"{name:20s} called {a['called']:6.1f} -> {b['called']:6.1f} ns, inlined "
+            f"{a['inlined']:6.1f} -> {b['inlined']:6.1f} ns (loop {b['loop']:.1f} ns); "
+            f"outputs {same}"
+        )
 
 
 def _markdown(allres: dict) -> str:
@@ -267,7 +298,8 @@ def _markdown(allres: dict) -> str:
         "`linking.solve_step`; `inlined`: the copy `run_paths` inlines. Digest: hash of every "
         "draw's outputs (equal digests: bit-identical answers).",
         "",
-        "| case | " + " | ".join(f"{lb}: called / inlined (ns)" for lb in labels)
+        "| case | "
+        + " | ".join(f"{lb}: called / inlined (ns)" for lb in labels)
         + " | fast-path share | digest |",
         "|---|" + "---:|" * len(labels) + "---:|---|",
     ]
@@ -277,13 +309,18 @@ def _markdown(allres: dict) -> str:
             r = allres[lb]["ns"].get(name)
             cells.append(f"{r['called']:.0f} / {r['inlined']:.0f}" if r else "")
         last = allres[labels[-1]]
-        lines.append(f"| {name} | " + " | ".join(cells)
-                     + f" | {last['fast_share'][name]:.2f} | `{last['digest'][name]}` |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {last['fast_share'][name]:.2f} | `{last['digest'][name]}` |"
+        )
     lines += [""]
     for lb in labels:
         r = allres[lb]
-        lines.append(f"- `{lb}`: {r['rounds']} rounds, load average at start "
-                     f"{r['load_average_at_start']:.1f}.")
+        lines.append(
+            f"- `{lb}`: {r['rounds']} rounds, load average at start "
+            f"{r['load_average_at_start']:.1f}."
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -292,8 +329,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--label", default="current")
-    ap.add_argument("--ab", metavar="REV", default="",
-                    help="compare riskmodel at git revision REV with the working tree; prints only")
+    ap.add_argument(
+        "--ab",
+        metavar="REV",
+        default="",
+        help="compare riskmodel at git revision REV with the working tree; prints only",
+    )
     ap.add_argument("--no-write", action="store_true", help="print only")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--digest", action="store_true", help=argparse.SUPPRESS)
@@ -314,9 +355,11 @@ def main() -> None:
     res = measure(args.rounds)
     res |= {"rounds": args.rounds, "load_average_at_start": load}
     for name, r in res["ns"].items():
-        print(f"{name:20s} called {r['called']:6.1f} ns, inlined {r['inlined']:6.1f} ns "
-              f"(loop {r['loop']:.1f} ns), fast {res['fast_share'][name]:.2f}, "
-              f"{res['digest'][name]}")
+        print(
+            f"{name:20s} called {r['called']:6.1f} ns, inlined {r['inlined']:6.1f} ns "
+            f"(loop {r['loop']:.1f} ns), fast {res['fast_share'][name]:.2f}, "
+            f"{res['digest'][name]}"
+        )
     if not args.no_write:
         path = RESULTS / "solve_step.json"
         allres = json.loads(path.read_text()) if path.exists() else {}
