@@ -13,8 +13,10 @@ quotas bind on some draws and not on others, collars bind on some):
   binding on about half the draws (``collar_root``).
 
 Each case is timed two ways: ``called`` (a numba loop calling ``linking.solve_step``, as
-``run_paths_lean`` and ``linking.pool`` do) and ``inlined`` (the same loop on
-``sim.kernel.solve_step``, the copy ``run_paths`` inlines); the loop itself (writing the autarky
+``linking.pool`` and outside callers do) and ``kernel`` (the loop making the calls
+``run_paths`` makes: ``fast_closed``, then ``fast_exact`` and the general solver where the one
+before declined; before that split, the copy of ``solve_step`` that ``run_paths`` inlined); the
+loop itself (writing the autarky
 prices, reading one output; timed without the solver) is subtracted. Timing: CPU time
 (``time.process_time``) of one pass over the cycled draws, minimum over rounds that interleave
 every case and mode. Each case's outputs (``out``, ``lout``, ``flags``, status of every draw)
@@ -63,7 +65,6 @@ from riskmodel.linking import (
     workspace,
 )
 from riskmodel.linking.topology import iwork_path_slot
-from riskmodel.sim.kernel import solve_step as solve_step_inline
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -120,16 +121,42 @@ def _loop_called(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, draws,
     return acc
 
 
-@njit(cache=True, error_model="numpy")
-def _loop_inlined(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, draws, passes):  # noqa: ANN001, ANN202
-    acc = 0.0
-    for _ in range(passes):
-        for d in range(draws.shape[0]):
-            for i in range(mkt.shape[0]):
-                mkt[i, M_P_AUT] = draws[d, i]
-            acc += solve_step_inline(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork)
-            acc += out[0, O_PRICE]
-    return acc
+try:
+    from riskmodel.linking.fast_paths import fast_closed, fast_exact
+    from riskmodel.linking.network import _solve_general
+    from riskmodel.linking.topology import STATUS_FAST_DECLINED
+
+    @njit(cache=True, error_model="numpy")
+    def _loop_kernel(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, draws, passes):  # noqa: ANN001, ANN202
+        acc = 0.0
+        for _ in range(passes):
+            for d in range(draws.shape[0]):
+                for i in range(mkt.shape[0]):
+                    mkt[i, M_P_AUT] = draws[d, i]
+                st = fast_closed(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork)
+                if st == STATUS_FAST_DECLINED:
+                    st = fast_exact(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork)
+                if st == STATUS_FAST_DECLINED:
+                    st = _solve_general(
+                        mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, True
+                    )
+                acc += st
+                acc += out[0, O_PRICE]
+        return acc
+
+except ImportError:  # versions before the split: run_paths inlined solve_step
+    from riskmodel.sim.kernel import solve_step as solve_step_inline
+
+    @njit(cache=True, error_model="numpy")
+    def _loop_kernel(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, draws, passes):  # noqa: ANN001, ANN202
+        acc = 0.0
+        for _ in range(passes):
+            for d in range(draws.shape[0]):
+                for i in range(mkt.shape[0]):
+                    mkt[i, M_P_AUT] = draws[d, i]
+                acc += solve_step_inline(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork)
+                acc += out[0, O_PRICE]
+        return acc
 
 
 @njit(cache=True, error_model="numpy")
@@ -200,7 +227,7 @@ def digest_and_share(name: str) -> tuple[str, float]:
 
 def one_round(best: dict[str, dict[str, float]]) -> None:
     """Time every case and mode once (one pass of ``PASSES`` x ``NDRAW`` calls each)."""
-    loops = {"empty": _loop_empty, "called": _loop_called, "inlined": _loop_inlined}
+    loops = {"empty": _loop_empty, "called": _loop_called, "kernel": _loop_kernel}
     for name in CASES:
         args, draws = _setup(name)
         for mode, loop in loops.items():
@@ -217,7 +244,7 @@ def net(best: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     return {
         name: {
             "called": b["called"] - b["empty"],
-            "inlined": b["inlined"] - b["empty"],
+            "kernel": b["kernel"] - b["empty"],
             "loop": b["empty"],
         }
         for name, b in best.items()
@@ -280,8 +307,8 @@ def ab(rev: str, rounds: int) -> None:
         a, b = nets[rev][name], nets["after"][name]
         same = "identical" if digests[rev][name] == digests["after"][name] else "DIFFERENT"
         print(
-            f"{name:20s} called {a['called']:6.1f} -> {b['called']:6.1f} ns, inlined "
-            f"{a['inlined']:6.1f} -> {b['inlined']:6.1f} ns (loop {b['loop']:.1f} ns); "
+            f"{name:20s} called {a['called']:6.1f} -> {b['called']:6.1f} ns, kernel "
+            f"{a['kernel']:6.1f} -> {b['kernel']:6.1f} ns (loop {b['loop']:.1f} ns); "
             f"outputs {same}"
         )
 
@@ -295,11 +322,12 @@ def _markdown(allres: dict) -> str:
         f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs (shared), Python "
         f"{platform.python_version()}, numba {numba.__version__}. CPU time per call net of the "
         "driving loop, minimum over interleaved rounds; `called`: a numba loop calling "
-        "`linking.solve_step`; `inlined`: the copy `run_paths` inlines. Digest: hash of every "
-        "draw's outputs (equal digests: bit-identical answers).",
+        "`linking.solve_step`; `kernel`: the calls `run_paths` makes (before the split: its "
+        "inlined copy). Digest: hash of every draw's outputs (equal digests: bit-identical "
+        "answers).",
         "",
         "| case | "
-        + " | ".join(f"{lb}: called / inlined (ns)" for lb in labels)
+        + " | ".join(f"{lb}: called / kernel (ns)" for lb in labels)
         + " | fast-path share | digest |",
         "|---|" + "---:|" * len(labels) + "---:|---|",
     ]
@@ -307,7 +335,7 @@ def _markdown(allres: dict) -> str:
         cells = []
         for lb in labels:
             r = allres[lb]["ns"].get(name)
-            cells.append(f"{r['called']:.0f} / {r['inlined']:.0f}" if r else "")
+            cells.append(f"{r['called']:.0f} / {r['kernel']:.0f}" if r else "")
         last = allres[labels[-1]]
         lines.append(
             f"| {name} | "
@@ -356,7 +384,7 @@ def main() -> None:
     res |= {"rounds": args.rounds, "load_average_at_start": load}
     for name, r in res["ns"].items():
         print(
-            f"{name:20s} called {r['called']:6.1f} ns, inlined {r['inlined']:6.1f} ns "
+            f"{name:20s} called {r['called']:6.1f} ns, kernel {r['kernel']:6.1f} ns "
             f"(loop {r['loop']:.1f} ns), fast {res['fast_share'][name]:.2f}, "
             f"{res['digest'][name]}"
         )

@@ -84,8 +84,8 @@ SECTIONS: tuple[tuple[str, str, str, int, str, int], ...] = (
 )
 #: One-line replacements: (name, what, line marker, replacement of the marked text).
 SOLVER = ("solver", "the link solver call alone (its outputs keep the last answer)",
-          "status = solve_step(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)",
-          "status = (solve_step(mkt, ends, lw, lst, out, lout, flags, fwork, iwork) "
+          "status = fast_closed(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)",
+          "status = (fast_closed(mkt, ends, lw, lst, out, lout, flags, fwork, iwork) "
           "if (_SKIP_SOLVER == 0 or p == 0) else 0)")
 
 

@@ -52,10 +52,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from riskmodel.linking.collar import autarky_price, market_breakpoints, market_response, own_price
+from riskmodel.linking.collar import (
+    _base_s,
+    _g,
+    _ginv,
+    autarky_price,
+    market_breakpoints,
+    market_response,
+    own_price,
+    own_price_s,
+)
 from riskmodel.linking.gains import gain
 from riskmodel.linking.network import _solve_general
 from riskmodel.linking.primitives import _allocate_at, _market_out, _mid, _sort
+from riskmodel.linking.specialise import inlined, respecialise
 from riskmodel.linking.topology import (
     FLAG_EXPORT_QUOTA,
     FLAG_IMPORT_QUOTA,
@@ -98,6 +108,7 @@ from riskmodel.linking.topology import (
     O_RENT,
     O_RESERVE,
     O_SHADOW,
+    STATUS_FAST_DECLINED,
     STATUS_OK,
     STATUS_WORKSPACE,
 )
@@ -466,7 +477,7 @@ def _offsets(n: int, nl: int) -> tuple:
 
 
 @njit(cache=True, error_model="numpy")
-def solve_step(
+def fast_exact(
     mkt: np.ndarray,
     ends: np.ndarray,
     lpar: np.ndarray,
@@ -477,19 +488,10 @@ def solve_step(
     fwork: np.ndarray,
     iwork: np.ndarray,
 ) -> int:
-    """Solve one step for any topology: fill ``out`` (N x N_OUT), ``lout`` (L x N_LINK_OUT), flags.
-
-    ``mkt`` (N x N_MARKET_FIELDS), ``ends`` (L x 2 int), ``lpar`` (L x N_LINK_FIELDS) and ``lstate``
-    (L int: 0 active, 1 restricted, 2 suspended) as laid out in :mod:`riskmodel.linking.topology`;
-    ``fwork``/``iwork`` from :func:`riskmodel.linking.workspace`. Returns a STATUS_* code.
-    Isolated markets get their autarky outcome under their own collar.
-
-    The fast path (module docstring) runs first, inline: this function is the only one on it
-    that takes the nine arrays, so their reference counting (two atomic operations each) is paid
-    once per call rather than once per helper. The general solver
-    (:func:`riskmodel.linking.network._solve_general`) runs when the fast path cannot vouch for
-    its answer.
-    """
+    """The fast path (module docstring) of :func:`solve_step`, same arguments: ``STATUS_OK`` with
+    the outputs filled, or ``STATUS_FAST_DECLINED`` where it cannot vouch for an answer (the
+    general solver must answer). A pool the closed form does not clear takes
+    :func:`_pool_exact`."""
     n = mkt.shape[0]
     nl = ends.shape[0]
     (o_uf, o_puf, o_comp, o_root, o_csize, o_as, o_adj, o_ord, o_pl, o_ms, o_mb, o_cls,
@@ -930,10 +932,69 @@ def solve_step(
                     flags[i] |= FLAG_EXPORT_QUOTA
         status = STATUS_OK
     else:
-        status = _solve_general(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, True)
+        status = STATUS_FAST_DECLINED
     if iwork.shape[0] > 24 * n + 7 * nl + 32:  # which path answered (for tests): see workspace()
         iwork[24 * n + 7 * nl + 32] = 1 if ok else 0
     # every array is used here, on every path: one exit keeps the refcount pruning effective
     keep = (mkt.shape[0] + ends.shape[0] + lpar.shape[0] + lstate.shape[0] + out.shape[0]
             + lout.shape[0] + flags.shape[0] + iwork.shape[0] + fwork.shape[0])
     return status if keep >= 0 else STATUS_WORKSPACE
+
+
+@njit(error_model="numpy", inline="always")
+def _no_exact(mkt: np.ndarray, memb: np.ndarray, m0: int, m1: int, y: float, fw: np.ndarray,
+              o_xs: int, o_lo: int, o_bp: int) -> tuple[float, int]:
+    """Stands in for :func:`_pool_exact` in :func:`fast_closed`: no answer (NaN)."""
+    return np.nan, _CLS_FLAT
+
+
+# the helpers fast_closed calls, copied into it (numba IR) with their own callees: no call is
+# left in it, so no error-status exit either, and numba's refcount pruning removes the increfs
+# and decrefs of its nine array arguments (NRT_incref / NRT_decref, atomic)
+_own_price_s_inl = inlined(own_price_s, _g=inlined(_g), _ginv=inlined(_ginv),
+                           _base_s=inlined(_base_s, _g=inlined(_g)))
+_autarky_inl = inlined(autarky_price, own_price_s=_own_price_s_inl)
+_gain_inl = inlined(gain)
+_market_out_inl = inlined(_market_out, own_price=inlined(own_price, own_price_s=_own_price_s_inl),
+                          autarky_price=_autarky_inl, gain=_gain_inl)
+
+#: :func:`fast_exact` where every pool clears in closed form (every member strictly inside its
+#: collar, bounds and fee band), ``STATUS_FAST_DECLINED`` otherwise: the common case, with no
+#: call left inside.
+fast_closed = njit(cache=True, error_model="numpy")(respecialise(
+    fast_exact.py_func, "fast_closed", _pool_exact=_no_exact, _bucket=inlined(_bucket),
+    _market_out=_market_out_inl, autarky_price=_autarky_inl, gain=_gain_inl))
+
+
+@njit(cache=True, error_model="numpy")
+def solve_step(
+    mkt: np.ndarray,
+    ends: np.ndarray,
+    lpar: np.ndarray,
+    lstate: np.ndarray,
+    out: np.ndarray,
+    lout: np.ndarray,
+    flags: np.ndarray,
+    fwork: np.ndarray,
+    iwork: np.ndarray,
+) -> int:
+    """Solve one step for any topology: fill ``out`` (N x N_OUT), ``lout`` (L x N_LINK_OUT), flags.
+
+    ``mkt`` (N x N_MARKET_FIELDS), ``ends`` (L x 2 int), ``lpar`` (L x N_LINK_FIELDS) and ``lstate``
+    (L int: 0 active, 1 restricted, 2 suspended) as laid out in :mod:`riskmodel.linking.topology`;
+    ``fwork``/``iwork`` from :func:`riskmodel.linking.workspace`. Returns a STATUS_* code.
+    Isolated markets get their autarky outcome under their own collar.
+
+    Three tries, each called (not inlined: a caller's copies of the arrays would be counted):
+    :func:`fast_closed` (the fast path, every pool in closed form), :func:`fast_exact` (the fast
+    path with exact pool roots) and the general solver
+    (:func:`riskmodel.linking.network._solve_general`), each where the one before declined. The
+    kernel (``sim/kernel.py``) makes the same three calls itself, so that its day loop holds no
+    reference counting for them.
+    """
+    status = fast_closed(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork)
+    if status == STATUS_FAST_DECLINED:
+        status = fast_exact(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork)
+    if status == STATUS_FAST_DECLINED:
+        status = _solve_general(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, True)
+    return status
