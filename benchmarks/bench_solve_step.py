@@ -37,15 +37,18 @@ import os
 import platform
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 
 import numba
 import numpy as np
 from numba import njit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rev_tree import ENV, export  # noqa: E402
+
+if os.environ.get(ENV):  # a child measuring another version of the package
+    sys.path.insert(0, os.environ[ENV])
 
 from riskmodel.io import atomic_write_text
 from riskmodel.linking import (
@@ -264,32 +267,16 @@ def measure(rounds: int) -> dict:
     return res
 
 
-def _export(rev: str) -> Path:
-    """``riskmodel/`` as of git revision ``rev`` in a temporary folder (reused)."""
-    sha = subprocess.run(
-        ["git", "rev-parse", rev], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout.strip()
-    dest = Path(tempfile.gettempdir()) / f"riskmodel_rev_{sha[:12]}"
-    if not (dest / "riskmodel").is_dir():
-        blob = subprocess.run(
-            ["git", "archive", sha, "riskmodel"], cwd=ROOT, check=True, capture_output=True
-        ).stdout
-        dest.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=BytesIO(blob)) as tf:
-            tf.extractall(dest, filter="data")
-    return dest
-
-
 def ab(rev: str, rounds: int) -> None:
     """REV against the working tree, alternating child processes (one round each)."""
-    trees = {rev: _export(rev), "after": None}
+    trees = {rev: export(rev), "after": None}
     best: dict[str, dict[str, dict[str, float]]] = {k: {} for k in trees}
     digests: dict[str, dict] = {}
     for r in range(rounds):
         for label, tree in trees.items():
             env = dict(os.environ)
             if tree is not None:
-                env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
+                env[ENV] = str(tree)
             cmd = [sys.executable, __file__, "--child", "--rounds", "1"]
             if r == 0:
                 cmd.append("--digest")

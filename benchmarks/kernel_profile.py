@@ -18,7 +18,10 @@ year). Writes ``benchmarks/results/kernel_profile.{md,json}`` (one table per ``-
 the md ends with ``FINDINGS``, written by hand).
 
 ``--ab REV[,REV...]`` instead compares whole kernels, interleaved the same way: kernel.py at
-git revisions (or kernel source files) against the working tree's (prints only).
+git revisions (or kernel source files) against the working tree's (prints only; the rest of the
+package is the working tree's). ``--ab-tree REV`` compares the whole package as of REV (the
+link solver included) with the working tree's, in alternating child processes that each run one
+round (prints only).
 
 Run: ``.venv/bin/python benchmarks/kernel_profile.py [--rounds 7] [--reps 3] [--only a,b]
 [--label NAME]`` or ``... --ab HEAD``. The first run compiles one kernel per section (about a
@@ -44,6 +47,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+
+from rev_tree import ENV, export  # noqa: E402
+
+if os.environ.get(ENV):  # a child measuring another version of the package (--ab-tree)
+    sys.path.insert(0, os.environ[ENV])
 
 from bench_engine import simple_scenario, three_market  # noqa: E402
 
@@ -299,6 +307,29 @@ def _table(res: dict) -> list[str]:
     ]
 
 
+def ab_tree(rev: str, rounds: int, reps: int, paths: int) -> None:
+    """The full kernel of the package at ``rev`` against the working tree's: ns per path-step,
+    minimum over rounds, each round one child process per version (alternating)."""
+    trees = {rev: str(export(rev)), "after": ""}
+    best: dict[str, dict[str, float]] = {k: {} for k in trees}
+    load = os.getloadavg()[0]
+    for r in range(rounds):
+        for label, tree in trees.items():
+            env = dict(os.environ)
+            env.pop(ENV, None)
+            if tree:
+                env[ENV] = tree
+            cmd = [sys.executable, __file__, "--child", "--reps", str(reps), "--paths", str(paths)]
+            out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+            for sn, ns in json.loads(out.strip().splitlines()[-1]).items():
+                best[label][sn] = min(best[label].get(sn, float("inf")), ns)
+        print(f"round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+    print(f"load average at start {load:.1f}; {rounds} rounds, best of {reps} runs each")
+    for sn in best[rev]:
+        a, b = best[rev][sn], best["after"][sn]
+        print(f"{sn}: {rev} {a:.0f} ns, after {b:.0f} ns ({b / a:.3f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -311,7 +342,20 @@ def main() -> None:
     ap.add_argument("--ab", metavar="REV[,REV...]", default="",
                     help="compare kernel.py at git revisions (or kernel source files) REV with "
                     "the working tree's ('after') instead, interleaved; prints only")
+    ap.add_argument("--ab-tree", metavar="REV", default="",
+                    help="compare the whole package at git revision REV with the working tree's, "
+                    "in alternating child processes; prints only")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        from riskmodel.sim.kernel import run_paths
+
+        ns = measure({"k": run_paths}, scenarios(args.paths), 1, args.reps)
+        print(json.dumps({sn: row["k"] for sn, row in ns.items()}))
+        return
+    if args.ab_tree:
+        ab_tree(args.ab_tree, args.rounds, args.reps, args.paths)
+        return
     if args.ab:
         from riskmodel.sim.kernel import run_paths
 
