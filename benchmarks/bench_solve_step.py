@@ -282,6 +282,7 @@ def ab(rev: str, rounds: int) -> None:
                 cmd.append("--digest")
             out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
             child = json.loads(out)
+            assert child["tree"] == str(tree or ROOT), child["tree"]  # the version meant
             for name, cell in child["raw"].items():
                 for mode, ns in cell.items():
                     b = best[label].setdefault(name, {})
@@ -358,7 +359,9 @@ def main() -> None:
         best: dict[str, dict[str, float]] = {}
         for _ in range(args.rounds):
             one_round(best)
-        res = {"raw": best}
+        import riskmodel
+
+        res = {"raw": best, "tree": str(Path(riskmodel.__file__).resolve().parent.parent)}
         if args.digest:
             res["digest"] = {name: digest_and_share(name)[0] for name in CASES}
         print(json.dumps(res))

@@ -52,6 +52,7 @@ from rev_tree import ENV, export  # noqa: E402
 
 if os.environ.get(ENV):  # a child measuring another version of the package (--ab-tree)
     sys.path.insert(0, os.environ[ENV])
+    import riskmodel  # noqa: E402, F401  (imported from there before bench_engine moves ROOT first)
 
 from bench_engine import simple_scenario, three_market  # noqa: E402
 
@@ -321,7 +322,9 @@ def ab_tree(rev: str, rounds: int, reps: int, paths: int) -> None:
                 env[ENV] = tree
             cmd = [sys.executable, __file__, "--child", "--reps", str(reps), "--paths", str(paths)]
             out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-            for sn, ns in json.loads(out.strip().splitlines()[-1]).items():
+            child = json.loads(out.strip().splitlines()[-1])
+            assert child["tree"] == (tree or str(ROOT)), child["tree"]  # the version meant
+            for sn, ns in child["ns"].items():
                 best[label][sn] = min(best[label].get(sn, float("inf")), ns)
         print(f"round {r + 1}/{rounds}", file=sys.stderr, flush=True)
     print(f"load average at start {load:.1f}; {rounds} rounds, best of {reps} runs each")
@@ -348,10 +351,12 @@ def main() -> None:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
+        import riskmodel
         from riskmodel.sim.kernel import run_paths
 
         ns = measure({"k": run_paths}, scenarios(args.paths), 1, args.reps)
-        print(json.dumps({sn: row["k"] for sn, row in ns.items()}))
+        row = {sn: r["k"] for sn, r in ns.items()}
+        print(json.dumps({"tree": str(Path(riskmodel.__file__).parent.parent), "ns": row}))
         return
     if args.ab_tree:
         ab_tree(args.ab_tree, args.rounds, args.reps, args.paths)
