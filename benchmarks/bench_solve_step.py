@@ -13,8 +13,8 @@ quotas bind on some draws and not on others, collars bind on some):
   binding on about half the draws (``collar_root``).
 
 Each case is timed two ways: ``called`` (a numba loop calling ``linking.solve_step``, as
-``linking.pool`` and outside callers do) and ``kernel`` (the loop making the calls
-``run_paths`` makes: ``fast_closed``, then ``fast_exact`` and the general solver where the one
+``linking.pool`` and outside callers do) and ``kernel`` (the loop clearing as ``run_paths``
+does: ``fast_closed`` inlined, then ``fast_exact`` and the general solver called where the one
 before declined; before that split, the copy of ``solve_step`` that ``run_paths`` inlined); the
 loop itself (writing the autarky
 prices, reading one output; timed without the solver) is subtracted. Timing: CPU time
@@ -124,10 +124,9 @@ def _loop_called(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, draws,
     return acc
 
 
-try:
-    from riskmodel.linking.fast_paths import fast_closed, fast_exact
-    from riskmodel.linking.network import _solve_general
+try:  # the kernel's own callables: fast_closed inlined, the others called
     from riskmodel.linking.topology import STATUS_FAST_DECLINED
+    from riskmodel.sim.kernel import _solve_general, fast_closed, fast_exact
 
     @njit(cache=True, error_model="numpy")
     def _loop_kernel(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, draws, passes):  # noqa: ANN001, ANN202

@@ -44,7 +44,8 @@ from riskmodel.linking import (
     STATUS_INFEASIBLE,
 )
 from riskmodel.linking.collar import own_price_s
-from riskmodel.linking.fast_paths import fast_closed, fast_exact
+from riskmodel.linking.fast_paths import fast_closed as _fast_closed
+from riskmodel.linking.fast_paths import fast_exact
 from riskmodel.linking.network import _solve_general
 from riskmodel.linking.specialise import respecialise
 from riskmodel.linking.topology import STATUS_FAST_DECLINED
@@ -60,6 +61,13 @@ from riskmodel.sim.rng import fill_gamma, fill_normal, fill_uniform, normal, uni
 #: kernel stops and returns it as its infeasible-step count (the engine reruns the chunk with
 #: the general kernel, so results are those of the general kernel, bit for bit).
 STATUS_NEEDS_GENERAL = -1
+
+
+#: The fast path's common case compiled into ``run_paths`` (numba inlines it at the IR level):
+#: it calls nothing, so numba's pruning drops the reference counting of its array copies (12% of
+#: the bench scenario's samples in ``perf`` before, 0.4% after). ``run_paths_lean`` calls it
+#: instead (inlining would add to its compile time; docs/ENGINE.md "First run").
+fast_closed = njit(cache=True, error_model="numpy", inline="always")(_fast_closed.py_func)
 
 
 @njit(cache=True, inline="always")
@@ -895,8 +903,8 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
 #: (``engine.kernels_for``). It returns ``(STATUS_NEEDS_GENERAL, n_clipped)`` as soon as a
 #: step needs the general solver, its chunk arrays then partly filled: the caller reruns the
 #: chunk on fresh arrays with ``run_paths``.
-run_paths_lean = njit(cache=True, error_model="numpy")(
-    respecialise(run_paths.py_func, "run_paths_lean", _solve_general=_no_general))
+run_paths_lean = njit(cache=True, error_model="numpy")(respecialise(
+    run_paths.py_func, "run_paths_lean", fast_closed=_fast_closed, _solve_general=_no_general))
 
 
 @njit(cache=True, inline="always")
