@@ -23,8 +23,9 @@ every case and mode. Each case's outputs (``out``, ``lout``, ``flags``, status o
 are hashed: versions that answer alike print the same digest.
 
 ``--ab REV`` runs ``riskmodel`` as of git revision REV (exported to a temporary folder) and the
-working tree's in alternating child processes, one round each, and prints both with their
-digests (and writes nothing). Otherwise the results go to
+working tree's in alternating child processes, one round each, prints both with their
+digests and writes them (labels ``before (REV)`` and ``after``; ``--no-write``: prints only).
+Otherwise the results go to
 ``benchmarks/results/solve_step.{json,md}`` under ``--label`` (the md shows every label).
 """
 
@@ -266,8 +267,10 @@ def measure(rounds: int) -> dict:
     return res
 
 
-def ab(rev: str, rounds: int) -> None:
-    """REV against the working tree, alternating child processes (one round each)."""
+def ab(rev: str, rounds: int) -> dict:
+    """REV against the working tree, alternating child processes (one round each); returns
+    both results as ``measure`` would (labels ``REV`` and ``after``)."""
+    load = os.getloadavg()[0]
     trees = {rev: export(rev), "after": None}
     best: dict[str, dict[str, dict[str, float]]] = {k: {} for k in trees}
     digests: dict[str, dict] = {}
@@ -287,17 +290,31 @@ def ab(rev: str, rounds: int) -> None:
                     b = best[label].setdefault(name, {})
                     b[mode] = min(b.get(mode, np.inf), ns)
             if r == 0:
-                digests[label] = child["digest"]
+                digests[label] = child
         print(f"round {r + 1}/{rounds}", file=sys.stderr, flush=True)
     nets = {label: net(b) for label, b in best.items()}
     for name in CASES:
         a, b = nets[rev][name], nets["after"][name]
-        same = "identical" if digests[rev][name] == digests["after"][name] else "DIFFERENT"
+        same = (
+            "identical"
+            if digests[rev]["digest"][name] == digests["after"]["digest"][name]
+            else "DIFFERENT"
+        )
         print(
             f"{name:20s} called {a['called']:6.1f} -> {b['called']:6.1f} ns, kernel "
             f"{a['kernel']:6.1f} -> {b['kernel']:6.1f} ns (loop {b['loop']:.1f} ns); "
             f"outputs {same}"
         )
+    return {
+        label: {
+            "ns": nets[label],
+            "digest": digests[label]["digest"],
+            "fast_share": digests[label]["fast_share"],
+            "rounds": rounds,
+            "load_average_at_start": load,
+        }
+        for label in trees
+    }
 
 
 def _markdown(allres: dict) -> str:
@@ -362,11 +379,17 @@ def main() -> None:
 
         res = {"raw": best, "tree": str(Path(riskmodel.__file__).resolve().parent.parent)}
         if args.digest:
-            res["digest"] = {name: digest_and_share(name)[0] for name in CASES}
+            both = {name: digest_and_share(name) for name in CASES}
+            res["digest"] = {name: d for name, (d, _) in both.items()}
+            res["fast_share"] = {name: f for name, (_, f) in both.items()}
         print(json.dumps(res))
         return
     if args.ab:
-        ab(args.ab, args.rounds)
+        both = ab(args.ab, args.rounds)
+        if not args.no_write:
+            allres = {f"before ({args.ab})": both[args.ab], "after": both["after"]}
+            atomic_write_text(RESULTS / "solve_step.json", json.dumps(allres, indent=1) + "\n")
+            atomic_write_text(RESULTS / "solve_step.md", _markdown(allres))
         return
     load = os.getloadavg()[0]
     res = measure(args.rounds)
