@@ -144,6 +144,43 @@ FINDINGS = """## Findings
   floor/full >= 0.67 needs the clearing of a forest with quotas in tens of nanoseconds, not
   the 250-400 ns `solve_step` takes with its topology cache, active-set passes, outputs and
   nine reference-count pairs.
+
+## The link solver in three tries (no reference counting on its common path)
+
+- **Cause confirmed.** After a call to another numba function, numba returns the callee's error
+  status at once (`callconv.return_status_propagate`): a plain `ret` with no decrefs and
+  without the `numba_exception_output` mark that numba puts on its own raise blocks, which
+  refprune's raise-aware pass looks for. So the decrefs of a function that calls anything
+  never post-dominate its increfs, and the pairs stay.
+- **Change.** The solver is now three functions, each called where the one before declined
+  (`STATUS_FAST_DECLINED`): `fast_closed` (the fast path where every pool clears in closed
+  form; its helpers `_bucket`, `_market_out`, `autarky_price`, `own_price_s`, ... copied in at
+  numba's IR level by `linking.specialise.inlined`, and `_pool_exact` replaced by a stub that
+  declines): no call left, no `NRT_incref` / `NRT_decref` in its LLVM IR
+  (`tests/test_linking_fast_split.py` checks it); `fast_exact` (the whole fast path, same
+  source); the general solver. `solve_step` makes the three calls; `run_paths` makes them
+  itself, with `fast_closed` inlined (its copies of the nine arrays are then pruned: nothing
+  in between calls out). Golden set (88 cases) bit-identical; `bench_solve_step.py` digests of
+  every answer identical.
+- **Per call** (`bench_solve_step.py --ab 3201f2d`, 9 rounds, load 3-5, CPU-time minima, net
+  of the driving loop): as `run_paths` clears, pair with a binding quota 188 -> 107 ns, the
+  bench topology 230 -> 144 ns, a chain of three quota links 382 -> 286 ns, a pair with a
+  binding collar 198 -> 163 ns; called through `solve_step` (outside callers), 1-4% less
+  (its own nine pairs stay: it calls).
+- **Kernel** (`kernel_profile.py --ab-tree 3201f2d`: the whole package at the start commit
+  against this one, alternating child processes, 7 rounds, best of 2, load 3.8): bench 1 y
+  541 -> 532 ns per path-step (0.98), bench 10 y 600 -> 614 ns (1.02), simplified 348 ->
+  287 ns (0.83). `perf` (bench 1 y, 30 chunks): `NRT_incref` / `NRT_decref` 12.4% of the
+  samples before, 0.4% after. On the bench scenario the saving does not show in the kernel's
+  time (within the noise of this shared machine); on the simplified one (one quota link, no
+  collar) it does.
+- **Tried, not kept.** (a) `run_paths` calling `fast_closed` instead of inlining it (no
+  reference counting either): bench 1 y 530 -> 620 ns, 10 y 607 -> 714, simplified 367 ->
+  383 (7 rounds): slower, although the same calls in a small loop were faster. (b) The exact
+  pool roots (`_pool_exact` with `collar_root` and every callee) also copied into the first
+  try, so that a binding collar would not decline: numba's copies of the arrays inside that
+  code's loops were not pruned (16 increfs, 25 decrefs left), and the common case got slower
+  (pair with a quota 140 -> 215 ns a call): the collar sweep stays in `fast_exact`.
 """
 
 

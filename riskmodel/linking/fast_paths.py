@@ -35,13 +35,20 @@ a pool in a component with binding quotas must have a unique price. Then it agre
 general solver up to rounding (tested on random forests with binding collars, exhausted
 reserves, binding quotas, suspended links and zero floors).
 
-Cost. In numba every array argument of a function that is not fully inlined costs two atomic
-reference-count operations per call unless numba can prune them (short functions only), and every
-array view one more pair; so the whole fast path is the body of :func:`solve_step` (the one
-function taking the nine arrays), scratch lives in ``fwork`` / ``iwork`` at fixed offsets (no
-views), and the helpers it calls on the common path take scalars or are short enough to be pruned.
-The linking kernels compile with ``error_model="numpy"`` (no ZeroDivisionError branches, which
-block that pruning; inputs are validated, so no division by zero occurs).
+Cost. numba counts references to every array a function holds (``NRT_incref`` /
+``NRT_decref``, atomic): its arguments on entry and exit, and every copy an inlined call makes.
+Its pruning removes the pairs only where no path leaves between them, and every call to another
+numba function adds such a path (the caller returns at once when the callee reports an error).
+So the solver is three functions, each called where the one before declined
+(``STATUS_FAST_DECLINED``): :func:`fast_closed`, the fast path on its common case (every pool
+in closed form), whose helpers are copied into it at numba's IR level
+(:func:`riskmodel.linking.specialise.inlined`) so that it calls nothing and counts no
+reference; :func:`fast_exact`, the whole fast path (same source, with the exact pool roots of
+:func:`_pool_exact`); and the general solver. :func:`solve_step` makes the three calls; the
+engine's kernel makes them itself, with ``fast_closed`` inlined (numba would count references
+to ``solve_step``'s arguments, because it calls). Scratch lives in ``fwork`` / ``iwork`` at
+fixed offsets (no views). The linking kernels compile with ``error_model="numpy"`` (no
+ZeroDivisionError branches; inputs are validated, so no division by zero occurs).
 The topology work (components, plain pools, BFS order of the forest, members of each component)
 depends only on the links' ends, states and plain-ness: it is cached in the tail of ``iwork``
 (see :func:`riskmodel.linking.topology.workspace_sizes`) and rebuilt when they change.
@@ -123,6 +130,9 @@ _CLS_VERTICAL1 = 4  # root on the vertical segment of one member (it takes the r
 _CLS_SOME_FLAT = 8  # added when some member sits on a flat piece (at a bound, in a fee band)
 _CLS_FLAT = 3  # breakpoint root, every member on a flat piece (price not unique)
 _CACHE_MAGIC = 0x70F0CAC4E  # marks a valid topology cache in iwork
+#: fast_exact takes a pool the closed form cannot clear to its exact root (_pool_exact); False in
+#: fast_closed, which declines instead (numba prunes the branches before typing them)
+_EXACT = True
 
 # link columns are read as lpar[l, c0 + k], c0 = L_CAP_AB or L_CAP_AB_R by state
 assert (L_CAP_BA, L_FEE_AB, L_FEE_BA) == (L_CAP_AB + 1, L_CAP_AB + 2, L_CAP_AB + 3)
@@ -773,7 +783,11 @@ def fast_exact(
                     fwork[o_xs + i] = x * s
             cls = _CLS_CLOSED
             if not closed:
-                pi, cls = _pool_exact(mkt, iwork, o_mb + m0, o_mb + m1, y, fwork, o_xs, o_lo, o_bp)
+                if _EXACT:
+                    pi, cls = _pool_exact(mkt, iwork, o_mb + m0, o_mb + m1, y, fwork, o_xs, o_lo,
+                                          o_bp)
+                else:  # fast_closed: no exact pool roots (it declines)
+                    pi = np.nan
                 if pi != pi:
                     ok = False
                     break
@@ -881,7 +895,7 @@ def fast_exact(
                 _market_out(mkt, i, 0.0, 0.0, out, flags, True)
                 continue
             pi = fwork[o_pi + iwork[o_root + i]]
-            if cls != _CLS_CLOSED:
+            if _EXACT and cls != _CLS_CLOSED:  # (fast_closed: every pool is closed here)
                 _market_out(mkt, i, fwork[o_xs + i], pi, out, flags, False)
                 flags[i] |= FLAG_LINKED
                 continue
@@ -941,13 +955,6 @@ def fast_exact(
     return status if keep >= 0 else STATUS_WORKSPACE
 
 
-@njit(error_model="numpy", inline="always")
-def _no_exact(mkt: np.ndarray, memb: np.ndarray, m0: int, m1: int, y: float, fw: np.ndarray,
-              o_xs: int, o_lo: int, o_bp: int) -> tuple[float, int]:
-    """Stands in for :func:`_pool_exact` in :func:`fast_closed`: no answer (NaN)."""
-    return np.nan, _CLS_FLAT
-
-
 # the helpers fast_closed calls, copied into it (numba IR) with their own callees: no call is
 # left in it, so no error-status exit either, and numba's refcount pruning removes the increfs
 # and decrefs of its nine array arguments (NRT_incref / NRT_decref, atomic)
@@ -962,7 +969,7 @@ _market_out_inl = inlined(_market_out, own_price=inlined(own_price, own_price_s=
 #: collar, bounds and fee band), ``STATUS_FAST_DECLINED`` otherwise: the common case, with no
 #: call left inside.
 fast_closed = njit(cache=True, error_model="numpy")(respecialise(
-    fast_exact.py_func, "fast_closed", _pool_exact=_no_exact, _bucket=inlined(_bucket),
+    fast_exact.py_func, "fast_closed", _EXACT=False, _bucket=inlined(_bucket),
     _market_out=_market_out_inl, autarky_price=_autarky_inl, gain=_gain_inl))
 
 

@@ -65,9 +65,16 @@ STATUS_NEEDS_GENERAL = -1
 
 #: The fast path's common case compiled into ``run_paths`` (numba inlines it at the IR level):
 #: it calls nothing, so numba's pruning drops the reference counting of its array copies (12% of
-#: the bench scenario's samples in ``perf`` before, 0.4% after). ``run_paths_lean`` calls it
-#: instead (inlining would add to its compile time; docs/ENGINE.md "First run").
+#: the bench scenario's samples in ``perf`` before, 0.4% after). ``run_paths_lean`` skips it
+#: and calls ``fast_exact`` first, as it called the fast path before: one copy of the fast path
+#: to compile (docs/ENGINE.md "First run").
 fast_closed = njit(cache=True, error_model="numpy", inline="always")(_fast_closed.py_func)
+
+
+@njit(cache=True, inline="always")
+def _decline_step(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork) -> int:
+    """Stands in for ``fast_closed`` in the lean kernel: go on to ``fast_exact``."""
+    return STATUS_FAST_DECLINED
 
 
 @njit(cache=True, inline="always")
@@ -904,7 +911,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
 #: step needs the general solver, its chunk arrays then partly filled: the caller reruns the
 #: chunk on fresh arrays with ``run_paths``.
 run_paths_lean = njit(cache=True, error_model="numpy")(respecialise(
-    run_paths.py_func, "run_paths_lean", fast_closed=_fast_closed, _solve_general=_no_general))
+    run_paths.py_func, "run_paths_lean", fast_closed=_decline_step, _solve_general=_no_general))
 
 
 @njit(cache=True, inline="always")
