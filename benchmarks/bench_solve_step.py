@@ -346,7 +346,8 @@ def _markdown(allres: dict) -> str:
             + " | ".join(cells)
             + f" | {last['fast_share'][name]:.2f} | `{last['digest'][name]}` |"
         )
-    lines += [""]
+    same = all(allres[lb]["digest"] == allres[labels[0]]["digest"] for lb in labels)
+    lines += ["", f"Digests equal across the labels: {'yes' if same else 'NO'}.", ""]
     for lb in labels:
         r = allres[lb]
         lines.append(
