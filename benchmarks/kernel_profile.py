@@ -155,22 +155,31 @@ FINDINGS = """## Findings
 - **Change.** The solver is now three functions, each called where the one before declined
   (`STATUS_FAST_DECLINED`): `fast_closed` (the fast path where every pool clears in closed
   form; its helpers `_bucket`, `_market_out`, `autarky_price`, `own_price_s`, ... copied in at
-  numba's IR level by `linking.specialise.inlined`, and `_pool_exact` replaced by a stub that
-  declines): no call left, no `NRT_incref` / `NRT_decref` in its LLVM IR
-  (`tests/test_linking_fast_split.py` checks it); `fast_exact` (the whole fast path, same
-  source); the general solver. `solve_step` makes the three calls; `run_paths` makes them
-  itself, with `fast_closed` inlined (its copies of the nine arrays are then pruned: nothing
-  in between calls out). Golden set (88 cases) bit-identical; `bench_solve_step.py` digests of
-  every answer identical.
-- **Per call** (`bench_solve_step.py --ab 3201f2d`, 9 rounds, load 3-5, CPU-time minima, net
-  of the driving loop): as `run_paths` clears, pair with a binding quota 188 -> 107 ns, the
-  bench topology 230 -> 144 ns, a chain of three quota links 382 -> 286 ns, a pair with a
-  binding collar 198 -> 163 ns; called through `solve_step` (outside callers), 1-4% less
-  (its own nine pairs stay: it calls).
+  numba's IR level by `linking.specialise.inlined`; the exact pool roots pruned out by the
+  global `_EXACT = False`, so a pool the closed form cannot clear makes it decline): no call
+  left, no `NRT_incref` / `NRT_decref` in its LLVM IR (`tests/test_linking_fast_split.py`
+  checks it); `fast_exact` (the whole fast path, same source); the general solver.
+  `solve_step` makes the three calls; `run_paths` makes them itself, with `fast_closed`
+  inlined (its copies of the nine arrays are then pruned: nothing in between calls out);
+  `run_paths_lean` starts at `fast_exact`, as it called the whole fast path before. Golden set
+  (88 cases) bit-identical; `bench_solve_step.py` digests of every answer identical.
+- **Per call** (`bench_solve_step.py --ab 3201f2d`, 9 rounds, load 2.3, CPU-time minima, net
+  of the driving loop; `results/solve_step.md`): as `run_paths` clears, pair with a binding
+  quota 198 -> 115 ns, the bench topology 236 -> 155 ns, a chain of three quota links 400 ->
+  292 ns, a pair with a binding collar 205 -> 169 ns; called through `solve_step` (outside
+  callers) unchanged within 2% (its own nine pairs stay: it calls).
+- **Compile time** (cold `riskmodel run eu_china_quota.yaml --paths 200`, empty numba cache,
+  one run each, CPU user time; a quota scenario compiles `run_paths`): 69 s, peak RSS 1.38 GB
+  before (load 3.8); 85 s, 1.93 GB after (load 1.7); 97 s, 2.56 GB with the first version of
+  this change (a stub instead of the `_EXACT` pruning, load 4.5). The fast path is now
+  compiled twice for `run_paths` (inlined `fast_closed`, called `fast_exact`). Scenarios on
+  the pool kernel (the README's `china_korea`) compile no solver and are unchanged;
+  `run_paths_lean` compiles one copy, as before.
 - **Kernel** (`kernel_profile.py --ab-tree 3201f2d`: the whole package at the start commit
-  against this one, alternating child processes, 7 rounds, best of 2, load 3.8): bench 1 y
-  541 -> 532 ns per path-step (0.98), bench 10 y 600 -> 614 ns (1.02), simplified 348 ->
-  287 ns (0.83). `perf` (bench 1 y, 30 chunks): `NRT_incref` / `NRT_decref` 12.4% of the
+  against this one with the stub version of `fast_closed`, whose code paths are those of the
+  final one; alternating child processes, 7 rounds, best of 2, load 3.8): bench 1 y 541 ->
+  532 ns per path-step (0.98), bench 10 y 600 -> 614 ns (1.02), simplified 348 -> 287 ns
+  (0.83). `perf` (bench 1 y, 30 chunks): `NRT_incref` / `NRT_decref` 12.4% of the
   samples before, 0.4% after. On the bench scenario the saving does not show in the kernel's
   time (within the noise of this shared machine); on the simplified one (one quota link, no
   collar) it does.
