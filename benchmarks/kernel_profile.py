@@ -147,11 +147,12 @@ FINDINGS = """## Findings
 
 ## The link solver in three tries (no reference counting on its common path)
 
-- **Cause confirmed.** After a call to another numba function, numba returns the callee's error
-  status at once (`callconv.return_status_propagate`): a plain `ret` with no decrefs and
-  without the `numba_exception_output` mark that numba puts on its own raise blocks, which
-  refprune's raise-aware pass looks for. So the decrefs of a function that calls anything
-  never post-dominate its increfs, and the pairs stay.
+- **Cause.** After a call to another numba function, numba returns the callee's error status
+  at once (`callconv.return_status_propagate`, read in numba 0.68's source): a plain `ret`
+  with no decrefs and without the `numba_exception_output` mark numba puts on its own raise
+  blocks (which, we take it, is what refprune's raise-aware pass recognises; llvmlite's C++
+  not read). So the decrefs of a function that calls anything do not post-dominate its
+  increfs, and the pairs stay: confirmed by the IR of a version with no call left (none).
 - **Change.** The solver is now three functions, each called where the one before declined
   (`STATUS_FAST_DECLINED`): `fast_closed` (the fast path where every pool clears in closed
   form; its helpers `_bucket`, `_market_out`, `autarky_price`, `own_price_s`, ... copied in at
@@ -176,13 +177,14 @@ FINDINGS = """## Findings
   the pool kernel (the README's `china_korea`) compile no solver and are unchanged;
   `run_paths_lean` compiles one copy, as before.
 - **Kernel** (`kernel_profile.py --ab-tree 3201f2d`: the whole package at the start commit
-  against this one with the stub version of `fast_closed`, whose code paths are those of the
-  final one; alternating child processes, 7 rounds, best of 2, load 3.8): bench 1 y 541 ->
-  532 ns per path-step (0.98), bench 10 y 600 -> 614 ns (1.02), simplified 348 -> 287 ns
-  (0.83). `perf` (bench 1 y, 30 chunks): `NRT_incref` / `NRT_decref` 12.4% of the
-  samples before, 0.4% after. On the bench scenario the saving does not show in the kernel's
-  time (within the noise of this shared machine); on the simplified one (one quota link, no
-  collar) it does.
+  against this one, alternating child processes, 7 rounds, best of 2, load 2.3): bench 1 y
+  542 -> 511 ns per path-step (0.94), bench 10 y 600 -> 605 ns (1.01), simplified 371 ->
+  296 ns (0.80); an earlier run of the stub version (load 3.8): 541 -> 532, 600 -> 614,
+  348 -> 287. `perf` (bench 1 y, 30 chunks): `NRT_incref` / `NRT_decref` 12.4% of the
+  samples before, 0.4% after. On the bench scenario the kernel gains little (-6% at 1 year,
+  +1% at 10 years: about the noise of this shared machine), though the solver's calls there
+  are a third cheaper in a small loop; on the simplified one (one quota link, no collar) it
+  gains 20%.
 - **Tried, not kept.** (a) `run_paths` calling `fast_closed` instead of inlining it (no
   reference counting either): bench 1 y 530 -> 620 ns, 10 y 607 -> 714, simplified 367 ->
   383 (7 rounds): slower, although the same calls in a small loop were faster. (b) The exact
