@@ -18,7 +18,10 @@ year). Writes ``benchmarks/results/kernel_profile.{md,json}`` (one table per ``-
 the md ends with ``FINDINGS``, written by hand).
 
 ``--ab REV[,REV...]`` instead compares whole kernels, interleaved the same way: kernel.py at
-git revisions (or kernel source files) against the working tree's (prints only).
+git revisions (or kernel source files) against the working tree's (prints only; the rest of the
+package is the working tree's). ``--ab-tree REV`` compares the whole package as of REV (the
+link solver included) with the working tree's, in alternating child processes that each run one
+round (prints only).
 
 Run: ``.venv/bin/python benchmarks/kernel_profile.py [--rounds 7] [--reps 3] [--only a,b]
 [--label NAME]`` or ``... --ab HEAD``. The first run compiles one kernel per section (about a
@@ -44,6 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+
+from rev_tree import ENV, export  # noqa: E402
+
+if os.environ.get(ENV):  # a child measuring another version of the package (--ab-tree)
+    sys.path.insert(0, os.environ[ENV])
+    import riskmodel  # noqa: E402, F401  (imported from there before bench_engine moves ROOT first)
 
 from bench_engine import simple_scenario, three_market  # noqa: E402
 
@@ -84,8 +93,8 @@ SECTIONS: tuple[tuple[str, str, str, int, str, int], ...] = (
 )
 #: One-line replacements: (name, what, line marker, replacement of the marked text).
 SOLVER = ("solver", "the link solver call alone (its outputs keep the last answer)",
-          "status = solve_step(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)",
-          "status = (solve_step(mkt, ends, lw, lst, out, lout, flags, fwork, iwork) "
+          "status = fast_closed(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)",
+          "status = (fast_closed(mkt, ends, lw, lst, out, lout, flags, fwork, iwork) "
           "if (_SKIP_SOLVER == 0 or p == 0) else 0)")
 
 
@@ -135,6 +144,54 @@ FINDINGS = """## Findings
   floor/full >= 0.67 needs the clearing of a forest with quotas in tens of nanoseconds, not
   the 250-400 ns `solve_step` takes with its topology cache, active-set passes, outputs and
   nine reference-count pairs.
+
+## The link solver in three tries (no reference counting on its common path)
+
+- **Cause.** After a call to another numba function, numba returns the callee's error status
+  at once (`callconv.return_status_propagate`, read in numba 0.68's source): a plain `ret`
+  with no decrefs and without the `numba_exception_output` mark numba puts on its own raise
+  blocks (which, we take it, is what refprune's raise-aware pass recognises; llvmlite's C++
+  not read). So the decrefs of a function that calls anything do not post-dominate its
+  increfs, and the pairs stay: confirmed by the IR of a version with no call left (none).
+- **Change.** The solver is now three functions, each called where the one before declined
+  (`STATUS_FAST_DECLINED`): `fast_closed` (the fast path where every pool clears in closed
+  form; its helpers `_bucket`, `_market_out`, `autarky_price`, `own_price_s`, ... copied in at
+  numba's IR level by `linking.specialise.inlined`; the exact pool roots pruned out by the
+  global `_EXACT = False`, so a pool the closed form cannot clear makes it decline): no call
+  left, no `NRT_incref` / `NRT_decref` in its LLVM IR (`tests/test_linking_fast_split.py`
+  checks it); `fast_exact` (the whole fast path, same source); the general solver.
+  `solve_step` makes the three calls; `run_paths` makes them itself, with `fast_closed`
+  inlined (its copies of the nine arrays are then pruned: nothing in between calls out);
+  `run_paths_lean` starts at `fast_exact`, as it called the whole fast path before. Golden set
+  (88 cases) bit-identical; `bench_solve_step.py` digests of every answer identical.
+- **Per call** (`bench_solve_step.py --ab 3201f2d`, 9 rounds, load 2.3, CPU-time minima, net
+  of the driving loop; `results/solve_step.md`): as `run_paths` clears, pair with a binding
+  quota 198 -> 115 ns, the bench topology 236 -> 155 ns, a chain of three quota links 400 ->
+  292 ns, a pair with a binding collar 205 -> 169 ns; called through `solve_step` (outside
+  callers) unchanged within 2% (its own nine pairs stay: it calls).
+- **Compile time** (cold `riskmodel run eu_china_quota.yaml --paths 200`, empty numba cache,
+  one run each, CPU user time; a quota scenario compiles `run_paths`): 69 s, peak RSS 1.38 GB
+  before (load 3.8); 85 s, 1.93 GB after (load 1.7); 97 s, 2.56 GB with the first version of
+  this change (a stub instead of the `_EXACT` pruning, load 4.5). The fast path is now
+  compiled twice for `run_paths` (inlined `fast_closed`, called `fast_exact`). Scenarios on
+  the pool kernel (the README's `china_korea`) compile no solver and are unchanged;
+  `run_paths_lean` compiles one copy, as before.
+- **Kernel** (`kernel_profile.py --ab-tree 3201f2d`: the whole package at the start commit
+  against this one, alternating child processes, 7 rounds, best of 2, load 2.3): bench 1 y
+  542 -> 511 ns per path-step (0.94), bench 10 y 600 -> 605 ns (1.01), simplified 371 ->
+  296 ns (0.80); an earlier run of the stub version (load 3.8): 541 -> 532, 600 -> 614,
+  348 -> 287. `perf` (bench 1 y, 30 chunks): `NRT_incref` / `NRT_decref` 12.4% of the
+  samples before, 0.4% after. On the bench scenario the kernel gains little (-6% at 1 year,
+  +1% at 10 years: about the noise of this shared machine), though the solver's calls there
+  are a third cheaper in a small loop; on the simplified one (one quota link, no collar) it
+  gains 20%.
+- **Tried, not kept.** (a) `run_paths` calling `fast_closed` instead of inlining it (no
+  reference counting either): bench 1 y 530 -> 620 ns, 10 y 607 -> 714, simplified 367 ->
+  383 (7 rounds): slower, although the same calls in a small loop were faster. (b) The exact
+  pool roots (`_pool_exact` with `collar_root` and every callee) also copied into the first
+  try, so that a binding collar would not decline: numba's copies of the arrays inside that
+  code's loops were not pruned (16 increfs, 25 decrefs left), and the common case got slower
+  (pair with a quota 140 -> 215 ns a call): the collar sweep stays in `fast_exact`.
 """
 
 
@@ -299,6 +356,31 @@ def _table(res: dict) -> list[str]:
     ]
 
 
+def ab_tree(rev: str, rounds: int, reps: int, paths: int) -> None:
+    """The full kernel of the package at ``rev`` against the working tree's: ns per path-step,
+    minimum over rounds, each round one child process per version (alternating)."""
+    trees = {rev: str(export(rev)), "after": ""}
+    best: dict[str, dict[str, float]] = {k: {} for k in trees}
+    load = os.getloadavg()[0]
+    for r in range(rounds):
+        for label, tree in trees.items():
+            env = dict(os.environ)
+            env.pop(ENV, None)
+            if tree:
+                env[ENV] = tree
+            cmd = [sys.executable, __file__, "--child", "--reps", str(reps), "--paths", str(paths)]
+            out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+            child = json.loads(out.strip().splitlines()[-1])
+            assert child["tree"] == (tree or str(ROOT)), child["tree"]  # the version meant
+            for sn, ns in child["ns"].items():
+                best[label][sn] = min(best[label].get(sn, float("inf")), ns)
+        print(f"round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+    print(f"load average at start {load:.1f}; {rounds} rounds, best of {reps} runs each")
+    for sn in best[rev]:
+        a, b = best[rev][sn], best["after"][sn]
+        print(f"{sn}: {rev} {a:.0f} ns, after {b:.0f} ns ({b / a:.3f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -311,7 +393,22 @@ def main() -> None:
     ap.add_argument("--ab", metavar="REV[,REV...]", default="",
                     help="compare kernel.py at git revisions (or kernel source files) REV with "
                     "the working tree's ('after') instead, interleaved; prints only")
+    ap.add_argument("--ab-tree", metavar="REV", default="",
+                    help="compare the whole package at git revision REV with the working tree's, "
+                    "in alternating child processes; prints only")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        import riskmodel
+        from riskmodel.sim.kernel import run_paths
+
+        ns = measure({"k": run_paths}, scenarios(args.paths), 1, args.reps)
+        row = {sn: r["k"] for sn, r in ns.items()}
+        print(json.dumps({"tree": str(Path(riskmodel.__file__).parent.parent), "ns": row}))
+        return
+    if args.ab_tree:
+        ab_tree(args.ab_tree, args.rounds, args.reps, args.paths)
+        return
     if args.ab:
         from riskmodel.sim.kernel import run_paths
 

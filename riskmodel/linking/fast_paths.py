@@ -35,13 +35,20 @@ a pool in a component with binding quotas must have a unique price. Then it agre
 general solver up to rounding (tested on random forests with binding collars, exhausted
 reserves, binding quotas, suspended links and zero floors).
 
-Cost. In numba every array argument of a function that is not fully inlined costs two atomic
-reference-count operations per call unless numba can prune them (short functions only), and every
-array view one more pair; so the whole fast path is the body of :func:`solve_step` (the one
-function taking the nine arrays), scratch lives in ``fwork`` / ``iwork`` at fixed offsets (no
-views), and the helpers it calls on the common path take scalars or are short enough to be pruned.
-The linking kernels compile with ``error_model="numpy"`` (no ZeroDivisionError branches, which
-block that pruning; inputs are validated, so no division by zero occurs).
+Cost. numba counts references to every array a function holds (``NRT_incref`` /
+``NRT_decref``, atomic): its arguments on entry and exit, and every copy an inlined call makes.
+Its pruning removes the pairs only where no path leaves between them, and every call to another
+numba function adds such a path (the caller returns at once when the callee reports an error).
+So the solver is three functions, each called where the one before declined
+(``STATUS_FAST_DECLINED``): :func:`fast_closed`, the fast path on its common case (every pool
+in closed form), whose helpers are copied into it at numba's IR level
+(:func:`riskmodel.linking.specialise.inlined`) so that it calls nothing and counts no
+reference; :func:`fast_exact`, the whole fast path (same source, with the exact pool roots of
+:func:`_pool_exact`); and the general solver. :func:`solve_step` makes the three calls; the
+engine's kernel makes them itself, with ``fast_closed`` inlined (numba would count references
+to ``solve_step``'s arguments, because it calls). Scratch lives in ``fwork`` / ``iwork`` at
+fixed offsets (no views). The linking kernels compile with ``error_model="numpy"`` (no
+ZeroDivisionError branches; inputs are validated, so no division by zero occurs).
 The topology work (components, plain pools, BFS order of the forest, members of each component)
 depends only on the links' ends, states and plain-ness: it is cached in the tail of ``iwork``
 (see :func:`riskmodel.linking.topology.workspace_sizes`) and rebuilt when they change.
@@ -52,10 +59,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from riskmodel.linking.collar import autarky_price, market_breakpoints, market_response, own_price
+from riskmodel.linking.collar import (
+    _base_s,
+    _g,
+    _ginv,
+    autarky_price,
+    market_breakpoints,
+    market_response,
+    own_price,
+    own_price_s,
+)
 from riskmodel.linking.gains import gain
 from riskmodel.linking.network import _solve_general
 from riskmodel.linking.primitives import _allocate_at, _market_out, _mid, _sort
+from riskmodel.linking.specialise import inlined, respecialise
 from riskmodel.linking.topology import (
     FLAG_EXPORT_QUOTA,
     FLAG_IMPORT_QUOTA,
@@ -98,6 +115,7 @@ from riskmodel.linking.topology import (
     O_RENT,
     O_RESERVE,
     O_SHADOW,
+    STATUS_FAST_DECLINED,
     STATUS_OK,
     STATUS_WORKSPACE,
 )
@@ -112,6 +130,9 @@ _CLS_VERTICAL1 = 4  # root on the vertical segment of one member (it takes the r
 _CLS_SOME_FLAT = 8  # added when some member sits on a flat piece (at a bound, in a fee band)
 _CLS_FLAT = 3  # breakpoint root, every member on a flat piece (price not unique)
 _CACHE_MAGIC = 0x70F0CAC4E  # marks a valid topology cache in iwork
+#: fast_exact takes a pool the closed form cannot clear to its exact root (_pool_exact); False in
+#: fast_closed, which declines instead (numba prunes the branches before typing them)
+_EXACT = True
 
 # link columns are read as lpar[l, c0 + k], c0 = L_CAP_AB or L_CAP_AB_R by state
 assert (L_CAP_BA, L_FEE_AB, L_FEE_BA) == (L_CAP_AB + 1, L_CAP_AB + 2, L_CAP_AB + 3)
@@ -466,7 +487,7 @@ def _offsets(n: int, nl: int) -> tuple:
 
 
 @njit(cache=True, error_model="numpy")
-def solve_step(
+def fast_exact(
     mkt: np.ndarray,
     ends: np.ndarray,
     lpar: np.ndarray,
@@ -477,19 +498,10 @@ def solve_step(
     fwork: np.ndarray,
     iwork: np.ndarray,
 ) -> int:
-    """Solve one step for any topology: fill ``out`` (N x N_OUT), ``lout`` (L x N_LINK_OUT), flags.
-
-    ``mkt`` (N x N_MARKET_FIELDS), ``ends`` (L x 2 int), ``lpar`` (L x N_LINK_FIELDS) and ``lstate``
-    (L int: 0 active, 1 restricted, 2 suspended) as laid out in :mod:`riskmodel.linking.topology`;
-    ``fwork``/``iwork`` from :func:`riskmodel.linking.workspace`. Returns a STATUS_* code.
-    Isolated markets get their autarky outcome under their own collar.
-
-    The fast path (module docstring) runs first, inline: this function is the only one on it
-    that takes the nine arrays, so their reference counting (two atomic operations each) is paid
-    once per call rather than once per helper. The general solver
-    (:func:`riskmodel.linking.network._solve_general`) runs when the fast path cannot vouch for
-    its answer.
-    """
+    """The fast path (module docstring) of :func:`solve_step`, same arguments: ``STATUS_OK`` with
+    the outputs filled, or ``STATUS_FAST_DECLINED`` where it cannot vouch for an answer (the
+    general solver must answer). A pool the closed form does not clear takes
+    :func:`_pool_exact`."""
     n = mkt.shape[0]
     nl = ends.shape[0]
     (o_uf, o_puf, o_comp, o_root, o_csize, o_as, o_adj, o_ord, o_pl, o_ms, o_mb, o_cls,
@@ -771,7 +783,11 @@ def solve_step(
                     fwork[o_xs + i] = x * s
             cls = _CLS_CLOSED
             if not closed:
-                pi, cls = _pool_exact(mkt, iwork, o_mb + m0, o_mb + m1, y, fwork, o_xs, o_lo, o_bp)
+                if _EXACT:
+                    pi, cls = _pool_exact(mkt, iwork, o_mb + m0, o_mb + m1, y, fwork, o_xs, o_lo,
+                                          o_bp)
+                else:  # fast_closed: no exact pool roots (it declines)
+                    pi = np.nan
                 if pi != pi:
                     ok = False
                     break
@@ -879,7 +895,7 @@ def solve_step(
                 _market_out(mkt, i, 0.0, 0.0, out, flags, True)
                 continue
             pi = fwork[o_pi + iwork[o_root + i]]
-            if cls != _CLS_CLOSED:
+            if _EXACT and cls != _CLS_CLOSED:  # (fast_closed: every pool is closed here)
                 _market_out(mkt, i, fwork[o_xs + i], pi, out, flags, False)
                 flags[i] |= FLAG_LINKED
                 continue
@@ -930,10 +946,62 @@ def solve_step(
                     flags[i] |= FLAG_EXPORT_QUOTA
         status = STATUS_OK
     else:
-        status = _solve_general(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, True)
+        status = STATUS_FAST_DECLINED
     if iwork.shape[0] > 24 * n + 7 * nl + 32:  # which path answered (for tests): see workspace()
         iwork[24 * n + 7 * nl + 32] = 1 if ok else 0
     # every array is used here, on every path: one exit keeps the refcount pruning effective
     keep = (mkt.shape[0] + ends.shape[0] + lpar.shape[0] + lstate.shape[0] + out.shape[0]
             + lout.shape[0] + flags.shape[0] + iwork.shape[0] + fwork.shape[0])
     return status if keep >= 0 else STATUS_WORKSPACE
+
+
+# the helpers fast_closed calls, copied into it (numba IR) with their own callees: no call is
+# left in it, so no error-status exit either, and numba's refcount pruning removes the increfs
+# and decrefs of its nine array arguments (NRT_incref / NRT_decref, atomic)
+_own_price_s_inl = inlined(own_price_s, _g=inlined(_g), _ginv=inlined(_ginv),
+                           _base_s=inlined(_base_s, _g=inlined(_g)))
+_autarky_inl = inlined(autarky_price, own_price_s=_own_price_s_inl)
+_gain_inl = inlined(gain)
+_market_out_inl = inlined(_market_out, own_price=inlined(own_price, own_price_s=_own_price_s_inl),
+                          autarky_price=_autarky_inl, gain=_gain_inl)
+
+#: :func:`fast_exact` where every pool clears in closed form (every member strictly inside its
+#: collar, bounds and fee band), ``STATUS_FAST_DECLINED`` otherwise: the common case, with no
+#: call left inside.
+fast_closed = njit(cache=True, error_model="numpy")(respecialise(
+    fast_exact.py_func, "fast_closed", _EXACT=False, _bucket=inlined(_bucket),
+    _market_out=_market_out_inl, autarky_price=_autarky_inl, gain=_gain_inl))
+
+
+@njit(cache=True, error_model="numpy")
+def solve_step(
+    mkt: np.ndarray,
+    ends: np.ndarray,
+    lpar: np.ndarray,
+    lstate: np.ndarray,
+    out: np.ndarray,
+    lout: np.ndarray,
+    flags: np.ndarray,
+    fwork: np.ndarray,
+    iwork: np.ndarray,
+) -> int:
+    """Solve one step for any topology: fill ``out`` (N x N_OUT), ``lout`` (L x N_LINK_OUT), flags.
+
+    ``mkt`` (N x N_MARKET_FIELDS), ``ends`` (L x 2 int), ``lpar`` (L x N_LINK_FIELDS) and ``lstate``
+    (L int: 0 active, 1 restricted, 2 suspended) as laid out in :mod:`riskmodel.linking.topology`;
+    ``fwork``/``iwork`` from :func:`riskmodel.linking.workspace`. Returns a STATUS_* code.
+    Isolated markets get their autarky outcome under their own collar.
+
+    Three tries, each called (not inlined: a caller's copies of the arrays would be counted):
+    :func:`fast_closed` (the fast path, every pool in closed form), :func:`fast_exact` (the fast
+    path with exact pool roots) and the general solver
+    (:func:`riskmodel.linking.network._solve_general`), each where the one before declined. The
+    kernel (``sim/kernel.py``) makes the same three calls itself, so that its day loop holds no
+    reference counting for them.
+    """
+    status = fast_closed(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork)
+    if status == STATUS_FAST_DECLINED:
+        status = fast_exact(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork)
+    if status == STATUS_FAST_DECLINED:
+        status = _solve_general(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, True)
+    return status

@@ -98,6 +98,9 @@ STATUS_OK = 0
 STATUS_CYCLE = 1  # several cycles of restricted links: the outer iteration did not converge
 STATUS_INFEASIBLE = 2  # no clearing price (inconsistent collars): outputs NaN
 STATUS_WORKSPACE = 3  # fwork / iwork too small (use workspace()); nothing was computed
+#: (internal) the fast path cannot vouch for its answer: the general solver must answer; never
+#: returned by solve_step
+STATUS_FAST_DECLINED = -2
 
 # tolerances of the root-finder used when some eta != 1 (linear components are exact)
 ROOT_XTOL = 1e-13  # relative tolerance on the hub price

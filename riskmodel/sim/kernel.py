@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-import types
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -46,7 +44,11 @@ from riskmodel.linking import (
     STATUS_INFEASIBLE,
 )
 from riskmodel.linking.collar import own_price_s
-from riskmodel.linking.fast_paths import solve_step as _solve_step
+from riskmodel.linking.fast_paths import fast_closed as _fast_closed
+from riskmodel.linking.fast_paths import fast_exact
+from riskmodel.linking.network import _solve_general
+from riskmodel.linking.specialise import respecialise
+from riskmodel.linking.topology import STATUS_FAST_DECLINED
 from riskmodel.sim import banking_step as BK
 from riskmodel.sim import layout as L
 from riskmodel.sim import link_state as LS
@@ -55,29 +57,24 @@ from riskmodel.sim.innovations import lookup_at
 from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block, vol_level
 from riskmodel.sim.rng import fill_gamma, fill_normal, fill_uniform, normal, uniform
 
-#: The link solver compiled into the kernel (numba inlines it at the IR level): a call would pass
-#: its nine arrays across a function boundary, which costs two atomic reference-count updates
-#: each per call (about a tenth of the full kernel's time when a link is solved every day).
-solve_step = njit(cache=True, error_model="numpy", inline="always")(_solve_step.py_func)
-
 #: What the fast-path-only solver returns where the general solver would have to answer: the
 #: kernel stops and returns it as its infeasible-step count (the engine reruns the chunk with
 #: the general kernel, so results are those of the general kernel, bit for bit).
 STATUS_NEEDS_GENERAL = -1
 
 
-def respecialise(func: Callable[..., Any], name: str, **replace: Any) -> Callable[..., Any]:
-    """A copy of the plain Python function ``func`` named ``name`` whose globals ``replace``
-    rebinds (same code, same constants). numba keys its on-disk cache by qualified name, so the
-    copy has its own cache entry beside the original's."""
-    g = dict(func.__globals__)
-    g.update(replace)
-    f = types.FunctionType(func.__code__, g, name, func.__defaults__, func.__closure__)
-    f.__qualname__ = name
-    f.__module__ = func.__module__
-    f.__doc__ = func.__doc__
-    f.__kwdefaults__ = func.__kwdefaults__
-    return f
+#: The fast path's common case compiled into ``run_paths`` (numba inlines it at the IR level):
+#: it calls nothing, so numba's pruning drops the reference counting of its array copies (12% of
+#: the bench scenario's samples in ``perf`` before, 0.4% after). ``run_paths_lean`` skips it
+#: and calls ``fast_exact`` first, as it called the fast path before: one copy of the fast path
+#: to compile (docs/ENGINE.md "First run").
+fast_closed = njit(cache=True, error_model="numpy", inline="always")(_fast_closed.py_func)
+
+
+@njit(cache=True, inline="always")
+def _decline_step(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork) -> int:
+    """Stands in for ``fast_closed`` in the lean kernel: go on to ``fast_exact``."""
+    return STATUS_FAST_DECLINED
 
 
 @njit(cache=True, inline="always")
@@ -85,15 +82,6 @@ def _no_general(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork, contrac
     """Stands in for the general solver in the lean kernel: refuse the step."""
     return STATUS_NEEDS_GENERAL
 
-
-#: ``solve_step`` without the general solver (``linking.network``), called rather than inlined:
-#: the fast path's answer, or ``STATUS_NEEDS_GENERAL`` where it cannot vouch for one. A kernel
-#: on it compiles in about half the CPU time of ``run_paths`` (the general solver is about 30%
-#: of that, inlining the fast path about 20%); each call pays the reference counting of nine
-#: arrays, measured at 3% of the kernel's time on ``china_korea`` (plain link) but 18% on
-#: ``eu_china_quota`` (quota link), so the engine uses it where every link is plain.
-solve_step_lean = njit(cache=True, error_model="numpy")(
-    respecialise(_solve_step.py_func, "solve_step_lean", _solve_general=_no_general))
 
 #: Features a specialised kernel compiles out (``pool_kernel``) where its scenario has none:
 #: regulatory events (the third variant), K-ETS discretion, the EU MSR (on the bank or not),
@@ -638,7 +626,14 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         qbind[v, i] = False
                         rv[v, i] = 0.0
                 else:
-                    status = solve_step(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)
+                    # the link solver's three tries (linking.solve_step's), called from here:
+                    # passing the kernel's own arrays, the day loop counts no references
+                    status = fast_closed(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)
+                    if status == STATUS_FAST_DECLINED:
+                        status = fast_exact(mkt, ends, lw, lst, out, lout, flags, fwork, iwork)
+                    if status == STATUS_FAST_DECLINED:
+                        status = _solve_general(mkt, ends, lw, lst, out, lout, flags, fwork, iwork,
+                                                True)
                     if status == STATUS_NEEDS_GENERAL:
                         return STATUS_NEEDS_GENERAL, n_clipped  # run_paths_lean only
                     if status == STATUS_INFEASIBLE:
@@ -915,13 +910,13 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
     return n_infeasible, n_clipped
 
 
-#: ``run_paths`` on the lean solver (same source, its own numba cache entry): the engine's
-#: choice when every link is plain and no market has eta != 1 (``engine.kernels_for``). It
-#: returns ``(STATUS_NEEDS_GENERAL, n_clipped)`` as soon as a step needs the general solver, its
-#: chunk arrays then partly filled: the caller reruns the chunk on fresh arrays with
-#: ``run_paths``.
-run_paths_lean = njit(cache=True, error_model="numpy")(
-    respecialise(run_paths.py_func, "run_paths_lean", solve_step=solve_step_lean))
+#: ``run_paths`` without the general solver (``linking.network``; same source, its own numba
+#: cache entry): the engine's choice when every link is plain and no market has eta != 1
+#: (``engine.kernels_for``). It returns ``(STATUS_NEEDS_GENERAL, n_clipped)`` as soon as a
+#: step needs the general solver, its chunk arrays then partly filled: the caller reruns the
+#: chunk on fresh arrays with ``run_paths``.
+run_paths_lean = njit(cache=True, error_model="numpy")(respecialise(
+    run_paths.py_func, "run_paths_lean", fast_closed=_decline_step, _solve_general=_no_general))
 
 
 @njit(cache=True, inline="always")
@@ -945,6 +940,7 @@ def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: boo
     flags = (events, kets, msr, copula_t, annual, vol_level)
     name = "run_paths_pool_" + "".join("1" if f else "0" for f in flags)
     return njit(cache=True, error_model="numpy")(respecialise(
-        run_paths.py_func, name, solve_step=_refuse_step, _EVENTS=bool(events),
+        run_paths.py_func, name, fast_closed=_refuse_step, fast_exact=_refuse_step,
+        _solve_general=_no_general, _EVENTS=bool(events),
         _KETS=bool(kets), _MSR=bool(msr), _COPULA_T=bool(copula_t), _ANNUAL=bool(annual),
         _VOL_LEVEL=bool(vol_level)))
