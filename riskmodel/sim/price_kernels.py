@@ -272,7 +272,8 @@ def ar_coefficient(i, mp, mi) -> float:
 @njit(cache=True)
 def vol_level(i, mp, mi, rom, rom_b, xi) -> None:
     """Market i's variance level for one path and compliance year under volatility-level
-    uncertainty (``simulation.vol_level_sd``; drawn afresh each year): the level each fitted
+    uncertainty (``simulation.vol_level_sd``; xi is drawn by the kernel for each compliance
+    year, an AR(1) across years with ``simulation.vol_level_persistence``): the level each fitted
     variance reverts to is multiplied by ``exp(2 xi)`` (GARCH / GJR omega, EGARCH log omega +
     2 (1 - beta) xi, regime variances or MS-GARCH omegas); the conditional variance the year
     starts from is untouched, so the scale acts as the variance forgets it. ``rom_b`` holds
