@@ -86,17 +86,22 @@ def parse_models(model: str, regimes: bool) -> tuple[list[ModelSpec], list[str]]
 
 
 def _check_regime_name(name: str) -> None:
-    ok = name[2:].isdigit() if not name.startswith("msgarch") else True
+    k: int | None = None
     if name.startswith("msgarch"):
-        k, _, dist = name[len("msgarch") :].partition("-")
-        ok = k.isdigit() and dist in ("", "normal", "t", "normal-m4", "t-m4")
-    if not ok:
+        from riskmodel.fit.msgarch import parse_msgarch_name
+
+        try:  # K written out (parse_msgarch_name itself defaults a missing K to 2)
+            k = parse_msgarch_name(name)[0] if name[len("msgarch"):][:1].isdigit() else None
+        except InputError:
+            k = None
+    elif name[2:].isdigit():
+        k = int(name[2:])
+    if k is None:
         raise InputError(
             f"model {name!r} not understood: regime models are ms<K> or "
             "msgarch<K>-normal|t[-m4]",
             field="--model",
         )
-    k = int(name[len("msgarch"):].partition("-")[0] if name.startswith("msgarch") else name[2:])
     if not 1 <= k <= 4:  # calibration_schema.MAX_REGIMES
         raise InputError(f"model {name!r}: K must be 1 to 4 regimes (got {k})", field="--model")
 

@@ -141,8 +141,9 @@ def level_persistence(docs: list[dict[str, Any]], lags: tuple[int, ...] = (1, 2,
     (``riskmodel.sim.scenario.VOL_LEVEL_PERSISTENCE``) is the lag-1 figure."""
     from datetime import date
 
-    per = {d["market"]: {date.fromisoformat(o): e for o, e, _ in _year_rows(d)} for d in docs}
-    allrows = [(d["market"], e, sd) for d in docs for _, e, sd in _year_rows(d)]
+    rows_of = {d["market"]: _year_rows(d) for d in docs}
+    per = {m: {date.fromisoformat(o): e for o, e, _ in r} for m, r in rows_of.items()}
+    allrows = [(m, e, sd) for m, r in rows_of.items() for _, e, sd in r]
 
     def rho_of(lag: int, skip: str | None = None) -> tuple[float, int, int]:
         rows = [(e, sd) for m, e, sd in allrows if m != skip]
