@@ -138,28 +138,41 @@ MAX_YAML_BYTES = 5_000_000
 MAX_JSON_BYTES = 50_000_000
 
 
+_TOO_DEEP = ("nested too deeply to be a riskmodel input (lists or mappings inside each other "
+             "hundreds of levels down)")
+
+
+def _input_bytes(path: Path, kind: str, limit: int, field: str | None = None) -> bytes:
+    """The bytes of a YAML or JSON input file (``kind``), refused in one line when it is a
+    folder, a device or a pipe (reading might never end), missing, unreadable or larger than
+    ``limit`` (checked before it is read into memory, and again after)."""
+    from riskmodel.errors import InputError
+
+    if path.is_dir():
+        raise InputError(f"expected a {kind} file, got a folder", file=path, field=field)
+    if path.exists() and not path.is_file():
+        raise InputError("not a regular file (a device or a pipe)", file=path, field=field)
+    try:
+        size = path.stat().st_size
+        if size <= limit:
+            raw = path.read_bytes()
+            size = len(raw)
+    except FileNotFoundError:
+        raise InputError("file not found", file=path, field=field) from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", file=path, field=field) from None
+    if size > limit:
+        raise InputError(f"{size:,} bytes is larger than a {kind} input file may be ({limit:,})",
+                         file=path, field=field)
+    return raw
+
+
 def read_yaml(path: str | Path) -> Any:
     """Read a YAML input file strictly: UTF-8 text, no duplicate keys; errors name file and line."""
     from riskmodel.errors import InputError
 
     path = Path(path)
-    if path.is_dir():
-        raise InputError("expected a YAML file, got a folder", file=path)
-    if path.exists() and not path.is_file():  # a device or a pipe: reading might never end
-        raise InputError("not a regular file (a device or a pipe)", file=path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_YAML_BYTES:  # refused before it is read into memory
-            raise InputError(f"{size:,} bytes is larger than a YAML input file may be "
-                             f"({MAX_YAML_BYTES:,})", file=path)
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputError("file not found", file=path) from exc
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", file=path) from exc
-    if len(raw) > MAX_YAML_BYTES:
-        raise InputError(f"{len(raw):,} bytes is larger than a YAML input file may be "
-                         f"({MAX_YAML_BYTES:,})", file=path)
+    raw = _input_bytes(path, "YAML", MAX_YAML_BYTES)
     if b"\x00" in raw:
         raise InputError("a binary file, not YAML text", file=path)
     try:
@@ -179,8 +192,7 @@ def read_yaml(path: str | Path) -> Any:
             msg = problem
         raise InputError(msg, file=path, field=where) from None
     except RecursionError:
-        raise InputError("nested too deeply to be a riskmodel input (lists or mappings inside "
-                         "each other hundreds of levels down)", file=path) from None
+        raise InputError(_TOO_DEEP, file=path) from None
 
 
 def read_json(path: str | Path, *, field: str | None = None) -> Any:
@@ -189,20 +201,7 @@ def read_json(path: str | Path, *, field: str | None = None) -> Any:
     from riskmodel.errors import InputError
 
     path = Path(path)
-    if path.is_dir():
-        raise InputError("expected a JSON file, got a folder", file=path, field=field)
-    if path.exists() and not path.is_file():  # a device or a pipe: reading might never end
-        raise InputError("not a regular file (a device or a pipe)", file=path, field=field)
-    try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:  # refused before it is read into memory
-            raise InputError(f"{size:,} bytes is larger than a JSON input file may be "
-                             f"({MAX_JSON_BYTES:,})", file=path, field=field)
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", file=path, field=field) from None
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", file=path, field=field) from None
+    raw = _input_bytes(path, "JSON", MAX_JSON_BYTES, field)
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -210,8 +209,7 @@ def read_json(path: str | Path, *, field: str | None = None) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON (line {exc.lineno})", file=path, field=field) from None
     except RecursionError:
-        raise InputError("nested too deeply to be a riskmodel input (lists or mappings inside "
-                         "each other hundreds of levels down)", file=path, field=field) from None
+        raise InputError(_TOO_DEEP, file=path, field=field) from None
 
 
 def sha256_bytes(data: bytes) -> str:
