@@ -120,15 +120,26 @@ def test_every_shipped_calibration_has_finite_variance(cal):
         assert nu >= 2.5  # thin_selection.NU_FLOOR: bounded away from 2
 
 
-def test_guard_share_of_a_shipped_calibration_is_reproduced_and_reported():
-    """The calibration's reported one-year guard share is the engine's, at its stated seed."""
+#: Markets whose chosen model's guard still binds on 1e-4 or more of market-days (issue 11), each
+#: with its reason (docs/THIN_TRADING.md): a test failure names any other.
+GUARD_EXCEPTIONS = {
+    "fujian": "at its +-10% limit on 39% of traded days: every continuous candidate with its "
+    "daily volatility crosses 25%; the censored estimator is not built",
+}
+
+
+@pytest.mark.parametrize(
+    "cal", [c for c in _shipped() if "guard_share_1y" in c.diagnostics], ids=lambda c: c.market
+)
+def test_guard_share_of_every_shipped_calibration_is_reproduced_and_small(cal):
+    """Each selected calibration's reported one-year guard share is the engine's at its stated
+    seed (2,000 paths), and below 1e-4 except where GUARD_EXCEPTIONS says why not."""
+    from riskmodel.fit.thin_selection import GUARD_MAX
     from riskmodel.sim.thin_trading import guard_share
 
-    cal = load_calibration("shenzhen")
-    if "guard_share_1y" not in cal.diagnostics:
-        pytest.skip("calibration not fitted by the thin-trading selection")
     share = guard_share(cal.to_dict(), paths=2000, seed=1)
     assert share == pytest.approx(cal.diagnostics["guard_share_1y"], abs=1e-12)
+    assert (share < GUARD_MAX) != (cal.market in GUARD_EXCEPTIONS), (cal.market, share)
 
 
 def test_run_notes_report_the_guard_and_its_share():

@@ -748,9 +748,49 @@ def filter_with_params(returns: Any, params: dict[str, float]) -> MarkovResult:
     )
 
 
+#: Generated starts by number of regimes: 5 up to two regimes (as the committed two-regime fits
+#: were made), 20 above (more local optima); fits with three or more regimes also try
+#: :func:`_stale_start`. Evidence on the 15 real series: ``benchmarks/study_ms_starts.py``
+#: (``benchmarks/results/ms_starts.md``).
+N_STARTS_K2, N_STARTS_K3 = 5, 20
+
+
+def default_starts(k_regimes: int) -> int:
+    """How many generated starts :func:`fit_markov` uses for ``k_regimes`` regimes
+    (``N_STARTS_K2`` up to two, ``N_STARTS_K3`` above), the stale start not counted."""
+    return N_STARTS_K2 if k_regimes <= 2 else N_STARTS_K3
+
+
+def _stale_start(y: np.ndarray, K: int, floor: float) -> np.ndarray:
+    """A start with regime 0 a regime of unchanged days (mean 0, variance 1.5 x the floor, its
+    persistence and entry probability the data's zero-after-zero and zero-after-move shares) and
+    the other regimes spread around the variance of the days that moved."""
+    zero = y == 0.0
+    prev, nxt = zero[:-1], zero[1:]
+    stay = float(np.clip((prev & nxt).sum() / max(prev.sum(), 1), 0.05, 0.95))
+    enter = float(np.clip((~prev & nxt).sum() / max((~prev).sum(), 1), 0.01, 0.5))
+    moved = y[~zero] if (~zero).sum() > 1 else y
+    mu = np.full(K, float(moved.mean()))
+    mu[0] = 0.0
+    sig = np.empty(K)
+    sig[0] = 1.5 * floor
+    sig[1:] = float(moved.var()) * np.geomspace(0.2, 2.5, K - 1)
+    P = np.empty((K, K))
+    P[0] = (1.0 - stay) / (K - 1)
+    P[0, 0] = stay
+    for i in range(1, K):
+        P[i] = 0.1 * (1.0 - enter) / max(K - 2, 1)
+        P[i, 0] = enter
+        P[i, i] = 0.9 * (1.0 - enter)
+    return _pack_theta(mu, sig, P / P.sum(axis=1, keepdims=True), floor)
+
+
 def _starts(y: np.ndarray, K: int, n_starts: int, seed: int, floor: float) -> list[np.ndarray]:
-    """Deterministic first start (variances spread around the sample variance, p_kk = 0.95) plus
-    random perturbations."""
+    """Deterministic first start (variances spread around the sample variance, p_kk = 0.95),
+    random perturbations, and with three or more regimes :func:`_stale_start` last, so that a
+    fit that collapses onto the unchanged days is found and reported (``converged: false``)
+    rather than an interior optimum below it (Tianjin: 58 log-likelihood points). Two-regime
+    fits keep their five starts (docs/THIN_TRADING.md: what the stale start would change)."""
     rng = np.random.default_rng(seed)
     m, v = float(y.mean()), float(y.var())
     scales = np.geomspace(0.4, 2.5, K) if K > 1 else np.ones(1)
@@ -768,24 +808,30 @@ def _starts(y: np.ndarray, K: int, n_starts: int, seed: int, floor: float) -> li
             P[i] = (1 - pkk[i]) / max(K - 1, 1)
             P[i, i] = pkk[i] if K > 1 else 1.0
         out.append(_pack_theta(mu, sig, P, floor))
+    if K >= 3 and n_starts > 0:
+        out.append(_stale_start(y, K, floor))
     return out
 
 
 def fit_markov(
     returns: Any,
     k_regimes: int = 2,
-    n_starts: int = 5,
+    n_starts: int | None = None,
     seed: int = 0,
     start: dict[str, float] | None = None,
 ) -> MarkovResult:
     """Maximum likelihood fit of the K-state switching mean/variance model.
 
     ``start`` (optional ms params) is tried in addition to ``n_starts`` generated starts (the
-    first deterministic, the others random with ``seed``); ``n_starts=0`` uses ``start`` alone.
-    Regimes are ordered by variance (regime 0 calm). Raises FitError if no start works.
+    first deterministic, the others random with ``seed``; default :func:`default_starts`) and,
+    with three or more regimes, the stale start (:func:`_stale_start`); ``n_starts=0`` uses
+    ``start`` alone. Regimes are
+    ordered by variance (regime 0 calm). Raises FitError if no start works.
     """
     if k_regimes < 1:
         raise InputError("k_regimes must be at least 1", field="k_regimes")
+    if n_starts is None:
+        n_starts = default_starts(k_regimes)
     if n_starts < 0 or (n_starts == 0 and start is None):
         raise InputError("n_starts must be >= 1 (or 0 with an explicit start)", field="n_starts")
     K = k_regimes

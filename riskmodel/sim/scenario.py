@@ -57,7 +57,7 @@ MAX_MARKETS = 32
 #: Year-to-year persistence of the volatility-level scale when a scenario asks for the level
 #: (``simulation.vol_level_sd``) without saying (``simulation.vol_level_persistence``): the
 #: pooled correlation of the log realised / simulated one-year volatility of consecutive
-#: non-overlapping years across the 13 validated markets, 0.71 (206 pairs; 0.56-0.85 leaving
+#: non-overlapping years across the 13 validated markets, 0.71 (206 pairs; 0.55-0.85 leaving
 #: one market out; docs/VALIDATION.md; tests/test_vol_level.py checks it against the stored
 #: validation files).
 VOL_LEVEL_PERSISTENCE = 0.7
