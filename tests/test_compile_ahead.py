@@ -61,8 +61,8 @@ def test_stopped_helper_ends_at_once(monkeypatch):
 @pytest.mark.parametrize(
     ("switch", "cpus", "load", "runs"),
     [
-        ("", 2, 0.3, True),  # a free CPU beside the kernel's
-        ("", 2, 0.7, False),  # the shared 2-CPU machine at load 0.7: would slow the kernel
+        ("", 2, 0.7, True),  # a CPU free beside the kernel's
+        ("", 2, 1.8, False),  # the shared 2-CPU machine, busy: the helper would slow the kernel
         ("", 16, 3.0, True),
         ("", 1, 0.0, False),  # one CPU: nothing to overlap with
         ("0", 16, 0.0, False),

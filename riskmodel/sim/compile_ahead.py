@@ -32,10 +32,11 @@ from typing import Any
 #: Environment switch: "0" never runs the helper, "1" always does; unset (or anything else):
 #: only where a CPU is free for it (``wanted``).
 ENV = "RISKMODEL_COMPILE_AHEAD"
-#: CPUs the run needs free of other load to start the helper: one for the kernel's compile,
-#: one for the helper (half a CPU of slack): on a busy machine the helper would only take
-#: time from the kernel (measured: no gain at load 3 on 2 CPUs).
-CPUS_NEEDED = 1.5
+#: CPUs the 1-minute load average must leave free to start the helper: one beside the kernel's
+#: compile (which has only just started, so the load does not count it yet). On a busy machine
+#: the helper would only take time from the kernel (measured: no gain at load 1.8 to 3 on 2
+#: CPUs).
+CPUS_NEEDED = 1.0
 
 #: (function, numba signature) of each call site of the bare pool kernel, in the order the
 #: kernel's type inference reaches them (``print_callees`` writes this).
