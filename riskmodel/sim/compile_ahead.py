@@ -142,8 +142,8 @@ def kernel_callees(kernel: Any) -> list[tuple[str, str]]:
 
 
 def wanted(cpus: int | None = None, load: float | None = None) -> bool:
-    """Whether to run the helper: ``RISKMODEL_COMPILE_AHEAD=1``, or not ``0`` and the 1-minute
-    load average leaves ``CPUS_NEEDED`` of the machine's CPUs free."""
+    """Whether to run the helper: ``RISKMODEL_COMPILE_AHEAD=1``, or not ``0``, two CPUs or more,
+    and the 1-minute load average leaves ``CPUS_NEEDED`` of them free."""
     switch = os.environ.get(ENV, "")
     if switch in ("0", "1"):
         return switch == "1"
@@ -154,7 +154,7 @@ def wanted(cpus: int | None = None, load: float | None = None) -> bool:
             load = os.getloadavg()[0]
         except OSError:  # no load average on this platform: assume a busy machine
             return False
-    return cpus - load >= CPUS_NEEDED
+    return cpus >= 2 and cpus - load >= CPUS_NEEDED
 
 
 def start() -> subprocess.Popen[bytes] | None:
