@@ -38,11 +38,22 @@ def test_callees_are_the_bare_pool_kernels_call_sites():
 def test_helper_leaves_every_callee_in_the_cache(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), ENV: "0"}
     env.pop("PYTHONPATH", None)
-    run = subprocess.run([sys.executable, "-m", "riskmodel.sim.compile_ahead"], env=env,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "riskmodel.sim.compile_ahead"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
-    out = subprocess.run([sys.executable, "-c", CHECK], env=env, capture_output=True,
-                         text=True, check=True, timeout=120).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
     assert out == [w for name, _ in CALLEES for w in (name, "True")]
     folders = list((tmp_path / "numba").glob("src-*"))
     assert len(folders) == 1  # the package's fingerprint folder, as the parent's kernel uses
