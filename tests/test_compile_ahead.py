@@ -60,12 +60,12 @@ def test_helper_leaves_every_callee_in_the_cache(tmp_path):
     assert not list(folders[0].rglob("*.tmp.*"))
 
 
-def test_stopped_helper_ends_at_once(monkeypatch):
+def test_stopped_helper_ends(monkeypatch):
     monkeypatch.setenv(ENV, "1")
     helper = compile_ahead.start()
     assert helper is not None
     compile_ahead.stop(helper)
-    assert helper.returncode is not None
+    assert helper.wait(timeout=60) != 0  # ended by the signal, not run to the end
     compile_ahead.stop(None)  # no helper: nothing to do
 
 
