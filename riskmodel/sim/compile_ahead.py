@@ -101,8 +101,9 @@ def signature(text: str) -> tuple[Any, ...]:
 
 
 def type_text(t: Any) -> str:
-    """``t`` in the signature syntax of ``CALLEES`` (C-contiguous arrays, scalars, integer
-    literals); ValueError for any other type, so that ``CALLEES`` never names an approximation."""
+    """``t`` in the signature syntax of ``CALLEES`` (C-contiguous arrays, scalars, literals,
+    omitted defaults); ValueError for any other type, so that ``CALLEES`` never names an
+    approximation."""
     from numba.core import types
 
     if isinstance(t, types.Array):
@@ -110,8 +111,10 @@ def type_text(t: Any) -> str:
             raise ValueError(f"no signature text for {t!r}")
         dtype = "boolean" if t.dtype == types.boolean else str(t.dtype)
         return f"{dtype}[{', '.join([':'] * (t.ndim - 1) + ['::1'])}]"
-    if isinstance(t, types.IntegerLiteral):
-        return f"literal({t.literal_value})"
+    if isinstance(t, types.IntegerLiteral | types.BooleanLiteral):
+        return f"literal({t.literal_value!r})"
+    if isinstance(t, types.Omitted):  # a default argument left out at the call
+        return f"Omitted({t.value!r})"
     if t == types.boolean:
         return "boolean"
     if isinstance(t, types.Integer | types.Float):
@@ -156,7 +159,7 @@ def wanted(cpus: int | None = None, load: float | None = None) -> bool:
     if load is None:
         try:
             load = os.getloadavg()[0]
-        except OSError:  # no load average on this platform: assume a busy machine
+        except (AttributeError, OSError):  # no load average here: assume a busy machine
             return False
     return cpus >= 2 and cpus - load >= CPUS_NEEDED
 
@@ -258,7 +261,7 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["--print"]:
         print_callees()
         return
-    if NICE:
+    if NICE and hasattr(os, "nice"):
         os.nice(NICE)  # CPU time the kernel's compile leaves idle, imports included
     import riskmodel  # noqa: F401 - the numba cache folder (inherited from the parent)
 
