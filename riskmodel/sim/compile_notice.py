@@ -15,10 +15,11 @@ _announced = False
 def cache_is_cold(dispatcher: Any) -> bool:
     """True when ``dispatcher`` has nothing compiled in this process and its on-disk cache has
     no entry valid for the current source (numba's index is stamped with the source file's
-    modification time and size). False when unsure (numba internals changed)."""
-    if dispatcher.signatures:
-        return False
+    modification time and size). False when unsure (numba internals changed, or not a numba
+    dispatcher: a test's wrapper)."""
     try:
+        if dispatcher.signatures:
+            return False
         return not dispatcher._cache._cache_file._load_index()
     except Exception:  # noqa: BLE001 - private numba API: never fail a run over a message
         return False

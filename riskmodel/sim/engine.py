@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from riskmodel.errors import InputError
+from riskmodel.sim import compile_ahead
 from riskmodel.sim import layout as L
-from riskmodel.sim.compile_notice import announce_compile
+from riskmodel.sim.compile_notice import announce_compile, cache_is_cold
 from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, pool_kernel, run_paths, run_paths_lean
 from riskmodel.sim.kernel_args import ANNUAL_NAMES, Chunk, Workspace, accumulators, kernel_inputs
 from riskmodel.sim.resolve import Resolved, resolve
@@ -164,8 +165,13 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
         inputs = kernel_inputs(rs, *chunk_streams(sim.seed, chunk_index))
         acc = accumulators(rs, exp_n, nkeep, sim.keep_paths, ann_on)
         work = Workspace(*workspace(n, len(rs.ends)))
+        # a cold kernel: its callees compile in a helper process meanwhile (compile_ahead)
+        helper = compile_ahead.start() if cache_is_cold(kernel) else None
         announce_compile(kernel)
-        n_bad, n_clip = kernel(chunk, *inputs, acc, work)
+        try:
+            n_bad, n_clip = kernel(chunk, *inputs, acc, work)
+        finally:
+            compile_ahead.stop(helper)
         if n_bad != STATUS_NEEDS_GENERAL:
             break
         _REFUSED.setdefault(kernel.__name__, weakref.WeakValueDictionary())[id(rs)] = rs

@@ -1,0 +1,85 @@
+"""The first run's compile-ahead helper (``sim.compile_ahead``): its list of the kernel's callees
+is the kernel's own, the helper leaves each of them in the numba cache where the kernel's type
+inference looks for it, and it runs only where asked or where a CPU is free."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from riskmodel.batch.scenario_file import load_scenario_file
+from riskmodel.sim import compile_ahead
+from riskmodel.sim.compile_ahead import CALLEES, ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+CHINA_KOREA = ROOT / "data" / "scenarios" / "china_korea.yaml"
+
+#: Run in a fresh process on the helper's cache: which CALLEES entries load from the cache.
+CHECK = """
+import riskmodel
+from riskmodel.sim.compile_ahead import CALLEES, dispatcher, signature
+for name, text in CALLEES:
+    d = dispatcher(name)
+    print(name, d._cache.load_overload(signature(text), d.targetctx) is not None)
+"""
+
+
+def test_callees_are_the_bare_pool_kernels_call_sites():
+    # compiled afresh (typed IR): every numba function the README's kernel calls, with the
+    # argument types of its call sites, in source order; a stale list would compile in vain
+    sc = load_scenario_file(CHINA_KOREA).scenarios[0]
+    assert compile_ahead.bare_pool_callees(sc) == list(CALLEES)
+
+
+def test_helper_leaves_every_callee_in_the_cache(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), ENV: "0"}
+    env.pop("PYTHONPATH", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "riskmodel.sim.compile_ahead"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert out == [w for name, _ in CALLEES for w in (name, "True")]
+    folders = list((tmp_path / "numba").glob("src-*"))
+    assert len(folders) == 1  # the package's fingerprint folder, as the parent's kernel uses
+    assert not list(folders[0].rglob("*.tmp.*"))
+
+
+def test_stopped_helper_ends(monkeypatch):
+    monkeypatch.setenv(ENV, "1")
+    helper = compile_ahead.start()
+    assert helper is not None
+    compile_ahead.stop(helper)
+    assert helper.wait(timeout=60) != 0  # ended by the signal, not run to the end
+    compile_ahead.stop(None)  # no helper: nothing to do
+
+
+@pytest.mark.parametrize(
+    ("switch", "cpus", "load", "runs"),
+    [
+        ("", 2, 0.7, True),  # a CPU free beside the kernel's
+        ("", 2, 1.8, False),  # the shared 2-CPU machine, busy: the helper would slow the kernel
+        ("", 16, 3.0, True),
+        ("", 1, 0.0, False),  # one CPU: nothing to overlap with
+        ("0", 16, 0.0, False),
+        ("1", 2, 3.0, True),
+    ],
+)
+def test_helper_runs_where_asked_or_a_cpu_is_free(monkeypatch, switch, cpus, load, runs):
+    monkeypatch.setenv(ENV, switch)
+    assert compile_ahead.wanted(cpus=cpus, load=load) is runs
