@@ -825,8 +825,8 @@ def fit_markov(
     ``start`` (optional ms params) is tried in addition to ``n_starts`` generated starts (the
     first deterministic, the others random with ``seed``; default :func:`default_starts`) and,
     with three or more regimes, the stale start (:func:`_stale_start`); ``n_starts=0`` uses
-    ``start`` alone. Regimes are
-    ordered by variance (regime 0 calm). Raises FitError if no start works.
+    ``start`` alone. Regimes are ordered by variance (regime 0 calm). Raises FitError if no
+    start works.
     """
     if k_regimes < 1:
         raise InputError("k_regimes must be at least 1", field="k_regimes")

@@ -29,9 +29,9 @@ from riskmodel.fit.thin_trading import THIN_CANDIDATES, fit_thin
 #: with every regime's fourth moment finite (``-m4``, riskmodel.fit.msgarch.fourth_moment_margin:
 #: an unconstrained fit can make one regime an ARCH(1) with alpha near 1, which feeds a large
 #: move back into the next day's variance one for one; docs/VALIDATION.md), and the three-state
-#: switching mean/variance model ``ms3`` (a mixture of normals whose tail ends with its calmest
-#: fit of the largest moves: Hubei, where every GARCH-type candidate feeds its reversals back into
-#: the variance and binds the guard; docs/VALIDATION.md).
+#: switching mean/variance model ``ms3``: a mixture of normals, whose tail ends with its most
+#: volatile regime (Hubei, where every GARCH-type candidate feeds the market's reversing moves
+#: back into the variance and binds the guard; docs/THIN_TRADING.md).
 REGIME_CANDIDATES = ("ms2", "ms3", "msgarch2-t", "msgarch2-t-m4")
 #: Variance-break windows (ICSS, riskmodel.fit.icss): the three base families estimated on the
 #: data after the last break. Not combined with ``-vt`` (that sets the level from the last years
