@@ -25,8 +25,9 @@ import numpy as np
 from riskmodel.data.series import load_series
 from riskmodel.fit.markov import (
     VAR_FLOOR_REL,
+    _keys,
+    _natural,
     _stale_start,
-    _unpack_theta,
     default_starts,
     fit_markov,
 )
@@ -36,18 +37,6 @@ MAX_STARTS = 40
 SEEDS = (0, 1, 2)
 KS = (1, 5, 20)
 TOL = 0.01  # log-likelihood points: "found"
-
-
-def _floor(r) -> float:
-    return VAR_FLOOR_REL * float(r.to_numpy().var())
-
-
-def _as_params(theta: np.ndarray, k: int, floor: float) -> dict[str, float]:
-    """The ms parameter dict of an unconstrained start vector (to pass as ``start``)."""
-    mu, s2, P = _unpack_theta(theta, k, floor)
-    out = {f"mu_{i}": float(mu[i]) for i in range(k)} | {f"sigma2_{i}": float(s2[i])
-                                                          for i in range(k)}
-    return out | {f"p_{i}{j}": float(P[i, j]) for i in range(k) for j in range(k)}
 
 
 def study(market: str, k_regimes: int) -> dict:
@@ -63,8 +52,10 @@ def study(market: str, k_regimes: int) -> dict:
             res = fit_markov(r, k_regimes=k_regimes, n_starts=MAX_STARTS, seed=seed)
             vals = np.array(res.start_values, dtype=float) * T
             if k_regimes < 3:  # the default tries no stale start: try it here, last
-                f = _floor(r)
-                start = _as_params(_stale_start(r.to_numpy(), k_regimes, f), k_regimes, f)
+                y = r.to_numpy()
+                f = VAR_FLOOR_REL * float(y.var())
+                theta = _natural(_stale_start(y, k_regimes, f), k_regimes, f)
+                start = dict(zip(_keys(k_regimes), map(float, theta), strict=True))
                 stale = fit_markov(r, k_regimes=k_regimes, n_starts=0, start=start)
                 vals = np.append(vals, -stale.loglik)
                 if stale.loglik > res.loglik:
