@@ -55,6 +55,7 @@ from riskmodel.sim import link_state as LS
 from riskmodel.sim.events import step_chain_at
 from riskmodel.sim.innovations import lookup_at
 from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block, vol_level
+from riskmodel.sim.quota_pools import quota_pools
 from riskmodel.sim.rng import fill_gamma, fill_normal, fill_uniform, normal, uniform
 
 #: What the fast-path-only solver returns where the general solver would have to answer: the
@@ -95,6 +96,10 @@ _MSR = True
 _COPULA_T = True
 _ANNUAL = True
 _VOL_LEVEL = True
+#: Pools joined by at most one quota link in closed form (``sim/quota_pools.py``) before the
+#: link solver: compiled into ``run_paths`` and ``run_paths_lean``, not into the pool kernels
+#: (every link plain: ``plain_pools`` answers, or the engine reruns the chunk on the lean kernel).
+_QUOTA_POOLS = True
 FEATURES = ("events", "kets", "msr", "copula_t", "annual", "vol_level")
 
 _TINY = 1e-12
@@ -279,6 +284,8 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
     pden = np.zeros(N)
     pr_s = np.zeros(N)
     x_s = np.zeros(N)
+    r_s = np.zeros(N)
+    qf = np.zeros(N, dtype=np.int64)
     fl1 = np.zeros((3, N))
     rd1 = np.zeros((3, N))
     ru1 = np.zeros((3, N))
@@ -545,10 +552,15 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                 # arrays and pays their reference counting even where it returns at once
                 # (bench scenario 602 -> 515 ns per path-step, simplified 423 -> 339)
                 pp_ok = True
+                qp_ok = True  # and quota_pools' tests of the markets
                 for i in range(N):
                     if (mkt[i, M_ETA] != 1.0 or mkt[i, M_S] != 1.0 or mkt[i, M_FLOOR] != 0.0
                             or mkt[i, M_CEIL] != np.inf):
                         pp_ok = False
+                    if (mkt[i, M_ETA] != 1.0 or mkt[i, M_FEE_IMP] != 0.0
+                            or mkt[i, M_FEE_EXP] != 0.0 or mkt[i, M_IMP_CAP] != np.inf
+                            or mkt[i, M_EXP_CAP] != np.inf):
+                        qp_ok = False
                 for q in range(NL):
                     if v == 0 or t < lk_f[q, L.START_DAY]:
                         lst[q] = 2
@@ -625,6 +637,13 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         xv[v, i] = x_s[i]
                         qbind[v, i] = False
                         rv[v, i] = 0.0
+                elif _QUOTA_POOLS and qp_ok and quota_pools(mkt, ends, lw, lst, par, pr_s, x_s,
+                                                            r_s, qf):
+                    for i in range(N):
+                        price[v, i] = pr_s[i]
+                        xv[v, i] = x_s[i]
+                        qbind[v, i] = qf[i] != 0
+                        rv[v, i] = r_s[i]
                 else:
                     # the link solver's three tries (linking.solve_step's), called from here:
                     # passing the kernel's own arrays, the day loop counts no references
@@ -943,4 +962,4 @@ def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: boo
         run_paths.py_func, name, fast_closed=_refuse_step, fast_exact=_refuse_step,
         _solve_general=_no_general, _EVENTS=bool(events),
         _KETS=bool(kets), _MSR=bool(msr), _COPULA_T=bool(copula_t), _ANNUAL=bool(annual),
-        _VOL_LEVEL=bool(vol_level)))
+        _VOL_LEVEL=bool(vol_level), _QUOTA_POOLS=False))
