@@ -3,7 +3,8 @@
 forests of ``test_linking_fast_random`` (collars, reserves, quotas, one-way and restricted
 links, bounds, fees, exchange rates and permit conversions): where it answers, its prices, net
 imports, reserve operations and binding-quota marks are the solver's, bit for bit; it answers
-wherever the solver's call-free closed form does on its domain; and it declines a second quota
+wherever the solver's call-free closed form does on its domain (``quota_pools_exact``: wherever
+the solver's whole fast path does, binding collars included); and both decline a second quota
 link, a fee or a bound."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from numba import njit
 from test_linking_fast_random import CLASSES, _problems
 
 from riskmodel.linking import N_LINK_OUT, N_OUT, workspace
-from riskmodel.linking.fast_paths import fast_closed, solve_step
+from riskmodel.linking.fast_paths import fast_closed, fast_exact, solve_step
 from riskmodel.linking.topology import (
     FLAG_EXPORT_QUOTA,
     FLAG_IMPORT_QUOTA,
@@ -29,7 +30,7 @@ from riskmodel.linking.topology import (
     STATUS_FAST_DECLINED,
     STATUS_OK,
 )
-from riskmodel.sim.quota_pools import quota_pools
+from riskmodel.sim.quota_pools import quota_pools, quota_pools_exact
 
 N_DRAW = 6000  # problems per class
 _QFLAGS = FLAG_IMPORT_QUOTA | FLAG_EXPORT_QUOTA
@@ -37,35 +38,43 @@ _QFLAGS = FLAG_IMPORT_QUOTA | FLAG_EXPORT_QUOTA
 
 @njit(cache=True)
 def _compare(mk, lpk, stk, ends, fw, iw, res):  # noqa: ANN001, ANN202
-    """Per problem p: res[p] = (quota_pools answered, solve_step's status, fast_closed
-    answered, outputs bit for bit equal where quota_pools answered)."""
+    """Per problem p: res[p] = (quota_pools answered, quota_pools_exact answered, solve_step's
+    status, fast_closed answered, fast_exact answered, quota_pools' outputs bit for bit equal
+    to the solver's where it answered, the same for quota_pools_exact)."""
     k, n = mk.shape[0], mk.shape[1]
     nl = ends.shape[0]
     out = np.zeros((n, N_OUT))
     lout = np.zeros((max(nl, 1), N_LINK_OUT))
     flags = np.zeros(n, np.int64)
     par = np.zeros(n, np.int64)
-    price = np.zeros(n)
-    x = np.zeros(n)
-    rsv = np.zeros(n)
-    qb = np.zeros(n, np.int64)
+    price = np.zeros((2, n))
+    x = np.zeros((2, n))
+    rsv = np.zeros((2, n))
+    qb = np.zeros((2, n), np.int64)
+    fw2 = np.zeros(12 * n + 8)
+    iw2 = np.zeros(n, np.int64)
     for p in range(k):
         m = mk[p]
         lp = lpk[p]
         st = stk[p]
-        ok = quota_pools(m, ends, lp, st, par, price, x, rsv, qb)
+        ok0 = quota_pools(m, ends, lp, st, par, price[0], x[0], rsv[0], qb[0], fw2, iw2)
+        ok1 = quota_pools_exact(m, ends, lp, st, par, price[1], x[1], rsv[1], qb[1], fw2, iw2)
         closed = fast_closed(m, ends, lp, st, out, lout, flags, fw, iw) != STATUS_FAST_DECLINED
+        exact = fast_exact(m, ends, lp, st, out, lout, flags, fw, iw) != STATUS_FAST_DECLINED
         status = solve_step(m, ends, lp, st, out, lout, flags, fw, iw)
-        same = True
-        if ok:
-            for i in range(n):
-                same = (same and price[i] == out[i, O_PRICE] and x[i] == out[i, O_FLOW]
-                        and rsv[i] == out[i, O_RESERVE]
-                        and (qb[i] != 0) == ((flags[i] & _QFLAGS) != 0))
-        res[p, 0] = 1.0 if ok else 0.0
-        res[p, 1] = status
-        res[p, 2] = 1.0 if closed else 0.0
-        res[p, 3] = 1.0 if same else 0.0
+        res[p, 0] = 1.0 if ok0 else 0.0
+        res[p, 1] = 1.0 if ok1 else 0.0
+        res[p, 2] = status
+        res[p, 3] = 1.0 if closed else 0.0
+        res[p, 4] = 1.0 if exact else 0.0
+        for j, ok in enumerate((ok0, ok1)):
+            same = True
+            if ok:
+                for i in range(n):
+                    same = (same and price[j, i] == out[i, O_PRICE] and x[j, i] == out[i, O_FLOW]
+                            and rsv[j, i] == out[i, O_RESERVE]
+                            and (qb[j, i] != 0) == ((flags[i] & _QFLAGS) != 0))
+            res[p, 5 + j] = 1.0 if same else 0.0
 
 
 def _in_domain(mk: np.ndarray, lp: np.ndarray, st: np.ndarray) -> np.ndarray:
@@ -97,17 +106,21 @@ def test_quota_pools_is_the_solver_where_it_answers(name: str) -> None:
     mk[half, :, M_IMP_CAP] = mk[half, :, M_EXP_CAP] = np.inf
     lpk[half, :, [2, 3, 6, 7]] = 0.0
     fw, iw = workspace(n, nl)
-    res = np.zeros((N_DRAW, 4))
+    res = np.zeros((N_DRAW, 7))
     _compare(mk, lpk, stk, ends, fw, iw, res)
-    answered = res[:, 0] == 1.0
-    assert answered.sum() >= 400, answered.sum()
-    # where it answers: the solver answers too (its fast path), with the same numbers, bit for bit
-    assert (res[answered, 1] == STATUS_OK).all()
-    assert (res[answered, 3] == 1.0).all(), int((res[answered, 3] == 0.0).sum())
-    # never outside its domain; on it, wherever the solver's call-free closed form answers
     dom = _in_domain(mk, lpk, stk)
-    assert not (answered & ~dom).any()
-    assert (answered == (dom & (res[:, 2] == 1.0))).mean() > 0.999
+    for j, solver_col in ((0, 3), (1, 4)):  # quota_pools ~ fast_closed; _exact ~ fast_exact
+        answered = res[:, j] == 1.0
+        assert answered.sum() >= 400, (j, answered.sum())
+        # where it answers: the solver answers too (its fast path), with the same numbers, bit
+        # for bit
+        assert (res[answered, 2] == STATUS_OK).all()
+        assert (res[answered, 5 + j] == 1.0).all(), (j, int((res[answered, 5 + j] == 0).sum()))
+        # never outside its domain; on it, wherever the solver's matching try answers
+        assert not (answered & ~dom).any()
+        assert (answered == (dom & (res[:, solver_col] == 1.0))).mean() > 0.999
+    # the exact try answers more: the binding collars
+    assert (res[:, 1] >= res[:, 0]).all() and res[:, 1].sum() > res[:, 0].sum()
 
 
 #: ``run_paths`` without the closed form (every linked step to the link solver), compiled once

@@ -55,7 +55,7 @@ from riskmodel.sim import link_state as LS
 from riskmodel.sim.events import step_chain_at
 from riskmodel.sim.innovations import lookup_at
 from riskmodel.sim.price_kernels import init_state, log_price_block, shock_block, vol_level
-from riskmodel.sim.quota_pools import quota_pools
+from riskmodel.sim.quota_pools import quota_pools, quota_pools_exact
 from riskmodel.sim.rng import fill_gamma, fill_normal, fill_uniform, normal, uniform
 
 #: What the fast-path-only solver returns where the general solver would have to answer: the
@@ -96,9 +96,10 @@ _MSR = True
 _COPULA_T = True
 _ANNUAL = True
 _VOL_LEVEL = True
-#: Pools joined by at most one quota link in closed form (``sim/quota_pools.py``) before the
-#: link solver: compiled into ``run_paths`` and ``run_paths_lean``, not into the pool kernels
-#: (every link plain: ``plain_pools`` answers, or the engine reruns the chunk on the lean kernel).
+#: Pools joined by at most one quota link (``sim/quota_pools.py``: the closed form, then exact
+#: pool roots where a collar binds) before the link solver: compiled into ``run_paths`` and
+#: ``run_paths_lean``, not into the pool kernels (every link plain: ``plain_pools`` answers, or
+#: the engine reruns the chunk on the lean kernel).
 _QUOTA_POOLS = True
 FEATURES = ("events", "kets", "msr", "copula_t", "annual", "vol_level")
 
@@ -637,8 +638,12 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         xv[v, i] = x_s[i]
                         qbind[v, i] = False
                         rv[v, i] = 0.0
-                elif _QUOTA_POOLS and qp_ok and quota_pools(mkt, ends, lw, lst, par, pr_s, x_s,
-                                                            r_s, qf):
+                elif _QUOTA_POOLS and qp_ok and (
+                        quota_pools(mkt, ends, lw, lst, par, pr_s, x_s, r_s, qf, fwork, iwork)
+                        or quota_pools_exact(mkt, ends, lw, lst, par, pr_s, x_s, r_s, qf, fwork,
+                                             iwork)):
+                    # pools joined by at most one quota link: the closed form, then with the
+                    # solver's exact pool roots (a binding collar); else the solver
                     for i in range(N):
                         price[v, i] = pr_s[i]
                         xv[v, i] = x_s[i]
