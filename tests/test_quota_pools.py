@@ -9,6 +9,8 @@ link, a fee or a bound."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from numba import njit
@@ -123,20 +125,15 @@ def test_quota_pools_is_the_solver_where_it_answers(name: str) -> None:
     assert (res[:, 1] >= res[:, 0]).all() and res[:, 1].sum() > res[:, 0].sum()
 
 
-#: ``run_paths`` without the closed form (every linked step to the link solver), compiled once
-#: for the test below.
-_RUN_PATHS_SOLVER = None
-
-
+@functools.cache
 def _solver_kernel():  # noqa: ANN202
-    global _RUN_PATHS_SOLVER
-    if _RUN_PATHS_SOLVER is None:
-        from riskmodel.linking.specialise import respecialise
-        from riskmodel.sim.kernel import run_paths
+    """``run_paths`` without the closed form (every linked step to the link solver), built
+    once for the test below."""
+    from riskmodel.linking.specialise import respecialise
+    from riskmodel.sim.kernel import run_paths
 
-        _RUN_PATHS_SOLVER = njit(cache=True, error_model="numpy")(respecialise(
-            run_paths.py_func, "run_paths_solver_only", _QUOTA_POOLS=False))
-    return _RUN_PATHS_SOLVER
+    return njit(cache=True, error_model="numpy")(respecialise(
+        run_paths.py_func, "run_paths_solver_only", _QUOTA_POOLS=False))
 
 
 @pytest.mark.parametrize(("name", "point"), [("eu_china_quota", 0), ("regulatory_events", 1)])

@@ -91,11 +91,11 @@ def _clear_pool(mkt, par, r: int, r2: int, y: float, price, x, rsv, fw, iw
                 ) -> tuple[bool, int, float]:
     """Pools r and r2 (r2 == r: one pool) as one, importing y (common Mt): each member's own
     price, net imports (own Mt) and reserve operation into ``price`` / ``x`` / ``rsv``, its net
-    imports in common Mt into ``fw[i]``, as the solver writes them. Returns (cleared, class):
-    the closed form where every member lies strictly inside its collar (``_CLS_CLOSED``), else
-    (``_EXACT`` only) the solver's exact pool root and its class; cleared False where neither
-    applies or no clearing price exists; and the hub price. ``iw[:n]`` and ``fw[n:]`` are
-    scratch."""
+    imports in common Mt into ``fw[i]``, as the solver writes them. Returns (cleared, class,
+    hub price): the closed form where every member lies strictly inside its collar
+    (``_CLS_CLOSED``), else (``_EXACT`` only) the solver's exact pool root and its class;
+    cleared False where neither applies or no clearing price exists. ``iw[:n]`` and ``fw[n:]``
+    are scratch."""
     n = mkt.shape[0]
     num = 0.0
     den = 0.0
