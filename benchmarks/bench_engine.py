@@ -290,10 +290,13 @@ def render(res: dict) -> list[str]:
         "The first run compiles only the kernel the scenario needs: a pool kernel "
         "(`kernel.pool_kernel`: no link solver, and no code for the events, K-ETS, MSR, t "
         "copula or annual arrays the scenario lacks) when every link is plain and no market "
-        "has a collar, as in `china_korea`; `run_paths_lean`, without the general link solver, "
-        "when every link is plain, no market has eta != 1 and no link a fee; `run_paths` "
-        "otherwise. A chunk where a step needs more is rerun on the next kernel "
-        "(docs/ENGINE.md, \"First run\").",
+        "has a collar, as in `china_korea`; a quota-pool kernel (`kernel.quota_pool_kernel`: "
+        "no link solver either, with `sim/quota_pools.py`) when plain pools, collars allowed, "
+        "are joined by at most one quota link, as in both scenarios timed here (so \"full "
+        "kernel\" above is the kernel the engine runs, `simulate_chunk`); `run_paths_lean`, "
+        "without the general link solver, when every link is plain, no market has eta != 1 and "
+        "no link a fee; `run_paths` otherwise. A chunk where a step needs more is rerun on the "
+        "next kernel (docs/ENGINE.md, \"First run\").",
         "",
     ]
 

@@ -8,7 +8,8 @@ features on ``china_korea`` (K-ETS's price limit; volatility-level uncertainty),
 output array of every chunk (s1, s2, s12, the price and emissions histograms, the kept price
 and BAU paths, the annual arrays, the infeasible-step and clipped-day counts) in
 ``DIR/<case>.npz``. Each case runs twice: on the kernels the engine picks
-(``engine.kernels_for``: ``run_paths_lean`` first where every link is plain) and on the general
+(``engine.kernels_for``: a pool or quota-pool kernel, or ``run_paths_lean``, first where the
+scenario allows) and on the general
 kernel ``run_paths`` alone.
 
 ``--check DIR`` runs the same cases and compares every array with ``np.array_equal`` (exact, NaN

@@ -1,9 +1,10 @@
 """The kernels that compile less than ``run_paths`` (a short first run) give its results bit for
 bit: the pool kernel (``kernel.pool_kernel``: no link solver, no code for the features the
-scenario lacks) on collar-free plain pools, the fast-path-only kernel (``run_paths_lean``: no
-general link solver) on other plain-link scenarios. On shipped scenarios each answers every
-step; where a step needs more, the kernel refuses and the engine reruns the chunk with the next
-one; other scenarios go to ``run_paths`` directly."""
+scenario lacks) on collar-free plain pools, the quota-pool kernel (``kernel.quota_pool_kernel``:
+no link solver, ``sim.quota_pools``) on pools with collars joined by at most one quota link, the
+fast-path-only kernel (``run_paths_lean``: no general link solver) behind it on plain links. On
+shipped scenarios each answers every step; where a step needs more, the kernel refuses and the
+engine reruns the chunk with the next one; other scenarios go to ``run_paths`` directly."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from riskmodel.sim.kernel import (
     FEATURES,
     STATUS_NEEDS_GENERAL,
     pool_kernel,
+    quota_pool_kernel,
     run_paths,
     run_paths_lean,
 )
@@ -57,6 +59,8 @@ def _chunk(sc, rs, kernels, monkeypatch):
         monkeypatch.setattr(engine, name, track(kernels.get(name, kernels["run_paths"])))
     pool = track(kernels.get("pool", kernels.get("run_paths_lean", kernels["run_paths"])))
     monkeypatch.setattr(engine, "pool_kernel", lambda *flags: pool)
+    qpool = track(kernels.get("qpool", kernels.get("run_paths_lean", kernels["run_paths"])))
+    monkeypatch.setattr(engine, "quota_pool_kernel", lambda *flags: qpool)
     monkeypatch.setattr(engine, "announce_compile", lambda k: False)
     engine._REFUSED.clear()
     return engine.simulate_chunk(sc, 0, resolved=rs), ran
@@ -89,11 +93,13 @@ def test_pool_kernel_is_bit_identical_to_the_general_kernel(name, monkeypatch):
 
 def test_lean_kernel_is_bit_identical_to_the_general_kernel(monkeypatch):
     """Plain links with a collar (California-Quebec's second sweep point): the fast path
-    without the general solver answers every step."""
+    without the general solver answers every step (the kernel behind the quota-pool kernel
+    there)."""
     sc = _scenario("california_quebec", point=1)
     rs = resolve(sc)
     assert not engine.pools_only(rs)
-    assert engine.kernels_for(rs) == (run_paths_lean, run_paths)
+    assert engine.kernels_for(rs) == (quota_pool_kernel(*(True,) * len(FEATURES)),
+                                      run_paths_lean, run_paths)
     lean, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": run_paths_lean},
                        monkeypatch)
     assert ran == ["run_paths_lean"]  # the fast path answered every step
@@ -101,6 +107,40 @@ def test_lean_kernel_is_bit_identical_to_the_general_kernel(monkeypatch):
     general, ran = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
     assert ran == ["run_paths"]
     _assert_same(lean, general)
+
+
+#: Shipped scenario points whose links are pools joined by at most one quota or restricted link
+#: (with collars, banking, events): the quota-pool kernel is the engine's first try.
+QPOOL_POINTS = [("eu_china_quota", 0), ("eu_china_quota", 8), ("regulatory_events", 0),
+                ("nested_collars", 1), ("california_quebec", 2), ("firm_portfolio", 0)]
+
+
+@pytest.mark.parametrize(("name", "point"), QPOOL_POINTS)
+def test_quota_pool_kernel_is_bit_identical_to_the_general_kernel(name, point, monkeypatch):
+    """No link solver compiled: ``quota_pools`` (closed form, then exact pool roots where a
+    collar binds) answers every linked step of these shipped scenarios, with ``run_paths``'s
+    results bit for bit (each run long enough for quotas and collars to bind)."""
+    sc = _scenario(name, paths=60, days=60, point=point)
+    rs = resolve(sc)
+    assert engine.quota_pools_only(rs) and not engine.pools_only(rs)
+    qpool = quota_pool_kernel(*(any(engine.features(rs, annual=False)),) * len(FEATURES))
+    assert engine.kernels_for(rs, annual=False)[0] is qpool
+    assert engine.kernels_for(rs, annual=False)[-1] is run_paths
+    fast, ran = _chunk(sc, rs, {"run_paths": run_paths, "qpool": qpool}, monkeypatch)
+    assert ran == [qpool.__name__]
+    general, ran = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
+    assert ran == ["run_paths"]
+    _assert_same(fast, general)
+
+
+def test_a_binding_quota_is_answered_by_the_quota_pool_kernel(monkeypatch):
+    """The quota of ``eu_china_quota`` (sweep point 0) binds on some linked days of the run
+    above: the kernel's binding-quota share is positive, so ``quota_pools``' second pass ran."""
+    sc = _scenario("eu_china_quota", paths=60, days=60, point=0)
+    rs = resolve(sc)
+    qpool = quota_pool_kernel(*(any(engine.features(rs, annual=False)),) * len(FEATURES))
+    fast, _ = _chunk(sc, rs, {"run_paths": run_paths, "qpool": qpool}, monkeypatch)
+    assert fast.s1[0, 1, :-1, -1, L.ST_QUOTA].sum() > 0.0  # [chunk, variant, market, year]
 
 
 def test_features_follow_the_scenario():
@@ -128,13 +168,36 @@ def test_features_follow_the_scenario():
     assert engine.kernels_for(ck, annual=False)[0].__name__ == "run_paths_pool_000000"
 
 
-@pytest.mark.parametrize("name", ["eu_china_quota", "regulatory_events", "china_korea_one_way"])
-def test_quota_links_go_to_the_general_kernel(name):
-    """Quota links (fixed, or a share of supply while restricted) and eta != 1: ``run_paths``
-    from the start."""
-    rs = resolve(_scenario(name, paths=4, days=5))
-    assert not engine.plain_links(rs) or engine.needs_general(rs)
+def test_one_way_links_go_to_the_general_kernel():
+    """A zero cap (one-way link), which ``quota_pools`` declines: ``run_paths`` from the
+    start."""
+    rs = resolve(_scenario("china_korea_one_way", paths=4, days=5))
+    assert not engine.quota_pools_only(rs)
     assert engine.kernels_for(rs) == (run_paths,)
+
+
+@pytest.mark.parametrize("change", ["second_quota", "cycle", "zero_cap", "fee"])
+def test_quota_pools_only_declines_what_the_closed_form_does_not_cover(change):
+    """China-Korea-Japan (a triangle of plain links) with one link given a quota fits; a
+    second quota link, a quota link closing a cycle, a zero cap or a fee do not."""
+    from riskmodel.linking import L_CAP_AB, L_CAP_BA, L_FEE_AB
+
+    rs = resolve(_scenario("china_korea_japan", paths=4, days=5))
+    assert engine.pools_only(rs) and engine.quota_pools_only(rs)
+    tri = len(rs.ends) == 3
+    if change == "second_quota":
+        rs.lpar[0, L_CAP_AB] = rs.lpar[1, L_CAP_BA] = 5.0
+    elif change == "cycle":
+        assert tri  # every link of the triangle closes a cycle of the other two
+        rs.lpar[0, L_CAP_AB] = 5.0
+    elif change == "zero_cap":
+        rs.lpar[0, L_CAP_AB] = 0.0
+    else:
+        rs.lpar[0, L_FEE_AB] = 1.0
+    assert not engine.quota_pools_only(rs)
+    rs2 = resolve(_scenario("china_korea", paths=4, days=5))
+    rs2.lpar[0, L_CAP_AB] = 5.0  # a quota on a pair's only link fits
+    assert engine.quota_pools_only(rs2) and not engine.pools_only(rs2)
 
 
 def test_a_refused_chunk_is_rerun_with_the_general_kernel(monkeypatch):
@@ -143,6 +206,7 @@ def test_a_refused_chunk_is_rerun_with_the_general_kernel(monkeypatch):
     and later chunks of the same scenario skip the fast kernel."""
     sc = _scenario("california_quebec", point=1)
     rs = resolve(sc)
+    monkeypatch.setattr(engine, "quota_pools_only", lambda rs: False)  # lean kernel first
 
     def refuse(*a):
         run_paths_lean(*a)  # consumes the streams and fills the arrays
@@ -157,6 +221,27 @@ def test_a_refused_chunk_is_rerun_with_the_general_kernel(monkeypatch):
     general, _ = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
     _assert_same(rerun, general)
     _assert_same(again, general)
+
+
+def test_a_refused_quota_pool_chunk_is_rerun_with_the_general_kernel(monkeypatch):
+    """A quota-pool kernel that refuses (as where a price lies on a collar's flat stretch)
+    hands a quota scenario's chunk to ``run_paths``, which answers it afresh; later chunks
+    skip the quota-pool kernel."""
+    sc = _scenario("eu_china_quota", paths=40, days=20)
+    rs = resolve(sc)
+    qpool = quota_pool_kernel(*(any(engine.features(rs, annual=False)),) * len(FEATURES))
+
+    def refuse(*a):
+        qpool(*a)
+        return STATUS_NEEDS_GENERAL, 0
+
+    refuse.__name__ = qpool.__name__
+    rerun, ran = _chunk(sc, rs, {"run_paths": run_paths, "qpool": refuse}, monkeypatch)
+    assert ran == [qpool.__name__, "run_paths"]
+    assert engine.refused(rs, qpool)
+    assert [k.__name__ for k in engine.kernels_for(rs, annual=False)] == ["run_paths"]
+    general, _ = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
+    _assert_same(rerun, general)
 
 
 def test_lean_kernel_refuses_a_step_only_the_general_solver_answers(monkeypatch):

@@ -21,7 +21,13 @@ from riskmodel.errors import InputError
 from riskmodel.sim import compile_ahead
 from riskmodel.sim import layout as L
 from riskmodel.sim.compile_notice import announce_compile, cache_is_cold
-from riskmodel.sim.kernel import STATUS_NEEDS_GENERAL, pool_kernel, run_paths, run_paths_lean
+from riskmodel.sim.kernel import (
+    STATUS_NEEDS_GENERAL,
+    pool_kernel,
+    quota_pool_kernel,
+    run_paths,
+    run_paths_lean,
+)
 from riskmodel.sim.kernel_args import ANNUAL_NAMES, Chunk, Workspace, accumulators, kernel_inputs
 from riskmodel.sim.resolve import Resolved, resolve
 from riskmodel.sim.rng import state_from_seed
@@ -88,6 +94,42 @@ def pools_only(rs: Resolved) -> bool:
             and bool((rs.s_conv == 1.0).all()))
 
 
+def quota_pools_only(rs: Resolved) -> bool:
+    """True when ``sim.quota_pools`` can answer every linked step, as far as the design alone
+    tells: linear abatement and no fee (not ``needs_general``), at most one link that is ever
+    restricted (a finite cap or a quota share of supply, active or restricted), with no zero
+    cap (one-way), and that link not closing a cycle of the others. Plain links may form any
+    pools, with collars and unit conversions. The closed form still declines a step it cannot
+    vouch for (a price on a collar's flat stretch, a flow within rounding of its cap); the
+    kernel without a solver then refuses the chunk."""
+    from riskmodel.linking import L_CAP_AB, L_CAP_AB_R, L_CAP_BA, L_CAP_BA_R
+
+    if needs_general(rs):
+        return False
+    caps = rs.lpar[:, [L_CAP_AB, L_CAP_BA, L_CAP_AB_R, L_CAP_BA_R]]
+    shares = rs.lk_f[:, [L.Q_SHARE, L.RQ_SHARE]]
+    if bool((caps <= 0.0).any()):
+        return False
+    restricted = np.flatnonzero((caps < 1e300).any(axis=1) | (shares >= 0.0).any(axis=1))
+    if len(restricted) > 1:
+        return False
+    if len(restricted) == 1:  # its ends joined by the other links: a cycle
+        par = list(range(rs.n))
+
+        def root(i: int) -> int:
+            while par[i] != i:
+                i = par[i]
+            return i
+
+        for q, (a, b) in enumerate(rs.ends.tolist()):
+            if q != restricted[0]:
+                par[root(b)] = root(a)
+        a, b = rs.ends[restricted[0]].tolist()
+        if root(a) == root(b):
+            return False
+    return True
+
+
 def features(rs: Resolved, annual: bool = True) -> tuple[bool, ...]:
     """Which of the kernel's optional features (``kernel.FEATURES``: regulatory events, K-ETS
     discretion, the EU MSR with or without banking, the t copula, the annual arrays, the
@@ -108,6 +150,9 @@ def kernels_for(rs: Resolved, annual: bool = True) -> tuple[Any, ...]:
     - ``kernel.pool_kernel`` (no link solver compiled at all; bare, without the optional
       features, where the scenario has none of them) where ``pools_only``: the closed form
       answered every linked step of every shipped scenario it is chosen for;
+    - ``kernel.quota_pool_kernel`` (no link solver either, with ``sim.quota_pools``: about a
+      third of ``run_paths``'s compile time) where ``quota_pools_only``: plain pools with
+      collars or unit conversions, joined by at most one quota or restricted link;
     - ``run_paths_lean`` (the fast path without the general solver: about half the general
       kernel's compile time) where every link is plain and no ``needs_general`` feature;
     - ``run_paths`` otherwise, and last: with quota links the fast path may refuse steps
@@ -115,14 +160,19 @@ def kernels_for(rs: Resolved, annual: bool = True) -> tuple[Any, ...]:
       would compile two kernels.
 
     Results are ``run_paths``'s, bit for bit, in every case (same source, same arithmetic)."""
-    if needs_general(rs) or not plain_links(rs):
-        tiers: tuple[Any, ...] = (run_paths,)
-    elif pools_only(rs):
+    flags = features(rs, annual)
+    if pools_only(rs):
         # two pool kernels only, bare or with every feature: a scenario with any feature takes
         # the full one, so that running every shipped scenario (or the test suite) compiles at
         # most two (one per feature set compiled eight in the test suite, about 16 s each)
-        flags = features(rs, annual)
-        tiers = (pool_kernel(*(any(flags),) * len(flags)), run_paths_lean, run_paths)
+        tiers: tuple[Any, ...] = (pool_kernel(*(any(flags),) * len(flags)), run_paths_lean,
+                                  run_paths)
+    elif quota_pools_only(rs):
+        # plain links with collars or unit conversions keep the lean kernel as the next try
+        tiers = (quota_pool_kernel(*(any(flags),) * len(flags)),
+                 *((run_paths_lean,) if plain_links(rs) else ()), run_paths)
+    elif needs_general(rs) or not plain_links(rs):
+        tiers = (run_paths,)
     else:
         tiers = (run_paths_lean, run_paths)
     return tuple(k for k in tiers if k is run_paths or not refused(rs, k))

@@ -949,6 +949,17 @@ def _refuse_step(mkt, ends, lpar, lstate, out, lout, flags, fwork, iwork) -> int
     return STATUS_NEEDS_GENERAL
 
 
+def _solverless(prefix: str, quota: bool, flags: tuple[bool, ...]) -> Any:
+    """``run_paths`` without any link solver, with ``quota_pools`` or not, and without the
+    features (``FEATURES``) whose flag is False: one numba cache entry per name."""
+    events, kets, msr, copula_t, annual, vol_level = (bool(f) for f in flags)
+    name = prefix + "".join("1" if f else "0" for f in flags)
+    return njit(cache=True, error_model="numpy")(respecialise(
+        run_paths.py_func, name, fast_closed=_refuse_step, fast_exact=_refuse_step,
+        _solve_general=_no_general, _EVENTS=events, _KETS=kets, _MSR=msr, _COPULA_T=copula_t,
+        _ANNUAL=annual, _VOL_LEVEL=vol_level, _QUOTA_POOLS=quota))
+
+
 @functools.cache
 def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: bool,
                 vol_level: bool = True) -> Any:
@@ -961,10 +972,22 @@ def pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: boo
     (``run_paths_pool_<flags>``), compiled on first use: about half the CPU time of
     ``run_paths_lean`` on ``china_korea`` (no solver to compile, and no events, K-ETS, MSR,
     t-copula or annual-array code; docs/ENGINE.md "First run")."""
-    flags = (events, kets, msr, copula_t, annual, vol_level)
-    name = "run_paths_pool_" + "".join("1" if f else "0" for f in flags)
-    return njit(cache=True, error_model="numpy")(respecialise(
-        run_paths.py_func, name, fast_closed=_refuse_step, fast_exact=_refuse_step,
-        _solve_general=_no_general, _EVENTS=bool(events),
-        _KETS=bool(kets), _MSR=bool(msr), _COPULA_T=bool(copula_t), _ANNUAL=bool(annual),
-        _VOL_LEVEL=bool(vol_level), _QUOTA_POOLS=False))
+    return _solverless("run_paths_pool_", False,
+                       (events, kets, msr, copula_t, annual, vol_level))
+
+
+@functools.cache
+def quota_pool_kernel(events: bool, kets: bool, msr: bool, copula_t: bool, annual: bool,
+                      vol_level: bool = True) -> Any:
+    """``pool_kernel`` with ``quota_pools`` (``sim/quota_pools.py``: plain pools joined by at
+    most one quota link, collars included) and still no link solver: the engine's first choice
+    where the scenario's links fit that closed form (``engine.quota_pools_only``: a quota in
+    ``eu_china_quota``, a restricted link in ``regulatory_events``, collars in ``eu_china``).
+    Where both ``quota_pools`` tries decline a step (a price on a flat stretch of a collar, a
+    flow within rounding of its cap) it returns ``(STATUS_NEEDS_GENERAL, n_clipped)`` and the
+    engine reruns the chunk with ``run_paths``. Its answers are the solver's bit for bit
+    (``tests/test_quota_pools.py``), so results are ``run_paths``'s whichever kernel ran; it
+    compiles in about a third of ``run_paths``'s CPU time (no fast path, no general solver:
+    docs/ENGINE.md "First run"). Cache entries ``run_paths_qpool_<flags>``."""
+    return _solverless("run_paths_qpool_", True,
+                       (events, kets, msr, copula_t, annual, vol_level))
