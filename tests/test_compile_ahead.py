@@ -35,6 +35,16 @@ def test_callees_are_the_bare_pool_kernels_call_sites():
     assert compile_ahead.bare_pool_callees(sc) == list(CALLEES)
 
 
+def test_quota_callees_are_the_bare_quota_pool_kernels_call_sites():
+    # the quota-pool kernel (nested_collars: plain links with collars, no optional feature)
+    # calls the pool kernel's callees and the two quota_pools functions, in this order
+    sc = load_scenario_file(ROOT / "data" / "scenarios" / "nested_collars.yaml").scenarios[0]
+    assert compile_ahead.bare_pool_callees(sc, quota=True) == list(
+        compile_ahead.callees("run_paths_qpool_000000"))
+    assert compile_ahead.callees("run_paths_pool_000000") == CALLEES
+    assert compile_ahead.callees("run_paths") == CALLEES
+
+
 def test_helper_leaves_every_callee_in_the_cache(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), ENV: "0"}
     env.pop("PYTHONPATH", None)

@@ -14,8 +14,11 @@ when the kernel needs it is compiled by the kernel as before (never waited for).
 ``CALLEES`` is the call sites of the bare pool kernel (``kernel.pool_kernel``, the README's
 main job), in the order its type inference reaches them; ``python -m
 riskmodel.sim.compile_ahead --print`` prints them from a fresh compile, and
-``tests/test_compile_ahead.py`` checks them. The helper starts only where the load average
-leaves a CPU free for it (on a busy machine it would only slow the kernel's compile);
+``tests/test_compile_ahead.py`` checks them; for a quota-pool kernel
+(``kernel.quota_pool_kernel``: ``eu_china_quota``, ``regulatory_events``, collared pools) the
+helper also compiles ``QUOTA_CALLEES``, its two calls of ``sim.quota_pools``. The helper starts
+only where the load average leaves a CPU free for it (on a busy machine it would only slow the
+kernel's compile);
 ``RISKMODEL_COMPILE_AHEAD=0`` or ``1`` turns it off or on whatever the load.
 """
 
@@ -84,6 +87,27 @@ CALLEES: tuple[tuple[str, str], ...] = (
         "float64[::1], float64[:, ::1], int64)",
     ),
 )
+
+
+_QP_SIG = ("(float64[:, ::1], int64[:, ::1], float64[:, ::1], int64[::1], int64[::1], "
+           "float64[::1], float64[::1], float64[::1], int64[::1], float64[::1], int64[::1])")
+#: The quota-pool kernel's call sites beyond ``CALLEES`` (``kernel.quota_pool_kernel``: the
+#: closed form, then its exact version; about 2 s and 9 s of compiling), made after
+#: ``own_price_s``'s in its source.
+QUOTA_CALLEES: tuple[tuple[str, str], ...] = (
+    ("riskmodel.sim.quota_pools.quota_pools", _QP_SIG),
+    ("riskmodel.sim.quota_pools.quota_pools_exact", _QP_SIG),
+)
+
+
+def callees(kernel_name: str = "") -> tuple[tuple[str, str], ...]:
+    """The call sites the helper compiles for the kernel named ``kernel_name``, in its call
+    order: ``CALLEES``, with ``QUOTA_CALLEES`` for a quota-pool kernel (``run_paths_qpool_*``).
+    (The full kernels make further calls, which they compile themselves.)"""
+    if not kernel_name.startswith("run_paths_qpool_"):
+        return CALLEES
+    k = next(i for i, (n, _) in enumerate(CALLEES) if n.endswith(".own_price_s")) + 1
+    return CALLEES[:k] + QUOTA_CALLEES + CALLEES[k:]
 
 
 def dispatcher(name: str) -> Any:
@@ -164,10 +188,11 @@ def wanted(cpus: int | None = None, load: float | None = None) -> bool:
     return cpus >= 2 and cpus - load >= CPUS_NEEDED
 
 
-def start() -> subprocess.Popen[bytes] | None:
-    """Start the helper (``python -m riskmodel.sim.compile_ahead``) in the numba cache folder of
-    this process (``numba_cache.configure`` has set ``NUMBA_CACHE_DIR``); None when not
-    ``wanted`` or it cannot start."""
+def start(kernel_name: str = "") -> subprocess.Popen[bytes] | None:
+    """Start the helper (``python -m riskmodel.sim.compile_ahead``) for the kernel named
+    ``kernel_name`` (``callees``) in the numba cache folder of this process
+    (``numba_cache.configure`` has set ``NUMBA_CACHE_DIR``); None when not ``wanted`` or it
+    cannot start."""
     if not wanted():
         return None
     # the helper imports this copy of the package (its numba functions, the same cache folder)
@@ -175,7 +200,8 @@ def start() -> subprocess.Popen[bytes] | None:
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "riskmodel.sim.compile_ahead", str(os.getpid())],
+            [sys.executable, "-m", "riskmodel.sim.compile_ahead", str(os.getpid()),
+             kernel_name],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -204,29 +230,31 @@ def reap() -> None:
     _STOPPED[:] = [h for h in _STOPPED if h.poll() is None]
 
 
-def compile_callees(parent: int | None = None) -> None:
-    """Compile (or load from the cache) every ``CALLEES`` entry in order; return early once
-    ``parent`` has exited (this process then belongs to another)."""
-    for name, text in CALLEES:
+def compile_callees(parent: int | None = None, kernel_name: str = "") -> None:
+    """Compile (or load from the cache) every entry of ``callees(kernel_name)`` in order; return
+    early once ``parent`` has exited (this process then belongs to another)."""
+    for name, text in callees(kernel_name):
         if parent is not None and os.getppid() != parent:
             return
         dispatcher(name).compile(signature(text))
 
 
-def bare_pool_callees(scenario: Any) -> list[tuple[str, str]]:
-    """``kernel_callees`` of the bare pool kernel compiled afresh in this process (a copy
-    without the on-disk cache) for the argument types of ``scenario``'s first chunk."""
+def bare_pool_callees(scenario: Any, quota: bool = False) -> list[tuple[str, str]]:
+    """``kernel_callees`` of the bare pool kernel (``quota``: the bare quota-pool kernel)
+    compiled afresh in this process (a copy without the on-disk cache) for the argument types
+    of ``scenario``'s first chunk."""
     from numba import njit
 
     from riskmodel.linking import workspace
     from riskmodel.sim import engine
-    from riskmodel.sim.kernel import pool_kernel
+    from riskmodel.sim.kernel import pool_kernel, quota_pool_kernel
     from riskmodel.sim.kernel_args import Chunk, Workspace, accumulators, kernel_inputs
     from riskmodel.sim.resolve import resolve
 
     rs = resolve(scenario)
     sim = scenario.simulation
-    kernel = njit(error_model="numpy")(pool_kernel(*(False,) * 6).py_func)
+    bare = (quota_pool_kernel if quota else pool_kernel)(*(False,) * 6)
+    kernel = njit(error_model="numpy")(bare.py_func)
     args = (
         Chunk(1, 0, rs.years, rs.dpy, 3 if rs.has_events else 2),
         *kernel_inputs(rs, *engine.chunk_streams(sim.seed, 0)),
@@ -257,7 +285,8 @@ def _stopped(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """``--print``: print ``CALLEES`` afresh; ``PID``: the helper of process PID."""
+    """``--print``: print ``CALLEES`` afresh; ``PID [KERNEL]``: the helper of process PID,
+    compiling ``callees(KERNEL)``."""
     if argv[:1] == ["--print"]:
         print_callees()
         return
@@ -268,7 +297,7 @@ def main(argv: list[str]) -> None:
     # stopped mid-compile: an exception, so that numba removes a half-written cache file
     signal.signal(signal.SIGTERM, _stopped)
     try:
-        compile_callees(int(argv[0]) if argv else None)
+        compile_callees(int(argv[0]) if argv else None, argv[1] if len(argv) > 1 else "")
     except Exception:  # noqa: BLE001 - a helper: the kernel compiles whatever failed here
         sys.exit(1)
 

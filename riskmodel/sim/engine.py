@@ -216,7 +216,7 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
         acc = accumulators(rs, exp_n, nkeep, sim.keep_paths, ann_on)
         work = Workspace(*workspace(n, len(rs.ends)))
         # a cold kernel: its callees compile in a helper process meanwhile (compile_ahead)
-        helper = compile_ahead.start() if cache_is_cold(kernel) else None
+        helper = compile_ahead.start(kernel.__name__) if cache_is_cold(kernel) else None
         announce_compile(kernel)
         try:
             n_bad, n_clip = kernel(chunk, *inputs, acc, work)
