@@ -99,26 +99,32 @@ def _clear_pool(mkt, par, r: int, r2: int, y: float, price, x, rsv, fw, iw
     n = mkt.shape[0]
     num = 0.0
     den = 0.0
+    # the solver's arithmetic, except that a division by exactly 1 (the numeraire's fx, a
+    # market in common permit units) is skipped: v / 1.0 == v in IEEE arithmetic, so results
+    # stay bit for bit the solver's, and the divisions that remain are the one per pool (the
+    # divider was the call's bottleneck: benchmarks/results/kernel_profile.md)
     for i in range(n):
         if _member(par, i, r, r2):
             s = mkt[i, M_S]
             c = mkt[i, M_C]
+            fx = mkt[i, M_FX]
             num += s * c * mkt[i, M_P_AUT]
-            den += c * s * s / mkt[i, M_FX]
+            den += c * s * s if fx == 1.0 else c * s * s / fx
     pi = (num - y) / den
     closed = True
     for i in range(n):
         if not _member(par, i, r, r2):
             continue
         s = mkt[i, M_S]
-        q = pi * s / mkt[i, M_FX] + 0.0
+        fx = mkt[i, M_FX]
+        q = (pi * s if fx == 1.0 else pi * s / fx) + 0.0
         xx = mkt[i, M_C] * (mkt[i, M_P_AUT] - q)
         if not _market_ok(mkt[i, M_P_AUT], 0.0, 0.0, mkt[i, M_FLOOR], mkt[i, M_CEIL], np.inf,
                           np.inf, q, xx, 0.0):
             closed = False
         price[i] = q
         fw[i] = xx * s
-        x[i] = fw[i] / s
+        x[i] = xx if s == 1.0 else fw[i] / s
         rsv[i] = 0.0
     cleared = closed
     cls = _CLS_CLOSED
