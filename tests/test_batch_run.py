@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -113,6 +114,27 @@ def test_run_folder_contents(reference: Path) -> None:
     assert set(r["market"]) >= {"north", "south"}
     assert (reference / "summary.txt").read_text().startswith("run ref")
     assert not list(reference.rglob("*.tmp"))
+
+
+def test_summary_reports_how_often_the_guard_acted(reference: Path, tmp_path: Path) -> None:
+    """The run's own guard count is in the notes: none at the default 25% guard on these calm
+    markets; often with a 1% guard on a market whose daily sd is about 1.4%."""
+    from riskmodel.sim import engine
+    from riskmodel.sim.scenario import scenario_from_dict
+
+    text = (reference / "summary.txt").read_text()
+    assert "this run: the daily guards acted on 0.0e+00 of the simulated market-days" in text
+    data = toy_scenario()
+    data["markets"][1]["max_daily_return"] = 1.0
+    run = run_dir_for(tmp_path, "tight", RunOptions(n_jobs=1), data)
+    m = re.search(r"this run: the daily guards acted on (\S+) of the simulated market-days",
+                  (run / "summary.txt").read_text())
+    assert m is not None and "above 1e-4" in m.string
+    want = engine.simulate(scenario_from_dict(data)).meta["clipped_share"]
+    assert 0.1 < want < 0.5  # one of two markets, beyond 0.7 sd on about half its days
+    assert float(m.group(1)) == pytest.approx(want, rel=0.05)  # printed to two digits
+    assert any(k.startswith("this run: the daily guards") for k in
+               json.loads((run / "manifest.json").read_text())["engine_notes"])
 
 
 @pytest.mark.parametrize(
