@@ -188,3 +188,28 @@ def test_chunk_file_cannot_run_code(tmp_path: Path) -> None:
     rec = _load_chunk(good)
     assert rec["run_id"] == "r1" and np.array_equal(rec["stats"].keep_price, stats.keep_price)
     assert rec["stats"].s1.shape == (1, 1, 2, 3)  # the chunk axis, as __post_init__ adds it
+
+
+def test_chunk_of_another_statistics_layout_is_refused(tmp_path: Path) -> None:
+    """A chunk whose statistics have another layout (written by an earlier riskmodel, before
+    ``p_guard``: 19 statistics) is refused by name when a resumed run merges it, not passed to
+    the merge to fail there."""
+    import numpy as np
+
+    from riskmodel.batch.runner import _check_layout
+    from riskmodel.errors import DataError
+    from riskmodel.sim import layout as L
+    from riskmodel.sim.stats import ChunkStats
+
+    def chunk(width: int) -> ChunkStats:
+        z = np.zeros((3, 2, 2, width))
+        return ChunkStats(chunk_index=0, first_path=0, n_paths=4, s1=z, s2=z, s12=z[0],
+                          hp=None, he=None, keep_price=np.zeros((3, 0, 1, 5)),
+                          keep_bau=np.zeros((0, 1, 5)), annual=None, meta={})
+
+    f = tmp_path / "p0000-c000001.pkl"
+    ok = chunk(L.NSTAT)
+    assert _check_layout(f, ok) is ok
+    with pytest.raises(DataError, match=f"chunk written by another version of riskmodel "
+                                        f"\\(19 statistics, this version keeps {L.NSTAT}\\)"):
+        _check_layout(f, chunk(19))

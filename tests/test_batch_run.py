@@ -117,23 +117,32 @@ def test_run_folder_contents(reference: Path) -> None:
 
 
 def test_summary_reports_how_often_the_guard_acted(reference: Path, tmp_path: Path) -> None:
-    """The run's own guard count is in the notes: none at the default 25% guard on these calm
-    markets; often with a 1% guard on a market whose daily sd is about 1.4%."""
+    """Each market's own guard count (``p_guard``, horizon) is in the notes and the results:
+    none at the default 25% guard on these calm markets; often with a 1% guard on a market
+    whose daily sd is about 1.4%, and there it equals the share of clipped residuals the
+    kernel counted."""
     from riskmodel.sim import engine
     from riskmodel.sim.scenario import scenario_from_dict
 
     text = (reference / "summary.txt").read_text()
-    assert "this run: the daily guards acted on 0.0e+00 of the simulated market-days" in text
+    assert "(p_guard): north 0.0e+00, south 0.0e+00 (all below 1e-4)" in text
     data = toy_scenario()
     data["markets"][1]["max_daily_return"] = 1.0
     run = run_dir_for(tmp_path, "tight", RunOptions(n_jobs=1), data)
-    m = re.search(r"this run: the daily guards acted on (\S+) of the simulated market-days",
+    m = re.search(r"\(p_guard\): north (\S+), south (\S+) \(above 1e-4 in south",
                   (run / "summary.txt").read_text())
-    assert m is not None and "above 1e-4" in m.string
-    want = engine.simulate(scenario_from_dict(data)).meta["clipped_share"]
-    assert 0.1 < want < 0.5  # one of two markets, beyond 0.7 sd on about half its days
-    assert float(m.group(1)) == pytest.approx(want, rel=0.05)  # printed to two digits
-    assert any(k.startswith("this run: the daily guards") for k in
+    assert m is not None and float(m.group(1)) == 0.0
+    res = engine.simulate(scenario_from_dict(data))
+    # one of the two markets clips: all of the kernel's count is south's
+    south = 2 * res.meta["clipped_share"]
+    assert 0.2 < south < 0.9
+    assert float(m.group(2)) == pytest.approx(south, rel=0.05)  # printed to two digits
+    r = results(run)
+    g = r[(r.statistic == "p_guard") & (r.market == "south") & (r.variant == "linked")]
+    assert g[g.year == -1].value.iloc[0] == pytest.approx(south, rel=1e-12)
+    assert g[g.year > 0].value.mean() == pytest.approx(south, rel=1e-12)  # two equal years
+    assert (g.mcse > 0).all()
+    assert any("(p_guard)" in k for k in
                json.loads((run / "manifest.json").read_text())["engine_notes"])
 
 

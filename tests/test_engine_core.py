@@ -423,7 +423,10 @@ def test_blocked_price_recursions_equal_the_day_by_day_step():
             ref[d, i] = lp[i]
     h2, prev2, reg2 = fresh()
     eb, hb, mb, kb, pob = (np.empty((nd, n)) for _ in range(5))
-    clipped = shock_block(nd, *args, z, u.ravel(), n, np.arange(n), h2, prev2, reg2, eb, hb, mb)
+    per = np.zeros(n, dtype=np.int64)
+    clipped = shock_block(nd, *args, z, u.ravel(), n, np.arange(n), h2, prev2, reg2, eb, hb, mb,
+                          per)
+    assert per.sum() == clipped
     log_price_block(nd, rs.mp, rs.mi, rs.comp, eb, hb, mb, kb, prev2, np.zeros(n), pob)
     np.testing.assert_array_equal(pob, ref)
     np.testing.assert_array_equal(h2, h)

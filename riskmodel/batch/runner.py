@@ -591,6 +591,21 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
+def _check_layout(path: Path, stats: Any) -> Any:
+    """Refuse an engine chunk whose statistics have another layout than this version's (a run
+    begun by an earlier riskmodel, resumed by this one) rather than fail inside the merge."""
+    s1 = getattr(stats, "s1", None)
+    if s1 is not None and type(stats).__module__ == "riskmodel.sim.stats":
+        from riskmodel.sim import layout as L
+
+        width = np.shape(s1)[-1] if np.ndim(s1) else 0
+        if width != L.NSTAT:
+            raise DataError(f"chunk written by another version of riskmodel ({width} "
+                            f"statistics, this version keeps {L.NSTAT}); delete it and resume "
+                            "to recompute it", file=path)
+    return stats
+
+
 def _fold_in(parts: list[Any], part: Any) -> None:
     """Append a chunk's statistics, folding its histograms into the first chunk's as it is
     read (the engine's ``fold_in``) so the merge's memory does not grow with the chunk count;
@@ -622,7 +637,7 @@ def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine
                 raise DataError("chunk missing from the ledger; resume the run", file=f)
             rec = _load_chunk(f)
             check_chunk(f, rec, chunk_identity(manifest, plan, k, c))
-            _fold_in(parts, rec.pop("stats"))
+            _fold_in(parts, _check_layout(f, rec.pop("stats")))
             ledger.append({"point": k, "chunk": c, "first_path": rec["first_path"],
                            "n_paths": rec["n_paths"], "session": rec["session"],
                            "finished": rec["finished"], "sha256": sha256_file(f)})
@@ -667,9 +682,21 @@ def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine
 
 
 def guard_note(res: Any) -> list[str]:
-    """The run's own count of the daily guard (every market's clipped residuals over its
-    simulated market-days, ``meta.clipped_share``), beside each calibration's one-year share in
-    the notes: the guard is a safety net, and a share above 1e-4 says it shaped the tails."""
+    """The run's own count of each market's daily guard (``p_guard`` over the horizon: the
+    share of the market's simulated days on which it clipped the price residual), beside each
+    calibration's one-year share in the notes: the guard is a safety net, and a share above
+    1e-4 says it shaped that market's tails. Without the statistic (another engine), the
+    count over all markets (``meta.clipped_share``)."""
+    t = getattr(res, "table", None)
+    if t is not None and "p_guard" in set(t["statistic"]):
+        g = t[(t.statistic == "p_guard") & (t.year == -1) & (t.market != "total")]
+        g = g[g.variant == g.variant.iloc[0]]  # the same in every variant (shared draws)
+        over = [m for m, v in zip(g.market, g.value, strict=True) if v >= 1e-4]
+        shares = ", ".join(f"{m} {v:.1e}" for m, v in zip(g.market, g.value, strict=True))
+        verdict = (f"above 1e-4 in {', '.join(over)}: there it shaped the simulated tails"
+                   if over else "all below 1e-4")
+        return [f"this run: the daily guard acted on these shares of each market's simulated "
+                f"days (p_guard): {shares} ({verdict})"]
     share = (getattr(res, "meta", None) or {}).get("clipped_share")
     if share is None:
         return []

@@ -60,7 +60,7 @@ CALLEES: tuple[tuple[str, str], ...] = (
         "(int64, float64[:, ::1], int64[:, ::1], float64[:, ::1], float64[:, ::1], "
         "float64[:, ::1], float64[:, ::1], float64[:, :, ::1], float64[:, ::1], float64[::1], "
         "int64, int64[::1], float64[:, ::1], float64[:, ::1], int64[::1], float64[:, ::1], "
-        "float64[:, ::1], float64[:, ::1])",
+        "float64[:, ::1], float64[:, ::1], int64[::1])",
     ),
     (
         "riskmodel.sim.price_kernels.log_price_block",

@@ -299,6 +299,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
     hacc = np.zeros((3, N + 1, _NA))
     lprev = np.zeros((3, N))
     lcur = np.zeros((3, N))
+    gclip = np.zeros(N, dtype=np.int64)  # days this year on which the guard clipped market i
     adj = np.zeros((3, N))
     adjk = np.zeros((3, N))
     tnac = np.zeros((3, N))
@@ -480,7 +481,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                 # fitted prices: the variance recursions (serial), then the martingale
                 # compensators (independent), then the returns and log prices (short chains)
                 n_clipped += shock_block(nd, mp, mi, rmu, rom, ral, rbe, rcum, zb, urb, nms, msx,
-                                         h, prev, reg, eb, hb, mb)
+                                         h, prev, reg, eb, hb, mb, gclip)
                 log_price_block(nd, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob)
                 for d in range(nd):
                     for i in range(N):
@@ -798,6 +799,8 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         yv[v, i, L.ST_BAU] = U[i]
                         yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
                         yv[v, i, L.ST_PAUT] = paut[v, i]
+                        yv[v, i, L.ST_GUARD] = gclip[i] / dpy
+                        hacc[v, i, 17] += gclip[i]
                         short = 0.0
                         unc = 0.0
                         if bon and bk[i, L.BK_ON] > 0.0:
@@ -890,6 +893,8 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                             s1[v, i, y, k] += val
                             s2[v, i, y, k] += val * val
                         he[v, i, y, _bin(yv[v, i, L.ST_EMIS], elo[i], estep[i], NB)] += 1
+                for i in range(N):
+                    gclip[i] = 0
                 if nv > 2:
                     for i in range(N + 1):
                         for k in range(L.NSTAT):
@@ -911,6 +916,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                     yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
                     yv[v, i, L.ST_PAUT] = paut[v, i]
                     yv[v, i, L.ST_GAP] = hacc[v, i, 13] / Y
+                    yv[v, i, L.ST_GUARD] = hacc[v, i, 17] / (Y * dpy)
                     hp[v, i, Y, _bin(math.log(max(price[v, i], _TINY)), plo[i], pstep[i],
                                      NB)] += 1
                 yv[v, i, L.ST_EMIS] = hacc[v, i, 7]

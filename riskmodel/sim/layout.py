@@ -96,11 +96,14 @@ def bk_offsets(n_years: int, hm: int) -> tuple[int, int, int, int, int]:
 #: (Mt emitted without permits) and whether there was any (0/1; over the horizon: the share of
 #: years).
 ST_BANK, ST_SHORT, ST_NONCOMP = 16, 17, 18
-NSTAT = 19
+#: The share of the market's days on which the daily guard clipped its price residual (the
+#: same in every variant: the prices' draws are shared).
+ST_GUARD = 19
+NSTAT = 20
 STAT_NAMES = ("price", "price_avg", "mean_sq_return", "p_floor", "p_ceiling", "p_quota",
               "emissions", "supply", "flow", "transfer", "gain", "gap", "bau", "output",
               "price_autarky_uncollared", "p_zero", "bank", "noncompliance",
-              "noncompliance_share")
+              "noncompliance_share", "p_guard")
 
 #: Variants (kernel order).
 VARIANTS = ("autarky", "linked", "linked_events")

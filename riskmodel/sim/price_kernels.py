@@ -214,11 +214,12 @@ def price_step(i, mp, mi, rmu, rom, ral, rbe, rcum, comp, z, u, h, prev, reg) ->
 
 @njit(cache=True)
 def shock_block(nd, mp, mi, rmu, rom, ral, rbe, rcum, zb, urb, nms, msx, h, prev, reg,
-                eb, hb, mb) -> int:
+                eb, hb, mb, clip) -> int:
     """The variance recursions of every market over ``nd`` days: what :func:`price_step` does
     except the drift terms that need a transcendental call or the last return. Fills the guarded
     residual ``eb[d, i]``, the variance that scaled it ``hb[d, i]`` and the drift ``mb[d, i]``
-    (mu, or the regime's mean), updates the state and returns how often the guard acted.
+    (mu, or the regime's mean), updates the state and returns how often the guard acted (and
+    adds each market's count to ``clip[i]``).
 
     One loop per family present (markets of a family interleaved day by day, so that their
     independent recursions overlap): a loop body without the other families' code keeps its
@@ -254,6 +255,7 @@ def shock_block(nd, mp, mi, rmu, rom, ral, rbe, rcum, zb, urb, nms, msx, h, prev
                                               urb[d * nms + msx[i]], h, prev, reg)
                 if abs(e) >= mp[i, L.MAXR]:
                     clipped += 1
+                    clip[i] += 1
                 eb[d, i] = e
                 hb[d, i] = hv
                 mb[d, i] = m

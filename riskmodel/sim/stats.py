@@ -226,7 +226,8 @@ def build_table(cs: ChunkStats, ids: list[str], variants: list[str], start_year:
                     vol = math.sqrt(dpy * m)
                     add("volatility", vol, dpy * (s / sq) / (2 * vol) if vol > 0 else math.nan)
                     for k, nm_ in ((L.ST_FLOOR, "p_floor"), (L.ST_CEIL, "p_ceiling"),
-                                   (L.ST_QUOTA, "p_quota"), (L.ST_ZERO, "p_zero")):
+                                   (L.ST_QUOTA, "p_quota"), (L.ST_ZERO, "p_zero"),
+                                   (L.ST_GUARD, "p_guard")):
                         m, s = ms(k)
                         add(nm_, m, s / sq)
                     m, s = ms(L.ST_OUTPUT)

@@ -27,7 +27,7 @@ _UNITS: dict[str, str] = {
     "price_autarky_uncollared_mean": "{cur}/t",
     "volatility": "annualised sd of daily log returns",
     "p_floor": "share of days", "p_ceiling": "share of days", "p_quota": "share of days",
-    "p_zero": "share of days",
+    "p_zero": "share of days", "p_guard": "share of days",
     "output_cv": "ratio (sd/mean)", "bau_cv": "ratio (sd/mean)",
     "gain_effort": "M {num}", "gain_risk": "M {num}", "gain_mean": "M {num}",
     "transfer_mean": "M {num}",

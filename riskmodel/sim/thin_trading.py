@@ -155,6 +155,7 @@ def simulate_market(
     reg = np.zeros(1, dtype=np.int64)
     eb, hb, mb, kb, pob = (np.empty((days, 1)) for _ in range(5))
     logp = np.zeros(1)
+    nclip = np.zeros(1, dtype=np.int64)
     for p in range(paths):
         u0 = rng.random() if fam in (L.F_MS, L.F_MSGARCH) else 0.0
         init_state(0, mp, mi, rg["rh0"], rg["rp0cum"], u0, h, prev, reg)
@@ -180,6 +181,7 @@ def simulate_market(
             eb,
             hb,
             mb,
+            nclip,
         )
         logp[0] = 0.0
         log_price_block(days, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob)
