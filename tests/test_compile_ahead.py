@@ -80,16 +80,43 @@ def test_stopped_helper_ends(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("switch", "cpus", "load", "runs"),
+    ("switch", "cpus", "load", "idle", "runs"),
     [
-        ("", 2, 0.7, True),  # a CPU free beside the kernel's
-        ("", 2, 1.8, False),  # the shared 2-CPU machine, busy: the helper would slow the kernel
-        ("", 16, 3.0, True),
-        ("", 1, 0.0, False),  # one CPU: nothing to overlap with
-        ("0", 16, 0.0, False),
-        ("1", 2, 3.0, True),
+        ("", 2, 0.7, 0.0, True),  # a CPU free beside the kernel's (no sample taken)
+        ("", 2, 1.8, 1.0, False),  # the shared 2-CPU machine, busy: the helper would slow it
+        ("", 2, 1.4, 1.95, True),  # the load average lags: both CPUs idle right now
+        ("", 2, 1.4, 1.5, False),  # one of them half busy
+        ("", 2, 1.4, None, False),  # no sample to read: the load average decides
+        ("", 16, 3.0, 0.0, True),
+        ("", 1, 0.0, 1.0, False),  # one CPU: nothing to overlap with
+        ("0", 16, 0.0, 16.0, False),
+        ("1", 2, 3.0, 0.0, True),
     ],
 )
-def test_helper_runs_where_asked_or_a_cpu_is_free(monkeypatch, switch, cpus, load, runs):
+def test_helper_runs_where_asked_or_a_cpu_is_free(monkeypatch, switch, cpus, load, idle, runs):
     monkeypatch.setenv(ENV, switch)
+    monkeypatch.setattr(compile_ahead, "idle_cpus", lambda: idle)
     assert compile_ahead.wanted(cpus=cpus, load=load) is runs
+    assert compile_ahead.wanted(cpus=cpus, load=load, idle=idle) is runs
+
+
+def test_idle_cpus_reads_the_idle_share_of_proc_stat(tmp_path, monkeypatch):
+    """Two reads of a /proc/stat first line 0.1 s apart: idle + iowait over all ticks, times
+    the CPU count; None for an unreadable file or no ticks in between."""
+    stat = tmp_path / "stat"
+    lines = iter(["cpu  100 0 100 700 100 0 0 0 0 0\n", "cpu  150 0 150 1450 150 0 0 0 0 0\n"])
+
+    def sleep(_s: float) -> None:
+        stat.write_text(next(lines))
+
+    stat.write_text(next(lines))
+    monkeypatch.setattr(compile_ahead.time, "sleep", sleep)
+    monkeypatch.setattr(compile_ahead.os, "cpu_count", lambda: 2)
+    # ticks: idle + iowait 800 -> 1600 (+800), total 1000 -> 1900 (+900): 2 x 8/9 idle CPUs
+    assert compile_ahead.idle_cpus(stat=str(stat)) == pytest.approx(2 * 800 / 900)
+    stat.write_text("cpu  1 0 1 1 1 0 0 0 0 0\n")
+    monkeypatch.setattr(compile_ahead.time, "sleep", lambda _s: None)
+    assert compile_ahead.idle_cpus(stat=str(stat)) is None  # no ticks in between
+    assert compile_ahead.idle_cpus(stat=str(tmp_path / "missing")) is None
+    real = compile_ahead.idle_cpus(sample_s=0.0)
+    assert real is None or 0.0 <= real <= 2.0 + 1e-9
