@@ -594,11 +594,11 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def _check_layout(path: Path, stats: Any) -> Any:
     """Refuse an engine chunk whose statistics have another layout than this version's (a run
     begun by an earlier riskmodel, resumed by this one) rather than fail inside the merge."""
-    s1 = getattr(stats, "s1", None)
-    if s1 is not None and type(stats).__module__ == "riskmodel.sim.stats":
-        from riskmodel.sim import layout as L
+    from riskmodel.sim import layout as L
+    from riskmodel.sim.stats import ChunkStats
 
-        width = np.shape(s1)[-1] if np.ndim(s1) else 0
+    if isinstance(stats, ChunkStats):
+        width = np.shape(stats.s1)[-1] if np.ndim(stats.s1) else 0
         if width != L.NSTAT:
             raise DataError(f"chunk written by another version of riskmodel ({width} "
                             f"statistics, this version keeps {L.NSTAT}); delete it and resume "
@@ -685,24 +685,19 @@ def guard_note(res: Any) -> list[str]:
     """The run's own count of each market's daily guard (``p_guard`` over the horizon: the
     share of the market's simulated days on which it clipped the price residual), beside each
     calibration's one-year share in the notes: the guard is a safety net, and a share above
-    1e-4 says it shaped that market's tails. Without the statistic (another engine), the
-    count over all markets (``meta.clipped_share``)."""
+    1e-4 says it shaped that market's tails. None from an engine without the statistic."""
     t = getattr(res, "table", None)
-    if t is not None and "p_guard" in set(t["statistic"]):
-        g = t[(t.statistic == "p_guard") & (t.year == -1) & (t.market != "total")]
-        g = g[g.variant == g.variant.iloc[0]]  # the same in every variant (shared draws)
-        over = [m for m, v in zip(g.market, g.value, strict=True) if v >= 1e-4]
-        shares = ", ".join(f"{m} {v:.1e}" for m, v in zip(g.market, g.value, strict=True))
-        verdict = (f"above 1e-4 in {', '.join(over)}: there it shaped the simulated tails"
-                   if over else "all below 1e-4")
-        return [f"this run: the daily guard acted on these shares of each market's simulated "
-                f"days (p_guard): {shares} ({verdict})"]
-    share = (getattr(res, "meta", None) or {}).get("clipped_share")
-    if share is None:
+    if t is None or "p_guard" not in set(t["statistic"]):
         return []
-    verdict = "below 1e-4" if share < 1e-4 else "above 1e-4: it shaped the simulated tails"
-    return [f"this run: the daily guards acted on {share:.1e} of the simulated market-days "
-            f"(all markets together; {verdict})"]
+    g = t[(t.statistic == "p_guard") & (t.year == -1) & (t.market != "total")]
+    g = g[g.variant == g.variant.iloc[0]]  # the same in every variant (shared draws)
+    pairs = list(zip(g.market, g.value, strict=True))
+    over = [m for m, v in pairs if v >= 1e-4]
+    verdict = (f"above 1e-4 in {', '.join(over)}: there it shaped the simulated tails"
+               if over else "all below 1e-4")
+    shares = ", ".join(f"{m} {v:.1e}" for m, v in pairs)
+    return [f"this run: the daily guard acted on these shares of each market's simulated days "
+            f"(p_guard): {shares} ({verdict})"]
 
 
 def chunk_line(seed: dict[str, Any]) -> str:

@@ -97,9 +97,9 @@ _COPULA_T = True
 _ANNUAL = True
 _VOL_LEVEL = True
 #: Pools joined by at most one quota link (``sim/quota_pools.py``: the closed form, then exact
-#: pool roots where a collar binds) before the link solver: compiled into ``run_paths`` and
-#: ``run_paths_lean``, not into the pool kernels (every link plain: ``plain_pools`` answers, or
-#: the engine reruns the chunk on the lean kernel).
+#: pool roots where a collar binds) before the link solver: compiled into ``run_paths``,
+#: ``run_paths_lean`` and the quota-pool kernels, not into the pool kernels (every link plain:
+#: ``plain_pools`` answers, or the engine reruns the chunk on the lean kernel).
 _QUOTA_POOLS = True
 FEATURES = ("events", "kets", "msr", "copula_t", "annual", "vol_level")
 
@@ -800,7 +800,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                         yv[v, i, L.ST_OUTPUT] = M[mi[i, L.JUR]]
                         yv[v, i, L.ST_PAUT] = paut[v, i]
                         yv[v, i, L.ST_GUARD] = gclip[i] / dpy
-                        hacc[v, i, 17] += gclip[i]
+                        hacc[v, i, 17] += gclip[i]  # guard-clipped days over the horizon
                         short = 0.0
                         unc = 0.0
                         if bon and bk[i, L.BK_ON] > 0.0:
