@@ -111,7 +111,8 @@ def scenario_show() -> str:
 def n_bad() -> str:
     import yaml
 
-    cases = yaml.safe_load((ROOT / "tests/bad_inputs/cases.yaml").read_text())
+    cases = [c for f in sorted((ROOT / "tests/bad_inputs").glob("cases*.yaml"))
+             for c in yaml.safe_load(f.read_text()) or []]
     return str(len(cases))
 
 

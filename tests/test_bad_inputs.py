@@ -22,7 +22,9 @@ from riskmodel import config
 HERE = Path(__file__).resolve().parent / "bad_inputs"
 BASES = HERE / "bases"
 REPO = Path(__file__).resolve().parent.parent
-CASES: list[dict[str, Any]] = yaml.safe_load((HERE / "cases.yaml").read_text(encoding="utf-8"))
+#: cases.yaml, then any further cases_<area>.yaml files (same format), in name order
+CASES: list[dict[str, Any]] = [c for f in sorted(HERE.glob("cases*.yaml"))
+                               for c in yaml.safe_load(f.read_text(encoding="utf-8")) or []]
 
 
 def _base_text(ref: str) -> str:

@@ -324,7 +324,9 @@ def test_korean_borrowing_is_the_pools_and_turning_it_off_restores_between():
     member" rule: borrowed permits free bought ones, so a member's borrowing is the pool's;
     docs/BANKING.md §7.4). With Korea's borrowing off (``borrowing_share: 0``) the linked price
     lies between the banked autarky prices in every year."""
-    d = shipped_dict("china_korea", paths=80, ppc=40, banking="file")
+    # 800 paths: with the volatility-level draws (on by default) China's fall in 2026, about
+    # 1.2-1.7 CNY/t, is within the noise of 80 paths
+    d = shipped_dict("china_korea", paths=800, ppc=200, banking="file")
     d["markets"][0]["cap"] = {**d["markets"][0].get("cap", {}), "degree": 1}
     r = simulate(scenario_from_dict(d))
     a = r.annual

@@ -79,12 +79,13 @@ def test_pool_kernel_is_bit_identical_to_the_general_kernel(name, monkeypatch):
     sc = _scenario(name)
     rs = resolve(sc)
     assert engine.pools_only(rs)
-    assert engine.features(rs, annual=False) == (False,) * len(FEATURES)
-    pool = pool_kernel(*engine.features(rs, annual=False))
-    assert pool.__name__ == "run_paths_pool_000000"
+    # the volatility-level draws are the shipped scenarios' default (simulation.vol_level_sd)
+    assert engine.features(rs, annual=False) == (False,) * (len(FEATURES) - 1) + (True,)
+    pool = pool_kernel(*engine.kernel_flags(rs, annual=False))
+    assert pool.__name__ == "run_paths_pool_000001"
     assert engine.kernels_for(rs, annual=False) == (pool, run_paths_lean, run_paths)
     fast, ran = _chunk(sc, rs, {"run_paths": run_paths, "pool": pool}, monkeypatch)
-    assert ran == ["run_paths_pool_000000"]  # plain_pools answered every linked step
+    assert ran == ["run_paths_pool_000001"]  # plain_pools answered every linked step
     assert (fast.s1[0, 1, :-1, -1, L.ST_PRICE] > 0.0).all()  # [chunk, variant, market, year]
     general, ran = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
     assert ran == ["run_paths"]
@@ -123,7 +124,7 @@ def test_quota_pool_kernel_is_bit_identical_to_the_general_kernel(name, point, m
     sc = _scenario(name, paths=60, days=60, point=point)
     rs = resolve(sc)
     assert engine.quota_pools_only(rs) and not engine.pools_only(rs)
-    qpool = quota_pool_kernel(*(any(engine.features(rs, annual=False)),) * len(FEATURES))
+    qpool = quota_pool_kernel(*engine.kernel_flags(rs, annual=False))
     assert engine.kernels_for(rs, annual=False)[0] is qpool
     assert engine.kernels_for(rs, annual=False)[-1] is run_paths
     fast, ran = _chunk(sc, rs, {"run_paths": run_paths, "qpool": qpool}, monkeypatch)
@@ -138,7 +139,7 @@ def test_a_binding_quota_is_answered_by_the_quota_pool_kernel(monkeypatch):
     above: the kernel's binding-quota share is positive, so ``quota_pools``' second pass ran."""
     sc = _scenario("eu_china_quota", paths=60, days=60, point=0)
     rs = resolve(sc)
-    qpool = quota_pool_kernel(*(any(engine.features(rs, annual=False)),) * len(FEATURES))
+    qpool = quota_pool_kernel(*engine.kernel_flags(rs, annual=False))
     fast, _ = _chunk(sc, rs, {"run_paths": run_paths, "qpool": qpool}, monkeypatch)
     assert fast.s1[0, 1, :-1, -1, L.ST_QUOTA].sum() > 0.0  # [chunk, variant, market, year]
 
@@ -150,7 +151,8 @@ def test_features_follow_the_scenario():
     ks = resolve(_scenario("korea_stabilisation", paths=4, days=5))
     eu = resolve(_scenario("eu_china", paths=4, days=5))
     ev = resolve(_scenario("regulatory_events", paths=4, days=5))
-    assert engine.features(ck) == (False, False, False, False, True, False)  # annual by default
+    # annual arrays and volatility-level draws by default
+    assert engine.features(ck) == (False, False, False, False, True, True)
     assert engine.features(ck, annual=False)[4] is False
     assert engine.features(ks)[:4] == (False, True, False, False)  # K-ETS discretion
     assert ks.mi[:, L.KETS_ON].any()
@@ -165,7 +167,7 @@ def test_features_follow_the_scenario():
     assert engine.kernels_for(ks)[0] is full
     assert engine.kernels_for(eu)[0] is full
     assert engine.kernels_for(ck)[0] is full  # annual arrays kept
-    assert engine.kernels_for(ck, annual=False)[0].__name__ == "run_paths_pool_000000"
+    assert engine.kernels_for(ck, annual=False)[0].__name__ == "run_paths_pool_000001"
 
 
 def test_one_way_links_go_to_the_general_kernel():
@@ -229,7 +231,7 @@ def test_a_refused_quota_pool_chunk_is_rerun_with_the_general_kernel(monkeypatch
     skip the quota-pool kernel."""
     sc = _scenario("eu_china_quota", paths=40, days=20)
     rs = resolve(sc)
-    qpool = quota_pool_kernel(*(any(engine.features(rs, annual=False)),) * len(FEATURES))
+    qpool = quota_pool_kernel(*engine.kernel_flags(rs, annual=False))
 
     def refuse(*a):
         qpool(*a)
@@ -281,7 +283,7 @@ def test_a_refused_pool_chunk_is_rerun_with_the_lean_kernel(monkeypatch):
     the pool kernel."""
     sc = _scenario("china_korea")
     rs = resolve(sc)
-    pool = pool_kernel(*engine.features(rs, annual=False))
+    pool = pool_kernel(*engine.kernel_flags(rs, annual=False))
 
     def refuse(*a):
         pool(*a)
@@ -290,7 +292,7 @@ def test_a_refused_pool_chunk_is_rerun_with_the_lean_kernel(monkeypatch):
     refuse.__name__ = pool.__name__
     rerun, ran = _chunk(sc, rs, {"run_paths": run_paths, "run_paths_lean": run_paths_lean,
                                  "pool": refuse}, monkeypatch)
-    assert ran == ["run_paths_pool_000000", "run_paths_lean"]
+    assert ran == ["run_paths_pool_000001", "run_paths_lean"]
     assert engine.refused(rs, pool)
     assert [k.__name__ for k in engine.kernels_for(rs, annual=False)] == [
         "run_paths_lean", "run_paths"]
@@ -298,13 +300,25 @@ def test_a_refused_pool_chunk_is_rerun_with_the_lean_kernel(monkeypatch):
     _assert_same(rerun, general)
 
 
-def test_volatility_level_is_a_feature_the_bare_pool_kernel_leaves_out():
-    """A scenario with ``simulation.vol_level_sd`` > 0 takes the full pool kernel (with the
-    volatility-level draws); without it the bare kernel, which compiles no code for them."""
-    d = _scenario("china_korea", paths=4, days=5).model_dump()
-    d["simulation"]["vol_level_sd"] = 0.3
+def test_volatility_level_draws_are_in_the_bare_kernel_whether_on_or_off(monkeypatch):
+    """The volatility-level draws are on by default, so the bare pool kernel compiles them
+    (``engine.kernel_flags``): a scenario that turns them off (``vol_level_sd: 0``) takes the
+    same kernel, which then skips them, bit for bit ``run_paths``; one that sets a level takes
+    it too, and a scenario with another feature takes the full kernel."""
     from riskmodel.sim.scenario import scenario_from_dict
 
-    rs = resolve(scenario_from_dict(d))
-    assert engine.features(rs, annual=False) == (False,) * (len(FEATURES) - 1) + (True,)
-    assert engine.kernels_for(rs, annual=False)[0] is pool_kernel(*(True,) * len(FEATURES))
+    base = _scenario("china_korea", paths=6, days=30).model_dump()
+    bare = pool_kernel(*(False,) * (len(FEATURES) - 1), True)
+    for sd in (0.0, 0.3, None):
+        d = {**base, "simulation": {**base["simulation"], "vol_level_sd": sd}}
+        rs = resolve(scenario_from_dict(d))
+        assert engine.features(rs, annual=False)[-1] is (sd != 0.0)
+        assert engine.kernels_for(rs, annual=False)[0] is bare
+    assert engine.kernels_for(rs, annual=True)[0] is pool_kernel(*(True,) * len(FEATURES))
+    d = {**base, "simulation": {**base["simulation"], "vol_level_sd": 0.0}}
+    sc = scenario_from_dict(d)
+    rs = resolve(sc)
+    fast, ran = _chunk(sc, rs, {"run_paths": run_paths, "pool": bare}, monkeypatch)
+    assert ran == [bare.__name__]
+    general, _ = _chunk(sc, rs, {"run_paths": run_paths}, monkeypatch)
+    _assert_same(fast, general)

@@ -112,7 +112,8 @@ def test_the_level_follows_an_ar1_across_compliance_years():
     assert np.corrcoef(lv[0], lv[1])[0, 1] == pytest.approx(0.7 * share, abs=0.05)
     assert np.corrcoef(lv[1], lv[2])[0, 1] == pytest.approx(0.7 * share, abs=0.05)
     assert np.corrcoef(lv[0], lv[2])[0, 1] == pytest.approx(0.49 * share, abs=0.06)
-    np.testing.assert_array_equal(lp[:, :151], lp0[:, :151])
+    # column 150 is year two's first day: its variance is year one's, its guard year two's
+    np.testing.assert_array_equal(lp[:, :150], lp0[:, :150])
     assert not np.array_equal(lp[:, 152:], lp0[:, 152:])
     src = rs.sources["markets.m.process.vol_level_persistence"]
     assert src["value"] == 0.7 and "simulation.vol_level_persistence" in src["source"]
@@ -139,3 +140,70 @@ def test_default_persistence_is_the_validation_estimate():
     off = resolve(single_market_scenario(_iid("garch"), 20, 10, 1))
     assert off.mp[0, L.VLP] == 0.0
     assert "markets.m.process.vol_level_persistence" not in off.sources
+
+
+def _t4(omega: float = 4.0) -> dict:
+    """I.i.d. Student-t(4) returns of variance ``omega`` (percent^2 a day)."""
+    return {"model": {"family": "garch", "mean": "constant", "dist": "t", "k_regimes": 1},
+            "params": {"mu": 0.0, "omega": omega, "alpha": 0.0, "beta": 0.0, "nu": 4.0},
+            "state": {"last_price": 30.0, "last_variance": omega, "last_resid": 0.0},
+            "currency": "EUR"}
+
+
+def test_the_guard_scales_with_the_drawn_level():
+    """The guard is ``MAXR e^xi`` on a path whose level is e^xi: for i.i.d. normal returns of
+    sd 2% and a 5% guard it clips |z| > 2.5 on every path whatever its level, P = 1.24% of
+    days; a fixed guard would clip a high-level path's days far more often (here 2.1%)."""
+    from riskmodel.sim.single_market import simulate_single_market
+
+    cal = _iid("garch")
+    _, off = simulate_single_market(cal, 120, 3000, 5, max_daily_return=5.0)
+    _, on = simulate_single_market(cal, 120, 3000, 5, max_daily_return=5.0, vol_level_sd=0.5)
+    p = 2.0 * 0.5 * math.erfc(2.5 / math.sqrt(2.0))  # P(|Z| > 2.5) = 0.0124
+    assert off["clipped_share"] == pytest.approx(p, rel=0.05)
+    assert on["clipped_share"] == pytest.approx(p, rel=0.08)
+    # with the guard fixed at 5%: E over xi of P(|Z| > 2.5 e^-xi), xi ~ N(0, 0.5^2)
+    xi = np.random.default_rng(0).normal(0.0, 0.5, 200_000)
+    fixed = float(np.mean([math.erfc(2.5 * math.exp(-x) / math.sqrt(2.0)) for x in xi[:20000]]))
+    assert fixed > 1.5 * p and on["clipped_share"] < 0.7 * fixed
+
+
+def test_the_price_stays_a_martingale_with_a_scaled_guard():
+    """t(4) returns of sd 6% a day under a 12% guard (clipping about 2% of days) and a level sd
+    of 0.6: the compensator read at h / e^(2 xi) keeps E[P_T] = P_0 within Monte Carlo error
+    after 60 days (the fitted guard's compensator, unscaled, would be off by several errors)."""
+    from riskmodel.sim.single_market import simulate_single_market
+
+    lp, meta = simulate_single_market(_t4(36.0), 60, 8000, 9, max_daily_return=12.0,
+                                      vol_level_sd=0.6)
+    assert meta["clipped_share"] > 0.005
+    ratio = np.exp(lp[:, -1] - lp[:, 0])
+    se = ratio.std() / math.sqrt(ratio.size)
+    assert abs(ratio.mean() - 1.0) < 3.0 * se
+
+
+def test_the_level_is_on_by_default_with_the_validation_estimate():
+    """A shipped scenario without ``vol_level_sd`` draws the level with VOL_LEVEL_SD, recorded
+    as a default and said in the notes; that constant is the pooled spread the committed
+    validation implies at the end of the training data; ``vol_level_sd: 0`` turns it off."""
+    from riskmodel import config
+    from riskmodel.batch.scenario_file import load_scenario_file
+    from riskmodel.fit.vol_spread import pooled_s, stored_rows
+    from riskmodel.sim import layout as L
+    from riskmodel.sim.scenario import VOL_LEVEL_SD, scenario_from_dict
+
+    assert VOL_LEVEL_SD == pytest.approx(pooled_s(stored_rows(), "2022-12-31"), abs=0.005)
+    scn = load_scenario_file(config.SCENARIOS_DIR / "china_korea.yaml").scenarios[0]
+    assert scn.simulation.vol_level_sd is None
+    rs = resolve(scn)
+    assert (rs.mp[:, L.VLS] == VOL_LEVEL_SD).all()
+    assert (rs.mp[:, L.MAXR_B] == rs.mp[:, L.MAXR]).all() and (rs.mp[:, L.VLG] == 1.0).all()
+    src = rs.sources["markets.china_ets.process.vol_level_sd"]
+    assert src["value"] == VOL_LEVEL_SD and "default" in src["source"]
+    assert any("volatility-level uncertainty" in n and "the default" in n for n in rs.notes)
+    d = scn.model_dump()
+    d["simulation"]["vol_level_sd"] = 0.0
+    off = resolve(scenario_from_dict(d))
+    assert (off.mp[:, L.VLS] == 0.0).all()
+    assert "scenario" in off.sources["markets.china_ets.process.vol_level_sd"]["source"]
+    assert not any("volatility-level uncertainty" in n for n in off.notes)

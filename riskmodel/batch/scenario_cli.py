@@ -26,7 +26,7 @@ def _table(title: str, rows: dict[str, dict[str, Any]]) -> Table:
     t = Table(title=Text(title), title_justify="left", expand=False)
     t.add_column("setting", no_wrap=True)
     t.add_column("value", overflow="fold")
-    t.add_column("source", overflow="fold")
+    t.add_column("source", overflow="fold", min_width=28)  # a catalogue path on one line
     for item, e in rows.items():
         # Text, not markup: field paths such as markets[0].cap must print as written
         t.add_row(Text(item), Text(fmt_value(e["value"], e.get("unit"))), Text(str(e["source"])))

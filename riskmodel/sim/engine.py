@@ -22,6 +22,7 @@ from riskmodel.sim import compile_ahead
 from riskmodel.sim import layout as L
 from riskmodel.sim.compile_notice import announce_compile, cache_is_cold
 from riskmodel.sim.kernel import (
+    FEATURES,
     STATUS_NEEDS_GENERAL,
     pool_kernel,
     quota_pool_kernel,
@@ -142,6 +143,15 @@ def features(rs: Resolved, annual: bool = True) -> tuple[bool, ...]:
             bool(annual), bool((rs.mp[:, L.VLS] > 0.0).any()))
 
 
+def kernel_flags(rs: Resolved, annual: bool = True) -> tuple[bool, ...]:
+    """The feature set of the solverless kernel a chunk takes: bare or with every feature
+    (``features``), the volatility-level draws always compiled in. They are on by default
+    (``simulation.vol_level_sd``), cost nothing where a scenario turns them off (a market with
+    sd 0 skips them), and a separate kernel without them would be a third to compile."""
+    full = any(features(rs, annual)[:-1])
+    return (full,) * (len(FEATURES) - 1) + (True,)
+
+
 def kernels_for(rs: Resolved, annual: bool = True) -> tuple[Any, ...]:
     """The kernels a chunk tries in turn, so that a first run compiles only what its scenario
     needs; a kernel that refuses a step leaves the chunk to the next one (the chunk is rerun
@@ -160,17 +170,16 @@ def kernels_for(rs: Resolved, annual: bool = True) -> tuple[Any, ...]:
       would compile two kernels.
 
     Results are ``run_paths``'s, bit for bit, in every case (same source, same arithmetic)."""
-    flags = features(rs, annual)
+    flags = kernel_flags(rs, annual)
     if pools_only(rs):
         # two pool kernels only, bare or with every feature: a scenario with any feature takes
         # the full one, so that running every shipped scenario (or the test suite) compiles at
         # most two (one per feature set compiled eight in the test suite, about 16 s each)
-        tiers: tuple[Any, ...] = (pool_kernel(*(any(flags),) * len(flags)), run_paths_lean,
-                                  run_paths)
+        tiers: tuple[Any, ...] = (pool_kernel(*flags), run_paths_lean, run_paths)
     elif quota_pools_only(rs):
         # plain links with collars or unit conversions keep the lean kernel as the next try
-        tiers = (quota_pool_kernel(*(any(flags),) * len(flags)),
-                 *((run_paths_lean,) if plain_links(rs) else ()), run_paths)
+        tiers = (quota_pool_kernel(*flags), *((run_paths_lean,) if plain_links(rs) else ()),
+                 run_paths)
     elif needs_general(rs) or not plain_links(rs):
         tiers = (run_paths,)
     else:

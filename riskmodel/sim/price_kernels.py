@@ -279,7 +279,12 @@ def vol_level(i, mp, mi, rom, rom_b, xi) -> None:
     variance reverts to is multiplied by ``exp(2 xi)`` (GARCH / GJR omega, EGARCH log omega +
     2 (1 - beta) xi, regime variances or MS-GARCH omegas); the conditional variance the year
     starts from is untouched, so the scale acts as the variance forgets it. ``rom_b`` holds
-    the fitted regime values."""
+    the fitted regime values. The guard scales with the level (``MAXR = MAXR_B e^xi``): it
+    bounds moves that are extreme *at this path's level*, so the share of days it clips does
+    not grow with the drawn level; ``VLG = e^(2 xi)`` lets :func:`log_price_block` read the
+    compensator of the scaled guard from the fitted one's table."""
+    mp[i, L.MAXR] = mp[i, L.MAXR_B] * math.exp(xi)
+    mp[i, L.VLG] = math.exp(2.0 * xi)
     fam = mi[i, L.FAM]
     if fam == L.F_MS or fam == L.F_MSGARCH:
         m = math.exp(2.0 * xi)
@@ -298,9 +303,17 @@ def log_price_block(nd, mp, mi, comp, eb, hb, mb, kb, prev, logp, pob) -> None:
     arithmetic of :func:`price_step`) and log prices: ``pob[d, i]`` = log price after day d;
     ``prev[i, 0]`` and ``logp[i]`` carry on to the next block."""
     n = mp.shape[0]
-    for d in range(nd):
-        for i in range(n):
-            kb[d, i] = compensator(i, mp, comp, hb[d, i])
+    for i in range(n):
+        g = mp[i, L.VLG]
+        if mp[i, L.VLS] > 0.0 and g != 1.0:
+            # the guard scaled by s = e^xi (vol_level): kappa(h; s R) is read as
+            # s^2 kappa(h / s^2; R), exact for the unclipped law (kappa = h/200 for normal
+            # innovations) and matching the clipped one's binding probability
+            for d in range(nd):
+                kb[d, i] = g * compensator(i, mp, comp, hb[d, i] / g)
+        else:
+            for d in range(nd):
+                kb[d, i] = compensator(i, mp, comp, hb[d, i])
     for i in range(n):
         phi = ar_coefficient(i, mp, mi)
         if mp[i, L.LIM_UP] > 0.0:

@@ -34,7 +34,7 @@ from riskmodel.sim.innovations import (
     nearest_correlation,
     table_error,
 )
-from riskmodel.sim.scenario import VOL_LEVEL_PERSISTENCE, MarketSpec, Scenario
+from riskmodel.sim.scenario import VOL_LEVEL_PERSISTENCE, VOL_LEVEL_SD, MarketSpec, Scenario
 from riskmodel.sim.sources import Sources
 
 #: MODEL.md §3 defaults when the catalogue lacks a number.
@@ -593,11 +593,13 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
                              b.rg, fld)
     thin_trading.fill(k, cal, mp, f"{fld}.calibration", b.notes, m.id)
     mp[k, L.OMEGA_B] = mp[k, L.OMEGA]  # the fitted intercept a path's volatility level scales
-    mp[k, L.VLS] = scn.simulation.vol_level_sd
+    mp[k, L.VLS] = vol_level_sd(scn)
     mp[k, L.VLP] = _vol_level_persistence(scn)
     mode, lo, step, vals = build_table(dist, nu, lam, copula, cnu)
     guard = _guard(m, cal)  # H11c: the calibration's own guard unless the scenario sets one
     mp[k, L.MAXR] = guard if guard is not None else math.inf
+    mp[k, L.MAXR_B] = mp[k, L.MAXR]  # the guard a path's volatility level scales
+    mp[k, L.VLG] = 1.0
     mi[k, L.TAB_MODE] = mode
     mp[k, L.TAB_LO], mp[k, L.TAB_STEP] = lo, step
     tab[k] = vals
@@ -633,8 +635,15 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
                   {n: tt[n] for n in ("p01", "p11", "zero_share", "kappa") if n in tt},
                   _cal_src(cal, "thin_trading"))
     b.src.given(f"{key}.process.drift", scn.simulation, "price_drift", "simulation")
-    b.src.given(f"{key}.process.vol_level_sd", scn.simulation, "vol_level_sd", "simulation")
-    if scn.simulation.vol_level_sd > 0.0:
+    sd = vol_level_sd(scn)
+    if scn.simulation.vol_level_sd is None:
+        b.src.set(f"{key}.process.vol_level_sd", sd,
+                  sources.default("riskmodel.sim.scenario.VOL_LEVEL_SD (pooled spread of the "
+                                  "validation's one-year volatility-level errors at the end of "
+                                  "the training data, docs/VALIDATION.md); 0 turns it off"))
+    else:
+        b.src.given(f"{key}.process.vol_level_sd", scn.simulation, "vol_level_sd", "simulation")
+    if sd > 0.0:
         rho = float(mp[k, L.VLP])
         if scn.simulation.vol_level_persistence is None:
             b.src.set(f"{key}.process.vol_level_persistence", rho,
@@ -647,8 +656,10 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
         if k == 0:
             b.notes.append(
                 f"volatility-level uncertainty: each path draws each market's log-volatility "
-                f"level from N(0, {scn.simulation.vol_level_sd:g}^2) "
-                f"(simulation.vol_level_sd); from one compliance year to the next it follows an "
+                f"level from N(0, {sd:g}^2) (simulation.vol_level_sd"
+                f"{'' if scn.simulation.vol_level_sd is not None else ', the default; 0 = off'})"
+                f"; its guard scales with the drawn level; from one compliance year to the next "
+                f"it follows an "
                 f"AR(1) with persistence {rho:g} (simulation.vol_level_persistence; "
                 "docs/VALIDATION.md)")
     if (cal.get("guard") or {}).get("max_daily_return") is not None and (
@@ -702,10 +713,16 @@ def calibration_guard(cal: dict[str, Any]) -> float | None:
     return float(g) if g is not None and float(g) > 0 else None
 
 
+def vol_level_sd(scn: Scenario) -> float:
+    """The sd of the per-path log-volatility level: the scenario's, else ``VOL_LEVEL_SD``."""
+    sd = scn.simulation.vol_level_sd
+    return VOL_LEVEL_SD if sd is None else float(sd)
+
+
 def _vol_level_persistence(scn: Scenario) -> float:
     """The AR(1) coefficient of the volatility-level scale across compliance years: the
     scenario's, else the pooled estimate ``VOL_LEVEL_PERSISTENCE`` (0 when the level is off)."""
-    if scn.simulation.vol_level_sd == 0.0:
+    if vol_level_sd(scn) == 0.0:
         return 0.0
     rho = scn.simulation.vol_level_persistence
     return VOL_LEVEL_PERSISTENCE if rho is None else float(rho)

@@ -61,6 +61,13 @@ MAX_MARKETS = 32
 #: one market out; docs/VALIDATION.md; tests/test_vol_level.py checks it against the stored
 #: validation files).
 VOL_LEVEL_PERSISTENCE = 0.7
+#: The sd of the per-path log-volatility level when a scenario does not set
+#: ``simulation.vol_level_sd``: the pooled spread of the committed validation's one-year
+#: volatility errors beyond each model's own spread, known at the end of the training data
+#: (``riskmodel.fit.vol_spread.pooled_s`` at 2022-12-31: 0.486 from 258 one-year windows of 13
+#: markets; docs/VALIDATION.md, "Volatility-level uncertainty"; tests/test_vol_level.py checks
+#: it against the stored files). 0 in a scenario turns the draws off.
+VOL_LEVEL_SD = 0.49
 #: The daily guard a market gets when neither its scenario nor its calibration sets one (% log
 #: return; a calibration's own guard comes from riskmodel.fit.guard).
 DEFAULT_GUARD = 25.0
@@ -486,7 +493,9 @@ class SimulationSpec(_Model):
     #: log-volatility scale xi ~ N(0, sd^2), drawn per path and market for each compliance year,
     #: on the level each fitted variance reverts to (GARCH omega x e^(2 xi), EGARCH log omega +
     #: 2 (1 - beta) xi, regime variances x e^(2 xi)); the current conditional variance is kept.
-    vol_level_sd: Annotated[float, Field(ge=0, le=2)] = 0.0
+    #: None: ``VOL_LEVEL_SD`` (on by default: a fitted model's level of volatility a year ahead
+    #: is itself uncertain); 0: off.
+    vol_level_sd: Annotated[float, Field(ge=0, le=2)] | None = None
     #: Persistence of that scale from one compliance year to the next: xi_y = rho xi_{y-1} +
     #: sqrt(1 - rho^2) sd e_y (a stationary AR(1): every year's xi is N(0, sd^2), the first
     #: year's draw is the same whatever rho). None: ``VOL_LEVEL_PERSISTENCE``, the pooled
