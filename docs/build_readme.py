@@ -117,10 +117,19 @@ def n_bad() -> str:
 
 
 def validation() -> str:
-    """The compact per-market table of calibrations/validation (written by validation_report)."""
-    text = (ROOT / "calibrations/validation/README.md").read_text()
-    body = text.split("\n", 1)[1].strip()
-    return body.replace("\n## ", "\n### ")
+    """The per-market table of the engine as it runs by default (calibrations/validation/
+    vol_level, volatility-level draws on), then the base validation's (each model alone, the
+    instrument the level sd is estimated from); both written by validation_report."""
+    parts = []
+    for sub, title in (("vol_level", "The engine as it runs (volatility-level draws on, the "
+                                      "default): `calibrations/validation/vol_level/`"),
+                       ("", "Each model alone (no volatility-level draws): "
+                            "`calibrations/validation/`")):
+        path = ROOT / "calibrations/validation" / sub / "README.md"
+        if path.is_file():
+            body = path.read_text().split("\n", 1)[1].strip().replace("\n## ", "\n#### ")
+            parts.append(f"### {title}\n\n{body}")
+    return "\n\n".join(parts)
 
 
 def build(run: Path | None = None) -> str:

@@ -38,10 +38,10 @@ LIM_UP, LIM_DN = 41, 42
 #: persistence from one compliance year to the next (AR(1) coefficient) and the current path's
 #: scale of the last year drawn.
 VLS, OMEGA_B, VLP, VLX = 43, 44, 45, 46
-#: The fitted guard (``MAXR`` as resolved) and the current path-year's variance-level factor
-#: e^(2 xi) (1 without volatility-level uncertainty): the guard scales with the drawn level,
-#: ``MAXR = MAXR_B e^xi``, so it stays a safety net on high-level paths, and the compensator is
-#: read as ``VLG kappa(h / VLG)`` (price_kernels.vol_level, log_price_block).
+#: The fitted guard (``MAXR`` as resolved) and the current path-year's guard factor squared,
+#: e^(2 max(xi, 0)) (1 without volatility-level uncertainty): the guard widens with a higher
+#: drawn level, ``MAXR = MAXR_B e^xi``, so it stays a safety net on high-level paths, and the
+#: compensator is read as ``VLG kappa(h / VLG)`` (price_kernels.vol_level, log_price_block).
 MAXR_B, VLG = 47, 48
 NPF = 49
 #: Width of the per-market recursion state ``prev`` (last return, residual, standardised

@@ -279,12 +279,15 @@ def vol_level(i, mp, mi, rom, rom_b, xi) -> None:
     variance reverts to is multiplied by ``exp(2 xi)`` (GARCH / GJR omega, EGARCH log omega +
     2 (1 - beta) xi, regime variances or MS-GARCH omegas); the conditional variance the year
     starts from is untouched, so the scale acts as the variance forgets it. ``rom_b`` holds
-    the fitted regime values. The guard scales with the level (``MAXR = MAXR_B e^xi``): it
-    bounds moves that are extreme *at this path's level*, so the share of days it clips does
-    not grow with the drawn level; ``VLG = e^(2 xi)`` lets :func:`log_price_block` read the
-    compensator of the scaled guard from the fitted one's table."""
-    mp[i, L.MAXR] = mp[i, L.MAXR_B] * math.exp(xi)
-    mp[i, L.VLG] = math.exp(2.0 * xi)
+    the fitted regime values. The guard widens with a higher level (``MAXR = MAXR_B e^xi`` for
+    xi > 0): it bounds moves that are extreme *at this path's level*, so the share of days it
+    clips does not grow with the drawn level; it never tightens below the fitted guard (a
+    calmer level starts from today's variance, which the fitted guard already allows).
+    ``VLG = e^(2 xi)`` (1 for xi <= 0) lets :func:`log_price_block` read the compensator of
+    the widened guard from the fitted one's table."""
+    s = math.exp(xi) if xi > 0.0 else 1.0
+    mp[i, L.MAXR] = mp[i, L.MAXR_B] * s
+    mp[i, L.VLG] = s * s
     fam = mi[i, L.FAM]
     if fam == L.F_MS or fam == L.F_MSGARCH:
         m = math.exp(2.0 * xi)

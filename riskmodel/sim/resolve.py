@@ -658,10 +658,9 @@ def _price_process_step(b: _Build, k: int, copula: str, cnu: float | None, tab: 
                 f"volatility-level uncertainty: each path draws each market's log-volatility "
                 f"level from N(0, {sd:g}^2) (simulation.vol_level_sd"
                 f"{'' if scn.simulation.vol_level_sd is not None else ', the default; 0 = off'})"
-                f"; its guard scales with the drawn level; from one compliance year to the next "
-                f"it follows an "
-                f"AR(1) with persistence {rho:g} (simulation.vol_level_persistence; "
-                "docs/VALIDATION.md)")
+                "; the daily guard widens with a higher drawn level; from one compliance year "
+                f"to the next it follows an AR(1) with persistence {rho:g} "
+                "(simulation.vol_level_persistence; docs/VALIDATION.md)")
     if (cal.get("guard") or {}).get("max_daily_return") is not None and (
             "max_daily_return" not in m.model_fields_set):
         b.src.set(f"{key}.process.max_daily_return", guard, _cal_src(cal, "guard"))
