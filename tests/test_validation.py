@@ -133,3 +133,28 @@ def test_validate_command_writes_the_report(data_dir, tmp_path):
     assert "| chongqing |" in (out / "README.md").read_text()
     bad = CliRunner().invoke(app, ["validate", "atlantis", "--out", str(out)])
     assert bad.exit_code != 0 and "atlantis" in str(bad.exception)
+
+
+def test_an_origin_the_engine_refuses_is_skipped_with_a_note():
+    """A fit the engine refuses (e.g. a regime mean beyond its bound) at one origin does not end
+    the validation: that origin's simulated scores are left out, and the notes say which."""
+    from riskmodel.errors import InputError
+    from riskmodel.sim.single_market import simulate_single_market
+
+    prices, returns = _garch_data(11)
+    cfg = va.ValidationConfig(n_paths=100, price_drift="zero", start="2020-01-01")
+    calls = []
+
+    def sim(cal, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise InputError("a mean daily return must lie in [-10, 10] percent (got 18)",
+                             field="markets[0].process.params.mu_0")
+        return simulate_single_market(cal, *a, **k)
+
+    res = va.validate_candidate("syn", prices, returns, "true", fitter=_known(1.0), cfg=cfg,
+                                simulate=sim)
+    full = va.validate_candidate("syn", prices, returns, "true", fitter=_known(1.0), cfg=cfg)
+    assert len(calls) == len(full.origins) == len(res.origins) + 1
+    skipped = [n for n in res.notes if "the engine refuses this origin's fit" in n]
+    assert len(skipped) == 1 and "got 18" in skipped[0]

@@ -249,8 +249,13 @@ def validate_candidate(
                              pd.DataFrame({"return": r.iloc[pos:stop]}).join(rt.loc[idx]))
         vl = _vol_level(cfg, o)
         extra = {"vol_level_sd": vl} if vl > 0.0 else {}
-        lp, meta = sim(cal.to_dict(), hmax, cfg.n_paths, _seed(cfg.seed, k),
-                       price_drift=cfg.price_drift, max_daily_return=cfg.guard, **extra)
+        try:
+            lp, meta = sim(cal.to_dict(), hmax, cfg.n_paths, _seed(cfg.seed, k),
+                           price_drift=cfg.price_drift, max_daily_return=cfg.guard, **extra)
+        except RiskmodelError as exc:  # a fit outside the engine's bounds (e.g. a regime mean)
+            res.notes.append(f"{o.date()}: the engine refuses this origin's fit ({exc}); its "
+                             "simulated scores are skipped (its one-day VaR is kept)")
+            continue
         clipped.append(meta["clipped_share"])
         if not np.all(np.isfinite(lp)):
             res.notes.append(f"{o.date()}: {int((~np.isfinite(lp[:, -1])).sum())} of "
