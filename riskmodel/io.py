@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -195,21 +196,74 @@ def read_yaml(path: str | Path) -> Any:
         raise InputError(_TOO_DEEP, file=path) from None
 
 
+class _DuplicateKey(Exception):
+    """A JSON object gave a key twice (raised by :func:`_unique_keys`)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of :func:`read_json`: json keeps the last of a repeated key."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _DuplicateKey
+    return out
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
+
+
+def _duplicate_key_lines(text: str) -> tuple[str, int, int] | None:
+    """The first key given twice in one object of valid JSON ``text``, in reading order:
+    (key, its line, the line of its first occurrence); None if there is none."""
+    stack: list[dict[str, int] | None] = []  # per open bracket: keys seen (objects) or None
+    expect_key = False
+    line, pos = 1, 0
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        if tok in "{[":
+            stack.append({} if tok == "{" else None)
+            expect_key = tok == "{"
+        elif tok in "}]":
+            stack.pop()
+            expect_key = False
+        elif tok == ",":
+            expect_key = bool(stack) and stack[-1] is not None
+        elif expect_key and tok[0] == '"':
+            expect_key = False
+            seen = stack[-1]
+            line, pos = line + text.count("\n", pos, m.start()), m.start()
+            key = json.loads(tok)
+            if seen is not None and key in seen:
+                return key, line, seen[key]
+            if seen is not None:
+                seen[key] = line
+    return None
+
+
 def read_json(path: str | Path, *, field: str | None = None) -> Any:
     """Read a JSON input file (a calibration): errors name the file (and ``field``, the input's
-    key that pointed to it) and say what is wrong, never a traceback."""
+    key that pointed to it) and say what is wrong, never a traceback. A key given twice in one
+    object is refused with its line (json would keep the last silently), as in YAML input."""
     from riskmodel.errors import InputError
 
     path = Path(path)
     raw = _input_bytes(path, "JSON", MAX_JSON_BYTES, field)
     try:
-        return json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
         raise InputError("not UTF-8 JSON text", file=path, field=field) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON (line {exc.lineno})", file=path, field=field) from None
     except RecursionError:
         raise InputError(_TOO_DEEP, file=path, field=field) from None
+    except _DuplicateKey:
+        dup = _duplicate_key_lines(text)
+        if dup is None:  # not expected: the hook saw one
+            raise InputError("a key is given twice in one object; each key may appear once",
+                             file=path, field=field) from None
+        key, line, first = dup
+        raise InputError(f"duplicate key {key!r} (first given on line {first}); each key may "
+                         "appear once", file=path, field=f"line {line}") from None
 
 
 def sha256_bytes(data: bytes) -> str:

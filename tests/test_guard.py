@@ -46,6 +46,17 @@ def test_guard_at_an_origin_uses_no_later_data():
     assert gd.evidence_guard(later)["max_daily_return"] == 100.0
 
 
+def test_guard_never_exceeds_the_largest_a_calibration_may_carry():
+    """A series whose largest move x 1.25 is above MAX_GUARD gets MAX_GUARD, so that the fit
+    never writes a calibration its own schema refuses; the rule says so."""
+    from riskmodel.fit.calibration_schema import MAX_GUARD
+
+    wild = pd.Series([1.0, -900.0, 2.0], index=pd.date_range("2020-01-01", periods=3))
+    g = gd.evidence_guard(wild)
+    assert g["max_daily_return"] == MAX_GUARD and g["largest_move_pct"] == 900.0
+    assert g["rule"].startswith(f"{MAX_GUARD:g}%, the largest guard")
+
+
 def test_calibration_guard_round_trips_and_a_bad_one_is_refused(tmp_path):
     from riskmodel.errors import InputError
 

@@ -164,3 +164,63 @@ def test_shared_calibrations_pass_and_fx_refuses_bad_rates() -> None:
     with pytest.raises(InputError) as e:
         validate_fx(fx, file="fx.json")
     assert (e.value.file, e.value.field) == ("fx.json", "rates.KRW")
+
+
+def test_skewt_nu_bounds_are_arch_bounds() -> None:
+    """The schema's skew-t nu range is arch's (its ppf builds the engine's innovation table), and
+    the table builds at both ends; a Student-t nu just above 2 stays accepted."""
+    import numpy as np
+    from arch.univariate.distribution import SkewStudent
+
+    from riskmodel.fit.calibration_schema import SKEWT_NU_MAX, SKEWT_NU_MIN
+    from riskmodel.sim.innovations import build_table
+
+    assert SkewStudent().bounds(np.empty(0))[0] == (SKEWT_NU_MIN, SKEWT_NU_MAX)
+    for nu in (SKEWT_NU_MIN, SKEWT_NU_MAX):
+        assert np.all(np.isfinite(build_table("skewt", nu, 0.3, "gaussian", None)[3]))
+    d = json.loads((config.CALIBRATIONS_DIR / "china_ets.json").read_text())
+    d["model"].update(family="garch", dist="t")
+    d["params"]["nu"] = 2.0001
+    validate_calibration(d)
+    d["model"]["dist"], d["params"]["lambda"] = "skewt", 0.1
+    with pytest.raises(InputError, match=r"skew-t nu must lie in \[2.05, 300\]"):
+        validate_calibration(d)
+
+
+def test_egarch_bounds_refuse_explosive_and_keep_real_fits() -> None:
+    """EGARCH: the log variance's stationary mean and sd are bounded; the shipped fits are far
+    inside, a t fit whose naive omega / (1 - beta) is large but whose E|z| pulls it back passes."""
+    d = json.loads((config.CALIBRATIONS_DIR / "k_ets.json").read_text())
+    validate_calibration(d)
+    d["params"].update(omega=10.0, beta=0.999999)
+    with pytest.raises(InputError) as e:
+        validate_calibration(d)
+    assert e.value.field == "params.omega"
+    d["params"].update(omega=0.0, alpha=10.0)
+    with pytest.raises(InputError) as e:
+        validate_calibration(d)
+    assert e.value.field == "params.beta"
+    # a pilot's EGARCH-t refit (nu at arch's 2.05): omega / (1 - beta) = 35.7, but E|z| ~ 0.2
+    d["model"]["dist"] = "t"
+    d["params"].update(omega=2.272, alpha=3.399, gamma=0.0, beta=0.93632, nu=2.05)
+    validate_calibration(d)
+
+
+def test_json_duplicate_key_is_refused_with_its_line(tmp_path: Path) -> None:
+    from riskmodel.io import read_json
+
+    p = tmp_path / "c.json"
+    p.write_text('{"a": [{"k": 1}, {"k": 2}],\n "b": {"k": 1,\n  "k": 2}}\n')
+    with pytest.raises(InputError) as e:
+        read_json(p)
+    assert (e.value.field, e.value.reason) == (
+        "line 3", "duplicate key 'k' (first given on line 2); each key may appear once")
+    p.write_text('{"a": {"k": 1}, "b": {"k": 1}, "s": "{\\"a\\": 1, \\"a\\": 2}"}')
+    assert read_json(p)["s"] == '{"a": 1, "a": 2}'  # same key in other objects, or in a string
+
+
+def test_fundamentals_variables_of_engine_and_fit_agree() -> None:
+    from riskmodel.fit.fundamentals import VARS
+    from riskmodel.fit.shared_calibrations import FUNDAMENTAL_VARS
+
+    assert FUNDAMENTAL_VARS == VARS

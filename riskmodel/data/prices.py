@@ -142,6 +142,9 @@ def _cached(loader: str, parse: Callable[[Path], LoaderResult]) -> Callable[...,
 _ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 _SLASH = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
 _YSLASH = re.compile(r"^\d{4}/\d{1,2}/\d{1,2}$")
+#: Latest date a price file may hold: today plus this many days (a file written in a time zone
+#: ahead of this machine's may be dated tomorrow).
+MAX_DAYS_AHEAD = 1
 
 
 def parse_dates(
@@ -151,7 +154,8 @@ def parse_dates(
 
     ISO ``YYYY-MM-DD`` and ``YYYY/MM/DD`` are unambiguous. ``D/M/YYYY`` is read day-first
     (``dayfirst=None`` or ``True``); pass ``dayfirst=False`` for month-first files. A value
-    matching no format raises :class:`DataError` naming file, column and the value.
+    matching no format raises :class:`DataError` naming file, column and the value; so do dates
+    written in more than one format and a date after today (+ ``MAX_DAYS_AHEAD``).
     """
     text = values.astype("string").str.strip()
     if len(text) == 0:
@@ -169,28 +173,50 @@ def parse_dates(
         else:
             fmt, label = "%d/%m/%Y", "day-first D/M/YYYY"
     else:
-        pats = (_ISO, _YSLASH, _SLASH)
-        bad = text[~np.logical_or.reduce([text.str.match(p) for p in pats])]
-        raise DataError(f"unrecognised date {bad.iloc[0]!r} (row {bad.index[0]})", file=file,
-                        field=column)
+        pats = {"ISO YYYY-MM-DD": _ISO, "YYYY/MM/DD": _YSLASH, "D/M/YYYY": _SLASH}
+        hits = {name: text.str.match(p).to_numpy(dtype=bool) for name, p in pats.items()}
+        bad = text[~np.logical_or.reduce(list(hits.values()))]
+        if len(bad):
+            raise DataError(f"unrecognised date {bad.iloc[0]!r} (row {bad.index[0]})",
+                            file=file, field=column)
+        # every value has a known format, but not all the same one: name the first row's
+        # format and the first row in another
+        first = next(name for name, hit in hits.items() if hit[0])
+        other = int(np.flatnonzero(~hits[first])[0])
+        second = next(name for name, hit in hits.items() if hit[other])
+        raise DataError(f"dates in more than one format ({first} and {second}, e.g. "
+                        f"{text.iloc[other]!r} row {text.index[other]}); write every date the "
+                        "same way", file=file, field=column)
     try:
         out = pd.to_datetime(text, format=fmt).astype("datetime64[ns]")
     except (ValueError, TypeError) as exc:
         raise DataError(f"date not in format {label}: {exc}", file=file, field=column) from exc
+    latest = pd.Timestamp.today().normalize() + pd.Timedelta(days=MAX_DAYS_AHEAD)
+    if len(out) and out.max() > latest:  # a typo (2099 for 2019) or a forward curve, no price
+        i = int(np.argmax((out > latest).to_numpy()))
+        raise DataError(f"{out.iloc[i].date()} (row {text.index[i]}) is in the future; a price "
+                        "file holds observed prices", file=file, field=column)
     return out, label
 
 
 def _numeric(col: pd.Series, report: ParseReport, name: str) -> pd.Series:
-    """Numbers from a column; non-empty cells that are not numbers are reported, then NaN."""
+    """Numbers from a column; non-empty cells that are not numbers are reported, then NaN.
+    An infinite price (``inf``, or a number too large for a float) is refused."""
     if pd.api.types.is_numeric_dtype(col):
-        return col.astype(float)
-    text = col.astype("string").str.strip()
-    num = pd.to_numeric(text, errors="coerce")
-    bad = text[num.isna() & text.notna() & (text != "") & (text.str.upper() != "NA")]
-    if len(bad):
-        report.non_numeric_cells[name] = sorted(set(bad.astype(str)))[:10]
-        report.non_numeric_counts[name] = int(len(bad))
-    return num.astype(float)
+        num = col.astype(float)
+    else:
+        text = col.astype("string").str.strip()
+        num = pd.to_numeric(text, errors="coerce").astype(float)
+        bad = text[num.isna() & text.notna() & (text != "") & (text.str.upper() != "NA")]
+        if len(bad):
+            report.non_numeric_cells[name] = sorted(set(bad.astype(str)))[:10]
+            report.non_numeric_counts[name] = int(len(bad))
+    inf = np.isinf(num.to_numpy())
+    if inf.any():
+        i = int(np.argmax(inf))
+        raise DataError(f"{num.iloc[i]:g} (row {col.index[i]}) is not a finite price",
+                        file=report.file, field=name)
+    return num
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], file: str) -> None:

@@ -4,10 +4,14 @@ Contract 2 (docs/ARCHITECTURE.md) fixes the keys; this module fixes what their v
 every number finite; GARCH/GJR ``omega > 0``, ``alpha, beta >= 0`` and persistence
 ``alpha + gamma/2 + beta < 1`` (finite unconditional variance); EGARCH ``|beta| < 1``; MS and
 MS-GARCH per regime (``sigma2_k > 0``; ``omega_k > 0``, ``alpha_k, beta_k >= 0``,
-``alpha_k + beta_k < 1``), transition rows probabilities summing to 1; Student-t / skew-t
-``nu > 2`` (finite variance) and ``|lambda| < 1``; ``state.last_price > 0``, variances > 0,
+``alpha_k + beta_k < 1``), transition rows probabilities summing to 1 and no parameter of a
+regime beyond ``k_regimes``; Student-t / skew-t ``nu > 2`` (finite variance), skew-t ``nu`` in
+arch's [2.05, 300] and ``|lambda| < 1``; an EGARCH's log variance reverting to a mean, with a
+stationary sd, within ``+-MAX_EGARCH_LOG_VARIANCE``; ``state.last_price > 0``, variances > 0,
 regime probabilities in [0, 1] summing to 1; the optional ``thin_trading`` block (Markov
-zero-return model) with probabilities in [0, 1] and ``last_state`` 0 or 1.
+zero-return model) with probabilities in [0, 1] and ``last_state`` 0 or 1; the ``guard``
+(``max_daily_return`` in [MIN_GUARD, MAX_GUARD]), ``price_level.mean_last_year`` (a price) and
+``diagnostics.guard_share_1y`` (a share), which the engine reads too.
 
 Errors are ``InputError`` naming the calibration file (not the scenario that uses it) and the
 dotted field.
@@ -42,6 +46,29 @@ MAX_RETURN = 1e4
 #: Largest |omega|, |alpha|, |gamma| of an EGARCH: beyond it the log variance moves by more
 #: than a factor e^10 in a day.
 MAX_EGARCH_COEF = 10.0
+#: Bound on an EGARCH's stationary log variance, ln(MAX_RETURN^2): |beta| < 1 alone lets omega /
+#: (1 - beta) reach 1e7 (beta near 1), a variance e^(1e7) that overflows, and alpha at its limit
+#: with beta near 1 swings the log variance by thousands. Both the mean the log variance reverts
+#: to, (omega + alpha (E|z| - sqrt(2/pi))) / (1 - beta) (the kernel centres |z| by the normal
+#: sqrt(2/pi); E|z| is that for normal innovations, in [0, 1] for any unit-variance law), and its
+#: stationary sd, at most (|alpha| + |gamma|) / sqrt(1 - beta^2), must lie within it: a variance
+#: between 1 / MAX_RETURN^2 and MAX_RETURN^2 (a daily sd of MAX_RETURN %, the largest return a
+#: state may hold). The shipped fits have a mean of 2.1 to 3.5 and an sd below 1.2; real-data
+#: refits on expanding windows (a Shenzhen EGARCH-normal: mean 10.3; pilots' t fits with nu at
+#: 2.05: sd up to 11.5) stay inside.
+MAX_EGARCH_LOG_VARIANCE = 2.0 * math.log(MAX_RETURN)
+#: The skew-t shape nu must lie in arch's bounds for its skew-t law (``SkewStudent.bounds``):
+#: its quantile function, which builds the engine's innovation table, refuses any other nu.
+SKEWT_NU_MIN, SKEWT_NU_MAX = 2.05, 300.0
+#: Range of the daily guard ``guard.max_daily_return`` (percent log return). The guard is the
+#: engine's safety net against an exploding variance: it clips a day's residual to +-R and caps
+#: the variance at R^2. A fitted guard is 1.25 x the largest daily move in the market's own data,
+#: at least 25 (``riskmodel.fit.guard``; the largest shipped is Shenzhen's 245.5 %). 1000 % is a
+#: price multiplied or divided by e^10 (about 22,000) in one day, a move no market's data shows;
+#: a guard above it guards nothing (at 1e300 its square is inf, no cap at all, and an explosive
+#: process runs to inf and NaN prices). Below 0.1 % it clips ordinary days and the price hardly
+#: moves. The scenario's ``markets[].max_daily_return`` has the same range.
+MIN_GUARD, MAX_GUARD = 0.1, 1000.0
 #: The calibration schema this version reads.
 SCHEMA = "riskmodel.calibration/1"
 Return = Annotated[float, Field(ge=-MAX_RETURN, le=MAX_RETURN)]
@@ -85,7 +112,20 @@ class ThinTrading(_Strict):
 class GuardSpec(_Strict):
     """``guard``: the engine's daily guard for this market (``riskmodel.fit.guard``)."""
 
-    max_daily_return: Annotated[float, Field(gt=0)]
+    max_daily_return: Annotated[float, Field(ge=MIN_GUARD, le=MAX_GUARD)]
+
+
+class PriceLevelSpec(_Strict):
+    """``price_level``: the mean price of the sample's last year, the abatement curve's level."""
+
+    mean_last_year: Annotated[float, Field(gt=0, le=MAX_PRICE)] | None = None
+
+
+class DiagnosticsSpec(_Strict):
+    """``diagnostics``: the fit's checks; the engine reads only the guard's measured share."""
+
+    #: Share of market-days on which the guard binds in a one-year run of the calibration.
+    guard_share_1y: Prob | None = None
 
 
 class PriceLimitSpec(_Strict):
@@ -130,6 +170,8 @@ class CalibrationSpec(_Strict):
     thin_trading: ThinTrading | None = None
     guard: GuardSpec | None = None
     price_limit: PriceLimitSpec | None = None
+    price_level: PriceLevelSpec | None = None
+    diagnostics: DiagnosticsSpec | None = None
 
     @field_validator("params", mode="before")
     @classmethod
@@ -215,14 +257,40 @@ def _check_variance(value: float, field: str, file: str | Path | None) -> None:
                     field, file)
 
 
-def _check_single(fam: str, p: dict[str, float], file: str | Path | None) -> None:
+def _check_egarch(omega: float, alpha: float, gamma: float, beta: float, dist: str,
+                  file: str | Path | None) -> None:
+    """A stationary EGARCH whose log variance stays within ``+-MAX_EGARCH_LOG_VARIANCE``."""
+    if not abs(beta) < 1:
+        raise _fail(
+            f"|beta| must be < 1 for a stationary EGARCH (got {beta:g})", "params.beta", file
+        )
+    bound = MAX_EGARCH_LOG_VARIANCE
+    c = math.sqrt(2.0 / math.pi)
+    # alpha (E|z| - c): exact for normal innovations, for others its range over E|z| in [0, 1]
+    shift = sorted(alpha * (e - c) for e in ((c, c) if dist == "normal" else (0.0, 1.0)))
+    lo, hi = ((omega + a) / (1.0 - beta) for a in shift)
+    if lo > bound or hi < -bound:
+        level = lo if lo > bound else hi
+        how = "" if dist == "normal" else f" at best, E|z| in [0, 1] for {dist} innovations"
+        raise _fail(
+            f"the log variance this EGARCH reverts to, (omega + alpha (E|z| - sqrt(2/pi))) / "
+            f"(1 - beta), is {level:.4g}{how}; it must lie in [-{bound:.4g}, {bound:.4g}] (a "
+            f"variance between {MAX_RETURN**-2:g} and {MAX_RETURN**2:g} percent^2): the "
+            "simulated variance would overflow", "params.omega", file)
+    spread = (abs(alpha) + abs(gamma)) / math.sqrt(1.0 - beta * beta)
+    if not spread <= bound:
+        raise _fail(
+            f"the stationary sd of the log variance, up to (|alpha| + |gamma|) / "
+            f"sqrt(1 - beta^2) = {spread:.4g}, must be <= {bound:.4g}: with alpha this large and "
+            "beta this near 1 the simulated variance explodes", "params.beta", file)
+
+
+def _check_single(fam: str, p: dict[str, float], file: str | Path | None,
+                  dist: str = "normal") -> None:
     omega, alpha, beta = (_need(p, k, fam, file) for k in ("omega", "alpha", "beta"))
     gamma = p.get("gamma", 0.0)
     if fam == "egarch":  # log-variance recursion: omega, alpha, gamma any finite number
-        if not abs(beta) < 1:
-            raise _fail(
-                f"|beta| must be < 1 for a stationary EGARCH (got {beta:g})", "params.beta", file
-            )
+        _check_egarch(omega, alpha, gamma, beta, dist, file)
         return
     if not omega > 0:
         raise _fail(f"omega must be > 0 (got {omega:g})", "params.omega", file)
@@ -252,6 +320,12 @@ def _n_regimes(spec: CalibrationSpec, file: str | Path | None) -> int:
 def _check_regimes(spec: CalibrationSpec, file: str | Path | None) -> None:
     fam, p = spec.model.family, spec.params
     k = _n_regimes(spec, file)
+    for key in p:  # a regime the model does not have: its parameters would be ignored
+        m = _REGIME_KEY.fullmatch(key)
+        regime = max(int(g) for g in m.groups() if g is not None and g.isdigit()) if m else 0
+        if regime >= k:
+            raise _fail(f"regime {regime} does not exist (k_regimes is {k}: regimes 0 to "
+                        f"{k - 1})", f"params.{key}", file)
     for i in range(k):
         row = [_need(p, f"p_{i}{j}", fam, file) for j in range(k)]
         for j, v in enumerate(row):
@@ -313,6 +387,9 @@ def _check_dist(spec: CalibrationSpec, file: str | Path | None) -> None:
     nu = _need(p, "nu", f"{dist} ({spec.model.family})", file)
     if not nu > 2:
         raise _fail(f"nu must be > 2 for a finite variance (got {nu:g})", "params.nu", file)
+    if dist == "skewt" and not SKEWT_NU_MIN <= nu <= SKEWT_NU_MAX:
+        raise _fail(f"a skew-t nu must lie in [{SKEWT_NU_MIN:g}, {SKEWT_NU_MAX:g}], the range "
+                    f"of arch's skew-t law the engine draws from (got {nu:g})", "params.nu", file)
     if dist == "skewt":
         lam = _need(p, "lambda", f"skewt ({spec.model.family})", file)
         if not -1 < lam < 1:
@@ -334,7 +411,7 @@ def validate_calibration(
         raise _format(exc, file) from None
     _check_keys(spec, file)
     if spec.model.family in ("garch", "gjr", "egarch"):
-        _check_single(spec.model.family, spec.params, file)
+        _check_single(spec.model.family, spec.params, file, spec.model.dist)
     else:
         _check_regimes(spec, file)
     _check_dist(spec, file)

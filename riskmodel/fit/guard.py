@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskmodel.fit.calibration_schema import MAX_GUARD
+
 #: The engine's default guard (percent log return a day) and the floor of a calibration's guard.
 DEFAULT_GUARD = 25.0
 #: The guard is this many times the largest observed daily move (when that exceeds the default).
@@ -43,7 +45,13 @@ def evidence_guard(returns: pd.Series | np.ndarray | None) -> dict[str, Any] | N
     when = r.index[pos]
     day = when.date().isoformat() if isinstance(when, pd.Timestamp) else str(when)
     value = max(DEFAULT_GUARD, math.ceil(MARGIN * largest * 10.0) / 10.0)
-    if value > DEFAULT_GUARD:
+    if value > MAX_GUARD:  # no calibration may carry more (calibration_schema.MAX_GUARD)
+        value = MAX_GUARD
+        rule = (
+            f"{MAX_GUARD:g}%, the largest guard a calibration may carry: {MARGIN:g} x the "
+            f"largest |daily log return| of the fitted series ({largest:.2f}% on {day}) is more"
+        )
+    elif value > DEFAULT_GUARD:
         rule = (
             f"{MARGIN:g} x the largest |daily log return| of the fitted series "
             f"({largest:.2f}% on {day}), rounded up to 0.1"

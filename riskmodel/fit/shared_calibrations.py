@@ -4,7 +4,10 @@ Like a market calibration (``calibration_schema``), a corrupted ``dependence.jso
 ``fundamentals.json`` or ``fx.json`` must never reach the engine: every number finite,
 correlation matrices square, symmetric, with unit diagonal and entries in [-1, 1], covariance
 matrices square and symmetric with non-negative variances, exchange rates positive, copula
-degrees of freedom above 2. Errors name the file and the field.
+degrees of freedom above 2 and the copula one the engine simulates (gaussian or t), market ids
+given once; the fundamentals' jurisdictions each with an output and an intensity variable, a
+positive output variance and an output-emissions correlation in [-1, 1]. Errors name the file
+and the field.
 """
 
 from __future__ import annotations
@@ -16,8 +19,13 @@ from typing import Any
 import numpy as np
 
 from riskmodel.errors import InputError
+from riskmodel.strict import short_repr
 
 _TOL = 1e-8
+#: Copulas the engine simulates (``riskmodel.sim.innovations``).
+COPULAS = ("gaussian", "t")
+#: The two variables of each jurisdiction (``riskmodel.fit.fundamentals.VARS``).
+FUNDAMENTAL_VARS = ("dlog_output", "dlog_intensity")
 
 
 def _matrix(d: dict[str, Any], key: str, n: int | None, file: str | Path | None) -> np.ndarray:
@@ -44,6 +52,15 @@ def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
     names = d.get("markets")
     if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
         raise InputError("must be a list of market ids", file=file, field="markets")
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise InputError(f"{name!r} given twice (markets[{names.index(name)}] and "
+                             f"markets[{i}]); each market has one row of corr",
+                             file=file, field=f"markets[{i}]")
+    copula = d.get("copula", "gaussian")
+    if copula not in COPULAS:
+        raise InputError(f"must be {' or '.join(map(repr, COPULAS))} (got {short_repr(copula)})",
+                         file=file, field="copula")
     c = _matrix(d, "corr", len(names), file)
     if not np.allclose(np.diag(c), 1.0, atol=_TOL):
         raise InputError("must have a unit diagonal", file=file, field="corr")
@@ -62,9 +79,18 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
     """``fundamentals.json``: mean vector and covariance matrix over ``variables``."""
     if not isinstance(d, dict):
         raise InputError("a fundamentals calibration must be a JSON object", file=file)
+    jurs = d.get("jurisdictions")
+    if not isinstance(jurs, list) or not all(isinstance(j, str) for j in jurs):
+        raise InputError("must be a list of jurisdiction ids", file=file, field="jurisdictions")
     variables = d.get("variables")
-    if not isinstance(variables, list):
+    if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
         raise InputError("must be a list of variable names", file=file, field="variables")
+    for j in jurs:
+        for v in FUNDAMENTAL_VARS:
+            if f"{j}:{v}" not in variables:
+                raise InputError(f"no {f'{j}:{v}'!r} for jurisdiction {j} (each jurisdiction "
+                                 f"has {' and '.join(f'<id>:{x}' for x in FUNDAMENTAL_VARS)})",
+                                 file=file, field="variables")
     n = len(variables)
     try:
         mean = np.asarray(d.get("mean"), dtype=float)
@@ -81,6 +107,20 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
     cov = _matrix(d, "cov", n, file)
     if np.any(np.diag(cov) < 0):
         raise InputError("a variance (diagonal entry) is negative", file=file, field="cov")
+    for j in jurs:  # the engine divides by the output sd (correlation across jurisdictions)
+        i = variables.index(f"{j}:dlog_output")
+        if not cov[i, i] > 0:
+            raise InputError(f"the variance of {j}:dlog_output is {cov[i, i]:g}; it must be > 0 "
+                             "(output growth that never varies has no correlation)",
+                             file=file, field="cov")
+    corr_oe = d.get("corr_output_emissions", {})
+    if not isinstance(corr_oe, dict):
+        raise InputError("must be a mapping of jurisdiction id to a correlation", file=file,
+                         field="corr_output_emissions")
+    for j, r in corr_oe.items():
+        if isinstance(r, bool) or not isinstance(r, int | float) or not -1.0 <= r <= 1.0:
+            raise InputError(f"must be a correlation, a finite number in [-1, 1] (got "
+                             f"{short_repr(r)})", file=file, field=f"corr_output_emissions.{j}")
 
 
 def validate_fx(d: Any, *, file: str | Path | None = None) -> None:
