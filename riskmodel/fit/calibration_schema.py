@@ -103,8 +103,9 @@ class ThinTrading(_Strict):
     """``thin_trading``: a two-state Markov chain of zero-return (no-trade) days."""
 
     model: Literal["markov"]
-    p01: Prob
-    p11: Prob
+    #: P(no trade | trade) and P(no trade | no trade): below 1, or the chain never trades again
+    p01: Annotated[float, Field(ge=0, lt=1)]
+    p11: Annotated[float, Field(ge=0, lt=1)]
     zero_share: Prob
     last_state: Literal[0, 1] = 0
 

@@ -124,6 +124,27 @@ def _calibration(spec: MarketSpec, k: int) -> dict[str, Any]:
     return d
 
 
+def _calibration_error(exc: InputError, cal: dict[str, Any], k: int) -> InputError:
+    """An error the engine finds in market k's process parameters, named where the user wrote
+    them: the calibration file and its own field (``params``, ``thin_trading.p01``), or the
+    scenario's inline ``markets[k].process``; errors in the scenario's own fields (a price
+    limit, a guard) and errors that already name a file are left as they are."""
+    if exc.file is not None or not exc.field:
+        return exc
+    rest = None
+    for head in (f"markets[{k}].calibration", f"markets[{k}].params", f"markets[{k}].model"):
+        if exc.field == head or exc.field.startswith(head + "."):
+            rest = exc.field[len(f"markets[{k}]."):]
+            rest = rest.removeprefix("calibration").lstrip(".")
+            break
+    if rest is None:
+        return exc
+    src = str(cal.get("source") or "")
+    if src == f"markets[{k}].process":  # inline: the scenario's own field
+        return InputError(exc.reason, field=".".join(p for p in (src, rest) if p))
+    return InputError(exc.reason, file=src, field=rest or None)
+
+
 def _catalogue(spec: MarketSpec, k: int) -> Any | None:
     if spec.synthetic:
         return None
@@ -426,7 +447,10 @@ def resolve(scn: Scenario) -> Resolved:
     comp = np.zeros((n, COMP_GRID))
     tab_err: dict[str, float] = {}
     for k, m in enumerate(scn.markets):
-        tab_err[m.id] = _price_process_step(b, k, copula, cnu, tab, comp)
+        try:
+            tab_err[m.id] = _price_process_step(b, k, copula, cnu, tab, comp)
+        except InputError as exc:
+            raise _calibration_error(exc, b.cals[k], k) from None
         _demand_step(b, k)
         _supply_step(b, k)
         _collar_step(b, k)
