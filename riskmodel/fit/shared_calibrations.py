@@ -75,6 +75,11 @@ def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
         )
 
 
+#: Largest |mean| and sd of a fundamental's annual log change (output, intensity): the bounds of
+#: a scenario's own output_growth and output_vol (a 65% rise or 40% fall in a year).
+MAX_LOG_GROWTH = 0.5
+
+
 def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
     """``fundamentals.json``: mean vector and covariance matrix over ``variables``."""
     if not isinstance(d, dict):
@@ -104,9 +109,21 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
             file=file,
             field="mean",
         )
+    # the scenario's own bounds on annual log growth and its sd (scenario.MarketSpec
+    # output_growth / output_vol): beyond them the growth paths overflow into NaN statistics
+    big = np.abs(mean) > MAX_LOG_GROWTH
+    if big.any():
+        i = int(np.argmax(big))
+        raise InputError(f"{variables[i]}: a mean annual log change of {mean[i]:g}; it must lie "
+                         f"in [-{MAX_LOG_GROWTH:g}, {MAX_LOG_GROWTH:g}]", file=file, field="mean")
     cov = _matrix(d, "cov", n, file)
     if np.any(np.diag(cov) < 0):
         raise InputError("a variance (diagonal entry) is negative", file=file, field="cov")
+    if np.any(np.diag(cov) > MAX_LOG_GROWTH**2):
+        i = int(np.argmax(np.diag(cov)))
+        raise InputError(f"{variables[i]}: a variance of {cov[i, i]:g} (an sd of annual log "
+                         f"change above {MAX_LOG_GROWTH:g}); it must be at most "
+                         f"{MAX_LOG_GROWTH**2:g}", file=file, field="cov")
     for j in jurs:  # the engine divides by the output sd (correlation across jurisdictions)
         i = variables.index(f"{j}:dlog_output")
         if not cov[i, i] > 0:
