@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -71,8 +72,16 @@ class RichProgress:
         if self.task_id is not None:
             self.progress.advance(self.task_id, paths)
 
-    def stop(self) -> None:
-        """Close the bar."""
+    def stop(self, *, failed: bool = False) -> None:
+        """Close the bar: nothing when it never started (an input refused before any path ran
+        leaves stderr its one error line, not a blank line first), and erased when the run
+        failed (the error line is all stderr gets)."""
+        if self.task_id is None:
+            return
+        if failed:
+            self.progress.live.transient = True
+            self.progress.live.stop()
+            return
         self.progress.stop()
 
 
@@ -119,7 +128,8 @@ def run(
     run_id: Annotated[str | None, typer.Option(
         "--run-id", help="Run folder name (default <scenario>-<time>-<hash>).",
         show_default=False)] = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder of run folders.")] = config.RUNS_DIR,
+    out: Annotated[str, typer.Option("--out", help="Folder of run folders.", metavar="<path>")]
+    = str(config.RUNS_DIR),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; "
                                         "print only the run folder.")] = False,
     keep_annual: Annotated[bool, typer.Option(
@@ -141,7 +151,7 @@ def run(
     if chunk_size is not None and chunk_size < 1:
         raise InputError(f"must be a positive number of paths (got {chunk_size})",
                          field="--chunk-size")
-    check_out_folder(out)
+    out_dir = check_out_folder(out)  # (a str: Path("") would read as ".")
     options = RunOptions(n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size)
     firm_list = None
     if firms is not None:  # checked before the run starts
@@ -156,7 +166,7 @@ def run(
         try:
             run_dir = resume_run(resume, options=options, progress=bar)
         finally:
-            bar.stop()
+            bar.stop(failed=sys.exc_info()[0] is not None)
     else:
         if scenario is None:
             raise InputError("give a scenario file (or --resume RUN_DIR)", field="SCENARIO")
@@ -177,10 +187,10 @@ def run(
         try:
             products = {"events": bool(keep_events or firm_list),
                         "firms": [str(f.resolve()) for f in firm_list or []]}
-            run_dir = run_plan(plan, out=out, run_id=run_id, options=options, progress=bar,
+            run_dir = run_plan(plan, out=out_dir, run_id=run_id, options=options, progress=bar,
                                products=products)
         finally:
-            bar.stop()
+            bar.stop(failed=sys.exc_info()[0] is not None)
     from riskmodel.batch.run_arrays import finish_products
 
     finish_products(run_dir)  # also after a resume: what the killed session did not write

@@ -21,16 +21,18 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riskmodel.batch.runner import ANNUAL, PATHS, read_manifest
 from riskmodel.batch.scenario_file import ScenarioPlan, plan_from_dict, plan_from_json
 from riskmodel.errors import DataError, InputError
 from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet, read_yaml
 from riskmodel.sim.scenario import Scenario
+from riskmodel.strict import short_repr
 
 #: The option that makes a run keep what firm reports need.
 KEEP_OPTION = "--keep-annual"
@@ -145,6 +147,40 @@ def write_event_arrays(run_dir: str | Path, *, paths: int | None = None) -> Path
     return atomic_write_json(d / EVENTS_INDEX, index)
 
 
+class EventsIndex(BaseModel):
+    """``events.json`` (:func:`write_event_arrays`): paths per single-event simulation and,
+    per sweep point, the names of its events in the order of ``events.npz``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    paths: Annotated[int, Field(ge=1)]
+    points: dict[str, list[str]]
+
+
+def read_events_index(path: Path) -> EventsIndex:
+    """A run's ``events.json``; a damaged one is one line naming it (like the array files)."""
+    again = ("delete the run and run it again (reports read these arrays and never "
+             "re-simulate)")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"not UTF-8 text; {again}", file=path, field="events") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        what = f"{exc.msg}, line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) \
+            else "nested too deeply"
+        raise DataError(f"not valid JSON ({what}); {again}", file=path, field="events") from None
+    try:
+        return EventsIndex.model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        msg = str(err["msg"])
+        if err["type"] == "model_type":
+            msg = "Input should be a JSON object"
+        raise DataError(f"{msg[:1].lower()}{msg[1:]} (got {short_repr(err.get('input'))}); "
+                        f"{again}", file=path, field=f"events{loc}") from None
+
+
 def point_event_arrays(run_dir: Path, point: int
                        ) -> dict[str, tuple[Scenario, dict[str, np.ndarray]]] | None:
     """The stored single-event simulations of a sweep point: name → (scenario, annual arrays);
@@ -153,10 +189,10 @@ def point_event_arrays(run_dir: Path, point: int
 
     if not (run_dir / EVENTS).is_file() or not (run_dir / EVENTS_INDEX).is_file():
         return None
-    index = json.loads((run_dir / EVENTS_INDEX).read_text(encoding="utf-8"))
-    names = index["points"].get(str(point), [])
+    index = read_events_index(run_dir / EVENTS_INDEX)
+    names = index.points.get(str(point), [])
     scn = run_plan_of(run_dir).scenarios[point]
-    scns = event_scenarios(scn, paths=int(index["paths"]))
+    scns = event_scenarios(scn, paths=index.paths)
     out = {}
     for i, name in enumerate(names):
         annual = _load_npz(run_dir / EVENTS, f"p{point:04d}__e{i:02d}__")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,6 +22,62 @@ from riskmodel.strict import short_repr
 MANIFEST_KEYS = ("schema", "plan")
 #: Columns every ``results.parquet`` has (``runner.finalize``).
 RESULTS_COLUMNS = ("sweep_point", "variant", "market", "statistic", "value")
+
+
+class _Part(BaseModel):
+    """A part of the manifest: the keys the readers use are typed, the others kept as they are."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class SeedShape(_Part):
+    """``seeds[k]``: seed and chunk layout of sweep point k (``runner.seed_info``)."""
+
+    seed: Annotated[int, Field(ge=0)]
+    entropy: str | None = None
+    paths: Annotated[int, Field(ge=1)]
+    paths_per_chunk: Annotated[int, Field(ge=1)]
+    n_chunks: Annotated[int, Field(ge=1)]
+
+
+class SessionShape(_Part):
+    """``sessions[i]``: one session of the run (``runner._execute``)."""
+
+    session: Annotated[int, Field(ge=0)] | None = None
+    seconds: Annotated[float, Field(ge=0)] | None = None
+    n_jobs_note: str | None = None
+
+
+class LedgerEntryShape(_Part):
+    """``ledger.entries[i]``: a finished chunk and the sha256 of its file (``runner.finalize``);
+    a resume checks each chunk file against it."""
+
+    point: Annotated[int, Field(ge=0)]
+    chunk: Annotated[int, Field(ge=0)]
+    first_path: Annotated[int, Field(ge=0)] | None = None
+    n_paths: Annotated[int, Field(ge=1)] | None = None
+    session: Annotated[int, Field(ge=0)] | None = None
+    finished: str | None = None
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class LedgerShape(_Part):
+    """``ledger``: every chunk the last merge read."""
+
+    chunks: Annotated[int, Field(ge=0)] | None = None
+    entries: list[LedgerEntryShape] = []
+
+
+class PlanShape(_Part):
+    """``plan``: the scenario in the user's words (``ScenarioPlan.to_json``)."""
+
+    file: str | None = None
+    form: str | None = None
+    scenario: dict[str, Any]
+    sweep: dict[str, Any] | None = None
+    #: What the command line set (``--paths``, ``--seed``): simulation field -> value.
+    overrides: dict[str, int] = {}
+    points: list[dict[str, Any]] = [{}]
 
 
 class ManifestShape(BaseModel):
@@ -38,12 +94,21 @@ class ManifestShape(BaseModel):
     plan_hash: str | None = None
     engine: str | None = None
     streams: str | None = None
-    sessions: list[dict[str, Any]] = []
-    ledger: dict[str, Any] | None = None
+    plan: PlanShape
+    seeds: list[SeedShape] = []
+    sessions: list[SessionShape] = []
+    ledger: LedgerShape | None = None
     outputs: dict[str, Any] | None = None
     products: dict[str, Any] = {}
     calibrations: dict[str, str] = {}
     catalogue: dict[str, str] = {}
+
+    @field_validator("ledger", mode="before")
+    @classmethod
+    def _ledger(cls, v: Any) -> Any:
+        if v is not None and not isinstance(v, dict):
+            raise ValueError("input should be a valid dictionary")
+        return v
 
     @field_validator("schema_")
     @classmethod
@@ -82,7 +147,10 @@ def _rebuild(run_dir: Path) -> str:
 
 
 def check_out_folder(out: str | Path, *, field: str = "--out") -> Path:
-    """``--out`` must be a folder (or not exist yet), never a file."""
+    """``--out`` must be a folder (or not exist yet), never a file, nor an empty path (which
+    ``Path`` reads as the working folder)."""
+    if isinstance(out, str) and not out.strip():
+        raise InputError(f"give a folder (got an empty path {out!r})", field=field)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; give a folder for run folders", field=field)
@@ -144,11 +212,14 @@ def parse_manifest(path: Path) -> dict[str, Any]:
         ManifestShape.model_validate(m)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "manifest"
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                        for p in err["loc"]).lstrip(".") or "manifest"
         msg = str(err["msg"]).removeprefix("Value error, ")
-        raise DataError(f"{msg[:1].lower()}{msg[1:]} (got {short_repr(err.get('input'))}); the "
-                        "manifest is damaged: delete the folder and run the scenario again",
-                        file=path, field=field) from None
+        if err["type"] == "model_type":  # not the model's class name: what the file lacks
+            msg = "input should be a valid dictionary"
+        got = "" if err["type"] == "missing" else f" (got {short_repr(err.get('input'))})"
+        raise DataError(f"{msg[:1].lower()}{msg[1:]}{got}; the manifest is damaged: delete the "
+                        "folder and run the scenario again", file=path, field=field) from None
     return m
 
 
@@ -216,5 +287,7 @@ def problem(run_dir: Path) -> str | None:
         if m.get("status") == "complete":
             check_results(run_dir, RESULTS)
     except InputError as exc:
-        return exc.reason.split(";")[0]
+        what = exc.reason.split(";")[0]
+        # a field of the manifest (seeds[0].n_chunks) says where; the file's own label not
+        return what if exc.field in (None, "manifest", "results") else f"{exc.field}: {what}"
     return None

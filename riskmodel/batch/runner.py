@@ -251,15 +251,59 @@ def check_chunk(path: Path, rec: dict[str, Any], want: dict[str, Any]) -> None:
 
 
 def verify_chunks(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any]) -> None:
-    """Check the identity of every chunk file in the ledger (before resuming)."""
+    """Check every chunk file in the ledger before a resume writes anything: its sha256 against
+    the one the last merge recorded (``ledger.entries``), its identity, its record and the
+    shapes and finiteness of its statistics. A damaged chunk is named, never merged."""
     lays = layouts(plan)
+    hashes = {(e["point"], e["chunk"]): e["sha256"]
+              for e in (manifest.get("ledger") or {}).get("entries") or []}
     for k, c in sorted(finished_chunks(run_dir)):
         f = chunk_file(run_dir, k, c)
         if k >= len(lays) or c >= lays[k].n_chunks:
             raise InputError(f"chunk does not belong to this run (the run has {len(lays)} sweep "
                              "point(s) of " + ", ".join(str(x.n_chunks) for x in lays)
                              + " chunk(s)); delete it", file=f, field="chunk")
-        check_chunk(f, _load_chunk(f), chunk_identity(manifest, plan, k, c))
+        rec = _load_chunk(f)
+        want_id = chunk_identity(manifest, plan, k, c)
+        if rec.get("run_id") != want_id["run_id"] and rec.get("run_id") == run_dir.name:
+            raise InputError(  # the chunks and the folder agree: the manifest was edited
+                f"{want_id['run_id']!r} is not this folder's run (its chunks and its folder name "
+                f"say {run_dir.name!r}); the manifest is damaged: restore run_id "
+                f"{run_dir.name!r}, or delete the folder and run the scenario again",
+                file=run_dir / MANIFEST, field="run_id")
+        check_chunk(f, rec, want_id)  # a chunk of another run: named by what differs
+        want = hashes.get((k, c))
+        if want is not None:  # its own chunk, changed since the merge (a bit flip, an edit)
+            got = sha256_file(f)
+            if got != want:
+                raise DataError(f"damaged: its sha256 ({got[:12]}...) is not the one the run's "
+                                f"ledger recorded when it was merged ({want[:12]}...); delete it "
+                                "and resume to recompute it", file=f, field="sha256")
+        check_record(f, rec, plan, k, c)
+
+
+#: Keys of a chunk record besides its identity, and their types (``_store`` writes them).
+CHUNK_RECORD = {"first_path": int, "n_paths": int, "session": int, "finished": str}
+
+
+def check_record(path: Path, rec: dict[str, Any], plan: ScenarioPlan, point: int, chunk: int
+                 ) -> None:
+    """Refuse a chunk record whose bookkeeping or statistics are not what chunk ``chunk`` of
+    sweep point ``point`` writes (a key missing, another path range, statistics of another
+    shape or not finite): it would fail the merge, or be merged into wrong results."""
+    damaged = "the chunk is damaged: delete it and resume to recompute it"
+    for key, kind in CHUNK_RECORD.items():
+        v = rec.get(key)
+        if isinstance(v, bool) or not isinstance(v, kind):
+            raise DataError(f"{'missing' if v is None else f'not {kind.__name__} ({v!r})'}; "
+                            f"{damaged}", file=path, field=key)
+    first, size = layouts(plan)[point].bounds(chunk)
+    if (rec["first_path"], rec["n_paths"]) != (first, size):
+        raise DataError(f"paths {rec['first_path']}+{rec['n_paths']}, but chunk {chunk} holds "
+                        f"paths {first}+{size}; {damaged}", file=path, field="first_path")
+    if "stats" not in rec:
+        raise DataError(f"missing; {damaged}", file=path, field="stats")
+    _check_stats(path, rec["stats"], plan.scenarios[point], chunk, first, size)
 
 
 def _store(run_dir: Path, session: int, task: Task, parts: list[tuple[int, Any]],
@@ -440,6 +484,9 @@ def resume_run(
     if manifest.get("schema") != SCHEMA:
         raise InputError(f"unknown run schema {manifest.get('schema')!r}", file=run_dir / MANIFEST,
                          field="schema")
+    if not manifest.get("run_id"):  # every chunk records it: without it none can be checked
+        raise InputError("missing; the manifest is damaged: delete the folder and run the "
+                         "scenario again", file=run_dir / MANIFEST, field="run_id")
     from riskmodel.sim.rng import STREAMS  # (numba is imported only when a run is touched)
 
     if manifest.get("streams") != STREAMS:
@@ -606,6 +653,58 @@ def _check_layout(path: Path, stats: Any) -> Any:
     return stats
 
 
+def _check_stats(path: Path, stats: Any, scenario: Any, chunk: int, first: int, size: int
+                 ) -> None:
+    """The statistics of riskmodel's engine (``ChunkStats``) must have the shapes its
+    accumulators give one chunk of this scenario (``riskmodel.sim.kernel_args.accumulators``:
+    3 variants, the markets plus their total, the years plus the horizon) and finite values;
+    other engines' chunks (tests, ``RISKMODEL_ENGINE``) are theirs to check. None, a bit flip
+    or a sliced array would otherwise be merged into NaN or shorter tables."""
+    from riskmodel.sim import layout as L
+    from riskmodel.sim.stats import ChunkStats
+
+    if stats is None:
+        raise DataError("no statistics (None); the chunk is damaged: delete it and resume to "
+                        "recompute it", file=path, field="stats")
+    if not isinstance(stats, ChunkStats):
+        return
+    _check_layout(path, stats)
+    n, years, dpy = len(scenario.markets), scenario.horizon.years, scenario.horizon.days_per_year
+    keep = max(0, min(scenario.simulation.keep_paths - first, size))
+    want: dict[str, tuple[int, ...] | None] = {
+        "s1": (1, 3, n + 1, years + 1, L.NSTAT), "s2": (1, 3, n + 1, years + 1, L.NSTAT),
+        "s12": (1, n + 1, years + 1, L.NSTAT), "keep_price": (3, keep, n, years * dpy),
+        "keep_bau": (keep, n, years * dpy)}
+    for name in ("hp", "he", "annual"):  # shapes checked on their named axes only
+        want[name] = None
+    field, bad = "stats", ""
+    for name, shape in want.items():
+        arr = getattr(stats, name, None)
+        if arr is None and name in ("hp", "he", "annual"):
+            continue
+        field = f"stats.{name}"
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
+            bad = f"not an array of numbers ({type(arr).__name__})"
+        elif shape is not None and arr.shape != shape:
+            bad = f"shaped {arr.shape}, where one chunk of this run has {shape}"
+        elif name in ("hp", "he") and (arr.ndim != 4 or arr.shape[:3] != (
+                3, n + (name == "he"), years + 1) or (arr < 0).any()):
+            bad = f"not this run's histogram counts (shaped {arr.shape})"
+        elif name == "annual" and (arr.ndim != 5 or arr.shape[1:] != (3, size, n, years)):
+            bad = f"shaped {arr.shape}, not [array, 3, {size}, {n}, {years}]"
+        elif arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            bad = f"{int((~np.isfinite(arr)).sum())} non-finite value(s)"
+        if bad:
+            break
+    if not bad and (list(stats.chunk_ids) != [chunk] or list(stats.path_counts) != [size]
+                    or stats.n_paths != size):
+        field, bad = "stats", (f"chunks {stats.chunk_ids} of {stats.path_counts} paths, not "
+                               f"chunk {chunk} of {size}")
+    if bad:
+        raise DataError(f"{bad}; the chunk is damaged: delete it and resume to recompute it",
+                        file=path, field=field)
+
+
 def _fold_in(parts: list[Any], part: Any) -> None:
     """Append a chunk's statistics, folding its histograms into the first chunk's as it is
     read (the engine's ``fold_in``) so the merge's memory does not grow with the chunk count;
@@ -637,7 +736,8 @@ def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine
                 raise DataError("chunk missing from the ledger; resume the run", file=f)
             rec = _load_chunk(f)
             check_chunk(f, rec, chunk_identity(manifest, plan, k, c))
-            _fold_in(parts, _check_layout(f, rec.pop("stats")))
+            check_record(f, rec, plan, k, c)
+            _fold_in(parts, rec.pop("stats"))
             ledger.append({"point": k, "chunk": c, "first_path": rec["first_path"],
                            "n_paths": rec["n_paths"], "session": rec["session"],
                            "finished": rec["finished"], "sha256": sha256_file(f)})

@@ -20,7 +20,7 @@ from riskmodel.batch.runner import (
     read_manifest,
 )
 from riskmodel.batch.scenario_file import show_value
-from riskmodel.errors import InputError
+from riskmodel.errors import DataError, InputError
 from riskmodel.sim.summary import render
 
 #: Columns that identify one number in ``results.parquet`` (apart from the scenario).
@@ -109,14 +109,28 @@ def show_run(ref: str | Path, *, out: str | Path | None = None, width: int | Non
     m = read_manifest(d)
     if m.get("status") == "complete":
         check_results(d, RESULTS)  # never show an old summary over damaged results
-        if (d / SUMMARY).is_file():
-            text = (d / SUMMARY).read_text(encoding="utf-8")
-            return text if width is None else fit_summary(d, text, width)
+        text = _read_summary(d)
+        return text if width is None else fit_summary(d, text, width)
     seeds = m.get("seeds") or []
     n_chunks = sum(s.get("n_chunks", 0) for s in seeds)
     done = len(finished_chunks(d))
     return (f"run {m.get('run_id')}  scenario {m.get('scenario')}  status {m.get('status')}\n"
             f"{done} of {n_chunks} chunks finished; finish it with: riskmodel run --resume {d}\n")
+
+
+def _read_summary(run_dir: Path) -> str:
+    """A complete run's ``summary.txt``; a missing or damaged one is one line saying how to
+    rebuild it (a resume of a complete run merges its chunks again and rewrites it)."""
+    path = run_dir / SUMMARY
+    rebuild = (f"run riskmodel run --resume {run_dir} to rebuild it from the chunks (or delete "
+               "the run folder)")
+    if not path.is_file():
+        raise DataError(f"missing from a complete run; {rebuild}", file=path, field="summary")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"not UTF-8 text; delete it and {rebuild}", file=path,
+                        field="summary") from None
 
 
 def fit_summary(run_dir: Path, text: str, width: int) -> str:

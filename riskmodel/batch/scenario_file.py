@@ -33,6 +33,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import re
 import types
 import typing
@@ -47,6 +48,7 @@ from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.io import read_yaml
 from riskmodel.sim.scenario import Scenario, check_markets_known, scenario_from_dict
+from riskmodel.strict import short_repr
 
 #: Top-level keys of a scenario file that are not ``Scenario`` fields.
 FILE_ONLY_KEYS = ("sweep",)
@@ -158,13 +160,35 @@ def plan_from_dict(
     check_markets_known(base, file=file)
     if check_calibrations:
         check_calibration_files(base, file=file)
+        pin_calibration_paths(base, file=file)
     points = expand_sweep(sweep, base, file=file)
+    _check_overrides_not_swept(points, base, overrides)
     scenarios = [apply_point(base, pt, file=file, check_calibrations=check_calibrations)
                  for pt in points] if sweep is not None else [base]
     return ScenarioPlan(
         base=base, points=points, scenarios=scenarios, file=Path(file) if file else None,
         sweep=sweep, overrides=overrides,
     )
+
+
+#: Command-line options that set a simulation field (``--paths`` sets simulation.paths).
+OVERRIDE_OPTIONS = {"simulation.paths": "--paths", "simulation.seed": "--seed"}
+
+
+def _check_overrides_not_swept(points: list[dict[str, Any]], base: Scenario,
+                               overrides: dict[str, Any]) -> None:
+    """A sweep over a field the command line also sets (``simulation.paths`` and ``--paths``)
+    would silently override the option at its points (``--paths 20`` then ran 1e8 paths):
+    refused, naming the option."""
+    for k, point in enumerate(points):
+        for p in point:
+            key = canonical_path(base, p)
+            if key in overrides:
+                opt = OVERRIDE_OPTIONS.get(key, key)
+                raise InputError(
+                    f"the scenario file's sweep sets {key} (sweep point {k}: {p}="
+                    f"{show_value(point[p])}), which {opt} cannot override: drop {opt} or "
+                    f"the sweep over {key}", field=opt)
 
 
 def plan_from_json(obj: dict[str, Any]) -> ScenarioPlan:
@@ -231,6 +255,33 @@ def check_calibration_files(scenario: Scenario, *, file: str | Path | None = Non
             )
 
 
+def _engine_reads(ref: str, market: bool) -> Path:
+    """The file ``sim.resolve`` opens for a calibration reference: a market's ``x.json`` or a
+    shared calibration's path from the working directory, a market id from calibrations/."""
+    if market and Path(ref).suffix != ".json":
+        return config.CALIBRATIONS_DIR / f"{ref}.json"
+    return Path(ref)
+
+
+def pin_calibration_paths(scenario: Scenario, *, file: str | Path | None = None) -> None:
+    """Point every calibration reference at the file the checks and the manifest's hashes
+    read (``calibration_path``: beside the scenario first, then calibrations/) wherever the
+    engine would open another one (a scenario in another folder naming ``cal.json`` beside it),
+    so that the run simulates the file it hashes. References that already agree stay as
+    written."""
+    base_dir = Path(file).parent if file is not None else None
+    for fld, (ref, path) in scenario_calibrations(scenario, base_dir=base_dir).items():
+        reads = _engine_reads(ref, fld.startswith("markets["))
+        if path.is_file() and not (reads.is_file() and reads.resolve() == path.resolve()):
+            pinned = str(path.resolve())
+            if fld.startswith("markets["):
+                scenario.markets[int(fld[8:fld.index("]")])].calibration = pinned
+            elif fld.startswith("fundamentals."):
+                scenario.fundamentals.calibration = pinned
+            else:
+                scenario.dependence.calibration = pinned
+
+
 # --------------------------------------------------------------------------- sweeps
 
 
@@ -253,11 +304,13 @@ def expand_sweep(
             raise InputError("must map at least one field path to a list of values",
                              file=file, field="sweep.grid")
         axes: list[tuple[str, list[float]]] = []
+        seen: dict[str, str] = {}
         for p, vals in body.items():
             where = f"sweep.grid.{p}"
             words = check_sweep_path(base, str(p), file=file, where=where)
+            _once(seen, base, str(p), file=file, where=where, prefix="sweep.grid.")
             axes.append((str(p), _values(vals, file=file, where=where, words=words)))
-        n = int(np.prod([len(v) for _, v in axes]))
+        n = math.prod(len(v) for _, v in axes)  # a Python int: numpy's int64 could wrap
         if n > MAX_SWEEP_POINTS:
             raise InputError(f"{n} points is more than {MAX_SWEEP_POINTS}", file=file,
                              field="sweep.grid")
@@ -271,20 +324,54 @@ def expand_sweep(
         raise InputError(f"{len(body)} points is more than {MAX_SWEEP_POINTS}", file=file,
                          field="sweep.list")
     points: list[dict[str, float]] = []
+    canon: list[dict[str, Any]] = []
     for i, pt in enumerate(body):
         if not isinstance(pt, dict) or not pt:
             raise InputError("a point must be a non-empty mapping {path: value}", file=file,
                              field=f"sweep.list[{i}]")
         point: dict[str, float] = {}
+        seen = {}
         for p, v in pt.items():
             where = f"sweep.list[{i}].{p}"
             words = check_sweep_path(base, str(p), file=file, where=where)
+            _once(seen, base, str(p), file=file, where=where, prefix=f"sweep.list[{i}].")
             point[str(p)] = _number(v, file=file, where=where, words=words)
-        if point in points:
-            raise InputError(f"the same point as sweep.list[{points.index(point)}]", file=file,
+        same = {canonical_path(base, p): v for p, v in point.items()}  # spelling aside
+        if same in canon:
+            raise InputError(f"the same point as sweep.list[{canon.index(same)}]", file=file,
                              field=f"sweep.list[{i}]")
         points.append(point)
+        canon.append(same)
     return points
+
+
+def canonical_path(base: Scenario, path: str) -> str:
+    """One spelling of a field path (``markets[north].collar.floor`` and ``markets[-2]...``
+    are ``markets[0].collar.floor``): list elements by their position in ``base``. The path
+    must have passed :func:`check_sweep_path`."""
+    obj: Any = base
+    out = ""
+    for tok in parse_path(path):
+        if isinstance(obj, list):
+            idx = _index(obj, tok)
+            idx = idx % len(obj) if idx is not None else None  # markets[-1]: the last
+            obj = obj[idx] if idx is not None else None
+            out += f"[{idx if idx is not None else tok}]"
+            continue
+        out += f".{tok}" if out else str(tok)
+        obj = obj.get(tok) if isinstance(obj, dict) else getattr(obj, str(tok), None)
+    return out
+
+
+def _once(seen: dict[str, str], base: Scenario, path: str, *, file: str | Path | None,
+          where: str, prefix: str) -> None:
+    """A field swept under two spellings (``markets[0]`` and ``markets[north]``) would be set
+    twice in every point, the second value silently winning: refused."""
+    key = canonical_path(base, path)
+    if key in seen:
+        raise InputError(f"the same field as {prefix}{seen[key]} (both are {key}); sweep it "
+                         "once", file=file, field=where)
+    seen[key] = path
 
 
 def show_value(v: Any) -> str:
@@ -300,13 +387,21 @@ def _number(v: Any, *, file: str | Path | None, where: str,
             raise InputError(f"must be one of {', '.join(words)} (got {v!r})", file=file,
                              field=where)
         return v
-    if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, int | float) or not _finite(v):
         hint = ""
         if isinstance(v, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", v.strip()):
             hint = "; YAML reads 1e6 as text: write 1.0e+6"
-        raise InputError(f"sweep values must be finite numbers (got {v!r}{hint})", file=file,
-                         field=where)
+        raise InputError(f"sweep values must be finite numbers (got {short_repr(v)}{hint})",
+                         file=file, field=where)
     return v
+
+
+def _finite(v: int | float) -> bool:
+    """A finite number: an integer too large for a float (a 400-digit typo) is not."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def _values(vals: Any, *, file: str | Path | None, where: str,
@@ -324,6 +419,10 @@ def _values(vals: Any, *, file: str | Path | None, where: str,
         if num > MAX_SWEEP_POINTS:  # refused before numpy allocates the axis
             raise InputError(f"{num} points is more than {MAX_SWEEP_POINTS}", file=file,
                              field=f"{where}.num")
+        if not math.isfinite(float(stop) - float(start)):  # numpy would warn and give NaN
+            raise InputError(f"the range {short_repr(start)}..{short_repr(stop)} is wider than "
+                             "a float can hold (its width overflows beyond 1.8e308); narrow it",
+                             file=file, field=where)
         out = [round(float(x), 12) for x in np.linspace(start, stop, num)]
         if len(set(out)) != len(out):
             raise InputError(f"values repeat (start equals stop with num {num})", file=file,

@@ -35,8 +35,8 @@ def report(
     scenario: Annotated[str | None, typer.Option(
         "--scenario", help="Scenario YAML file or library name (simulated here).",
         show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Output folder (default: <run>/reports/<firm>, or "
+    out: Annotated[str | None, typer.Option(
+        "--out", metavar="<path>", help="Output folder (default: <run>/reports/<firm>, or "
         "reports/<firm>-<scenario>).",
         show_default=False)] = None,
     paths: Annotated[int | None, typer.Option(
@@ -69,6 +69,10 @@ def report(
                          field="--screenshot")
     if (firm is None) == (firms is None):
         raise InputError("give exactly one of --firm or --firms", field="--firm")
+    from riskmodel.batch.run_checks import check_out_folder
+
+    # (a str: Path("") would read as ".", writing the report into the working folder)
+    dest = None if out is None else check_out_folder(out, field="--out")
     if firms is not None:
         if run is None:
             raise InputError("--firms reads a run: give --run RUN (made with --keep-annual)",
@@ -76,7 +80,7 @@ def report(
         from riskmodel.firm.portfolio import make_portfolio
 
         t0 = time.perf_counter()
-        written = make_portfolio(run, firms, out=out, point=point, pdf=pdf)
+        written = make_portfolio(run, firms, out=dest, point=point, pdf=pdf)
         if screenshot is not None:
             from riskmodel.firm.browser import screenshot as shoot
 
@@ -87,18 +91,16 @@ def report(
     assert firm is not None
     firm_path = _library(firm, config.FIRMS_DIR, "firm")
     scn = _library(scenario, config.SCENARIOS_DIR, "scenario") if scenario else None
-    if out is None:  # beside the run, or reports/<firm>-<scenario>
+    if dest is None:  # beside the run, or reports/<firm>-<scenario>
         if run is not None:
             from riskmodel.batch.runs import find_run
 
-            out = find_run(run) / "reports" / firm_path.stem
+            dest = find_run(run) / "reports" / firm_path.stem
         else:
-            out = config.PROJECT_ROOT / "reports" / f"{firm_path.stem}-{scn.stem}"
-    from riskmodel.batch.run_checks import check_out_folder
-
-    check_out_folder(out, field="--out")
+            dest = config.PROJECT_ROOT / "reports" / f"{firm_path.stem}-{scn.stem}"
+    check_out_folder(dest, field="--out")
     t0 = time.perf_counter()
-    files = make_report(firm_path, out=out, run=run, scenario=scn, paths=paths, point=point,
+    files = make_report(firm_path, out=dest, run=run, scenario=scn, paths=paths, point=point,
                         events=events, event_paths=event_paths, pdf=pdf)
     if screenshot is not None:
         from riskmodel.firm.browser import screenshot as shoot

@@ -36,7 +36,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from riskmodel.errors import InputError
 from riskmodel.fit.calibration_schema import MAX_PRICE
 from riskmodel.io import read_yaml
-from riskmodel.sim.scenario import CURRENCIES, MAX_BAU, format_validation_error
+from riskmodel.sim.scenario import (
+    CURRENCIES,
+    MAX_BAU,
+    MAX_FX,
+    MIN_FX,
+    format_validation_error,
+)
 from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers
 
 PosFloat = Annotated[float, Field(gt=0)]
@@ -53,6 +59,17 @@ Change = Annotated[float, Field(gt=-1, le=1)]
 
 #: Largest hedge ratio (of the expected purchase) either way; the proposed hedge stops at 3.
 MAX_HEDGE_RATIO = 10.0
+#: Smallest emissions level (Mt): one tonne a year. Below it the firm's costs are rounding
+#: noise of the market's and its risk shares turn NaN (1e-300 did).
+MIN_LEVEL = 1e-6
+#: Smallest share of the market's BAU emissions: a tonne a year of a 1,000 Mt market.
+MIN_SHARE = 1e-9
+#: Range of revenue and EBITDA (million reporting currency): from a thousand currency units to
+#: a million billion (1e12 million, far above any firm's in KRW); cost at risk is quoted
+#: against them, and 1e-300 would overflow the ratio.
+MIN_MONEY, MAX_MONEY = 1e-3, 1e12
+#: Largest seed of the idiosyncratic stream: the derived seeds are 64-bit (``stream_seed``).
+MAX_FIRM_SEED = 2**64 - 1
 
 
 class _Model(BaseModel):
@@ -94,12 +111,19 @@ class EmissionsSpec(_Model):
     capacity: Annotated[float, Field(ge=1, le=5)] = 1.2
     idiosyncratic_persistence: Annotated[float, Field(ge=-0.99, le=0.99)] = 0.0
     #: Seed of the idiosyncratic stream (default: derived from the firm's name).
-    seed: Annotated[int, Field(ge=0)] | None = None
+    seed: Annotated[int, Field(ge=0, le=MAX_FIRM_SEED)] | None = None
 
     @model_validator(mode="after")
     def _one_mode(self) -> EmissionsSpec:
         if (self.share is None) == (self.level is None):
             raise ValueError("give exactly one of 'share' (of the market's BAU) or 'level' (Mt)")
+        if self.level is not None and self.level < MIN_LEVEL:
+            raise ValueError(f"level: {self.level:g} Mt is less than a tonne a year ({MIN_LEVEL:g} "
+                             "Mt): the firm's costs would be rounding noise (levels are in Mt)")
+        if self.share is not None and self.share < MIN_SHARE:
+            raise ValueError(f"share: {self.share:g} of the market's BAU is less than "
+                             f"{MIN_SHARE:g} (a tonne a year of a 1,000 Mt market): the firm's "
+                             "costs would be rounding noise")
         if self.share is not None and (self.annual_change or self.elasticity != 1.0
                                        or self.driver != "bau"):
             raise ValueError("'annual_change', 'elasticity' and 'driver' apply to 'level' "
@@ -204,8 +228,10 @@ class Firm(_Model):
     market: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     #: Reporting currency (default: the market's).
     currency: Literal[CURRENCIES] | None = None  # type: ignore[valid-type]
-    #: Reporting currency per unit of market currency (default: the scenario's FX rates).
-    fx_rate: PosFloat | None = None
+    #: Reporting currency per unit of market currency (default: the scenario's FX rates); within
+    #: [MIN_FX, MAX_FX] (1e5 either way is beyond any pair of CURRENCIES: a typo, and 1e300
+    #: overflowed the report's statistics into NaN after the whole simulation had run).
+    fx_rate: Annotated[float, Field(ge=MIN_FX, le=MAX_FX)] | None = None
     emissions: EmissionsSpec
     abatement: AbatementSpec = Field(default_factory=AbatementSpec)
     allocation: AllocationSpec = Field(default_factory=AllocationSpec)
@@ -220,8 +246,8 @@ class Firm(_Model):
     #: Bounds of the proposed minimum-variance hedge.
     hedge_policy: HedgePolicy = Field(default_factory=HedgePolicy)
     #: Annual revenue and EBITDA (million reporting currency), to quote cost at risk against.
-    revenue: PosFloat | None = None
-    ebitda: PosFloat | None = None
+    revenue: Annotated[float, Field(ge=MIN_MONEY, le=MAX_MONEY)] | None = None
+    ebitda: Annotated[float, Field(ge=MIN_MONEY, le=MAX_MONEY)] | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> Firm:

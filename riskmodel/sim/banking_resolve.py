@@ -228,6 +228,7 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
     hm = max(len(e) for e in ells)
     plevel = mp[k, L.PLEVEL]
     m1 = len(ells[0])
+    _bank_within_reach(b, k, b0, qobs[:m1], ells[0], has_terminal=bend is not None)
     try:
         c, kstar = calibrate_slope(b0, nbar[:m1], ells[0], r, plevel)
     except ValueError:
@@ -258,6 +259,26 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
     if b.mi[k, L.MSR_ON]:
         _msr(b, k, out)
     return out
+
+
+def _bank_within_reach(b: Any, k: int, b0: float, supply: np.ndarray, ell: np.ndarray, *,
+                       has_terminal: bool) -> None:
+    """The bank the rules require at the end of each year of the first window (``min_bank``,
+    ``terminal_bank``) cannot exceed the opening bank plus every permit issued by then: holding
+    more needs negative emissions (the simulated emissions then leave the range of their
+    statistics: -inf and NaN)."""
+    reach = b0 + np.cumsum(supply)
+    over = np.nonzero(ell > reach * (1.0 + 1e-12))[0]
+    if not len(over):
+        return
+    j = int(over[0])
+    name = "terminal_bank" if j == len(ell) - 1 and has_terminal else "min_bank"
+    y = b.scn.horizon.start_year + j
+    raise InputError(f"{b.scn.markets[k].id}: a bank of {ell[j]:g} Mt at the end of {y} is more "
+                     f"than its opening bank and every permit it issues by then "
+                     f"({reach[j]:.6g} Mt): holding it would need negative emissions; lower "
+                     f"{name}",
+                     field=b.scn.banking_field(k, name) or f"markets[{k}].banking.{name}")
 
 
 def _msr(b: Any, k: int, out: dict[str, Any]) -> None:

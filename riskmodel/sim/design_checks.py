@@ -9,7 +9,9 @@ by piece and wrong as a whole:
 - collars that contradict each other across an unrestricted link (one market's floor above
   what the partner's ceiling allows once prices are equalised: no price clears both);
 - infeasible restrictions and events (a floor above the penalty cap, an intervention floor
-  above the market's ceiling, an exemption of all covered emissions).
+  above the market's ceiling, an exemption of all covered emissions);
+- an abatement slope that abates more than the market's BAU emissions at its own price level
+  (emissions would be negative, below the range of the emissions statistics: -inf and NaN).
 
 Each failure is a ``ValueError`` whose message starts with the dotted field, so the scenario
 validator reports it as ``<file>: <field>: <what is wrong>``.
@@ -39,6 +41,7 @@ def check_design(scn: Scenario) -> None:
     _one_way_cycles(scn)
     _link_years(scn)
     _market_restrictions(scn)
+    _abatement_within_bau(scn)
     _collars_across_links(scn)
 
 
@@ -150,6 +153,29 @@ def _market_restrictions(scn: Scenario) -> None:
             raise ValueError(
                 f"events.markets[{k}].exemption_share: exemptions switch on "
                 "(exemption_on > 0) but exempt nothing; give a share in (0, 1)"
+            )
+
+
+def _abatement_within_bau(scn: Scenario) -> None:
+    """A slope the scenario gives must abate less than the market's BAU emissions at the price
+    level the curve is read at (what the default slope, share x BAU / price_level^exponent with
+    share < 1, always does). Checked where the scenario states all three (the slope, the BAU
+    emissions and the price level or an inline process's last price)."""
+    for k, m in enumerate(scn.markets):
+        ab, bau = m.abatement, m.bau_emissions
+        level = ab.price_level if ab.price_level is not None else (
+            m.process.last_price if m.process is not None else None)
+        if ab.slope is None or bau is None or level is None:
+            continue
+        cut = ab.slope * level**ab.exponent
+        if cut >= bau:
+            cur = f" {m.currency}" if m.currency else ""
+            raise ValueError(
+                f"markets[{k}].abatement.slope: at its price level {level:g}{cur}/t the market "
+                f"would abate {cut:.4g} Mt ({ab.slope:g} x {level:g}^{ab.exponent:g}), "
+                f"{cut / bau:.3g} times its BAU emissions {bau:g} Mt: emissions would be "
+                f"negative; give a slope below {bau / level**ab.exponent:.4g} (BAU / "
+                "price_level^exponent)"
             )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -46,6 +47,44 @@ MAX_NAME = 100
 MAX_BAU = 1e5
 #: Largest exponent of a marginal abatement cost curve (price ~ abatement^(1/exponent)).
 MAX_EXPONENT = 10.0
+#: Smallest exponent: the mirror of ``MAX_EXPONENT`` (below it the price moves with the tenth
+#: power of abatement and ``c * p ** exponent`` loses every digit: NaN statistics).
+MIN_EXPONENT = 1.0 / MAX_EXPONENT
+#: Smallest observed price level an abatement curve may be calibrated to (currency per tonne):
+#: a thousandth of a unit is below any carbon price in any listed currency (KRW included), and
+#: ``share * BAU / price_level ** exponent`` overflows as the level goes to 0.
+MIN_PRICE_LEVEL = 1e-3
+#: Largest quantity of permits a bank, reserve, quota or TNAC may hold (Mt): the BAU bound,
+#: more than twice the world's yearly emissions (1e300 ran the bank and MSR arithmetic into NaN).
+#: A typo bound only: what one market's supply can hold is checked where that supply is known
+#: (``banking_resolve``: min_bank and terminal_bank against the opening bank plus the supply).
+MAX_PERMITS = MAX_BAU
+#: Largest rate of a regulatory event (per year): the states change on the daily clock, and
+#: from about 2,000 a year (e^-8 of staying put for a day) a switch happens on the first day
+#: with certainty; 10,000 ("at once", as tests use 5,000) leaves room, more is a typo.
+MAX_EVENT_RATE = 1e4
+#: Range of the daily guard ``max_daily_return`` (percent log return): below 0.1 % it clips
+#: ordinary days (the price hardly moves); above 1000 % (a price x e^10 in a day, the bound a
+#: calibration's own guard has too) it guards nothing and the variance it caps overflows.
+MIN_GUARD, MAX_GUARD = 0.1, 1000.0
+#: Range of an exchange rate (numeraire per unit of a currency, or a firm's reporting currency
+#: per unit of the market's): the widest pair of ``CURRENCIES`` (KRW per GBP) is about 1,800,
+#: so 1e5 either way is a typo (1e300 overflowed a firm report into NaN).
+MIN_FX, MAX_FX = 1e-5, 1e5
+#: Largest seed: numpy's ``SeedSequence`` takes any integer, but a seed beyond 2**63 - 1 is a
+#: typo (it does not fit the signed 64-bit integers of manifests and other tools).
+MAX_SEED = 2**63 - 1
+#: Last year a horizon (or a link) may reach: the catalogue's cap paths and firm years end there.
+LAST_YEAR = 2100
+
+#: A price per tonne (collar, fee, offset, penalty, floor): at most ``MAX_PRICE`` (10 million a
+#: tonne in any currency); beyond it a value is a typo, not a market.
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE)]
+PosPrice = Annotated[float, Field(gt=0, le=MAX_PRICE)]
+#: A quantity of permits (Mt): at most ``MAX_PERMITS``.
+Permits = Annotated[float, Field(ge=0, le=MAX_PERMITS)]
+#: A regulatory event's rate per year: at most ``MAX_EVENT_RATE``.
+Rate = Annotated[float, Field(ge=0, le=MAX_EVENT_RATE)]
 
 #: Largest scale of the fundamentals' volatilities (ten times the history is no longer it).
 MAX_VOL_SCALE = 10.0
@@ -130,25 +169,27 @@ class AbatementSpec(_Model):
     """
 
     share: Annotated[float, Field(gt=0, lt=1)] = 0.10
-    slope: PosFloat | None = None
-    exponent: Annotated[float, Field(gt=0, le=MAX_EXPONENT)] = 1.0
+    #: At a price of one currency unit a tonne the market abates ``slope`` Mt: above
+    #: ``MAX_BAU`` that is more than any market emits.
+    slope: Annotated[float, Field(gt=0, le=MAX_BAU)] | None = None
+    exponent: Annotated[float, Field(ge=MIN_EXPONENT, le=MAX_EXPONENT)] = 1.0
     #: Observed price level the slope is calibrated to; default: the calibration's last-year mean.
-    price_level: PosFloat | None = None
+    price_level: Annotated[float, Field(ge=MIN_PRICE_LEVEL, le=MAX_PRICE)] | None = None
 
 
 class CollarSpec(_Model):
     """Price collar [floor, ceiling] in the market's currency (or in ``currency``); reserves in
     Mt (None = unlimited)."""
 
-    floor: NonNegFloat | None = None
-    ceiling: PosFloat | None = None
+    floor: Price | None = None
+    ceiling: PosPrice | None = None
     #: Currency the floor and ceiling are stated in, when not the market's own: a collar shared
     #: across a linked programme is set once, in one currency (the WCI auction reserve price in
     #: USD), and converted at the scenario's exchange rates (``simulation.fx`` or
     #: calibrations/fx.json).
     currency: Literal[CURRENCIES] | None = None  # type: ignore[valid-type]
-    reserve_up: NonNegFloat | None = None
-    reserve_down: NonNegFloat | None = None
+    reserve_up: Permits | None = None
+    reserve_down: Permits | None = None
 
     @model_validator(mode="after")
     def _order(self) -> CollarSpec:
@@ -169,16 +210,16 @@ class StabilisationSpec(_Model):
     kets_release_share: Share | None = None
     #: K-ETS market stabilisation reserve (Mt) the upper trigger auctions from; default: the
     #: catalogue's ``stabilisation.kets_triggers.reserve`` (14.3 M). Finite: once sold, gone.
-    kets_reserve: NonNegFloat | None = None
+    kets_reserve: Permits | None = None
     #: Mt auctioned from the reserve per intervention (withheld into it on the lower trigger);
     #: default: the catalogue's ``reserve_auction_share`` (25%) of the reserve.
-    kets_release: NonNegFloat | None = None
+    kets_release: Permits | None = None
     #: EU MSR: total number of allowances in circulation at the start (Mt); default: the
     #: catalogue's intake threshold (an assumption that keeps the MSR idle in the first year: the
     #: seeds give no TNAC level; the EU scenarios set it explicitly).
-    tnac0: NonNegFloat | None = None
+    tnac0: Permits | None = None
     #: EU MSR: allowances held in the reserve at the start (Mt).
-    msr_reserve0: NonNegFloat = 0.0
+    msr_reserve0: Permits = 0.0
 
 
 class BankingSpec(_Model):
@@ -197,14 +238,14 @@ class BankingSpec(_Model):
     carry: Annotated[float, Field(ge=0, le=0.2)] | None = None
     #: Private bank at the start of the horizon (Mt; default: the catalogue's
     #: ``banking.initial_bank``, else 0).
-    initial_bank: NonNegFloat | None = None
+    initial_bank: Permits | None = None
     #: Borrowing allowance as a share of the year's supply (default: the catalogue's limit when
     #: borrowing is allowed, else 0).
     borrowing_share: Share | None = None
     #: Hedging floor B_min (Mt): part of the bank is not free to arbitrage.
-    min_bank: NonNegFloat | None = None
+    min_bank: Permits | None = None
     #: Bank at the end of a window that is not a permit expiry (Mt; default ``min_bank``).
-    terminal_bank: NonNegFloat | None = None
+    terminal_bank: Permits | None = None
     #: Persistence phi of price news in the window (1: a price shock is a permanent level shift
     #: of required abatement; 0 < phi <= 1).
     persistence: Annotated[float, Field(gt=0, le=1)] | None = None
@@ -273,9 +314,9 @@ class MarketSpec(_Model):
     collar: CollarSpec = Field(default_factory=CollarSpec)
     #: Offsets usable up to this share of the obligation (supply step at ``offset_price``).
     offset_limit_share: Share = 0.0
-    offset_price: NonNegFloat | None = None
+    offset_price: Price | None = None
     #: Penalty per missing tonne with no make-good: acts as an unlimited-reserve price cap.
-    penalty_cap: PosFloat | None = None
+    penalty_cap: PosPrice | None = None
     stabilisation: StabilisationSpec = Field(default_factory=StabilisationSpec)
     #: Banking across years (docs/BANKING.md); None: the scenario-level block, else off.
     banking: BankingSpec | None = None
@@ -289,7 +330,7 @@ class MarketSpec(_Model):
     #: Guard on the simulated price process: largest daily residual, percent log return (the
     #: variance is capped at its square); None switches it off. Fitted EGARCH processes with
     #: nu near 2 have infinite variance and overflow over multi-year horizons without it.
-    max_daily_return: PosFloat | None = DEFAULT_GUARD
+    max_daily_return: Annotated[float, Field(ge=MIN_GUARD, le=MAX_GUARD)] | None = DEFAULT_GUARD
     #: Daily price limit (docs/PRICE_LIMITS.md): None or 0 = none (the default: with today's
     #: fits it did not improve the out-of-sample scores), "calibration" = the limit the
     #: calibration's prices show (``price_limit`` block) with its latent scale, a number in
@@ -325,7 +366,7 @@ class QuotaSpec(_Model):
     """A limit on net transfers over a link: in Mt per year, or as a share of the importer's
     obligation (its supply). Applies in both directions unless the link is one-way."""
 
-    mt: NonNegFloat | None = None
+    mt: Permits | None = None
     share: Share | None = None
 
     @model_validator(mode="after")
@@ -347,12 +388,12 @@ class LinkSpec(_Model):
     direction: Literal["both", "one_way"] = "both"
     quota: QuotaSpec | None = None
     #: Fee per permit transferred, in the numeraire currency.
-    fee: NonNegFloat = 0.0
+    fee: Price = 0.0
     #: Exchange (discount) rate: one permit of markets[0] covers ``exchange_rate`` tonnes in
     #: markets[1] (and 1/exchange_rate the other way).
     exchange_rate: PosFloat = 1.0
-    #: Year the link starts (default: the start of the horizon).
-    start_year: int | None = None
+    #: Year the link starts (default: the start of the horizon); 1990: before any market.
+    start_year: Annotated[int, Field(ge=1990, le=LAST_YEAR)] | None = None
     #: 'open' (default) or 'closed' (listed, but no permits cross it).
     state: Literal["open", "closed"] = "open"
 
@@ -379,14 +420,14 @@ class LinkEventSpec(_Model):
     """
 
     link: str
-    active_to_restricted: NonNegFloat = 0.0
-    active_to_suspended: NonNegFloat = 0.0
-    restricted_to_active: NonNegFloat = 0.0
-    restricted_to_suspended: NonNegFloat = 0.0
-    suspended_to_active: NonNegFloat = 0.0
+    active_to_restricted: Rate = 0.0
+    active_to_suspended: Rate = 0.0
+    restricted_to_active: Rate = 0.0
+    restricted_to_suspended: Rate = 0.0
+    suspended_to_active: Rate = 0.0
     terminal: bool = False
     restricted_quota: QuotaSpec | None = None
-    restricted_fee: NonNegFloat = 0.0
+    restricted_fee: Price = 0.0
 
     @model_validator(mode="after")
     def _restriction(self) -> LinkEventSpec:
@@ -403,12 +444,12 @@ class MarketEventSpec(_Model):
     intervention (a temporary price floor and/or extra supply). Rates per year."""
 
     market: str
-    exemption_on: NonNegFloat = 0.0
-    exemption_off: NonNegFloat = 0.0
+    exemption_on: Rate = 0.0
+    exemption_off: Rate = 0.0
     exemption_share: Share = 0.0
-    intervention_on: NonNegFloat = 0.0
-    intervention_off: NonNegFloat = 0.0
-    intervention_floor: NonNegFloat | None = None
+    intervention_on: Rate = 0.0
+    intervention_off: Rate = 0.0
+    intervention_floor: Price | None = None
     intervention_supply_share: Share = 0.0
 
 
@@ -463,9 +504,18 @@ class DependenceSpec(_Model):
 class HorizonSpec(_Model):
     """Simulated compliance years on a trading-day clock."""
 
-    start_year: Annotated[int, Field(ge=2000, le=2100)] = 2023
+    start_year: Annotated[int, Field(ge=2000, le=LAST_YEAR)] = 2023
     years: Annotated[int, Field(ge=1, le=50)] = 5
     days_per_year: Annotated[int, Field(ge=1, le=366)] = 252
+
+    @model_validator(mode="after")
+    def _ends_by_last_year(self) -> HorizonSpec:
+        end = self.start_year + self.years - 1
+        if end > LAST_YEAR:
+            raise ValueError(f"years: the horizon must end by {LAST_YEAR} (start_year "
+                             f"{self.start_year} + {self.years} years ends in {end}); the "
+                             "catalogue's cap paths and firm years stop there")
+        return self
 
 
 class SimulationSpec(_Model):
@@ -474,14 +524,14 @@ class SimulationSpec(_Model):
     workers or on how chunks are grouped into tasks."""
 
     paths: Annotated[int, Field(ge=1, le=100_000_000)] = 10_000
-    seed: Annotated[int, Field(ge=0)] = 20261123
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 20261123
     paths_per_chunk: Annotated[int, Field(ge=1, le=10_000_000)] = 2_000
     keep_paths: Annotated[int, Field(ge=0, le=10_000)] = 20
     keep_annual: bool = False
     #: Numeraire for linked prices and fees.
     numeraire: Literal[CURRENCIES] = "EUR"  # type: ignore[valid-type]
     #: Exchange rates: numeraire per unit of each currency (default: calibrations/fx.json).
-    fx: dict[str, PosFloat] = Field(default_factory=dict)
+    fx: dict[str, Annotated[float, Field(ge=MIN_FX, le=MAX_FX)]] = Field(default_factory=dict)
     #: 'martingale' (default): the price itself is a martingale, E[P_{t+1} | F_t] = P_t — with
     #: banking, no-arbitrage makes the allowance price a martingale up to interest, and drifts
     #: fitted on short samples are mostly noise; the mean and AR(1) terms are dropped and the log
@@ -561,8 +611,15 @@ class Scenario(_Model):
             raise ValueError("must not be blank")
         if len(v) > MAX_NAME:
             raise ValueError(f"at most {MAX_NAME} characters (got {len(v)})")
-        if re.search(r"[\x00-\x1f/\\]", v):
+        if re.search(r"[\x00-\x1f\x7f/\\]", v):
             raise ValueError("no '/', '\\' or control characters (run folders are named after it)")
+        fmt = next((c for c in v if unicodedata.category(c) in ("Cf", "Zl", "Zp")), None)
+        if fmt is not None:  # invisible, or reorders the rest of a terminal line (U+202E)
+            raise ValueError(f"no invisible formatting characters (got U+{ord(fmt):04X}): run "
+                             "folders, run lists and progress bars are named after it")
+        if not v.strip(". "):
+            raise ValueError(f"must not be made of dots only (got {v!r}): run folders are "
+                             "named after it, and a folder named so is hidden")
         return v
 
     @model_validator(mode="after")
@@ -662,6 +719,11 @@ class Scenario(_Model):
 
 def _check_corr(corr: list[list[float]], n: int, *, repair: bool) -> None:
     """Symmetric, unit diagonal, entries in [-1, 1], and positive definite (unless repair)."""
+    if len({len(row) for row in corr}) > 1:  # ragged: numpy would refuse it in its own words
+        i = next(i for i, row in enumerate(corr) if len(row) != (n if len(corr) == n
+                                                                  else len(corr[0])))
+        raise ValueError(f"dependence.corr: must be {n}x{n} (one row per market); row {i} has "
+                         f"{len(corr[i])} entr{'y' if len(corr[i]) == 1 else 'ies'}")
     a = np.asarray(corr, dtype=float)
     if a.shape != (n, n):
         raise ValueError(f"dependence.corr: must be {n}x{n} (one row per market), got {a.shape}")
@@ -686,6 +748,8 @@ _UNION_MEMBERS = ("float", "str", "int", "bool", "none", "list[float]", "dict[st
 def format_validation_error(exc: ValidationError, *, file: str | Path | None = None) -> InputError:
     """Turn a pydantic error into an ``InputError`` naming the file and the dotted field."""
     first = exc.errors()[0]
+    if first.get("type") == "invalid_key":  # a YAML key read as a number, null or a boolean
+        return _invalid_key(first, exc, file)
     loc = ".".join(  # without the union member a value was tried as (``price_limit.float``)
         f"[{p}]" if isinstance(p, int) else str(p)
         for p in first.get("loc", ())
@@ -705,6 +769,22 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
     if more:
         msg += f" (+{more} more problem{'s' if more > 1 else ''})"
     return InputError(msg, file=file, field=loc or None)
+
+
+def _invalid_key(first: Any, exc: ValidationError, file: str | Path | None) -> InputError:
+    """``markets[0].1: a key must be a field name (text), not the number 1``."""
+    key = first.get("input")
+    *head, _ = first.get("loc", ()) or ("?",)
+    spelt = ("null" if key is None else str(key).lower() if isinstance(key, bool)
+             else short_repr(key))
+    what = ("null" if key is None else f"the boolean {spelt}" if isinstance(key, bool)
+            else f"the number {spelt}" if isinstance(key, int | float) else spelt)
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in head).lstrip(".")
+    msg = f"a key must be a field name (text), not {what}"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (+{more} more problem{'s' if more > 1 else ''})"
+    return InputError(msg, file=file, field=f"{where}.{spelt}" if where else spelt)
 
 
 def scenario_from_dict(data: Any, *, file: str | Path | None = None) -> Scenario:
