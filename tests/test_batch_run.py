@@ -238,11 +238,15 @@ def test_killed_run_resumes_to_the_same_results(reference: Path, tmp_path: Path)
     assert not (killed / "results.parquet").exists()
     before = {p.name: p.stat().st_mtime_ns for p in chunks.iterdir()}
 
+    # the resume runs in this process: the manifest's stand-in engine must be allowed here too
+    # (it is imported only where another test of the session loaded it first)
     os.environ["RISKMODEL_STUB_REAL"] = env["RISKMODEL_STUB_REAL"]
+    os.environ["RISKMODEL_ENGINE"] = env["RISKMODEL_ENGINE"]
     try:
         resume_run(killed, options=RunOptions(n_jobs=1, chunk_size=80))
     finally:
         os.environ.pop("RISKMODEL_STUB_REAL", None)
+        os.environ.pop("RISKMODEL_ENGINE", None)
     m = json.loads((killed / "manifest.json").read_text())
     assert m["status"] == "complete" and len(m["sessions"]) == 2
     assert m["sessions"][1]["chunks_found"] == len(done)

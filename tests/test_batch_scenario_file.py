@@ -210,3 +210,37 @@ def test_parse_path() -> None:
     check_sweep_path(base, "horizon.years")  # an int field is numeric
     with pytest.raises(InputError, match="numeric"):
         check_sweep_path(base, "markets[0].process")
+
+
+def test_a_calibration_beside_the_scenario_is_the_one_simulated_and_hashed(tmp_path, monkeypatch):
+    """``calibration: cal.json`` in a scenario of another folder: the checks, the engine and the
+    manifest's hashes all read the file beside the scenario, not one of that name in the
+    working directory (which here is invalid)."""
+    import json
+    import shutil
+
+    from riskmodel import config
+    from riskmodel.batch.runner import calibration_hashes
+    from riskmodel.batch.scenario_file import load_scenario_file
+    from riskmodel.sim.resolve import resolve
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    shutil.copy(config.CALIBRATIONS_DIR / "eu_ets.json", sub / "cal.json")
+    (sub / "s.yaml").write_text(
+        "name: beside\nmarkets:\n  - id: eu_ets\n    calibration: cal.json\n"
+        "  - id: swiss_ets\n    bau_emissions: 40\nlinks:\n  - markets: [eu_ets, swiss_ets]\n"
+        "horizon: {start_year: 2024, years: 1}\nsimulation: {paths: 20, paths_per_chunk: 20}\n")
+    bad = json.loads((sub / "cal.json").read_text())
+    bad["params"]["sigma2_0"] = -1.0
+    (tmp_path / "cal.json").write_text(json.dumps(bad))
+    monkeypatch.chdir(tmp_path)
+    plan = load_scenario_file(Path("sub/s.yaml"))
+    want = str((sub / "cal.json").resolve())
+    assert all(sc.markets[0].calibration == want for sc in plan.scenarios)
+    rs = resolve(plan.scenarios[0])
+    assert want in rs.sources["markets.eu_ets.process.model"]["source"]
+    assert any(want.endswith(k) or k.endswith("sub/cal.json") for k in calibration_hashes(plan))
+    # run from the scenario's own folder the reference stays as written
+    monkeypatch.chdir(sub)
+    assert load_scenario_file(Path("s.yaml")).scenarios[0].markets[0].calibration == "cal.json"

@@ -794,6 +794,15 @@ def _demand_step(b: _Build, k: int) -> None:
     eta = m.abatement.exponent
     mp[k, L.ETA] = eta
     mp[k, L.C] = m.abatement.slope or share * bau / plevel**eta
+    if m.abatement.slope and mp[k, L.C] * plevel**eta >= bau:
+        # the observed price would already abate all of BAU: emissions below zero, whose
+        # histograms (a range around BAU) then give infinite quantiles
+        cut = mp[k, L.C] * plevel**eta
+        raise InputError(
+            f"at its price level {plevel:g} per tonne the market would abate {cut:.4g} Mt "
+            f"(slope {m.abatement.slope:g} x {plevel:g}^{eta:g}), {cut / bau:.3g} times its BAU "
+            f"emissions {bau:g} Mt: give a slope below {bau / plevel**eta:.4g} (BAU / "
+            "price_level^exponent)", field=f"{fld}.abatement.slope")
     mp[k, L.FX] = b.fx[k]
     b.src.set(f"{key}.bau_emissions", float(bau), where)
     ab = m.abatement
@@ -914,6 +923,14 @@ def _stabilisation_step(b: _Build, k: int) -> None:
         st[k, L.MSR_CANCEL] = pick(c_msr, "cancellation_threshold", "msr",
                                    MSR_DEFAULTS["cancel"], "msr.cancellation_threshold")
         st[k, L.MSR_TNAC0] = sb.tnac0 if sb.tnac0 is not None else st[k, L.MSR_IN]
+        q0c = b.caps[k][2]  # the first year's counterfactual supply (_supply_step)
+        intake = st[k, L.MSR_RATE] * max(0.0, st[k, L.MSR_TNAC0] - st[k, L.MSR_IN])
+        if sb.tnac0 is not None and intake >= q0c:
+            raise InputError(
+                f"the MSR would take {intake:.6g} Mt in the first year ({st[k, L.MSR_RATE]:g} x "
+                f"(TNAC {sb.tnac0:g} - intake threshold {st[k, L.MSR_IN]:g} Mt)), more than "
+                f"the year's supply {q0c:.6g} Mt: supply would be negative; lower tnac0",
+                field=f"{fld}.stabilisation.tnac0")
         b.src.set(f"{key}.msr.tnac0", st[k, L.MSR_TNAC0],
                   sources.scenario(f"{fld}.stabilisation.tnac0") if sb.tnac0 is not None
                   else sources.default("the intake threshold"))
