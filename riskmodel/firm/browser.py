@@ -30,11 +30,11 @@ def find_chromium() -> str | None:
     return None
 
 
-def _run(args: list[str], out: Path, timeout: float) -> bytes:
+def _run(args: list[str], out: Path, timeout: float, field: str = "--pdf") -> bytes:
     exe = find_chromium()
     if exe is None:
         raise InputError("headless Chromium is not installed (apt-get install chromium)",
-                         field="--pdf")
+                         field=field)
     with tempfile.TemporaryDirectory(prefix="riskmodel-chromium-") as prof:
         target = Path(prof) / out.name
         cmd = [exe, *FLAGS, f"--user-data-dir={prof}", *[a.format(out=target) for a in args]]
@@ -51,7 +51,7 @@ def screenshot(html: str | Path, png: str | Path, *, width: int = 1200, height: 
     """A PNG of the first ``width`` × ``height`` pixels of an HTML file."""
     url = Path(html).resolve().as_uri()
     data = _run([f"--window-size={width},{height}", "--screenshot={out}", url], Path(png),
-                timeout)
+                timeout, field="--screenshot")
     return atomic_write_bytes(png, data)
 
 

@@ -26,7 +26,7 @@ def _library(ref: str, folder: Path, what: str) -> Path:
 def report(
     firm: Annotated[str | None, typer.Option("--firm", help="Firm YAML file, or the name of "
                                              "one in data/firms/.", show_default=False)] = None,
-    firms: Annotated[Path | None, typer.Option(
+    firms: Annotated[str | None, typer.Option(
         "--firms", help="Many firms from one run: a folder of firm YAML files or a CSV with a "
         "'firm' column; writes one report per firm and portfolio.html.",
         show_default=False)] = None,
@@ -54,19 +54,46 @@ def report(
         show_default=False)] = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also print report.pdf (headless "
                                       "Chromium).")] = False,
-    screenshot: Annotated[Path | None, typer.Option(
+    screenshot: Annotated[str | None, typer.Option(
         "--screenshot", help="Also save a PNG of the first page here (headless Chromium).",
         show_default=False)] = None,
 ) -> None:
     """Write a firm's compliance-cost risk report (HTML, JSON, CSV) for a run or a scenario."""
     from riskmodel.firm.report import make_report
 
+    # an empty value is refused by name (Path("") reads as ".", and "" as "not given")
+    for opt, value, want in (("--firm", firm, "a firm file, or the name of one in data/firms/"),
+                             ("--firms", firms, "a folder of firm YAML files or a CSV with a "
+                              "'firm' column"),
+                             ("--run", run, "a run folder or run id"),
+                             ("--scenario", scenario, "a scenario file or library name"),
+                             ("--screenshot", screenshot, "a .png file to write")):
+        if value is not None and not value.strip():
+            raise InputError(f"empty; give {want}", field=opt)
     if (run is None) == (scenario is None):
         raise InputError("give exactly one of --run or --scenario", field="--run")
-    if screenshot is not None and (screenshot.is_dir() or not screenshot.parent.is_dir()):
-        what = "is a folder" if screenshot.is_dir() else "is in a folder that does not exist"
-        raise InputError(f"{screenshot} {what}; give the path of a PNG file to write",
-                         field="--screenshot")
+    if paths is not None:
+        from riskmodel.firm.inputs import check_paths
+
+        check_paths(paths)
+    if event_paths is not None:
+        from riskmodel.firm.inputs import check_paths
+
+        check_paths(event_paths, field="--event-paths", what="the single-event effects")
+    shot = None if screenshot is None else Path(screenshot)
+    if shot is not None:
+        if shot.is_dir() or not shot.parent.is_dir():
+            what = "is a folder" if shot.is_dir() else "is in a folder that does not exist"
+            raise InputError(f"{shot} {what}; give the path of a PNG file to write",
+                             field="--screenshot")
+        if shot.suffix.lower() != ".png":  # Chromium writes PNG only, after the whole report
+            raise InputError(f"give a .png file (got {screenshot})", field="--screenshot")
+    if pdf or shot is not None:  # looked for before anything is simulated or written
+        from riskmodel.firm.browser import find_chromium
+
+        if find_chromium() is None:
+            raise InputError("headless Chromium is not installed (apt-get install chromium)",
+                             field="--pdf" if pdf else "--screenshot")
     if (firm is None) == (firms is None):
         raise InputError("give exactly one of --firm or --firms", field="--firm")
     from riskmodel.batch.run_checks import check_out_folder
@@ -84,7 +111,7 @@ def report(
         if screenshot is not None:
             from riskmodel.firm.browser import screenshot as shoot
 
-            shoot(written["portfolio.html"], screenshot)
+            shoot(written["portfolio.html"], shot)
         typer.echo(f"portfolio written to {written['portfolio.html']} "
                    f"({len(written) - 4} firm reports, {time.perf_counter() - t0:.1f}s)")
         return
@@ -102,8 +129,8 @@ def report(
     t0 = time.perf_counter()
     files = make_report(firm_path, out=dest, run=run, scenario=scn, paths=paths, point=point,
                         events=events, event_paths=event_paths, pdf=pdf)
-    if screenshot is not None:
+    if shot is not None:
         from riskmodel.firm.browser import screenshot as shoot
 
-        shoot(files["html"], screenshot)
+        shoot(files["html"], shot)
     typer.echo(f"report written to {files['html']} ({time.perf_counter() - t0:.1f}s)")

@@ -28,6 +28,8 @@ A firm file::
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -70,6 +72,11 @@ MIN_SHARE = 1e-9
 MIN_MONEY, MAX_MONEY = 1e-3, 1e12
 #: Largest seed of the idiosyncratic stream: the derived seeds are 64-bit (``stream_seed``).
 MAX_FIRM_SEED = 2**64 - 1
+#: Largest abatement slope (market currency per tonne per Mt): at it the firm's first tonne
+#: (MIN_LEVEL Mt) already costs MAX_PRICE, so a steeper curve means no abatement (1e300 was taken).
+MAX_MAC_SLOPE = MAX_PRICE / MIN_LEVEL
+#: Largest abatement curvature (currency per tonne per Mt²): the same first tonne at MAX_PRICE.
+MAX_MAC_CURVATURE = MAX_PRICE / MIN_LEVEL**2
 
 
 class _Model(BaseModel):
@@ -139,8 +146,8 @@ class AbatementSpec(_Model):
     slope · a²/2 + curvature · a³/3 (million currency units). No abatement when both are 0.
     """
 
-    slope: NonNegFloat = 0.0
-    curvature: NonNegFloat = 0.0
+    slope: Annotated[float, Field(ge=0, le=MAX_MAC_SLOPE)] = 0.0
+    curvature: Annotated[float, Field(ge=0, le=MAX_MAC_CURVATURE)] = 0.0
     max_share: Share = 1.0
 
     @property
@@ -253,6 +260,14 @@ class Firm(_Model):
     def _checks(self) -> Firm:
         if not self.name.strip():
             raise ValueError("name: must not be blank")
+        # the name heads report pages, CSV rows and one-line messages, and seeds the firm's
+        # stream: one visible line (a newline split the CSV row and the title)
+        if re.search(r"[\x00-\x1f\x7f]", self.name):
+            raise ValueError("name: no line breaks, tabs or other control characters "
+                             f"(got {self.name!r})")
+        fmt = next((c for c in self.name if unicodedata.category(c) in ("Cf", "Zl", "Zp")), None)
+        if fmt is not None:  # invisible, or reorders the rest of a terminal line (U+202E)
+            raise ValueError(f"name: no invisible formatting characters (got U+{ord(fmt):04X})")
         if self.fx_rate is not None and self.currency is None:
             raise ValueError("fx_rate: converts the market's currency to the reporting currency; "
                              "give 'currency' too (without it costs are reported in the "
@@ -270,6 +285,9 @@ def firm_from_dict(data: Any, *, file: str | Path | None = None) -> Firm:
     """Validate a mapping into a ``Firm``, or raise ``InputError`` naming file and field."""
     if not isinstance(data, dict):
         raise InputError("a firm file must be a mapping of fields", file=file)
+    if "markets" in data and "market" not in data:  # a scenario in a folder of firms (--firms .)
+        raise InputError("not a firm file: it has 'markets:' (a scenario?); a firm file names "
+                         "one 'market:'", file=file, field="markets")
     try:
         return Firm.model_validate(data)
     except ValidationError as exc:

@@ -26,6 +26,12 @@ from riskmodel.sim.scenario import EventsSpec, Scenario, scenario_from_dict
 
 #: Default paths per single-event simulation (each is a full simulation).
 EVENT_PATHS = 20_000
+#: Fewest paths a firm's costs are measured on: the standard deviation, the variance split and
+#: the minimum-variance hedge divide by n - 1 (one path gave NaN, RuntimeWarnings and a crash).
+MIN_PATHS = 2
+#: Below this many paths the report says its tail measures rest on a handful of paths
+#: (VaR 99 interpolates between the two worst paths below 101, ES 97.5 is the worst 1-3 paths).
+FEW_PATHS = 100
 
 
 @dataclass
@@ -87,12 +93,13 @@ def years_of(scenario: Scenario) -> list[int]:
     return list(range(h.start_year, h.start_year + h.years))
 
 
-def market_currency(scenario: Scenario, market: str) -> str:
+def market_currency(scenario: Scenario, market: str, *, file: str | Path | None = None) -> str:
     """The currency of a scenario market (its override, else the catalogue's)."""
     spec = next((m for m in scenario.markets if m.id == market), None)
     if spec is None:
         raise InputError(f"market {market!r} is not in scenario {scenario.name!r} "
-                         f"(markets: {', '.join(scenario.market_ids())})", field="market")
+                         f"(markets: {', '.join(scenario.market_ids())})", file=file,
+                         field="market")
     if spec.currency:
         return str(spec.currency)
     from riskmodel.data.catalogue import load_market
@@ -213,14 +220,23 @@ def inputs_from_arrays(firm: Firm, scn: Scenario, annual: dict[str, np.ndarray],
     if not annual:
         raise InputError("the engine returned no annual arrays (simulation.keep_annual)",
                          field="annual")
-    check_firm_years(firm, years_of(scn), file=firm_file)
-    ccy = market_currency(scn, firm.market)
+    years = years_of(scn)
+    check_firm_years(firm, years, file=firm_file)
+    ccy = market_currency(scn, firm.market, file=firm_file)
     report_ccy = firm.currency or ccy
     mp = market_paths(annual, scn, firm.market, ccy)
     fx = fx_rate(scn, firm, ccy, report_ccy, file=firm_file)
     resolved, src = with_default_dispersion(firm)
+    notes = []
+    unused = sorted(y for y in firm.allocation.by_year or {} if y not in years)
+    if unused:  # a firm file may list more years than one scenario simulates: say so
+        notes.append(f"allocation.by_year for {', '.join(map(str, unused))} is not used "
+                     f"(outside the horizon {years[0]}-{years[-1]})")
+    if mp.n_paths < FEW_PATHS:
+        notes.append(f"only {mp.n_paths} paths: VaR 99 and ES 97.5 rest on the few worst paths; "
+                     f"use {FEW_PATHS:,} or more (1,000 or more for stable tails)")
     return FirmInputs(scenario=scn, market=mp, daily=daily_prices(kept, scn, firm.market),
-                      fx=fx, currency=report_ccy, source=source, firm=resolved,
+                      fx=fx, currency=report_ccy, source=source, notes=notes, firm=resolved,
                       emissions_law=law_sentence(resolved, src))
 
 
@@ -260,16 +276,64 @@ def from_run(
     return scn, annual, kept, f"run {d.name} (stored arrays of sweep point {point})"
 
 
+def check_paths(n: int, *, file: str | Path | None = None, field: str = "--paths",
+                what: str = "a firm's costs") -> None:
+    """At least MIN_PATHS paths (InputError naming where the number came from)."""
+    if n < MIN_PATHS:
+        raise InputError(f"{what} need at least {MIN_PATHS} paths (the standard deviation and "
+                         f"the variance split divide by n - 1); got {n}", file=file, field=field)
+
+
+def check_run_paths(scn: Scenario, run_dir: str | Path) -> None:
+    """A run read by a firm report or portfolio has at least MIN_PATHS paths."""
+    n = scn.simulation.paths
+    if n < MIN_PATHS:
+        raise InputError(f"the run has {n} path(s); a firm's costs need at least {MIN_PATHS} "
+                         "(the standard deviation and the variance split divide by n - 1): run "
+                         f"the scenario again with --paths {MIN_PATHS} or more", file=run_dir,
+                         field="--run")
+
+
+def check_firm_size(firm: Firm, scn: Scenario, *, firm_file: str | Path | None = None) -> None:
+    """A firm is part of its market: its emissions and hedges within the market's BAU emissions
+    (where the scenario states them; a catalogue market's BAU is known after resolution)."""
+    spec = next(m for m in scn.markets if m.id == firm.market)
+    years = years_of(scn)
+    em = firm.emissions
+    if em.level is not None:
+        if spec.bau_emissions is not None and em.level > spec.bau_emissions:
+            raise InputError(f"{em.level:g} Mt is more than the whole market's BAU emissions "
+                             f"({firm.market}: {spec.bau_emissions:g} Mt); a firm is part of "
+                             "its market (levels are in Mt)", file=firm_file,
+                             field="emissions.level")
+        growth = max(1.0, 1.0 + em.annual_change) ** (len(years) - 1)
+        biggest = em.level * em.capacity * growth  # most the firm can emit in any year
+    elif spec.bau_emissions is not None:
+        biggest = (em.share or 0.0) * spec.bau_emissions * em.capacity
+    else:
+        return
+    from riskmodel.firm.firm import MAX_HEDGE_RATIO
+
+    for k, h in enumerate(firm.hedges):
+        if h.volume is not None and abs(h.volume) > MAX_HEDGE_RATIO * biggest:
+            raise InputError(f"{h.volume:g} Mt is more than {MAX_HEDGE_RATIO:g} times the most "
+                             f"the firm can emit in a year ({biggest:.3g} Mt); hedge volumes "
+                             "are in Mt", file=firm_file, field=f"hedges[{k}].volume")
+
+
 def check_firm_fits(firm: Firm, scn: Scenario, *, firm_file: str | Path | None = None) -> None:
     """The firm must fit the scenario before any path is simulated: its market is one of the
-    scenario's, its allocation and hedge years are simulated, its currencies have a rate."""
+    scenario's, its allocation and hedge years are simulated, its currencies have a rate, its
+    size fits the market's, and the scenario has enough paths to measure its costs."""
     if firm.market not in scn.market_ids():
         raise InputError(f"market {firm.market!r} is not in scenario {scn.name!r} "
                          f"(markets: {', '.join(scn.market_ids())})", file=firm_file,
                          field="market")
     check_firm_years(firm, years_of(scn), file=firm_file)
-    ccy = market_currency(scn, firm.market)
+    check_firm_size(firm, scn, firm_file=firm_file)
+    ccy = market_currency(scn, firm.market, file=firm_file)
     fx_rate(scn, firm, ccy, firm.currency or ccy, file=firm_file)  # a rate exists, and fits
+    check_paths(scn.simulation.paths)
 
 
 def load_inputs(
@@ -291,7 +355,13 @@ def load_inputs(
         check_firm_fits(firm, scn, firm_file=firm_file)
 
     if run is not None:
-        scn, annual, kept, source = from_run(run, point=point, precheck=precheck)
+        from riskmodel.batch.runs import find_run
+
+        def run_precheck(scn: Scenario) -> None:
+            check_run_paths(scn, find_run(run))
+            precheck(scn)
+
+        scn, annual, kept, source = from_run(run, point=point, precheck=run_precheck)
         if paths is not None and paths != scn.simulation.paths:
             raise InputError(f"--paths does not apply to --run: the report reads the run's "
                              f"{scn.simulation.paths} stored paths", field="--paths")
@@ -320,6 +390,9 @@ def load_inputs(
                              f"{point}", file=scenario, field="--point")
         scn = plan.scenarios[point]
         source = f"scenario file {Path(scenario).name} (sweep point {plan.point_label(point)})"
+    if paths is None:  # the scenario's own number of paths: name its field
+        check_paths(scn.simulation.paths, field="simulation.paths",
+                    file=None if isinstance(scenario, Scenario) else scenario)
     precheck(scn)
     scn = with_annual(scn, paths=paths)
     res = simulate(scn)

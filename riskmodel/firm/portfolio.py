@@ -36,6 +36,9 @@ def firm_files(ref: str | Path) -> list[Path]:
     names of files in ``data/firms/``, relative to the CSV's folder)."""
     from riskmodel import config
 
+    if not str(ref).strip():
+        raise InputError("empty; give a folder of firm YAML files or a CSV with a 'firm' column",
+                         field="--firms")
     p = Path(ref)
     if p.is_dir():
         out = sorted(p.glob("*.yaml"))
@@ -45,6 +48,10 @@ def firm_files(ref: str | Path) -> list[Path]:
     if not p.is_file():
         raise InputError("no such firm list (a folder of firm YAML files or a CSV)", file=p,
                          field="--firms")
+    if p.suffix.lower() in (".yaml", ".yml"):  # read as a CSV it gave a pandas tokenizer error
+        raise InputError("a firm file, not a list of firms: give a folder of firm YAML files or "
+                         "a CSV with a 'firm' column (report --firm takes one firm file)",
+                         file=p, field="--firms")
     try:
         frame = pd.read_csv(p, dtype=str)
     except (ValueError, pd.errors.ParserError) as exc:
@@ -52,13 +59,26 @@ def firm_files(ref: str | Path) -> list[Path]:
     if "firm" not in frame.columns:
         raise InputError(f"needs a 'firm' column (has: {', '.join(frame.columns)})", file=p,
                          field="firm")
-    out = []
+    out: list[Path] = []
+    seen: dict[Path, int] = {}  # resolved file -> its row
+    stems: dict[str, tuple[int, str]] = {}  # report folder -> (row, as listed)
     for k, ref_k in enumerate(frame["firm"].fillna("")):
         ref_k = ref_k.strip()
         cands = [p.parent / ref_k, Path(ref_k), config.FIRMS_DIR / f"{ref_k}.yaml"]
         hit = next((c for c in cands if ref_k and c.is_file()), None)
         if hit is None:
             raise InputError(f"row {k + 2}: no firm file {ref_k!r}", file=p, field="firm")
+        # one firm twice would count twice in the portfolio total; two files of one stem would
+        # share a report folder (the second overwrote the first) and a firm_results label
+        if hit.resolve() in seen:
+            raise InputError(f"row {k + 2} repeats row {seen[hit.resolve()]} ({ref_k}); list "
+                             "each firm once", file=p, field="firm")
+        if hit.stem in stems:
+            row, first = stems[hit.stem]
+            raise InputError(f"rows {row} and {k + 2} ({first}, {ref_k}) would both be "
+                             f"reported as {hit.stem!r}; rename one file", file=p, field="firm")
+        seen[hit.resolve()] = k + 2
+        stems[hit.stem] = (k + 2, ref_k)
         out.append(hit)
     if not out:
         raise InputError("lists no firms", file=p, field="firm")
@@ -101,6 +121,8 @@ def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None
     from riskmodel.batch.runs import find_run
     from riskmodel.firm.inputs import (
         add_run_events,
+        check_firm_fits,
+        check_run_paths,
         fx_rate,
         inputs_from_arrays,
         market_currency,
@@ -111,28 +133,36 @@ def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None
     d = find_run(run)
     files = firm_files(firms)
     loaded: list[tuple[Path, Firm]] = [(f, load_firm(f)) for f in files]
-    scn, annual, kept = point_arrays(d, point)  # read once
+
+    def precheck(scn: Any) -> None:  # every firm fits the run before anything is read
+        check_run_paths(scn, d)
+        for f, firm in loaded:
+            check_firm_fits(firm, scn, firm_file=f)
+
+    scn, annual, kept = point_arrays(d, point, precheck=precheck)  # read once
     out = Path(out) if out is not None else d / "reports"
     num = scn.simulation.numeraire
     rows: list[dict[str, Any]] = []
     totals: list[np.ndarray] = []
     written: dict[str, Path] = {}
     main = ""
+    reports = []  # every report built (and so every firm checked) before the first is written
     for path, firm in loaded:
         inputs = inputs_from_arrays(firm, scn, annual, kept,
                                     source=f"run {d.name} (stored arrays of sweep point {point})",
                                     firm_file=path)
         add_run_events(inputs, d, point)
         rep = build_report(firm, inputs)
+        reports.append((path, rep))
         r = rep.risk
-        written[path.stem] = write_report(rep, out / path.stem, pdf=pdf)["html"]
         # one state of the world for every firm: the scenario with its events (where events do
         # not move a firm's market, linked with events equals linked for it)
         main = next(v for v in ("linked_events", "linked", r.variants[0]) if v in r.variants)
         k = r.variants.index(main)
         u = report_unit(r)
         plain = firm.model_copy(update={"fx_rate": None})
-        to_num = fx_rate(scn, plain, market_currency(scn, firm.market), num, file=path) / r.fx
+        to_num = fx_rate(scn, plain, market_currency(scn, firm.market, file=path), num,
+                         file=path) / r.fx
         totals.append(r.total[k] * to_num)
         rows.append({"firm": path.stem, "name": firm.name, "market": firm.market,
                      "currency": r.currency, "unit": u.name,
@@ -167,6 +197,8 @@ def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None
     frame = pd.DataFrame(rows, columns=COLUMNS)
     png = _chart(rows, punit)
     generated = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    for path, rep in reports:
+        written[path.stem] = write_report(rep, out / path.stem, pdf=pdf)["html"]
     env = Environment(loader=PackageLoader("riskmodel.firm", "templates"), autoescape=True,
                       undefined=StrictUndefined)
     page = env.get_template("portfolio.html.j2").render(

@@ -29,6 +29,8 @@ from riskmodel.firm.units import money_scale, scale_value, unit_of
 from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 SCHEMA = "riskmodel.firm_report/2"
+#: Every variant a scenario can simulate (``simulation.variants`` names any non-empty subset).
+ALL_VARIANTS = ("autarky", "linked", "linked_events")
 #: Sections (HTML ids) and figures (names) every report has, in order.
 SECTIONS = ("summary", "prices", "key-figures", "price-scenarios", "emissions", "cost",
             "decomposition", "events", "hedge", "method")
@@ -263,16 +265,27 @@ def build_report(firm: Firm, inputs: FirmInputs) -> Report:
 
     firm = inputs.firm or firm
     r = firm_costs(firm, inputs.market, fx=inputs.fx, currency=inputs.currency)
+    absent = [v for v in ALL_VARIANTS if v not in r.variants]
+    notes = list(inputs.notes)
+    if absent:  # a scenario may simulate any subset (simulation.variants): say what is missing
+        notes.append(f"variants not simulated (simulation.variants: "
+                     f"{', '.join(r.variants)}): {', '.join(absent)}; the report shows the "
+                     "variants that were, and comparisons that need a missing one are left out")
     u = report_unit(r)
     effects = event_effects(firm, inputs.per_event, fx=inputs.fx)
     figs = all_figures(r, effects, inputs.daily, u.scale, u.name, main_variant(r, inputs))
     summary = summary_lines(r, effects, inputs, u)
     t = scaled_table(r, u)
+    # dropna=False: a measure that is NaN for every variant (var_events without linked_events
+    # and linked; any measure of a variant subset) keeps its column, read as "–"
     wide = t.pivot_table(index=["variant", "year"], columns="measure", values="value",
-                         sort=False)
+                         sort=False, dropna=False)
+
+    def val(m: str, v: str, y: int = -1) -> float:
+        return float(wide.loc[(v, y), m]) if m in wide.columns else float("nan")
 
     def cell(m: str, v: str, y: int = -1) -> str:
-        x = float(wide.loc[(v, y), m]) if m in wide.columns else float("nan")
+        x = val(m, v, y)
         if not np.isfinite(x):
             return "–"
         if m.startswith("p_") or "_share" in m or "_reduction" in m or "_ratio" in m \
@@ -301,8 +314,7 @@ def build_report(firm: Firm, inputs: FirmInputs) -> Report:
                   "sd_unhedged", "sd_mv_hedged", "var_reduction_mv_hedged", "es975_unhedged",
                   "es975_mv_hedged", "es_reduction_mv_hedged"):
             row[m] = cell(m, main, y)
-        buy = float(wide.loc[(main, y), "bought_mean"])
-        row["spot"] = num(buy - float(wide.loc[(main, y), "hedge_mv_mt"]))
+        row["spot"] = num(val("bought_mean", main, y) - val("hedge_mv_mt", main, y))
         hedge_rows.append(row)
     strategies = [{"name": name, **{m: cell(f"{m}{suf}", main) for m, _ in STRATEGY_MEASURES}}
                   for suf, name in STRATEGIES.items() if suf != "" or firm.hedges]
@@ -311,10 +323,10 @@ def build_report(firm: Firm, inputs: FirmInputs) -> Report:
             row["var_reduction"] = row["es_reduction"] = "–"
     decomp_rows = []
     for v in r.variants:
-        tot = float(wide.loc[(v, -1), "var_total"])
-        decomp_rows.append({"variant": v, "sd": num(np.sqrt(tot)), **{
-            k: (f"{float(wide.loc[(v, -1), f'var_{k}']) / tot:.1%}"
-                if tot > 0 and np.isfinite(float(wide.loc[(v, -1), f"var_{k}"])) else "–")
+        tot = val("var_total", v)
+        decomp_rows.append({"variant": v, "sd": num(np.sqrt(tot) if tot >= 0 else np.nan), **{
+            k: (f"{val(f'var_{k}', v) / tot:.1%}"
+                if tot > 0 and np.isfinite(val(f"var_{k}", v)) else "–")
             for k in ("price", "volume", "events")}})
     events_rows = [{"event": e["event"], "mean_change": num(e["mean_change"] / u.scale),
                     "sd_change": num(e["sd_change"] / u.scale),
@@ -332,14 +344,15 @@ def build_report(firm: Firm, inputs: FirmInputs) -> Report:
         price_rows=price_rows, quantiles=qs, strategies=strategies,
         strategy_measures=STRATEGY_MEASURES, decomp_rows=decomp_rows, main=main,
         hedges=r.hedges[r.variants.index(main)], emissions_law=inputs.emissions_law,
-        events_rows=events_rows, notes=inputs.notes, definitions=DEFINITIONS, meta=meta,
+        events_rows=events_rows, notes=notes, definitions=DEFINITIONS, meta=meta,
         unit=u.name)
     data = {
         "schema": SCHEMA, "firm": firm.model_dump(mode="json"), "scenario": inputs.scenario.name,
         "market": firm.market, "market_currency": inputs.market.currency,
         "currency": r.currency, "fx": r.fx, "unit": u.name, "unit_in_millions": u.scale,
         "paths": inputs.market.n_paths, "years": r.years, "variants": r.variants,
-        "main_variant": main, "source": inputs.source, "notes": inputs.notes,
+        "main_variant": main, "source": inputs.source, "notes": notes,
+        "variants_absent": absent,
         "emissions_law": inputs.emissions_law, "summary": summary,
         "definitions": DEFINITIONS, "table": t.to_dict("records"),
         "events": [{**e, **{k: e[k] / u.scale for k in ("mean_linked", "mean_change",
