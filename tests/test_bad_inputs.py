@@ -133,9 +133,9 @@ def test_bad_input(
     watched = [case_dir, config.RUNS_DIR, config.PROJECT_ROOT / "reports"]
     before = [_snapshot(d) for d in watched]
     code, out, err = invoke(case["args"], capsys)
-    lines = err.strip().splitlines()
     assert "Traceback" not in err + out
-    assert lines == [case["stderr"]], f"stderr was:\n{err}"
+    # exactly one line and its newline: no blank line before or after it, no warning line
+    assert err == case["stderr"] + "\n", f"stderr was:\n{err!r}"
     assert code == case.get("exit", 2)
     assert [_snapshot(d) for d in watched] == before, "a failed command wrote files"
 

@@ -139,7 +139,7 @@ def run(
         "--keep-events", help="Also simulate each regulatory event alone and keep it "
         "(events.npz) for the firm reports' event sensitivities; implies --keep-annual.")]
         = False,
-    firms: Annotated[Path | None, typer.Option(
+    firms: Annotated[str | None, typer.Option(
         "--firms", help="Also write firm_results.parquet for these firms (a folder of firm "
         "YAML files or a CSV with a 'firm' column); implies --keep-annual --keep-events.",
         show_default=False)] = None,
@@ -153,15 +153,22 @@ def run(
                          field="--chunk-size")
     out_dir = check_out_folder(out)  # (a str: Path("") would read as ".")
     options = RunOptions(n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size)
+    if resume is not None:
+        if scenario is not None or paths is not None or seed is not None or run_id is not None:
+            raise InputError("--resume takes the run folder only (its scenario, paths and seed "
+                             "are fixed)", field="--resume")
+        given = [name for name, on in (("--keep-annual", keep_annual),
+                                       ("--keep-events", keep_events),
+                                       ("--firms", firms is not None)) if on]
+        if given:  # a resume finishes what the run was started with: these would be ignored
+            raise InputError(f"a resume cannot add {', '.join(given)}: the run's products are "
+                             "fixed when it starts; start a new run with them", field="--resume")
     firm_list = None
     if firms is not None:  # checked before the run starts
         from riskmodel.firm.portfolio import firm_files
 
         firm_list = firm_files(firms)
     if resume is not None:
-        if scenario is not None or paths is not None or seed is not None or run_id is not None:
-            raise InputError("--resume takes the run folder only (its scenario, paths and seed "
-                             "are fixed)", field="--resume")
         bar = RichProgress(f"resume {resume.name}", quiet=quiet)
         try:
             run_dir = resume_run(resume, options=options, progress=bar)
@@ -293,6 +300,10 @@ def compare_cmd(
 ) -> None:
     """Compare two runs (e.g. the same scenario under two designs) side by side."""
     out = ctx.obj["out"]
+    for folder in csv.resolve().parents if csv is not None else []:  # never over (or beside)
+        if (folder / "manifest.json").is_file():  # a run's own files
+            raise InputError(f"{csv} is inside the run folder {folder.name}; give a path "
+                             "outside run folders", field="--csv")
     for problem in run_mismatch(a, b, out=out) if force else []:
         _err.print(f"warning: {problem}", markup=False, highlight=False)
     frame = compare_runs(a, b, out=out, statistics=statistic, force=force)
@@ -304,6 +315,7 @@ def compare_cmd(
         frame = frame[frame["variant"] == variant]
     if csv is not None:
         from riskmodel.io import atomic_write_text
+
 
         atomic_write_text(csv, frame.to_csv(index=False))
     na, nb = find_run(a, out=out).name, find_run(b, out=out).name

@@ -386,6 +386,13 @@ def new_run_dir(
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", run_id) or run_id in (".", ".."):
         raise InputError(f"use at most 120 letters, digits, '.', '_' and '-' (got {run_id[:40]!r}"
                          f"{'...' if len(run_id) > 40 else ''})", field="--run-id")
+    if not run_id[0].isalnum():  # '-x' reads as an option, '.x' is a hidden folder
+        raise InputError(f"must start with a letter or a digit (got {run_id[:40]!r})",
+                         field="--run-id")
+    for folder in (out, *out.parents):  # a run inside a run is never listed, and its files
+        if (folder / MANIFEST).is_file():  # mix with the outer run's
+            raise InputError(f"{folder} is a run folder; give the folder of run folders "
+                             "(e.g. runs)", field="--out")
     run_dir = out / run_id
     if run_dir.exists():
         raise InputError("a run with this id exists; use --resume to finish it",
@@ -510,6 +517,19 @@ def resume_run(
         if not Path(f).is_file():
             raise InputError("a firm file the run was started with (--firms) is gone; restore "
                              "it, or start a new run", file=f, field="products.firms")
+    firm_files = (manifest.get("products") or {}).get("firms") or []
+    from riskmodel.batch.run_arrays import FIRM_RESULTS
+
+    if firm_files and not (run_dir / FIRM_RESULTS).is_file():
+        # the firm results are written after the chunks: a firm file edited since the run
+        # started must fail now, naming it, before any chunk runs or the manifest is rewritten
+        from riskmodel.firm.firm import load_firm
+        from riskmodel.firm.inputs import check_firm_fits
+
+        for f in firm_files:
+            firm = load_firm(Path(f))
+            for scn in plan.scenarios:
+                check_firm_fits(firm, scn, firm_file=Path(f))
     verify_chunks(run_dir, plan, manifest)
     options = options or RunOptions()
     options.engine = manifest.get("engine", options.engine)

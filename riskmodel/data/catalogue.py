@@ -67,6 +67,22 @@ Citation = Annotated[str, AfterValidator(_check_source)]
 
 #: Largest number a catalogue fact may hold in its unit (the largest shipped is 500,000 JPY).
 MAX_FACT = 1e9
+#: Largest emissions or allowance quantity (Mt): the scenario's bound on a market's BAU
+#: emissions and permits (riskmodel.sim.scenario.MAX_BAU); a cap or reserve beyond it gives an
+#: absurd BAU or infinite quantiles (the largest shipped, the EU's MSR holdings, is 3,001 Mt).
+MAX_MT = 1e5
+#: Smallest cap or reserve threshold (Mt, 10 kt): below it the market is numerically nil (a cap
+#: of 1e-300 Mt gives a BAU of 1e-300); the smallest shipped cap is 31 Mt.
+MIN_MT = 0.01
+#: Smallest price ceiling or penalty per tonne (one unit of the market currency): a ceiling or a
+#: penalty without make-good caps the price, and one near 0 pins every simulated price at 0.
+MIN_PRICE_CAP = 1.0
+#: Largest trigger multiple of an average price or volume (K-ETS uses 0.6 to 3).
+MAX_MULTIPLE = 100.0
+#: A per-tonne money unit: the market currency per metric tonne (RGGI states short tons).
+_PER_TONNE_RE = re.compile(r"^([A-Z]{3})/(t|short ton)$")
+#: Tonnes in a short ton (RGGI's unit).
+_SHORT_TON = 0.90718474
 
 
 class _Strict(BaseModel):
@@ -89,6 +105,15 @@ class _Provenance(_Strict):
     value: Any
     source: Citation | None = Field(default=None, validate_default=True)
     note: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _no_text_value(cls, v: Any) -> Any:
+        # a quoted number ('100000') or a word is a typo waiting to happen: the value is a
+        # YAML number, a boolean or null, never text
+        if isinstance(v, str):
+            raise ValueError(f"must be a number, not text ({v!r}); drop the quotes")
+        return v
 
     @field_validator("source")
     @classmethod
@@ -139,6 +164,51 @@ class NonNegativeSourced(Sourced):
     """A sourced amount that cannot be negative (prices, penalties)."""
 
     value: Annotated[float, Field(ge=0)] | None
+
+
+def _within(fact: Sourced, lo: float, hi: float, unit: str, why: str) -> None:
+    """Range check of a fact's value, after the field's own sign check (whose 'must be > 0'
+    comes first) and the MAX_FACT check."""
+    v = fact.value
+    if v is not None and not lo <= v <= hi:
+        raise ValueError(f"value: {v:g}{unit} is outside {lo:g}-{hi:g}{unit} ({why})")
+
+
+class MtSourced(PositiveSourced):
+    """A quantity of emissions or allowances (Mt) that sets a market's size: within
+    [MIN_MT, MAX_MT] when given (caps, covered emissions, reserves, MSR thresholds)."""
+
+    @model_validator(mode="after")
+    def _mt(self) -> MtSourced:
+        _within(self, MIN_MT, MAX_MT, " Mt", "a typo? the scenario bounds BAU and permits so")
+        return self
+
+
+class StockSourced(NonNegativeSourced):
+    """A stock of allowances (Mt) that may be empty: within [0, MAX_MT] when given."""
+
+    @model_validator(mode="after")
+    def _stock(self) -> StockSourced:
+        _within(self, 0.0, MAX_MT, " Mt", "a typo? the scenario bounds permits so")
+        return self
+
+
+class MultipleSourced(PositiveSourced):
+    """A positive multiple of an average price or volume, at most MAX_MULTIPLE."""
+
+    @model_validator(mode="after")
+    def _multiple(self) -> MultipleSourced:
+        _within(self, 1e-3, MAX_MULTIPLE, "x", "a trigger multiple of an average")
+        return self
+
+
+class MonthsSourced(PositiveSourced):
+    """A number of months: 1 to 120 (ten years) when given."""
+
+    @model_validator(mode="after")
+    def _months(self) -> MonthsSourced:
+        _within(self, 1.0, 120.0, " months", "at most ten years")
+        return self
 
 
 class ShareSourced(Sourced):
@@ -192,7 +262,7 @@ class Cap(_Strict):
 
     type: Literal["absolute", "intensity", "indexed"]
     degree: Annotated[float, Field(ge=0, le=1)] | None = None
-    path: dict[int, PositiveSourced] = Field(default_factory=dict)
+    path: dict[int, MtSourced] = Field(default_factory=dict)
     linear_reduction_factor: dict[int, ShareSourced] | None = None
     one_off_reductions: dict[int, PositiveSourced] | None = None
     phases: list[Phase] = Field(default_factory=list)
@@ -203,13 +273,28 @@ class Cap(_Strict):
     type_source: Citation | None = None
     note: str | None = None
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path_years(cls, v: Any) -> Any:
+        # a year key is a whole number (2024), not 2024.0, 2024.5 or '2024'
+        if isinstance(v, dict):
+            for year, fact in v.items():
+                if isinstance(year, bool) or not isinstance(year, int):
+                    raise ValueError(f"year {year!r} is not a whole year (write e.g. 2024)")
+                unit = fact.get("unit") if isinstance(fact, dict) else None
+                # Mt CO2e, Mt CO2 or Mt, checked before the value's Mt range: a cap sets BAU
+                # in Mt ('Mtoe' or 'kt' would be misread)
+                if isinstance(unit, str) and not re.fullmatch(r"Mt( CO2e?)?", unit):
+                    raise ValueError(f"{year}.unit: caps are in Mt CO2e (got {unit!r})")
+        return v
+
     @field_validator("path")
     @classmethod
-    def _path(cls, v: dict[int, PositiveSourced]) -> dict[int, PositiveSourced]:
+    def _path(cls, v: dict[int, MtSourced]) -> dict[int, MtSourced]:
         for year, fact in v.items():
             if not 1990 <= year <= 2100:
                 raise ValueError(f"{year}: a cap year must lie in 1990-2100")
-            if not fact.unit.startswith("Mt"):
+            if not re.fullmatch(r"Mt( CO2e?)?", fact.unit):  # (also checked before, above)
                 raise ValueError(f"{year}.unit: caps are in Mt CO2e (got {fact.unit!r})")
         return v
 
@@ -217,7 +302,7 @@ class Cap(_Strict):
 class Coverage(_Strict):
     """What the cap covers."""
 
-    covered_emissions: PositiveSourced
+    covered_emissions: MtSourced  # sets BAU emissions when the scenario gives none
     share_of_jurisdiction: ShareSourced
     sectors: list[str]
     entities: PositiveSourced | None = None
@@ -229,15 +314,15 @@ class Collar(_Strict):
     """Price floor and ceiling (market currency per tonne) and the reserve behind the ceiling."""
 
     floor: NonNegativeSourced
-    ceiling: NonNegativeSourced
-    reserve: PositiveSourced
+    ceiling: NonNegativeSourced  # at least MIN_PRICE_CAP (_semantic_problems)
+    reserve: MtSourced  # reserve behind the ceiling: bounded like any permit stock
     floor_escalation: ShareSourced | None = None
 
 
 class Penalty(_Strict):
     """Non-compliance: fine per tonne, price multiple, lump sum, deduction and make-good."""
 
-    amount: NonNegativeSourced
+    amount: NonNegativeSourced  # at least MIN_PRICE_CAP (_semantic_problems)
     make_good: SourcedFlag
     price_multiple: NonNegativeSourced | None = None
     lump_sum: NonNegativeSourced | None = None
@@ -260,7 +345,7 @@ class Banking(_Strict):
     allowed: SourcedFlag
     limits: str | None = None
     #: Bank held privately at the end of ``initial_bank.year`` (Mt); the EU's is the TNAC.
-    initial_bank: NonNegativeSourced | None = None
+    initial_bank: StockSourced | None = None  # at most MAX_MT, like the scenario's
 
 
 class Borrowing(_Strict):
@@ -275,28 +360,34 @@ class MSR(_Strict):
     """EU Market Stability Reserve thresholds (million allowances of TNAC)."""
 
     intake_rate: ShareSourced
-    intake_threshold: PositiveSourced
-    intermediate_threshold: PositiveSourced | None = None
-    release_amount: PositiveSourced
-    release_threshold: PositiveSourced
-    cancellation_threshold: PositiveSourced
+    # thresholds and amounts in Mt within [MIN_MT, MAX_MT]; release below intake
+    # (_semantic_problems): otherwise the reserve would release and take in at once
+    intake_threshold: MtSourced
+    intermediate_threshold: MtSourced | None = None
+    release_amount: MtSourced
+    release_threshold: MtSourced
+    cancellation_threshold: MtSourced
     #: Allowances in the reserve at the end of the initial year, before any invalidation (Mt).
-    holdings: NonNegativeSourced | None = None
+    holdings: StockSourced | None = None
     #: Auction volume of the initial year (Mt): the 2023 invalidation threshold.
-    auction_volume: NonNegativeSourced | None = None
+    auction_volume: StockSourced | None = None
 
 
 class KetsTriggers(_Strict):
     """K-ETS stabilisation triggers, as multiples of the two-year average price."""
 
-    high_price_multiple: PositiveSourced
-    high_price_months: PositiveSourced
-    volume_price_multiple: PositiveSourced
-    volume_multiple: PositiveSourced
-    low_price_multiple: PositiveSourced
+    # multiples within (0, MAX_MULTIPLE], low below high (_semantic_problems): a high trigger
+    # below the low one would fire both at once
+    high_price_multiple: MultipleSourced
+    high_price_months: MonthsSourced
+    volume_price_multiple: MultipleSourced
+    volume_multiple: MultipleSourced
+    low_price_multiple: MultipleSourced
     discretionary: bool
     discretionary_source: Citation
-    reserve: PositiveSourced | None = None
+    #: Reserve auctioned by the triggers (M allowances): at most MAX_MT (1e9 gave infinite
+    #: quantiles)
+    reserve: MtSourced | None = None
     reserve_auction_share: ShareSourced | None = None
 
 
@@ -457,6 +548,14 @@ def _iter_money(design: MarketDesign) -> list[tuple[str, Sourced | None]]:
     return items
 
 
+def _per_tonne(unit: str) -> float | None:
+    """Factor from a per-tonne money unit to CCY per metric tonne (None: not per tonne)."""
+    m = _PER_TONNE_RE.match(unit)
+    if m is None:
+        return None
+    return 1.0 if m.group(2) == "t" else 1 / _SHORT_TON
+
+
 def _semantic_problems(design: MarketDesign, stem: str | None) -> list[_Problem]:
     """Cross-field rules the field types cannot express."""
     out: list[_Problem] = []
@@ -488,9 +587,44 @@ def _semantic_problems(design: MarketDesign, stem: str | None) -> list[_Problem]
             out.append(
                 (f"{field}.unit", f"must be in the market currency {design.currency} (got {ccy})")
             )
+    # a price per tonne (floor, ceiling, fine, band) is CCY/t (or CCY/short ton): 'KRW' or
+    # 'KRW/kg' would be read as per tonne
+    for field, s in _iter_money(design):
+        if s is None or field == "penalty.lump_sum":
+            continue
+        ccy = (s.unit.split("/")[0].split() or [""])[0]
+        if ccy == design.currency and not _PER_TONNE_RE.match(s.unit):
+            out.append((f"{field}.unit", f"a price per tonne must be in {ccy}/t or "
+                        f"{ccy}/short ton (got {s.unit!r})"))
     fl, ce = design.collar.floor, design.collar.ceiling
-    if fl.value is not None and ce.value is not None and fl.unit == ce.unit and fl.value > ce.value:
-        out.append(("collar.floor.value", f"floor {fl.value:g} is above the ceiling {ce.value:g}"))
+    for field, s in (("collar.ceiling", ce), ("penalty.amount", design.penalty.amount)):
+        if s.value is not None and s.value < MIN_PRICE_CAP:
+            out.append((f"{field}.value", f"must be at least {MIN_PRICE_CAP:g} {design.currency} "
+                        f"per tonne: it caps the price, and near 0 pins it there (got "
+                        f"{s.value:g})"))
+    per_t = {u: _per_tonne(u) for u in (fl.unit, ce.unit)}
+    if (fl.value is not None and ce.value is not None and None not in per_t.values()
+            and fl.value * per_t[fl.unit] > ce.value * per_t[ce.unit]):  # type: ignore[operator]
+        same = "" if fl.unit == ce.unit else f" {ce.unit}"
+        out.append(("collar.floor.value", f"floor {fl.value:g} is above the ceiling "
+                    f"{ce.value:g}{same}"))
+    msr = design.stabilisation.msr
+    if msr is not None:
+        rel, inn = msr.release_threshold.value, msr.intake_threshold.value
+        if rel is not None and inn is not None and rel >= inn:
+            out.append(("stabilisation.msr.release_threshold.value",
+                        f"release threshold {rel:g} must be below the intake threshold {inn:g} "
+                        "(the reserve would release and take in at once)"))
+        mid = msr.intermediate_threshold.value if msr.intermediate_threshold else None
+        if mid is not None and inn is not None and mid > inn:
+            out.append(("stabilisation.msr.intermediate_threshold.value",
+                        f"intermediate threshold {mid:g} is above the intake threshold {inn:g}"))
+    kt = design.stabilisation.kets_triggers
+    if kt is not None:
+        lo, hi = kt.low_price_multiple.value, kt.high_price_multiple.value
+        if lo is not None and hi is not None and lo >= hi:
+            out.append(("stabilisation.kets_triggers.low_price_multiple.value",
+                        f"low-price multiple {lo:g} must be below the high-price multiple {hi:g}"))
     band = design.stabilisation.intervention_band
     if (
         band

@@ -54,6 +54,11 @@ def show(
     rows: Annotated[int, typer.Option(help="Prices shown at the start and the end.")] = 5,
 ) -> None:
     """One cleaned series: where it comes from, its cleaning report, first and last prices."""
+    if rows < 1:  # pandas reads head(-5) as "all but the last 5"
+        from riskmodel.errors import InputError
+
+        raise InputError(f"must be a number of prices of at least 1 (got {rows})",
+                         field="--rows")
     from rich.console import Console
 
     from riskmodel import config

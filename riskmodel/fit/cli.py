@@ -734,7 +734,8 @@ def fit(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Calibration folder (default calibrations/).")
+        str | None, typer.Option("--out", help="Calibration folder (default calibrations/).",
+                                 show_default=False)
     ] = None,
     refit_every: Annotated[
         int, typer.Option("--refit-every", min=1,
@@ -754,7 +755,9 @@ def fit(
     ] = False,
 ) -> None:
     """Fit price processes and write calibrations (see `riskmodel fit --help`)."""
-    out_dir = out if out is not None else config.CALIBRATIONS_DIR
+    if out is not None and not out.strip():  # (a str: Path("") would read as ".")
+        raise InputError(f"give a folder (got an empty path {out!r})", field="--out")
+    out_dir = Path(out) if out is not None else config.CALIBRATIONS_DIR
     check_model_names(model, regimes)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} is a file; give a folder for calibrations", field="--out")

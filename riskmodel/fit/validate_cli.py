@@ -32,9 +32,10 @@ def validate(
     start: Annotated[str, typer.Option("--start", help="First origin on or after.")] = va.START,
     end: Annotated[str, typer.Option("--end", help="Last date of data used.")] = va.END,
     seed: Annotated[int, typer.Option("--seed", min=0)] = va.SEED,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Output folder (default calibrations/validation/)."),
+    out_arg: Annotated[
+        str | None,
+        typer.Option("--out", help="Output folder (default calibrations/validation/).",
+                     show_default=False),
     ] = None,
     price_limits: Annotated[
         bool,
@@ -51,15 +52,20 @@ def validate(
     """Validate candidates per market; write JSON, markdown, PIT and fan PNGs and a README."""
     from riskmodel.data.series import load_series
 
+    if out_arg is not None and not out_arg.strip():  # (a str: Path("") would read as ".")
+        raise InputError(f"give a folder (got an empty path {out_arg!r})", field="--out")
+    out = Path(out_arg) if out_arg is not None else None
     if paths < 100 or paths > 10_000:
         raise InputError("must be between 100 and 10000", field="--paths")
     import pandas as pd
 
     for name, v in (("--start", start), ("--end", end)):
         try:
-            pd.Timestamp(v)
+            ts = pd.Timestamp(v)
         except ValueError as exc:
             raise InputError(f"not a date: {v!r}", field=name) from exc
+        if pd.isna(ts):  # pd.Timestamp('') and pd.Timestamp('NaT') are NaT, not errors
+            raise InputError(f"not a date: {v!r}", field=name)
     if pd.Timestamp(start) > pd.Timestamp(end):
         raise InputError(f"{start} is after --end {end}", field="--start")
     if out is not None and out.exists() and not out.is_dir():

@@ -232,9 +232,16 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
     try:
         c, kstar = calibrate_slope(b0, nbar[:m1], ells[0], r, plevel)
     except ValueError:
-        raise InputError(f"the opening bank ({b0:g} Mt) covers every year's required abatement "
-                         f"in the first {m1}-year window: no positive price level is consistent "
-                         "with it; lower initial_bank or lengthen horizon",
+        msg = (f"the opening bank ({b0:g} Mt) covers every year's required abatement in the "
+               f"first {m1}-year window: no positive price level is consistent with it")
+        if b0_src == b0_dsrc and cat_bank is not None and m.stabilisation.tnac0 is None:
+            # the catalogue's value, not a field the scenario wrote: name the catalogue file
+            from riskmodel.data.catalogue import _display, market_path
+
+            raise InputError(f"{msg}; lower it, lengthen horizon, or override it with "
+                             f"{fld}.initial_bank", file=_display(market_path(m.id)),
+                             field="banking.initial_bank.value") from None
+        raise InputError(f"{msg}; lower initial_bank or lengthen horizon",
                          field=f"{fld}.initial_bank") from None
     slope_src = sources.derived("Φ(initial_bank, nbar) = price_level (rules.calibrate_slope)")
     if m.abatement.slope:

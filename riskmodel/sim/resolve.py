@@ -34,7 +34,13 @@ from riskmodel.sim.innovations import (
     nearest_correlation,
     table_error,
 )
-from riskmodel.sim.scenario import VOL_LEVEL_PERSISTENCE, VOL_LEVEL_SD, MarketSpec, Scenario
+from riskmodel.sim.scenario import (
+    MAX_BAU,
+    VOL_LEVEL_PERSISTENCE,
+    VOL_LEVEL_SD,
+    MarketSpec,
+    Scenario,
+)
 from riskmodel.sim.sources import Sources
 
 #: MODEL.md §3 defaults when the catalogue lacks a number.
@@ -783,6 +789,13 @@ def _demand_step(b: _Build, k: int) -> None:
         qlast = cat.cap.path[yr].value
         if qlast:
             bau = float(qlast) / (1 - share)
+            if bau > MAX_BAU:  # the bound the scenario's own bau_emissions has
+                from riskmodel.data.catalogue import _display, market_path
+
+                raise InputError(
+                    f"{qlast:g} Mt gives BAU emissions {bau:.3g} Mt (cap / (1 - abatement share "
+                    f"{share:g})), beyond {MAX_BAU:g} (a typo?); give {fld}.bau_emissions",
+                    file=_display(market_path(m.id)), field=f"cap.path.{yr}.value")
             b.notes.append(f"{m.id}: BAU emissions = catalogue cap {yr} ({qlast:g} Mt, "
                            f"{cat.cap.path[yr].source}) / (1 - abatement share {share:g})")
             where = sources.derived(f"{sources.catalogue(m.id, f'cap.path.{yr}')} / "
