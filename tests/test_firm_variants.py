@@ -9,20 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_bad_inputs import invoke
 
 BASES = Path(__file__).resolve().parent / "bad_inputs" / "bases"
 
 
 def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    from riskmodel.cli import run
-
-    capsys.readouterr()
-    try:
-        run(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
+    """``riskmodel ARGS`` in-process: (exit status, raw stderr)."""
+    code, _out, err = invoke(args, capsys)
     return code, err
 
 

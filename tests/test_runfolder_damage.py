@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_bad_inputs import invoke
 
 from riskmodel import config
 
@@ -55,20 +56,6 @@ def run_copy(finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def _tree(d: Path) -> dict[str, str]:
     return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(d.rglob("*")) if p.is_file()}
-
-
-def invoke(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """``riskmodel ARGS`` in-process: (exit status, stdout, raw stderr)."""
-    from riskmodel.cli import run
-
-    capsys.readouterr()
-    try:
-        run(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --------------------------------------------------------------------------- damage
