@@ -44,8 +44,72 @@ def bool_where_number(value: Any, annotation: Any, where: str = "") -> str | Non
     return None
 
 
-def reject_bool_numbers(model: Any, data: Any) -> Any:
-    """For a ``mode="before"`` validator: refuse ``field: true`` where the field is numeric."""
+def text_number_message(value: str) -> str:
+    """The one wording for a quoted number or a word where a number belongs."""
+    try:
+        float(value)
+    except ValueError:  # a word: quotes are not the problem
+        return f"must be a number, not text ({short_repr(value)})"
+    return f"must be a number, not text ({short_repr(value)}); drop the quotes"
+
+
+def _number_kinds(annotation: Any) -> set[type] | None:
+    """``{int}``, ``{float}`` or ``{int, float}`` when the annotation takes numbers only (None
+    allowed besides), else None (text, a model, a literal or a container also fits)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _number_kinds(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds: set[type] = set()
+        for a in typing.get_args(annotation):
+            if a is type(None):
+                continue
+            k = _number_kinds(a)
+            if k is None:
+                return None
+            kinds |= k
+        return kinds or None
+    return {annotation} if annotation in (int, float) else None
+
+
+def text_where_number(value: Any, annotation: Any, where: str = "") -> tuple[str, str] | None:
+    """Where text sits where the annotation takes numbers only (``'4.08'``), or a fractional
+    float where it takes whole numbers only (a year ``2024.0``, a dict key included), with
+    what is wrong; None when nothing is."""
+    kinds = _number_kinds(annotation)
+    if kinds is not None:
+        if isinstance(value, str):
+            return where, text_number_message(value)
+        if isinstance(value, float) and kinds == {int}:
+            if value.is_integer():
+                return where, f"must be an integer: write {int(value)}, not {value!r}"
+            return where, f"must be an integer, not {short_repr(value)}"
+        return None
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return text_where_number(value, args[0], where)
+    if origin in (typing.Union, types.UnionType):
+        hits = [text_where_number(value, a, where) for a in args if a is not type(None)]
+        return next((h for h in hits if h is not None), None)
+    if origin is list and isinstance(value, list) and args:
+        hits = [text_where_number(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+        return next((h for h in hits if h is not None), None)
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        for k, v in value.items():
+            key = text_where_number(k, args[0], f"{where}.{k}")
+            if key is not None:
+                return key[0], f"a key {key[1]}"
+            hit = text_where_number(v, args[1], f"{where}.{k}")
+            if hit is not None:
+                return hit
+    return None
+
+
+def reject_bool_numbers(model: Any, data: Any, *, text: bool = False) -> Any:
+    """For a ``mode="before"`` validator: refuse ``field: true`` where the field is numeric;
+    with ``text``, also a quoted number (``'8.0'``) there and a float where a whole number
+    belongs (``year: 2024.0``)."""
     if isinstance(data, dict):
         for name, fld in model.model_fields.items():
             if name not in data:
@@ -56,6 +120,9 @@ def reject_bool_numbers(model: Any, data: Any) -> Any:
                     f"{name}{where}: must be a number, not a boolean "
                     "(YAML reads true/false/yes/no/on/off as booleans)"
                 )
+            hit = text_where_number(data[name], fld.annotation) if text else None
+            if hit is not None:
+                raise ValueError(f"{name}{hit[0]}: {hit[1]}")
     return data
 
 

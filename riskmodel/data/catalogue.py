@@ -29,7 +29,7 @@ from pydantic import (
 from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.io import atomic_write_text, read_yaml
-from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers
+from riskmodel.strict import STRICT_NUMBERS, reject_bool_numbers, text_number_message
 
 #: ISO codes of the catalogue's currencies (ARCHITECTURE.md "Identifiers").
 Currency = Literal["EUR", "KRW", "CNY", "JPY", "USD", "CAD", "CHF", "NZD", "GBP"]
@@ -112,7 +112,7 @@ class _Provenance(_Strict):
         # a quoted number ('100000') or a word is a typo waiting to happen: the value is a
         # YAML number, a boolean or null, never text
         if isinstance(v, str):
-            raise ValueError(f"must be a number, not text ({v!r}); drop the quotes")
+            raise ValueError(text_number_message(v))
         return v
 
     @field_validator("source")

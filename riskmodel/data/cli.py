@@ -75,6 +75,9 @@ def show(
             f"{r.n_returns} returns ({r.n_returns_excluded} excluded), stale share "
             f"{r.stale_share:.1%}, longest gap {r.longest_gap_days} d, {r.n_outliers} "
             f"misprints, {r.n_large_moves} moves beyond 50%; hash {s.data_hash[:12]}")
+    if s.n_not_numbers:  # dropped while parsing: said here, not only in `data summary`
+        c.print(f"not a number: {s.n_not_numbers} price cell(s) dropped while parsing (e.g. "
+                f"{', '.join(repr(v) for v in s.not_numbers[:3])})", markup=False)
     for st in r.steps:
         c.print(f"  {st.rule:14s} {st.n:5d}  {st.description}")
         for e in st.events[:8]:

@@ -100,8 +100,26 @@ FILES: dict[str, str] = {
 
 
 def prices_dir(data_dir: str | Path | None = None) -> Path:
-    """``<data_dir>/prices`` (the data directory resolved by :func:`riskmodel.config.data_dir`)."""
-    return config.data_dir(data_dir) / "prices"
+    """``<data_dir>/prices`` (the data directory resolved by :func:`riskmodel.config.data_dir`).
+
+    A data directory that holds none of the known price files (an empty folder, a wrong
+    ``--data-dir``) is refused here, so it is not reported as a missing market or series."""
+    base = config.data_dir(data_dir)
+    prices = base / "prices"
+    if not any((prices / rel).is_file() for rel in FILES.values()):
+        raise DataError(
+            "holds no price files (expected prices/<source>/<file>, such as "
+            f"prices/{FILES['load_nzu_spot']}); check --data-dir or {config.ENV_DATA}",
+            file=_dir_label(base), field="data_dir")
+    return prices
+
+
+def _dir_label(path: Path) -> str:
+    """A folder as given when it lies under the working folder (``e``), else in full."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
 
 
 def _resolve(loader: str, path: str | Path | None, data_dir: str | Path | None) -> Path:

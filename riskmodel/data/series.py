@@ -65,6 +65,18 @@ class PriceSeries:
     data_hash: str
     excluded: pd.Series
     why: str = ""
+    #: Non-empty cells of the series' column that were not numbers (``1,080.5``, ``abc``),
+    #: dropped while parsing, and a few of them.
+    n_not_numbers: int = 0
+    not_numbers: tuple[str, ...] = ()
+
+    def refuse_not_numbers(self) -> None:
+        """Refuse a series whose file had price cells that were not numbers (for ``fit``)."""
+        if self.n_not_numbers:
+            file, _, column = self.source.removeprefix("prices/").partition("#")
+            raise DataError(
+                f"{self.n_not_numbers} price cell(s) not a number (e.g. {self.not_numbers[0]!r}); "
+                "fix or empty them: a fit would skip those days", file=file, field=column)
 
 
 def read_registry(path: str | Path | None = None) -> Registry:
@@ -104,6 +116,8 @@ def representative_series(market: str) -> str:
 def _raw_series(series_id: str, data_dir: Path) -> tuple[pd.Series, dict[str, Any], str]:
     rows, rep = load_file_of_series(series_id, data_dir)
     meta = {"file": rep.file, **rep.series[series_id]}
+    meta["n_not_numbers"] = rep.non_numeric_counts.get(meta["column"], 0)
+    meta["not_numbers"] = tuple(rep.non_numeric_cells.get(meta["column"], ()))
     source = str(rows["source"].iloc[0]) if len(rows) else f"prices/{rep.file}"
     if rows.empty:
         raise DataError("series has no prices in this data directory",
@@ -121,6 +135,7 @@ def _load_cached(series_id: str, market: str, data_dir: str, why: str, _stamp: t
         market=market or meta["market"], series_id=series_id, instrument=meta["instrument"],
         currency=meta["currency"], source=source, prices=res.prices, returns=res.returns,
         report=res.report, data_hash=hash_series(res.prices), excluded=res.excluded, why=why,
+        n_not_numbers=meta["n_not_numbers"], not_numbers=meta["not_numbers"],
     )
 
 
@@ -138,8 +153,10 @@ def load_series(market_or_series_id: str, data_dir: str | Path | None = None) ->
     run or a dropped misprint; ``report`` says what cleaning did, date by date.
     """
     name = market_or_series_id.strip()
-    dd = config.data_dir(data_dir)
     reg = read_registry()
+    # the name first: an unknown market is refused as such, with or without a data folder
+    if name in reg.markets or (name not in reg.no_data and "." in name):
+        dd = config.data_dir(data_dir)
     if name in reg.markets:
         e = reg.markets[name]
         ps = _load_cached(e.series_id, name, str(dd), e.why, _stamp(dd))

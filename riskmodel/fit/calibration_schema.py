@@ -24,10 +24,17 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from riskmodel.errors import InputError
-from riskmodel.strict import short_repr
+from riskmodel.strict import short_repr, text_number_message, text_where_number
 
 #: Tolerance on a row of transition probabilities summing to one.
 ROW_TOL = 1e-6
@@ -84,9 +91,13 @@ class _Strict(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_bool(cls, v: Any) -> Any:
+    def _no_bool(cls, v: Any, info: ValidationInfo) -> Any:
         if isinstance(v, bool):
             raise ValueError(f"must be a number, not the boolean {v!r}")
+        fld = cls.model_fields.get(info.field_name or "")
+        hit = text_where_number(v, fld.annotation) if fld is not None else None
+        if hit is not None:  # a quoted number ("4.08"): JSON spells a number without quotes
+            raise ValueError(f"{hit[0]}: {hit[1]}" if hit[0] else hit[1])
         return v
 
 
@@ -181,7 +192,13 @@ class CalibrationSpec(_Strict):
             for key, val in v.items():
                 if isinstance(val, bool):
                     raise ValueError(f"{key}: must be a number, not the boolean {val!r}")
+                if isinstance(val, str):
+                    raise ValueError(f"{key}: {text_number_message(val)}")
         return v
+
+
+#: What a validator's message may start with to name the key or list item it refused.
+_KEY_PATH = re.compile(r"[A-Za-z_]\w*|\[\d+\]")
 
 
 def _fail(msg: str, field: str, file: str | Path | None) -> InputError:
@@ -198,8 +215,9 @@ def _format(exc: ValidationError, file: str | Path | None) -> InputError:
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     loc = _loc(err) or "calibration"
     head, sep, tail = msg.partition(": ")
-    if err.get("type") == "value_error" and sep and head.isidentifier():
-        return _fail(tail, f"{loc}.{head}", file)  # a validator naming the key it refused
+    if err.get("type") == "value_error" and sep and _KEY_PATH.fullmatch(head):
+        # a validator naming the key (or list item) it refused
+        return _fail(tail, f"{loc}{head}" if head.startswith("[") else f"{loc}.{head}", file)
     if "input" in err and err.get("type") not in ("missing", "value_error"):
         msg = f"{msg} (got {short_repr(err['input'])})"
     return _fail(msg, loc, file)

@@ -135,6 +135,7 @@ def fit_market(
     from riskmodel.data.series import load_series
 
     series = load_series(market)
+    series.refuse_not_numbers()  # a fit never rests on silently skipped price cells
     if series.instrument == "auction" or market in PROXIES:
         what = (
             f"its proxy is the {PROXIES[market]['of']} process (`riskmodel fit {market}` writes it)"
@@ -450,6 +451,8 @@ def fit_proxy(market: str, out: Path) -> Calibration:
         return cal
     own = load_series(market)
     of_series = load_series(info["of"])
+    own.refuse_not_numbers()
+    of_series.refuse_not_numbers()
     fx, source = _fx_for_proxy(of.currency, info["currency"], own.prices, of_series.prices, info)
     auction = {
         "series_id": own.series_id,
@@ -764,6 +767,9 @@ def fit(
     if all_ and market:
         raise InputError(f"give a MARKET or --all, not both (got {market!r} and --all)",
                          field="market")
+    if plot_markets is not None and not (all_ and plots):  # else it would be ignored
+        raise InputError("applies with --all --plots only (one market's PNGs: MARKET --plots)",
+                         field="--plot-markets")
     if all_:
         pm = plot_markets.split(",") if plot_markets else list(DEFAULT_PLOT_MARKETS)
         unknown = sorted({m.strip() for m in pm} - {p.stem for p in
