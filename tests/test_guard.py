@@ -15,6 +15,7 @@ from riskmodel.fit.calibration import Calibration, load_calibration
 from riskmodel.sim import layout as L
 
 
+@pytest.mark.usefixtures("data_dir")  # the real series: skip when absent
 def test_guard_is_the_margin_times_the_largest_move_of_the_real_series():
     """Shenzhen's cleaned data move > 25% on many days: the guard is 1.25 x its largest move
     (rounded up to 0.1), dated; a calm series (EU to 2022) keeps the default 25."""

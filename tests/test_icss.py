@@ -43,6 +43,7 @@ def test_a_tripled_volatility_is_found_where_it_happened():
     assert CRIT_5PCT == pytest.approx(1.358)
 
 
+@pytest.mark.usefixtures("data_dir")  # the real series: skip when absent
 def test_icss_candidate_is_estimated_after_the_last_break_of_a_real_series():
     from riskmodel.data.series import load_series
 

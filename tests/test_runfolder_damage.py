@@ -21,8 +21,6 @@ import numpy as np
 import pytest
 from test_bad_inputs import invoke
 
-from riskmodel import config
-
 BASES = Path(__file__).resolve().parent / "bad_inputs" / "bases"
 CHUNK = Path("chunks") / "p0000-c000000.pkl"
 
@@ -48,7 +46,6 @@ def run_copy(finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """A copy of the finished run as ``runs/A`` in a fresh working folder (the cwd)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RISKMODEL_DEBUG", raising=False)
-    monkeypatch.setenv(config.ENV_DATA, str(config.data_dir()))
     shutil.copytree(finished_run, tmp_path / "runs" / "A")
     return tmp_path / "runs" / "A"
 

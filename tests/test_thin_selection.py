@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 import warnings
 
+import pytest
+
 from riskmodel.fit import thin_selection as ts
 from riskmodel.fit import validation as va
 
 
+@pytest.mark.usefixtures("data_dir")  # the real series: skip when absent
 def test_compare_scores_are_the_validation_scores_and_the_choice_is_their_minimum():
     """On the real UK series, two thin candidates: the selection table's score is the
     multi-horizon score of an independent ``validate_candidate`` run with the screening
@@ -53,6 +56,7 @@ def test_t_laws_too_close_to_two_never_compete():
     assert ts.choose(t) == "msgarch2-t"
 
 
+@pytest.mark.usefixtures("data_dir")  # the real series: skip when absent
 def test_reuse_scores_refits_the_stored_choice_and_refuses_other_data(tmp_path, capsys):
     """``fit MARKET --model thin --reuse-scores`` chooses from the stored table (no validation
     run) and refits: on the shipped UK calibration it gives back the same model and parameters;
@@ -91,6 +95,7 @@ def test_reuse_scores_refits_the_stored_choice_and_refuses_other_data(tmp_path, 
     assert json.loads((tmp_path / "uk_ets.json").read_text())["data_hash"] == "0" * 16
 
 
+@pytest.mark.usefixtures("data_dir")  # the real series: skip when absent
 def test_reuse_scores_scores_only_the_missing_candidate_and_reproduces_its_row(tmp_path):
     """Incremental scoring: the shipped UK calibration with one row of its selection table
     removed; ``fit uk_ets --model thin --reuse-scores`` scores that candidate alone (same
@@ -124,6 +129,7 @@ def test_reuse_scores_scores_only_the_missing_candidate_and_reproduces_its_row(t
     assert got["backtest"] == shipped["backtest"]
 
 
+@pytest.mark.usefixtures("data_dir")  # the real series: skip when absent
 def test_reuse_scores_refuses_new_rows_scored_at_other_origins(tmp_path, monkeypatch):
     """A missing candidate whose origins differ from the stored table's is refused (one-line
     InputError naming the selection), nothing written."""

@@ -95,6 +95,7 @@ def test_gap_scaling_is_found_when_present_and_not_when_absent():
     assert kappa_of(0.0)["kappa_profile"]["kappa_hat"] < 0.3
 
 
+@pytest.mark.usefixtures("data_dir")  # the real series: skip when absent
 def test_engine_share_of_unchanged_days_and_martingale_on_a_real_calibration():
     """zgarch-t fitted to the shipped NZ ETS series (34% unchanged days): the engine's paths
     have the fitted stationary share of unchanged days and E[P_t] = P_0 (martingale)."""
@@ -185,6 +186,7 @@ def test_thin_names_parse():
         parse_thin_name("zegarch-t-vt")
 
 
+@pytest.mark.usefixtures("data_dir")  # the real series: skip when absent
 def test_full_engine_single_market_has_the_fitted_share_of_unchanged_days():
     """The whole engine (one-market autarky scenario, the kernel validation uses) simulates the
     thin-trading block: unchanged-day share = zero_share, mean price = last price."""

@@ -565,9 +565,11 @@ def _output_step(b: _Build, fund: dict[str, Any] | None) -> dict[str, Any]:
             emis_cv[m.id] = math.sqrt(max(ve, 0.0))
             where = sources.calibration(fpath or "fundamentals.json", f"mean/cov {jur}")
         else:
+            why = (f"jurisdiction {jur!r} not in the fundamentals calibration" if jur
+                   else "no jurisdiction given")
             raise InputError(
-                f"no output process for market {m.id!r} (jurisdiction {jur!r} not in the "
-                "fundamentals calibration): give output_growth and output_vol",
+                f"no output process for market {m.id!r} ({why}): give "
+                f"{'' if jur else 'jurisdiction, or '}output_growth and output_vol",
                 field=f"markets[{k}].output_vol")
         b.src.set(f"{key}.jurisdiction", jur,
                   sources.scenario(f"markets[{k}].jurisdiction") if m.jurisdiction

@@ -391,7 +391,9 @@ class LinkSpec(_Model):
     fee: Price = 0.0
     #: Exchange (discount) rate: one permit of markets[0] covers ``exchange_rate`` tonnes in
     #: markets[1] (and 1/exchange_rate the other way).
-    exchange_rate: PosFloat = 1.0
+    #: Within [1e-4, 1e4]: permits that differ ten-thousand-fold in what they cover are a typo
+    #: (the seeds' discount rates are 0.5-2), and 1e300 reached the collar checks as 1e-300.
+    exchange_rate: Annotated[float, Field(ge=1e-4, le=1e4)] = 1.0
     #: Year the link starts (default: the start of the horizon); 1990: before any market.
     start_year: Annotated[int, Field(ge=1990, le=LAST_YEAR)] | None = None
     #: 'open' (default) or 'closed' (listed, but no permits cross it).
@@ -647,7 +649,8 @@ class Scenario(_Model):
         plain = {"-".join(sorted(lk.markets)) for lk in self.all_links()}
         for k, ev in enumerate(self.events.links):
             key = "-".join(sorted(ev.link.replace(">", "").split("-")))
-            if ev.link not in names and key not in plain:
+            # 'a->b' names a one-way link and its direction exactly; 'a-b' any link of the pair
+            if ev.link not in names and ("->" in ev.link or key not in plain):
                 raise ValueError(
                     f"events.links[{k}].link: {ev.link!r} is not a link of this scenario "
                     f"(links: {', '.join(sorted(names)) or 'none'})"
