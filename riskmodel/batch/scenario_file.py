@@ -273,13 +273,10 @@ def pin_calibration_paths(scenario: Scenario, *, file: str | Path | None = None)
     for fld, (ref, path) in scenario_calibrations(scenario, base_dir=base_dir).items():
         reads = _engine_reads(ref, fld.startswith("markets["))
         if path.is_file() and not (reads.is_file() and reads.resolve() == path.resolve()):
-            pinned = str(path.resolve())
-            if fld.startswith("markets["):
-                scenario.markets[int(fld[8:fld.index("]")])].calibration = pinned
-            elif fld.startswith("fundamentals."):
-                scenario.fundamentals.calibration = pinned
-            else:
-                scenario.dependence.calibration = pinned
+            head = fld.partition(".")[0]  # markets[k], fundamentals or dependence
+            owner = (scenario.markets[int(head.removeprefix("markets[").rstrip("]"))]
+                     if head.startswith("markets[") else getattr(scenario, head))
+            owner.calibration = str(path.resolve())
 
 
 # --------------------------------------------------------------------------- sweeps

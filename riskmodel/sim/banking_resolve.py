@@ -236,10 +236,8 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
                f"first {m1}-year window: no positive price level is consistent with it")
         if b0_src == b0_dsrc and cat_bank is not None and m.stabilisation.tnac0 is None:
             # the catalogue's value, not a field the scenario wrote: name the catalogue file
-            from riskmodel.data.catalogue import _display, market_path
-
             raise InputError(f"{msg}; lower it, lengthen horizon, or override it with "
-                             f"{fld}.initial_bank", file=_display(market_path(m.id)),
+                             f"{fld}.initial_bank", file=sources.catalogue_file(m.id),
                              field="banking.initial_bank.value") from None
         raise InputError(f"{msg}; lower initial_bank or lengthen horizon",
                          field=f"{fld}.initial_bank") from None

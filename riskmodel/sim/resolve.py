@@ -792,12 +792,10 @@ def _demand_step(b: _Build, k: int) -> None:
         if qlast:
             bau = float(qlast) / (1 - share)
             if bau > MAX_BAU:  # the bound the scenario's own bau_emissions has
-                from riskmodel.data.catalogue import _display, market_path
-
                 raise InputError(
                     f"{qlast:g} Mt gives BAU emissions {bau:.3g} Mt (cap / (1 - abatement share "
                     f"{share:g})), beyond {MAX_BAU:g} (a typo?); give {fld}.bau_emissions",
-                    file=_display(market_path(m.id)), field=f"cap.path.{yr}.value")
+                    file=sources.catalogue_file(m.id), field=f"cap.path.{yr}.value")
             b.notes.append(f"{m.id}: BAU emissions = catalogue cap {yr} ({qlast:g} Mt, "
                            f"{cat.cap.path[yr].source}) / (1 - abatement share {share:g})")
             where = sources.derived(f"{sources.catalogue(m.id, f'cap.path.{yr}')} / "
@@ -809,10 +807,10 @@ def _demand_step(b: _Build, k: int) -> None:
     eta = m.abatement.exponent
     mp[k, L.ETA] = eta
     mp[k, L.C] = m.abatement.slope or share * bau / plevel**eta
-    if m.abatement.slope and mp[k, L.C] * plevel**eta >= bau:
+    cut = mp[k, L.C] * plevel**eta  # abatement at the price level (share x BAU when derived)
+    if m.abatement.slope and cut >= bau:
         # the observed price would already abate all of BAU: emissions below zero, whose
         # histograms (a range around BAU) then give infinite quantiles
-        cut = mp[k, L.C] * plevel**eta
         raise InputError(
             f"at its price level {plevel:g} per tonne the market would abate {cut:.4g} Mt "
             f"(slope {m.abatement.slope:g} x {plevel:g}^{eta:g}), {cut / bau:.3g} times its BAU "

@@ -29,9 +29,14 @@ def scenario(field: str) -> str:
     return f"scenario: {field}"
 
 
+def catalogue_file(market_id: str) -> str:
+    """A market's catalogue file as errors and sources name it (``data/markets/<id>.yaml``)."""
+    return rel(config.MARKETS_DIR / f"{market_id}.yaml")
+
+
 def catalogue(market_id: str, field: str) -> str:
     """Source: a field of a catalogue file."""
-    return f"catalogue: {rel(config.MARKETS_DIR / f'{market_id}.yaml')}: {field}"
+    return f"catalogue: {catalogue_file(market_id)}: {field}"
 
 
 def calibration(path: str | Path, field: str) -> str:
