@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import BadParameter
 from typer.core import TyperCommand, TyperGroup
 
 from riskmodel import config
@@ -84,7 +85,38 @@ class _LazyGroup(TyperGroup):
             single.command(cmd_name)(obj)
             cmd = typer.main.get_command(single)
         cmd.name = cmd_name
+        refuse_repeated_options(cmd)
         return cmd
+
+
+def refuse_repeated_options(cmd: Any) -> None:
+    """Make ``cmd`` (and its subcommands) refuse an option given twice.
+
+    click keeps the last of ``--paths 20 --paths 40`` without a word, so a user who edited one
+    copy of a long command line would run the other. Options that take a list (``multiple``)
+    and counters may repeat. Uses the parser's record of every option in the order given.
+    """
+    if getattr(cmd, "_repeats_refused", False):
+        return
+    original = cmd.parse_args
+
+    def parse_args(ctx: Any, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:
+            _, _, order = cmd.make_parser(ctx).parse_args(args=list(args))
+            seen: set[str] = set()
+            for param in order:
+                if (getattr(param, "param_type_name", "") != "option" or param.multiple
+                        or getattr(param, "count", False)):
+                    continue
+                if param.name in seen:
+                    raise BadParameter("given more than once; give it once", ctx=ctx, param=param)
+                seen.add(param.name)
+        return original(ctx, args)
+
+    cmd.parse_args = parse_args
+    cmd._repeats_refused = True
+    for sub in (getattr(cmd, "commands", None) or {}).values():
+        refuse_repeated_options(sub)
 
 
 app = typer.Typer(
@@ -129,7 +161,9 @@ def run(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or os.environ.get("RISKMODEL_DEBUG", "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
     try:
-        app(args=args, prog_name="riskmodel", standalone_mode=False)
+        group = typer.main.get_command(app)
+        refuse_repeated_options(group)
+        group.main(args=args, prog_name="riskmodel", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

@@ -105,7 +105,8 @@ def test_a_failing_firm_of_a_portfolio_leaves_nothing_written(
     base = (BASES / "firm.yaml").read_text(encoding="utf-8")
     (firms / "a.yaml").write_text(base, encoding="utf-8")
     (firms / "b.yaml").write_text(base.replace("allocation: {level: 7.0}",
-                                               "allocation: {by_year: {2024: 7.0}}"),
+                                               "allocation: {by_year: {2024: 7.0}}")
+                                  .replace("name: corpus firm", "name: second firm"),
                                   encoding="utf-8")
     code, err = _cli(["report", "--run", "runs/A", "--firms", str(firms), "--out", "rep"],
                      capsys)

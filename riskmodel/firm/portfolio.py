@@ -85,6 +85,18 @@ def firm_files(ref: str | Path) -> list[Path]:
     return out
 
 
+def _refuse_repeated_names(loaded: list[tuple[Path, Firm]]) -> None:
+    """Two firm files with one ``name``: most likely a copied file left unedited, which would
+    count the firm twice in the portfolio total and show two rows no reader can tell apart."""
+    first: dict[str, Path] = {}
+    for path, firm in loaded:
+        key = " ".join(firm.name.split()).casefold()
+        if key in first:
+            raise InputError(f"{firm.name!r} is also the name in {first[key].name}; each firm "
+                             "once, with its own name", file=path, field="name")
+        first[key] = path
+
+
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -133,6 +145,7 @@ def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None
     d = find_run(run)
     files = firm_files(firms)
     loaded: list[tuple[Path, Firm]] = [(f, load_firm(f)) for f in files]
+    _refuse_repeated_names(loaded)
 
     def precheck(scn: Any) -> None:  # every firm fits the run before anything is read
         check_run_paths(scn, d)

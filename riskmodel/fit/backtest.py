@@ -40,6 +40,8 @@ from riskmodel.fit.calibration import Calibration, apply
 TEST_SIZE = 500
 REFIT_EVERY = 60
 MIN_TRAIN = 250
+#: The longest backtest window ``fit --test-size`` accepts (days: 40 years of trading).
+MAX_TEST_SIZE = 10_000
 BASEL_DAYS = 250
 ES_ALPHA = 0.025
 Z2_CUTOFFS = (-0.70, -1.8)
@@ -252,6 +254,9 @@ def rolling_forecasts(
     start = n - test
     blocks = []
     notes: list[str] = []
+    if test < test_size:
+        notes.append(f"test window {test} days, not the {test_size} asked: the series has {n} "
+                     f"returns and the first fit needs {min_train}")
     cal: Calibration | None = None
     for b0 in range(start, n, refit_every):
         b1 = min(b0 + refit_every, n)

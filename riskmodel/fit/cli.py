@@ -745,7 +745,9 @@ def fit(
                           help="Backtest: days between re-estimations.")
     ] = bt.REFIT_EVERY,
     test_size: Annotated[
-        int, typer.Option("--test-size", min=1, help="Backtest: out-of-sample days.")
+        int, typer.Option("--test-size", min=20, max=bt.MAX_TEST_SIZE,
+                          help="Backtest: out-of-sample days (at most the series' length less "
+                          "the 250 the first fit needs; fewer are used, with a note).")
     ] = bt.TEST_SIZE,
     reuse_scores: Annotated[
         bool,

@@ -129,7 +129,7 @@ class _Model(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_bool_numbers(cls, data: Any) -> Any:
-        return reject_bool_numbers(cls, data)
+        return reject_bool_numbers(cls, data, text=True)
 
 
 class CapSpec(_Model):
