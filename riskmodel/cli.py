@@ -174,8 +174,14 @@ def run(argv: list[str] | None = None) -> None:
     except BaseException as exc:  # noqa: BLE001 - the one place every failure is reported
         if debug and type(exc).__name__ != "NoArgsIsHelpError":
             raise
-        if type(exc).__name__ == "NoArgsIsHelpError" and hasattr(exc, "show"):
-            exc.show()  # ``riskmodel`` alone, or a group without a command: the help text
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # ``riskmodel`` alone, or a group without a command: typer's help has already gone
+            # to stdout (click's ``show`` would add an empty line on stderr); say what is missing
+            ctx = getattr(exc, "ctx", None)
+            names = sorted(ctx.command.list_commands(ctx)) if ctx is not None else []
+            where = getattr(ctx, "command_path", None) or "riskmodel"
+            typer.echo(f"error: {where}: COMMAND: missing; give one of: {', '.join(names)}",
+                       err=True)
             sys.exit(EXIT_INPUT)
         group = typer.main.get_command(app)
         line, code = error_line(exc, command_path(args, group))

@@ -26,6 +26,11 @@ def _atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
         from riskmodel.errors import InputError
 
         raise InputError("is a folder; give the path of a file to write", file=path)
+    if path.exists() and not path.is_file():  # a device (/dev/null), a pipe: os.replace would
+        from riskmodel.errors import InputError  # put a plain file in its place
+
+        raise InputError("not a regular file (a device or a pipe); give the path of a file to "
+                         "write", file=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -108,9 +113,12 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    loader.flatten_mapping(node)
+    # only the keys written in this mapping: a key merged in (``<<: *base``) and written again
+    # is YAML's override, not a duplicate
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node, deep=deep)
         try:
             if key in seen:
@@ -120,6 +128,7 @@ def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = 
             seen[key] = key_node.start_mark.line + 1
         except TypeError:  # an unhashable key: let the ordinary constructor report it
             continue
+    loader.flatten_mapping(node)
     return loader.construct_mapping(node, deep=deep)
 
 
@@ -132,6 +141,52 @@ def _no_binary(loader: _StrictLoader, node: yaml.Node) -> Any:
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:binary", _no_binary)
+
+
+class _ValidButRefused(yaml.constructor.ConstructorError):
+    """Valid YAML the strict loader refuses (reported without "not valid YAML")."""
+
+
+def _surprising_number(node: yaml.Node, value: Any, *, integer: bool = True) -> None:
+    """YAML 1.1 reads ``010`` as octal 8 and ``1:30`` as base 60 (90): forms nobody writes in
+    a scenario on purpose, which would silently change the number meant."""
+    text = str(node.value).replace("_", "")
+    digits = text.lstrip("+-")
+    problem = None
+    if ":" in text:
+        problem = (f"{node.value} is read by YAML as a base-60 number ({value:g}); write the "
+                   "number itself")
+    elif integer and len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        sign = text[0] if text[0] in "+-" else ""
+        problem = (f"{node.value} is read by YAML as the octal number {value}; write it without "
+                   f"the leading zero ({sign}{digits.lstrip('0') or '0'}) or as {value}")
+    if problem is not None:
+        raise _ValidButRefused(None, None, problem, node.start_mark)
+
+
+def _bounded_float(loader: _StrictLoader, node: yaml.Node) -> Any:
+    value = yaml.SafeLoader.construct_yaml_float(loader, node)
+    _surprising_number(node, value, integer=False)
+    return value
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _bounded_float)
+
+
+
+_HUGE_NUMBER = "a number with thousands of digits; no input value needs more than a few"
+
+
+def _bounded_int(loader: _StrictLoader, node: yaml.Node) -> Any:
+    try:
+        value = yaml.SafeLoader.construct_yaml_int(loader, node)
+        _surprising_number(node, value)
+        return value
+    except ValueError:  # over sys.get_int_max_str_digits() digits
+        raise _ValidButRefused(None, None, _HUGE_NUMBER, node.start_mark) from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
 
 #: Largest YAML input file read (bytes): scenario, firm and catalogue files are a few KB.
 MAX_YAML_BYTES = 5_000_000
@@ -189,7 +244,7 @@ def read_yaml(path: str | Path) -> Any:
         where = f"line {mark.line + 1}" if mark is not None else "YAML"
         problem = getattr(exc, "problem", None)
         msg = f"not valid YAML ({problem or exc.__class__.__name__})"
-        if problem and problem.startswith("duplicate key"):
+        if problem and (problem.startswith("duplicate key") or isinstance(exc, _ValidButRefused)):
             msg = problem
         raise InputError(msg, file=path, field=where) from None
     except RecursionError:
@@ -256,6 +311,11 @@ def read_json(path: str | Path, *, field: str | None = None) -> Any:
         raise InputError(f"not valid JSON (line {exc.lineno})", file=path, field=field) from None
     except RecursionError:
         raise InputError(_TOO_DEEP, file=path, field=field) from None
+    except ValueError as exc:  # json's integer of over sys.get_int_max_str_digits() digits
+        if "digits" not in str(exc):
+            raise
+        raise InputError("a number with thousands of digits; no input value needs more than a "
+                         "few", file=path, field=field) from None
     except _DuplicateKey:
         dup = _duplicate_key_lines(text)
         if dup is None:  # not expected: the hook saw one

@@ -304,6 +304,12 @@ def compare_cmd(
         if (folder / "manifest.json").is_file():  # a run's own files
             raise InputError(f"{csv} is inside the run folder {folder.name}; give a path "
                              "outside run folders", field="--csv")
+    if csv is not None and csv.exists() and not csv.is_file() and not csv.is_dir():
+        raise InputError(f"{csv} is not a regular file (a device or a pipe); give the path of "
+                         "a .csv file to write", field="--csv")
+    if csv is not None and not csv.is_dir() and csv.suffix.lower() != ".csv":
+        raise InputError(f"give a file name ending in .csv (got {str(csv)!r}): --csv writes "
+                         "over the file it names", field="--csv")
     for problem in run_mismatch(a, b, out=out) if force else []:
         _err.print(f"warning: {problem}", markup=False, highlight=False)
     frame = compare_runs(a, b, out=out, statistics=statistic, force=force)

@@ -107,16 +107,48 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
             f"read; run the scenario again with `riskmodel run {plan.name} {KEEP_OPTION}`",
             file=d / ANNUAL, field="annual")
     scn = plan.scenarios[point]
-    want = (len(scn.simulation.variants), scn.simulation.paths, len(scn.markets),
-            scn.horizon.years)
-    for name in (*NEEDED, "output"):  # [variant, path, market, year], as the engine keeps them
+    _check_annual(annual, scn, scn.simulation.paths, d / ANNUAL, "annual.")
+    paths = _load_npz(d / PATHS, prefix)
+    _check_kept_paths(paths, scn, d / PATHS)
+    return scn, annual, paths
+
+
+_DAMAGED = "the stored arrays are damaged: delete the run and run it again"
+
+
+def _check_annual(annual: dict[str, np.ndarray], scn: Scenario, n_paths: int, file: Path,
+                  label: str) -> None:
+    """Stored annual arrays are numbers shaped [variant, path, market, year], as the engine
+    keeps them, and finite (the firm layer indexes and sums them)."""
+    want = (len(scn.simulation.variants), n_paths, len(scn.markets), scn.horizon.years)
+    for name in (*NEEDED, "output"):
         arr = annual.get(name)
-        if arr is not None and (arr.shape != want or arr.dtype.kind not in "fiu"):
+        if arr is None:
+            continue
+        if arr.shape != want or arr.dtype.kind not in "fiu":
             raise DataError(
                 f"expected numbers shaped [variant, path, market, year] = {want}, got "
-                f"{arr.dtype} {arr.shape}; the stored arrays are damaged: delete the run and "
-                "run it again", file=d / ANNUAL, field=f"annual.{name}")
-    return scn, annual, _load_npz(d / PATHS, prefix)
+                f"{arr.dtype} {arr.shape}; {_DAMAGED}", file=file, field=f"{label}{name}")
+        if not np.all(np.isfinite(arr)):
+            raise DataError(f"{int((~np.isfinite(arr)).sum())} non-finite value(s); {_DAMAGED}",
+                            file=file, field=f"{label}{name}")
+
+
+def _check_kept_paths(paths: dict[str, np.ndarray], scn: Scenario, file: Path) -> None:
+    """Kept daily paths are numbers shaped [variant, path, market, day] (prices) or [path,
+    market, day] (BAU emissions)."""
+    nv, nm = len(scn.simulation.variants), len(scn.markets)
+    days = scn.horizon.years * scn.horizon.days_per_year
+    for name, arr in paths.items():
+        lead = (nv,) if name == "price" else ()
+        ok = (arr.dtype.kind in "fiu" and arr.ndim == len(lead) + 3
+              and arr.shape[:len(lead)] == lead and arr.shape[-2:] == (nm, days))
+        if not ok:
+            shape = "variant, path, market, day" if lead else "path, market, day"
+            raise DataError(
+                f"expected numbers shaped [{shape}] with {nm} market(s) and {days} days"
+                f"{f' and {nv} variant(s)' if lead else ''}, got {arr.dtype} {arr.shape}; "
+                f"{_DAMAGED}", file=file, field=f"paths.{name}")
 
 
 def write_event_arrays(run_dir: str | Path, *, paths: int | None = None) -> Path | None:
@@ -199,6 +231,8 @@ def point_event_arrays(run_dir: Path, point: int
         if name not in scns or not all(n in annual for n in NEEDED):
             raise InputError(f"stored event {name!r} does not match the run's scenario",
                              file=run_dir / EVENTS, field="events")
+        _check_annual(annual, scns[name], index.paths, run_dir / EVENTS,
+                      f"events.p{point:04d}__e{i:02d}__")
         out[name] = (scns[name], annual)
     return out
 

@@ -80,6 +80,14 @@ class PlanShape(_Part):
     points: list[dict[str, Any]] = [{}]
 
 
+class ProductsShape(BaseModel):
+    """``products``: what the run wrote besides its results (firm files of ``--firms``)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    firms: list[str] = []
+
+
 class ManifestShape(BaseModel):
     """The types of the manifest keys the readers use (``runner.create_run`` writes them): a
     hand-edited or damaged manifest is refused here, before any reader trips over it."""
@@ -99,7 +107,7 @@ class ManifestShape(BaseModel):
     sessions: list[SessionShape] = []
     ledger: LedgerShape | None = None
     outputs: dict[str, Any] | None = None
-    products: dict[str, Any] = {}
+    products: ProductsShape = ProductsShape()
     calibrations: dict[str, str] = {}
     catalogue: dict[str, str] = {}
 
@@ -238,11 +246,17 @@ def check_results(run_dir: Path, name: str = "results.parquet") -> None:
             file=path,
             field="results",
         ) from None
-    missing = [c for c in RESULTS_COLUMNS if c not in schema.names]
+    missing = [c for c in (*RESULTS_COLUMNS, "year", "mcse") if c not in schema.names]
     if missing:
         raise DataError(
             f"lacks column(s) {', '.join(missing)}; {_rebuild(run_dir)}", file=path, field="results"
         )
+    import pyarrow as pa
+
+    for col in ("value", "mcse"):
+        kind = schema.field(col).type
+        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
+            raise DataError(f"not numbers ({kind}); {_rebuild(run_dir)}", file=path, field=col)
 
 
 def read_results(run_dir: Path, name: str = "results.parquet") -> Any:

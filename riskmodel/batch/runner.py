@@ -128,7 +128,7 @@ def new_run_id(plan: ScenarioPlan, *, when: dt.datetime | None = None) -> str:
     """``<scenario-name>-<YYYYmmdd-HHMMSS>-<hash8>`` (hash of plan and time)."""
     when = when or dt.datetime.now(dt.UTC)
     stamp = when.strftime("%Y%m%d-%H%M%S")
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", plan.name).strip("_") or "run"
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", plan.name).strip("_.-") or "run"  # alnum first
     h = hashlib.sha256(f"{plan_hash(plan)}{when.isoformat()}".encode()).hexdigest()[:8]
     return f"{name}-{stamp}-{h}"
 

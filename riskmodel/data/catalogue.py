@@ -604,10 +604,13 @@ def _semantic_problems(design: MarketDesign, stem: str | None) -> list[_Problem]
                         f"{s.value:g})"))
     per_t = {u: _per_tonne(u) for u in (fl.unit, ce.unit)}
     if (fl.value is not None and ce.value is not None and None not in per_t.values()
-            and fl.value * per_t[fl.unit] > ce.value * per_t[ce.unit]):  # type: ignore[operator]
+            and fl.value * per_t[fl.unit] >= ce.value * per_t[ce.unit]):  # type: ignore[operator]
         same = "" if fl.unit == ce.unit else f" {ce.unit}"
-        out.append(("collar.floor.value", f"floor {fl.value:g} is above the ceiling "
-                    f"{ce.value:g}{same}"))
+        where = "above" if fl.value * per_t[fl.unit] > ce.value * per_t[ce.unit] else (  # type: ignore[operator]
+            "equal to")
+        out.append(("collar.floor.value", f"floor {fl.value:g} is {where} the ceiling "
+                    f"{ce.value:g}{same}" + ("" if where == "above" else ": a fixed price, "
+                                             "which the market clearing cannot link")))
     msr = design.stabilisation.msr
     if msr is not None:
         rel, inn = msr.release_threshold.value, msr.intake_threshold.value

@@ -122,14 +122,13 @@ def fx_rate(scenario: Scenario, firm: Firm, market_ccy: str, report_ccy: str,
     rates: dict[str, float] = {}
     path = config.CALIBRATIONS_DIR / "fx.json"
     num = scenario.simulation.numeraire
-    if path.is_file():
-        import json
+    if path.is_file():  # checked as the engine checks it (resolve._fx)
+        from riskmodel.fit.shared_calibrations import fx_rates, validate_fx
+        from riskmodel.io import read_json
 
-        d = json.loads(path.read_text(encoding="utf-8"))
-        r = {str(a): float(b) for a, b in (d.get("rates") or {}).items()}
-        r[d.get("numeraire", "EUR")] = 1.0
-        if num in r:
-            rates = {c: v / r[num] for c, v in r.items()}
+        d = read_json(path, field="fx")
+        validate_fx(d, file=path)
+        rates = fx_rates(d, num)
     rates.update(scenario.simulation.fx)
     rates[num] = 1.0
     missing = [c for c in (market_ccy, report_ccy) if c not in rates]

@@ -85,11 +85,20 @@ def firm_files(ref: str | Path) -> list[Path]:
     return out
 
 
+#: What the portfolio writes beside the firms' report folders (``<firm file stem>/``).
+_PORTFOLIO_NAMES = {"portfolio.html", "portfolio.json", "portfolio.csv", "portfolio.pdf",
+                    "figures"}
+
+
 def _refuse_repeated_names(loaded: list[tuple[Path, Firm]]) -> None:
     """Two firm files with one ``name``: most likely a copied file left unedited, which would
     count the firm twice in the portfolio total and show two rows no reader can tell apart."""
     first: dict[str, Path] = {}
     for path, firm in loaded:
+        if path.stem.casefold() in _PORTFOLIO_NAMES:  # its report folder would be one of them
+            raise InputError(f"a firm file may not be named {path.stem}.yaml: the portfolio "
+                             f"writes {path.stem} beside the firms' report folders; rename it",
+                             file=path, field="--firms")
         key = " ".join(firm.name.split()).casefold()
         if key in first:
             raise InputError(f"{firm.name!r} is also the name in {first[key].name}; each firm "

@@ -48,6 +48,9 @@ MAX_MEAN = 10.0
 MAX_VARIANCE = 1e4
 #: Largest price a simulation may start from, in any currency per tonne.
 MAX_PRICE = 1e7
+#: Smallest price a calibration may carry (a thousandth of a currency unit a tonne: below any
+#: carbon price in any listed currency; 1e-300 ran the price statistics into inf and NaN).
+MIN_PRICE = 1e-3
 #: Largest daily return or residual of the state, percent log return.
 MAX_RETURN = 1e4
 #: Largest |omega|, |alpha|, |gamma| of an EGARCH: beyond it the log variance moves by more
@@ -110,6 +113,10 @@ class ModelSpec(_Strict):
     k_regimes: Annotated[int, Field(ge=0, le=MAX_REGIMES)] | None = None
 
 
+#: Largest thin-trading gap scaling a calibration may carry (``thin_trading.kappa``).
+MAX_KAPPA = 10.0
+
+
 class ThinTrading(_Strict):
     """``thin_trading``: a two-state Markov chain of zero-return (no-trade) days."""
 
@@ -119,6 +126,12 @@ class ThinTrading(_Strict):
     p11: Annotated[float, Field(ge=0, lt=1)]
     zero_share: Prob
     last_state: Literal[0, 1] = 0
+    #: Gap scaling: the first return after k no-trade days is sqrt(1 + kappa k) times the
+    #: fitted step (docs/THIN_TRADING.md); the fit profiles 0-2, and beyond 10 a day's idle
+    #: spell would carry more news than ten days of trading.
+    kappa: Annotated[float, Field(ge=0, le=MAX_KAPPA)] = 0.0
+    #: No-trade days in the run the sample ends in (0 when it ends on a traded day).
+    last_gap: Annotated[int, Field(ge=0, le=100_000)] = 0
 
 
 class GuardSpec(_Strict):
@@ -130,7 +143,7 @@ class GuardSpec(_Strict):
 class PriceLevelSpec(_Strict):
     """``price_level``: the mean price of the sample's last year, the abatement curve's level."""
 
-    mean_last_year: Annotated[float, Field(gt=0, le=MAX_PRICE)] | None = None
+    mean_last_year: Annotated[float, Field(ge=MIN_PRICE, le=MAX_PRICE)] | None = None
 
 
 class DiagnosticsSpec(_Strict):
@@ -146,7 +159,12 @@ class PriceLimitSpec(_Strict):
     limit: Annotated[float, Field(gt=0, lt=1)]
     up_pct: Annotated[float, Field(gt=0)]
     down_pct: Annotated[float, Field(lt=0)]
-    latent_variance_scale: Annotated[float, Field(gt=0)] | None = None
+    #: lambda, the latent variance over the traded one (docs/PRICE_LIMITS.md: 1.05-2.45 in the
+    #: committed calibrations); beyond [0.1, 10] no fit of traded returns implies it.
+    latent_variance_scale: Annotated[float, Field(ge=0.1, le=10.0)] | None = None
+    #: Shares of the fitted sample's traded days that ended at the limit (data, engine).
+    share_at_limit: Prob | None = None
+    simulated_share_at_limit: Prob | None = None
 
     @field_validator("up_pct", "down_pct")
     @classmethod
@@ -162,7 +180,7 @@ class PriceLimitSpec(_Strict):
 class StateSpec(_Strict):
     """``state``: the end-of-sample values the simulation starts from."""
 
-    last_price: Annotated[float, Field(gt=0, le=MAX_PRICE)] | None = None
+    last_price: Annotated[float, Field(ge=MIN_PRICE, le=MAX_PRICE)] | None = None
     last_variance: Annotated[float, Field(gt=0, le=MAX_VARIANCE)] | None = None
     variance_T: Annotated[float, Field(gt=0, le=MAX_VARIANCE)] | None = None  # noqa: N815
     last_resid: Return | None = None

@@ -134,6 +134,8 @@ def fit_market(
     """Fit one market with daily data, choose its model, optionally backtest and plot, save."""
     from riskmodel.data.series import load_series
 
+    if reuse_scores and _is_thin(model):
+        stored_calibration(out / f"{market}.json")
     series = load_series(market)
     series.refuse_not_numbers()  # a fit never rests on silently skipped price cells
     if series.instrument == "auction" or market in PROXIES:
@@ -358,15 +360,27 @@ def _stored_doc(series: Any, out: Path) -> dict[str, Any]:
     return json.loads((out / f"{series.market}.json").read_text(encoding="utf-8"))
 
 
+def stored_calibration(path: Path) -> dict[str, Any]:
+    """The calibration ``--reuse-scores`` reads: present, JSON, an object (checked before the
+    price data is loaded)."""
+    from riskmodel.io import read_json
+
+    if not path.is_file():
+        raise InputError("no calibration to reuse scores from; fit without --reuse-scores",
+                         file=path, field="--reuse-scores")
+    doc = read_json(path, field="--reuse-scores")
+    if not isinstance(doc, dict):
+        raise InputError(f"a calibration is a JSON object, not a {type(doc).__name__}; fit "
+                         "without --reuse-scores", file=path, field="--reuse-scores")
+    return doc
+
+
 def stored_scores(series: Any, out: Path) -> pd.DataFrame:
     """The candidates' scores stored in ``out/<market>.json`` (its ``selection`` table), for a
     new choice without new validation runs; refused when the calibration was fitted on other
     data (its ``data_hash``) or holds no validation scores."""
     path = out / f"{series.market}.json"
-    if not path.is_file():
-        raise InputError("no calibration to reuse scores from; fit without --reuse-scores",
-                         file=path, field="--reuse-scores")
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc = stored_calibration(path)
     if doc.get("data_hash") != series.data_hash:
         raise InputError("the stored scores were computed on other data (data_hash differs); "
                          "fit without --reuse-scores", file=path, field="data_hash")

@@ -156,6 +156,14 @@ def validate_fx(d: Any, *, file: str | Path | None = None) -> None:
             )
 
 
+def fx_rates(d: dict[str, Any], numeraire: str) -> dict[str, float]:
+    """Numeraire per unit of each currency from a validated ``fx.json`` (its own numeraire at
+    1); empty when the file does not price ``numeraire``."""
+    r = {str(a): float(b) for a, b in (d.get("rates") or {}).items()}
+    r[str(d.get("numeraire", "EUR"))] = 1.0
+    return {c: v / r[numeraire] for c, v in r.items()} if numeraire in r else {}
+
+
 def _rate(v: Any, file: str | Path | None, field: str) -> None:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
             or not 0.0 <= v <= 0.2:

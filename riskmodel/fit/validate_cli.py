@@ -66,6 +66,12 @@ def validate(
             raise InputError(f"not a date: {v!r}", field=name) from exc
         if pd.isna(ts):  # pd.Timestamp('') and pd.Timestamp('NaT') are NaT, not errors
             raise InputError(f"not a date: {v!r}", field=name)
+        if ts.tzinfo is not None:  # the price series are dated by day, without a time zone
+            raise InputError(f"a calendar date without time zone, such as 2016-01-01 (got "
+                             f"{v!r})", field=name)
+        if ts != ts.normalize():
+            raise InputError(f"a calendar date without a time of day, such as 2016-01-01 (got "
+                             f"{v!r})", field=name)
     if pd.Timestamp(start) > pd.Timestamp(end):
         raise InputError(f"{start} is after --end {end}", field="--start")
     if out is not None and out.exists() and not out.is_dir():

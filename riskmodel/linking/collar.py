@@ -316,5 +316,6 @@ def validate_collars(
         if fv > kv:
             raise InputError(
                 f"inconsistent collars under linking: floor of {names[fi]} ({fv:.6g}) exceeds the "
-                f"ceiling of {names[ki]} ({kv:.6g}) in the common currency",
-                file=file, field=f"{names[fi]}.floor / {names[ki]}.ceiling")
+                f"ceiling of {names[ki]} (markets[{ki}], {kv:.6g}) in the common currency, and "
+                "the two markets are linked",
+                file=file, field=f"markets[{fi}].collar.floor")

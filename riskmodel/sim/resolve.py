@@ -17,6 +17,7 @@ from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.fit.calibration_schema import validate_calibration
 from riskmodel.fit.shared_calibrations import (
+    fx_rates,
     validate_dependence,
     validate_fundamentals,
     validate_fx,
@@ -182,10 +183,7 @@ def _fx(scn: Scenario, currencies: list[str], notes: list[str]) -> np.ndarray:
         d = _read_json(path, "simulation.fx")
         validate_fx(d, file=path)
         base = d.get("numeraire", "EUR")
-        r = {str(a): float(b) for a, b in (d.get("rates") or {}).items()}
-        r[base] = 1.0
-        if num in r:
-            rates = {c: v / r[num] for c, v in r.items()}
+        rates = fx_rates(d, num)
         notes.append(f"fx: rates from calibrations/{path.name} (numeraire {base})")
     rates.update(scn.simulation.fx)
     rates[num] = 1.0
@@ -468,7 +466,7 @@ def resolve(scn: Scenario) -> Resolved:
     ends, lpar, lk_f, ev_link, names, svec = _links(scn, ids, dpy, b.src)
     from riskmodel.linking import validate_collars
 
-    validate_collars(_solver_markets(b.mp, svec), ids, ends if len(ends) else None)
+    validate_collars(_solver_markets(b.mp, svec), ids, ends)  # no links: each market alone
     ev_ex, ev_int = _market_events_step(b, dpy)
     has_events = bool(scn.events.links or scn.events.markets)
 
@@ -904,6 +902,35 @@ def _collar_step(b: _Build, k: int) -> None:
         b.src.set(f"{key}.collar.reserve_up", rup, sources.catalogue(m.id, "collar.reserve"))
         b.src.set(f"{key}.collar.reserve_down", None, sources.default("none (unlimited)"))
     _collar(k, m, cat, fl, ce, rup, rdn, b.mp, b.notes, b.src)
+    _abatement_at_floor(b, k)
+
+
+def _abatement_at_floor(b: _Build, k: int) -> None:
+    """The abatement curve at the collar floor must leave emissions: a price level far below
+    the floor (a synthetic market's last price of 0.01 under a floor of 10) calibrates a slope
+    that abates many times BAU wherever the floor holds the price, and the emissions and their
+    quantiles go negative and NaN."""
+    m, mp = b.scn.markets[k], b.mp
+    floor, c, eta, bau = mp[k, L.FLOOR], mp[k, L.C], mp[k, L.ETA], mp[k, L.BAU]
+    if not floor > 0.0 or c * floor**eta < bau:
+        return
+    fld, cur = f"markets[{k}]", b.currencies[k]
+    level = mp[k, L.PLEVEL]
+    unit = f"{cur}/t" if eta == 1.0 else f"({cur}/t)^{eta:g}"
+    if m.abatement.slope:
+        field = f"{fld}.abatement.slope"
+    elif m.abatement.price_level is not None:
+        field = f"{fld}.abatement.price_level"
+    elif m.process is not None:
+        field = f"{fld}.process.last_price"
+    else:
+        field = f"{fld}.abatement.price_level"
+    raise InputError(
+        f"at the collar floor {floor:g} {cur}/t the abatement curve (slope {c:.4g} Mt per "
+        f"{unit}, calibrated to the price level {level:g}) abates {c * floor**eta:.4g} "
+        f"Mt, {c * floor**eta / bau:.3g} times BAU emissions {bau:g} Mt: emissions would be "
+        "negative; give a price level near the market's prices (or a smaller slope)",
+        field=field)
 
 
 def _stabilisation_step(b: _Build, k: int) -> None:

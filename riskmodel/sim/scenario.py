@@ -43,8 +43,19 @@ CURRENCIES = ("EUR", "USD", "KRW", "CNY", "JPY", "CAD", "CHF", "NZD", "GBP")
 
 #: Longest scenario name (run folder and report names are derived from it).
 MAX_NAME = 100
+#: Longest market id: it labels every table row, column and file of a run.
+MAX_MARKET_ID = 40
+#: Longest scenario description.
+MAX_DESCRIPTION = 10_000
 #: Largest BAU emissions of one market, Mt CO2e a year (more than twice the world's).
 MAX_BAU = 1e5
+#: Smallest BAU emissions or cap of a market, Mt a year: a tonne (5e-324 Mt ran into NaN
+#: statistics; the firm files' floor likewise).
+MIN_BAU = 1e-6
+#: Largest abatement share at the observed price level: at twice that price a market with 0.5
+#: would abate all of its BAU emissions (linear abatement), and above it emissions go negative
+#: at prices the simulation reaches.
+MAX_ABATEMENT_SHARE = 0.5
 #: Largest exponent of a marginal abatement cost curve (price ~ abatement^(1/exponent)).
 MAX_EXPONENT = 10.0
 #: Smallest exponent: the mirror of ``MAX_EXPONENT`` (below it the price moves with the tenth
@@ -143,7 +154,7 @@ class CapSpec(_Model):
     degree: Share | None = None
     #: Expected supply in the first simulated year (Mt); default: BAU emissions times
     #: (1 - abatement share), the cap that makes the observed price level the autarky mean.
-    level: Annotated[float, Field(gt=0, le=MAX_BAU)] | None = None
+    level: Annotated[float, Field(ge=MIN_BAU, le=MAX_BAU)] | None = None
     #: Annual change of the expected supply (e.g. -0.022 for the EU linear reduction factor).
     annual_change: Annotated[float, Field(gt=-1, le=1)] = 0.0
 
@@ -168,7 +179,7 @@ class AbatementSpec(_Model):
     stated abatement share of BAU emissions, unless given (Mt per currency unit).
     """
 
-    share: Annotated[float, Field(gt=0, lt=1)] = 0.10
+    share: Annotated[float, Field(gt=0, le=MAX_ABATEMENT_SHARE)] = 0.10
     #: At a price of one currency unit a tonne the market abates ``slope`` Mt: above
     #: ``MAX_BAU`` that is more than any market emits.
     slope: Annotated[float, Field(gt=0, le=MAX_BAU)] | None = None
@@ -195,6 +206,9 @@ class CollarSpec(_Model):
     def _order(self) -> CollarSpec:
         if self.floor is not None and self.ceiling is not None and self.floor > self.ceiling:
             raise ValueError(f"floor ({self.floor}) is above ceiling ({self.ceiling})")
+        if self.floor is not None and self.floor == self.ceiling and self.floor > 0:
+            raise ValueError(f"floor equals ceiling ({self.floor:g}): a fixed price, which the "
+                             "market clearing cannot link; give a floor below the ceiling")
         return self
 
 
@@ -270,7 +284,7 @@ class ProcessSpec(_Model):
     dist: Literal["normal", "t", "skewt"] = "normal"
     k_regimes: Annotated[int, Field(ge=1, le=4)] = 1
     params: dict[str, float]
-    last_price: Annotated[float, Field(gt=0, le=MAX_PRICE)]
+    last_price: Annotated[float, Field(ge=MIN_PRICE_LEVEL, le=MAX_PRICE)]
     state: dict[str, Any] = Field(default_factory=dict)
     #: Thin-trading block of the calibration form (docs/THIN_TRADING.md); None = always trades.
     thin_trading: dict[str, Any] | None = None
@@ -300,7 +314,7 @@ class ProcessSpec(_Model):
 class MarketSpec(_Model):
     """One market in a scenario: a catalogue id plus overrides, or a fully synthetic market."""
 
-    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=MAX_MARKET_ID)]
     #: Calibration file or market id (default: calibrations/<id>.json); ignored with ``process``.
     calibration: str | None = None
     process: ProcessSpec | None = None
@@ -308,7 +322,7 @@ class MarketSpec(_Model):
     #: Jurisdiction whose fundamentals drive this market's output and BAU emissions.
     jurisdiction: str | None = None
     #: BAU (covered) emissions in the first simulated year, Mt; default: the catalogue's.
-    bau_emissions: Annotated[float, Field(gt=0, le=MAX_BAU)] | None = None
+    bau_emissions: Annotated[float, Field(ge=MIN_BAU, le=MAX_BAU)] | None = None
     cap: CapSpec = Field(default_factory=CapSpec)
     abatement: AbatementSpec = Field(default_factory=AbatementSpec)
     collar: CollarSpec = Field(default_factory=CollarSpec)
@@ -589,7 +603,7 @@ class Scenario(_Model):
     """A complete, validated simulation scenario (see the module docstring for units)."""
 
     name: Annotated[str, Field(min_length=1)]
-    description: str = ""
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION)] = ""
     #: Citations: the seed passages this scenario quantifies (``seeds/<file>:<line>``).
     sources: list[str] = Field(default_factory=list)
     markets: Annotated[list[MarketSpec], Field(min_length=1, max_length=MAX_MARKETS)]
@@ -605,6 +619,16 @@ class Scenario(_Model):
     banking: BankingSpec | None = None
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
 
+    @field_validator("description")
+    @classmethod
+    def _description(cls, v: str) -> str:
+        """Printed by ``runs show``: no terminal control characters (ESC, BEL, C1)."""
+        bad = re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", v)
+        if bad:
+            raise ValueError(f"no control characters (got U+{ord(bad.group()):04X}): runs show "
+                             "prints the description to the terminal")
+        return v
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
@@ -613,7 +637,7 @@ class Scenario(_Model):
             raise ValueError("must not be blank")
         if len(v) > MAX_NAME:
             raise ValueError(f"at most {MAX_NAME} characters (got {len(v)})")
-        if re.search(r"[\x00-\x1f\x7f/\\]", v):
+        if re.search(r"[\x00-\x1f\x7f-\x9f/\\]", v):
             raise ValueError("no '/', '\\' or control characters (run folders are named after it)")
         fmt = next((c for c in v if unicodedata.category(c) in ("Cf", "Zl", "Zp")), None)
         if fmt is not None:  # invisible, or reorders the rest of a terminal line (U+202E)
