@@ -46,8 +46,9 @@ def bool_where_number(value: Any, annotation: Any, where: str = "") -> str | Non
     return None
 
 
-#: ``1e6``: YAML 1.1 (PyYAML) reads an exponent without a decimal point as text, unquoted.
-_YAML_TEXT_EXPONENT = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+#: ``1e6``, ``1.5e3``: YAML 1.1 (PyYAML) reads an exponent without a decimal point, or without
+#: a sign, as text, unquoted (``1.5e+3`` is a number).
+_YAML_TEXT_EXPONENT = re.compile(r"^[-+]?([0-9]+[eE][-+]?[0-9]+|[0-9]*\.[0-9]*[eE][0-9]+)$")
 
 
 def text_number_message(value: str) -> str:
@@ -59,8 +60,9 @@ def text_number_message(value: str) -> str:
     if _YAML_TEXT_EXPONENT.match(value.strip()):
         mant, _, exp = value.strip().lower().partition("e")
         exp = exp if exp[0] in "+-" else f"+{exp}"
+        mant = mant if "." in mant else f"{mant}.0"
         return (f"must be a number, not text ({short_repr(value)}): YAML reads an exponent "
-                f"without a decimal point and sign as text; write {mant}.0e{exp}")
+                f"without a decimal point and sign as text; write {mant}e{exp}")
     return f"must be a number, not text ({short_repr(value)}); drop the quotes"
 
 

@@ -151,3 +151,16 @@ def test_firm_fx_rate_reads_fx_json_checked(tmp_path: Path,
     with pytest.raises(InputError) as exc:
         fx_rate(scn, firm, "EUR", "KRW")
     assert exc.value.field == "rates.KRW" and str(exc.value.file).endswith("fx.json")
+
+
+def test_out_a_broken_symlink_is_named_as_such(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text((BASES / "scenario.yaml").read_text(encoding="utf-8"),
+                                     encoding="utf-8")
+    os.symlink("nothere", tmp_path / "lnk")
+    code, _out, err = invoke(["run", "s.yaml", "--out", "lnk"], capsys)
+    assert (code, err) == (2, "error: riskmodel run: --out: lnk is a broken symbolic link (to "
+                              "nothere); give a folder\n")
+    assert not (tmp_path / "nothere").exists()

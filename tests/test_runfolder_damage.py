@@ -142,6 +142,30 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         _edit_manifest(lambda m: m["ledger"]["entries"][0].pop("sha256")),
         f"error: runs/A/manifest.json: ledger.entries[0].sha256: field required; "
         f"{MANIFEST_DAMAGED}"),
+    # records the summary is written from, and the ledger's count (hunt round 4)
+    "seeds_paths_edited": (
+        _edit_manifest(lambda m: m["seeds"][0].update(paths=999)),
+        "error: runs/A/manifest.json: seeds[0].paths: 999, but the run's plan gives 20; "
+        + MANIFEST_DAMAGED),
+    "seed_edited": (
+        _edit_manifest(lambda m: m["seeds"][0].update(seed=999)),
+        "error: runs/A/manifest.json: seeds[0].seed: 999, but the run's plan gives "),
+    "ledger_entries_emptied": (
+        _edit_manifest(lambda m: m["ledger"].update(entries=[])),
+        "error: runs/A/manifest.json: ledger.entries: 0 entries for 1 chunk(s); "
+        + MANIFEST_DAMAGED),
+    "summary_a_folder": (
+        lambda run: ((run / "summary.txt").unlink(), (run / "summary.txt").mkdir()),
+        "error: runs/A/summary.txt: summary.txt: a folder (or other non-file) where the run's "
+        "summary.txt belongs; delete it and resume"),
+    "products_firms_a_number": (
+        _edit_manifest(lambda m: m.setdefault("products", {}).update(firms=5)),
+        "error: runs/A/manifest.json: products.firms: input should be a valid list (got 5); "
+        + MANIFEST_DAMAGED),
+    "products_firms_text": (
+        _edit_manifest(lambda m: m.setdefault("products", {}).update(firms="abc")),
+        "error: runs/A/manifest.json: products.firms: input should be a valid list (got 'abc'); "
+        + MANIFEST_DAMAGED),
     # an edited run id: the chunks are fine, the manifest is not (it is named, not the chunks)
     "run_id_edited": (
         _edit_manifest(lambda m: m.update(run_id="X")),

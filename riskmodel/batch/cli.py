@@ -90,8 +90,22 @@ def _width() -> int:
     return _out.width if _out.is_terminal else terminal_width()
 
 
+def _resume_folder(ref: Path, out: Path) -> Path:
+    """The run folder ``--resume`` names: a folder, its manifest.json, or a run id in ``--out``
+    (as ``runs show`` finds it)."""
+    if ref.name == "manifest.json" and ref.is_file():
+        raise InputError(f"{ref} is the run's manifest; give the run folder ({ref.parent})",
+                         field="--resume")
+    if not ref.exists() and len(ref.parts) == 1 and (out / ref / "manifest.json").is_file():
+        return out / ref
+    return ref
+
+
 def _scenario_path(ref: str) -> Path:
     """A scenario file path, or the name of one in the library (data/scenarios/<name>.yaml)."""
+    if not ref.strip():  # Path('') is the working folder
+        raise InputError("empty; give a scenario file (or a library scenario's name)",
+                         field="SCENARIO")
     p = Path(ref)
     if p.exists() or p.suffix in (".yaml", ".yml"):
         return p
@@ -169,6 +183,7 @@ def run(
 
         firm_list = firm_files(firms)
     if resume is not None:
+        resume = _resume_folder(resume, out_dir)
         bar = RichProgress(f"resume {resume.name}", quiet=quiet)
         try:
             run_dir = resume_run(resume, options=options, progress=bar)

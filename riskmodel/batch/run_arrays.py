@@ -70,6 +70,9 @@ def _load_npz(path: Path, prefix: str) -> dict[str, np.ndarray]:
     """The arrays of one sweep point (prefix stripped); a damaged file is one line."""
     from riskmodel.batch.run_checks import load_npz
 
+    if path.exists() and not path.is_file():
+        raise DataError(f"a folder (or other non-file) where the run's {path.name} belongs; "
+                        f"{_DAMAGED}", file=path, field=path.stem)
     if not path.is_file():
         return {}
     return {k[len(prefix):]: v for k, v in load_npz(path).items() if k.startswith(prefix)}

@@ -10,6 +10,7 @@ with one line naming the file and saying what to do (resume, or delete the folde
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -160,6 +161,9 @@ def check_out_folder(out: str | Path, *, field: str = "--out") -> Path:
     if isinstance(out, str) and not out.strip():
         raise InputError(f"give a folder (got an empty path {out!r})", field=field)
     out = Path(out)
+    if out.is_symlink() and not out.exists():
+        raise InputError(f"{out} is a broken symbolic link (to {os.readlink(out)}); give a "
+                         "folder", field=field)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; give a folder for run folders", field=field)
     for parent in out.parents:

@@ -474,6 +474,27 @@ def run_plan(
         return _execute(run_dir, plan, read_manifest(run_dir), opts, progress)
 
 
+def _check_layout_records(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any]) -> None:
+    """The manifest's seeds and chunk layout are what its plan gives, and its ledger lists as
+    many chunks as it counts: an edited record would put false numbers in the summary, or let
+    an edited chunk be merged unchecked."""
+    damaged = "the manifest is damaged: delete the folder and run the scenario again"
+    want, got = seed_info(plan), manifest.get("seeds") or []
+    if len(got) != len(want):
+        raise InputError(f"{len(got)} entries for {len(want)} sweep point(s); {damaged}",
+                         file=run_dir / MANIFEST, field="seeds")
+    for k, (w, g) in enumerate(zip(want, got, strict=True)):
+        for key, value in w.items():
+            if g.get(key) != value:
+                raise InputError(f"{g.get(key)!r}, but the run's plan gives {value!r}; {damaged}",
+                                 file=run_dir / MANIFEST, field=f"seeds[{k}].{key}")
+    ledger = manifest.get("ledger") or {}
+    count, entries = ledger.get("chunks"), ledger.get("entries") or []
+    if count is not None and count != len(entries):
+        raise InputError(f"{len(entries)} entries for {count} chunk(s); {damaged}",
+                         file=run_dir / MANIFEST, field="ledger.entries")
+
+
 def resume_run(
     run_dir: str | Path,
     *,
@@ -509,10 +530,16 @@ def resume_run(
                          "defaults changed); start a new run", file=run_dir / MANIFEST,
                          field="plan")
     check_inputs_unchanged(run_dir, plan, manifest)
+    _check_layout_records(run_dir, plan, manifest)
     if (run_dir / CHUNKS).exists() and not (run_dir / CHUNKS).is_dir():
         raise InputError("not a folder: the run's finished chunks go there; delete the run "
                          "folder and run the scenario again", file=run_dir / CHUNKS,
                          field="chunks")
+    for name in (RESULTS, DESIGN, PATHS, ANNUAL, SUMMARY, "events.npz", "events.json",
+                 "firm_results.parquet"):  # the merge rewrites them: a folder there fails it
+        if (run_dir / name).exists() and not (run_dir / name).is_file():
+            raise InputError(f"a folder (or other non-file) where the run's {name} belongs; "
+                             "delete it and resume", file=run_dir / name, field=name)
     for f in (manifest.get("products") or {}).get("firms") or []:  # --firms, written at the end
         if not Path(f).is_file():
             raise InputError("a firm file the run was started with (--firms) is gone; restore "

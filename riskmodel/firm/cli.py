@@ -104,6 +104,11 @@ def report(
         if run is None:
             raise InputError("--firms reads a run: give --run RUN (made with --keep-annual)",
                              field="--firms")
+        for opt, given in (("--scenario", scenario is not None), ("--paths", paths is not None),
+                           ("--event-paths", event_paths is not None), ("--no-events", not events)):
+            if given:  # it would be ignored: the portfolio reads the run's stored arrays
+                raise InputError("does not apply to --firms: the portfolio reads the run's "
+                                 "stored paths and single-event arrays", field=opt)
         from riskmodel.firm.portfolio import make_portfolio
 
         t0 = time.perf_counter()

@@ -216,6 +216,11 @@ class HedgePolicy(_Model):
     max_share: Annotated[float, Field(ge=0, le=3)] = 1.0
 
 
+#: Smallest penalty per missing tonne without make-good (market currency; the catalogue's
+#: ``MIN_PRICE_CAP``).
+MIN_PENALTY = 1.0
+
+
 class PenaltySpec(_Model):
     """Penalty per missing tonne (market currency). Without make-good the firm pays
     min(price, amount) per tonne it lacks (the penalty caps its price); with make-good it must
@@ -223,6 +228,16 @@ class PenaltySpec(_Model):
 
     amount: Price
     make_good: bool = False
+
+    @model_validator(mode="after")
+    def _caps_a_price(self) -> PenaltySpec:
+        # as the catalogue's penalty (catalogue.MIN_PRICE_CAP): near 0 it pins the firm's price
+        # there, and its costs to nothing
+        if not self.make_good and self.amount < MIN_PENALTY:
+            raise ValueError(f"amount: must be at least {MIN_PENALTY:g} (market currency) per "
+                             "tonne without make-good: it caps the price the firm pays (got "
+                             f"{self.amount:g})")
+        return self
 
 
 class Firm(_Model):

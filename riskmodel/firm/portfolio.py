@@ -59,6 +59,11 @@ def firm_files(ref: str | Path) -> list[Path]:
     if "firm" not in frame.columns:
         raise InputError(f"needs a 'firm' column (has: {', '.join(frame.columns)})", file=p,
                          field="firm")
+    extra = [str(c) for c in frame.columns if c != "firm"]
+    if extra:  # a weight or hedge column would be ignored; a second 'firm' reads as firm.1
+        raise InputError(f"unknown column(s) {', '.join(extra)}: the list has one column, "
+                         "'firm' (weights and hedges belong in the firm files)", file=p,
+                         field=extra[0])
     out: list[Path] = []
     seen: dict[Path, int] = {}  # resolved file -> its row
     stems: dict[str, tuple[int, str]] = {}  # report folder -> (row, as listed)

@@ -281,6 +281,9 @@ def _check_keys(spec: CalibrationSpec, file: str | Path | None) -> None:
             if key in p and not abs(p[key]) <= MAX_EGARCH_COEF:
                 raise _fail(f"an EGARCH {key} must lie in [-{MAX_EGARCH_COEF:g}, "
                             f"{MAX_EGARCH_COEF:g}] (got {p[key]:g})", f"params.{key}", file)
+    if spec.model.mean == "ar1" and fam in ("ms", "msgarch"):
+        raise _fail(f"a {fam} model has a constant mean (its regimes carry the dynamics); the "
+                    "engine simulates no AR(1) term for it (got 'ar1')", "model.mean", file)
     if spec.model.mean == "ar1":
         phi = _need(p, "phi", f"{fam} (ar1)", file)
         if not abs(phi) < 1:

@@ -718,6 +718,7 @@ def _scheme(refit_every: int) -> str:
 
 
 def fit(
+    ctx: typer.Context,
     market: Annotated[
         str | None, typer.Argument(help="Market id (e.g. eu_ets); omit with --all.")
     ] = None,
@@ -783,6 +784,11 @@ def fit(
     if all_ and market:
         raise InputError(f"give a MARKET or --all, not both (got {market!r} and --all)",
                          field="market")
+    for name, opt in (("test_size", "--test-size"), ("refit_every", "--refit-every")):
+        given = ctx.get_parameter_source(name)
+        if not backtest and given is not None and given.name == "COMMANDLINE":
+            raise InputError("applies with --backtest only (the out-of-sample VaR backtest)",
+                             field=opt)
     if plot_markets is not None and not (all_ and plots):  # else it would be ignored
         raise InputError("applies with --all --plots only (one market's PNGs: MARKET --plots)",
                          field="--plot-markets")

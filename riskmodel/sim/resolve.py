@@ -778,6 +778,11 @@ def _demand_step(b: _Build, k: int) -> None:
     """Market k's BAU emissions and abatement response a(p) = c p^eta."""
     scn, m, mp, cat = b.scn, b.scn.markets[k], b.mp, b.cats[k]
     fld, key = f"markets[{k}]", f"markets.{m.id}"
+    began = _val(cat, "start_year")
+    if began is not None and scn.horizon.start_year < int(began):
+        raise InputError(f"{scn.horizon.start_year} is before {m.id} began ({int(began)}, "
+                         f"{sources.catalogue_file(m.id)}: start_year): the catalogue's caps and "
+                         "rules describe the market since then", field="horizon.start_year")
     plevel = mp[k, L.PLEVEL]
     share = m.abatement.share
     bau = m.bau_emissions or _val(cat, "coverage", "covered_emissions")
@@ -949,6 +954,13 @@ def _stabilisation_step(b: _Build, k: int) -> None:
         b.src.set(f"{key}.{what}", out, where)
         return out
 
+    for rule, what in (("msr", "MSR"), ("kets_triggers", "K-ETS price triggers")):
+        described = getattr(getattr(cat, "stabilisation", None), rule, None)
+        if getattr(sb, rule) and cat is not None and described is None:
+            raise InputError(
+                f"{sources.catalogue_file(m.id)} describes no {what} for {m.id} (no "
+                f"stabilisation.{rule} block): the defaults are another market's figures",
+                field=f"{fld}.stabilisation.{rule}")
     if sb.msr:
         c_msr = getattr(getattr(cat, "stabilisation", None), "msr", None)
         mi[k, L.MSR_ON] = 1
