@@ -135,6 +135,19 @@ def load_scenario_file(
     )
 
 
+def _events_act(plan: ScenarioPlan, file: str | Path | None) -> ScenarioPlan:
+    """Every regulatory event of a user's scenario can act (derived single-event scenarios,
+    which switch parts off on purpose, are not read from files)."""
+    from riskmodel.sim.design_checks import events_that_cannot_act
+
+    for k, scn in enumerate(plan.scenarios):
+        problem = events_that_cannot_act(scn)
+        if problem is not None:
+            at = f" at sweep point {k}" if len(plan.scenarios) > 1 else ""
+            raise InputError(f"{problem[1]}{at}", file=file, field=problem[0])
+    return plan
+
+
 def plan_from_dict(
     data: Any,
     *,
@@ -165,10 +178,10 @@ def plan_from_dict(
     _check_overrides_not_swept(points, base, overrides)
     scenarios = [apply_point(base, pt, file=file, check_calibrations=check_calibrations)
                  for pt in points] if sweep is not None else [base]
-    return ScenarioPlan(
+    return _events_act(ScenarioPlan(
         base=base, points=points, scenarios=scenarios, file=Path(file) if file else None,
         sweep=sweep, overrides=overrides,
-    )
+    ), file)
 
 
 #: Command-line options that set a simulation field (``--paths`` sets simulation.paths).

@@ -236,3 +236,40 @@ def _collars_across_links(scn: Scenario) -> None:
                     f", permit exchange rate {rate:g}); no linked price respects both collars: "
                     "lower the floor, raise the ceiling or add a quota"
                 )
+
+
+def events_that_cannot_act(scn: Scenario) -> tuple[str, str] | None:
+    """(field, what is wrong) for a regulatory event of the user's file that can never act: a
+    state nothing enters, an intervention that sets nothing, a share or floor that never
+    switches on. Such a block runs silently, and the summary then only says that
+    linked_events equals linked. Not a schema rule: a firm report's single-event scenarios
+    switch parts of an event off on purpose."""
+    for k, lk in enumerate(scn.events.links):
+        at = f"events.links[{k}]"
+        restriction = lk.restricted_quota is not None or bool(lk.restricted_fee)
+        if not lk.active_to_restricted > 0 and (lk.restricted_to_active > 0
+                                                or lk.restricted_to_suspended > 0 or restriction):
+            return at, ("the 'restricted' state is never entered (active_to_restricted is 0), "
+                        "so its rates, quota and fee never act; give active_to_restricted or "
+                        "drop them")
+        if not (lk.active_to_suspended > 0 or lk.restricted_to_suspended > 0) and (
+                lk.terminal or lk.suspended_to_active > 0):
+            return at, ("the 'suspended' state is never entered (active_to_suspended and "
+                        "restricted_to_suspended are 0), so terminal / suspended_to_active "
+                        "never act")
+    for k, mk in enumerate(scn.events.markets):
+        at = f"events.markets[{k}]"
+        acts = bool(mk.intervention_floor) or mk.intervention_supply_share > 0
+        if mk.intervention_on > 0 and not acts:
+            return at, ("an intervention switches on (intervention_on > 0) but sets no floor and "
+                        "no supply; give intervention_floor or intervention_supply_share")
+        if acts and not mk.intervention_on > 0:
+            return at, ("an intervention floor or supply share is given but never switches on; "
+                        "give intervention_on > 0 (rate per year)")
+        if mk.exemption_share > 0 and not mk.exemption_on > 0:
+            return at, ("an exemption share is given but never switches on; give exemption_on "
+                        "> 0 (rate per year)")
+        if (mk.exemption_off > 0 and not mk.exemption_on > 0) or (
+                mk.intervention_off > 0 and not mk.intervention_on > 0):
+            return at, "an 'off' rate is given for an event that never switches on"
+    return None

@@ -316,11 +316,6 @@ class ProcessSpec(_Model):
         if unknown:  # a misspelt key would be ignored and the state taken from defaults
             raise ValueError(f"state.{unknown[0]}: unknown state key (keys: "
                              f"{', '.join(sorted(STATE_KEYS))})")
-        if self.k_regimes == 1 and self.family not in ("ms", "msgarch"):
-            extra = sorted(set(self.state) & {"regime_probs", "regime_variances"})
-            if extra:
-                raise ValueError(f"state.{extra[0]}: applies to regime models only (family is "
-                                 f"{self.family})")
         for block, keys in (("thin_trading", INLINE_THIN_KEYS),
                             ("price_limit", INLINE_LIMIT_KEYS)):
             given = getattr(self, block)
@@ -480,19 +475,6 @@ class LinkEventSpec(_Model):
             raise ValueError("a 'restricted' state needs restricted_quota or restricted_fee")
         if self.terminal and self.suspended_to_active > 0:
             raise ValueError("terminal suspension cannot have suspended_to_active > 0")
-        # a state nothing enters: its settings would never act (the summary would then only say
-        # that linked_events equals linked)
-        into_restricted = self.active_to_restricted > 0
-        into_suspended = self.active_to_suspended > 0 or self.restricted_to_suspended > 0
-        if not into_restricted and (self.restricted_to_active > 0
-                                    or self.restricted_to_suspended > 0 or not no_restriction):
-            raise ValueError("the 'restricted' state is never entered (active_to_restricted is "
-                             "0), so its rates, quota and fee never act; give "
-                             "active_to_restricted or drop them")
-        if not into_suspended and (self.terminal or self.suspended_to_active > 0):
-            raise ValueError("the 'suspended' state is never entered (active_to_suspended and "
-                             "restricted_to_suspended are 0), so terminal / suspended_to_active "
-                             "never act")
         return self
 
 
@@ -508,24 +490,6 @@ class MarketEventSpec(_Model):
     intervention_off: Rate = 0.0
     intervention_floor: Price | None = None
     intervention_supply_share: Share = 0.0
-
-    @model_validator(mode="after")
-    def _can_act(self) -> MarketEventSpec:
-        acts = bool(self.intervention_floor) or self.intervention_supply_share > 0
-        if self.intervention_on > 0 and not acts:
-            raise ValueError("an intervention switches on (intervention_on > 0) but sets no floor "
-                             "and no supply; give intervention_floor or "
-                             "intervention_supply_share")
-        if acts and not self.intervention_on > 0:
-            raise ValueError("an intervention floor or supply share is given but never switches "
-                             "on; give intervention_on > 0 (rate per year)")
-        if self.exemption_share > 0 and not self.exemption_on > 0:
-            raise ValueError("an exemption share is given but never switches on; give "
-                             "exemption_on > 0 (rate per year)")
-        if (self.exemption_off > 0 and not self.exemption_on > 0) or (
-                self.intervention_off > 0 and not self.intervention_on > 0):
-            raise ValueError("an 'off' rate is given for an event that never switches on")
-        return self
 
 
 class EventsSpec(_Model):
