@@ -174,12 +174,25 @@ def _within(fact: Sourced, lo: float, hi: float, unit: str, why: str) -> None:
         raise ValueError(f"value: {v:g}{unit} is outside {lo:g}-{hi:g}{unit} ({why})")
 
 
+#: Units of a quantity the engine reads as Mt: million tonnes (of CO2e or CO2), million
+#: allowances (one a tonne), or million short tons where the market counts in short tons
+#: (RGGI, whose prices are per short ton too); a note may follow in brackets.
+_MT_UNIT_RE = re.compile(r"^(Mt( CO2e?)?|M allowances|M short tons)( \(.*\))?$")
+
+
+def _mt_unit(fact: Sourced) -> None:
+    if not _MT_UNIT_RE.match(fact.unit):  # 'kt' or 'Mtoe' would be read as Mt
+        raise ValueError(f"unit: quantities are read in Mt (Mt, Mt CO2e, M allowances; got "
+                         f"{fact.unit!r})")
+
+
 class MtSourced(PositiveSourced):
     """A quantity of emissions or allowances (Mt) that sets a market's size: within
     [MIN_MT, MAX_MT] when given (caps, covered emissions, reserves, MSR thresholds)."""
 
     @model_validator(mode="after")
     def _mt(self) -> MtSourced:
+        _mt_unit(self)
         _within(self, MIN_MT, MAX_MT, " Mt", "a typo? the scenario bounds BAU and permits so")
         return self
 
@@ -189,6 +202,7 @@ class StockSourced(NonNegativeSourced):
 
     @model_validator(mode="after")
     def _stock(self) -> StockSourced:
+        _mt_unit(self)
         _within(self, 0.0, MAX_MT, " Mt", "a typo? the scenario bounds permits so")
         return self
 
@@ -596,6 +610,18 @@ def _semantic_problems(design: MarketDesign, stem: str | None) -> list[_Problem]
         if ccy == design.currency and not _PER_TONNE_RE.match(s.unit):
             out.append((f"{field}.unit", f"a price per tonne must be in {ccy}/t or "
                         f"{ccy}/short ton (got {s.unit!r})"))
+    # one basis per market: the engine reads every price in the market's own unit (RGGI counts
+    # in short tons throughout); a floor per short ton among prices per tonne would be misread
+    bases = [(field, m.group(2)) for field, s in _iter_money(design)
+             if s is not None and (m := _PER_TONNE_RE.match(s.unit))]
+    kinds = [b for _, b in bases]
+    if len(set(kinds)) > 1:
+        rare = min(set(kinds), key=lambda b: (kinds.count(b), b))
+        common = next(b for b in kinds if b != rare)
+        field = next(f for f, b in bases if b == rare)
+        out.append((f"{field}.unit", f"per {rare}, while the file's other prices are per "
+                    f"{common}: the simulation reads every price of a market in one unit; "
+                    f"convert it to {design.currency}/{common}"))
     fl, ce = design.collar.floor, design.collar.ceiling
     for field, s in (("collar.ceiling", ce), ("penalty.amount", design.penalty.amount)):
         if s.value is not None and s.value < MIN_PRICE_CAP:

@@ -130,6 +130,16 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
             raise InputError(f"the variance of {j}:dlog_output is {cov[i, i]:g}; it must be > 0 "
                              "(output growth that never varies has no correlation)",
                              file=file, field="cov")
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    if not np.allclose(cov, cov.T, rtol=1e-9, atol=1e-12):
+        raise InputError("must be symmetric", file=file, field="cov")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = cov / np.outer(sd, sd)
+    bad = np.argwhere(np.isfinite(corr) & (np.abs(corr) > 1.0 + _TOL))
+    if len(bad):  # no covariance matrix has one; a near-PD estimate is repaired, this is not
+        i, j = (int(x) for x in bad[0])
+        raise InputError(f"{variables[i]} / {variables[j]}: a covariance implying the "
+                         f"correlation {corr[i, j]:.3g}, outside [-1, 1]", file=file, field="cov")
     corr_oe = d.get("corr_output_emissions", {})
     if not isinstance(corr_oe, dict):
         raise InputError("must be a mapping of jurisdiction id to a correlation", file=file,
