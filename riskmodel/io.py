@@ -246,6 +246,9 @@ def read_yaml(path: str | Path) -> Any:
         msg = f"not valid YAML ({problem or exc.__class__.__name__})"
         if problem and (problem.startswith("duplicate key") or isinstance(exc, _ValidButRefused)):
             msg = problem
+        elif problem and "but got '['" in problem and "'}'" in problem:
+            msg += (" (a field path with [ ] inside { } must be quoted: "
+                    "{\"links[0].fee\": 1.0})")
         raise InputError(msg, file=path, field=where) from None
     except RecursionError:
         raise InputError(_TOO_DEEP, file=path) from None

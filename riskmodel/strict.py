@@ -8,6 +8,7 @@ call :func:`reject_bool_numbers` from a ``mode="before"`` model validator.
 
 from __future__ import annotations
 
+import datetime
 import re
 import reprlib
 import types
@@ -160,4 +161,6 @@ _SHORT.maxstring = _SHORT.maxother = 40
 
 def short_repr(value: Any) -> str:
     """A bounded repr of a bad value for a one-line error (never walks a huge input)."""
+    if isinstance(value, datetime.date):  # YAML reads 2001-12-14 as a date: show it so
+        return f"the date {value.isoformat()}"
     return _SHORT.repr(value)

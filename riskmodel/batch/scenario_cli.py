@@ -62,7 +62,13 @@ def show(
             f"the scenario has {n} sweep point(s) (0..{n - 1}); got {point}", field="--point"
         )
     sc = plan.base if point is None else plan.scenarios[point]
-    rep = design_report(sc)
+    try:
+        rep = design_report(sc)
+    except InputError as exc:  # as ``run`` names it (runner.check_engine): file and point
+        where = f" at sweep point {point} ({plan.point_label(point)})" if point is not None \
+            else ""
+        raise InputError(f"{exc.reason}{where}", file=exc.file or plan.file,
+                         field=exc.field) from None
     label = (
         "base (no sweep)" if point is None else f"sweep point {point}: {plan.point_label(point)}"
     )

@@ -12,8 +12,8 @@ a key of a mapping field, ``fundamentals.output_emissions_corr.k_ets``)::
     # or
     sweep:
       list:                       # explicit points
-        - {links[0].quota.share: 0.1}
-        - {links[0].quota.share: 0.9, links[0].fee: 2.0}
+        - {"links[0].quota.share": 0.1}      # quoted: [ ] inside { } is YAML syntax
+        - {"links[0].quota.share": 0.9, "links[0].fee": 2.0}
 
 Everything is validated here, before anything is written: the schema, the catalogue ids, the
 calibration files a scenario names, and every sweep point (each point is re-validated as a whole
@@ -316,6 +316,9 @@ def expand_sweep(
         axes: list[tuple[str, list[float]]] = []
         seen: dict[str, str] = {}
         for p, vals in body.items():
+            if p is None:  # YAML's ~ (or an empty key)
+                raise InputError("a field path is null; give the dotted path of a field",
+                                 file=file, field="sweep.grid")
             where = f"sweep.grid.{p}"
             words = check_sweep_path(base, str(p), file=file, where=where)
             _once(seen, base, str(p), file=file, where=where, prefix="sweep.grid.")
@@ -509,7 +512,8 @@ def check_sweep_path(
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if not isinstance(tok, str) or tok not in tp.model_fields:
                 allowed = ", ".join(tp.model_fields)
-                raise InputError(f"{here} has no field {tok!r} (fields: {allowed})",
+                shown = "null" if tok is None or tok == "None" else repr(tok)
+                raise InputError(f"{here} has no field {shown} (fields: {allowed})",
                                  file=file, field=where)
             tp = tp.model_fields[tok].annotation
             obj = getattr(obj, tok, None) if obj is not None else None
@@ -536,11 +540,30 @@ def check_sweep_path(
     if words and all(isinstance(w, str) for w in words):
         return tuple(words)
     if not _numeric(tp):
-        name = getattr(tp, "__name__", None) or str(tp)
-        raise InputError(
-            f"can only sweep numeric fields; {path} is {name}", file=file, field=where
-        )
+        raise InputError(f"can only sweep numeric fields or fields with named states; {path} "
+                         f"is {_kind_in_words(tp)}", file=file, field=where)
     return None
+
+
+def _kind_in_words(tp: Any) -> str:
+    """What a schema type is, in a user's words (not ``Any`` or ``float | str | None``)."""
+    if tp is Any:
+        return "a free-form value (a mapping or list of the calibration form)"
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return "a list"
+    if origin is dict:
+        return "a mapping"
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return "a block of fields (sweep one of its numbers)"
+    if tp is bool:
+        return "true or false"
+    if tp is str:
+        return "text"
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if args:
+        return " or ".join(_kind_in_words(a) for a in args)
+    return {float: "a number", int: "a whole number"}.get(tp, "not a number")
 
 
 def _index(seq: list[Any], tok: str | int) -> int | None:
