@@ -306,7 +306,7 @@ def read_json(path: str | Path, *, field: str | None = None) -> Any:
     path = Path(path)
     raw = _input_bytes(path, "JSON", MAX_JSON_BYTES, field)
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM, as YAML inputs allow
         return json.loads(text, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
         raise InputError("not UTF-8 JSON text", file=path, field=field) from None

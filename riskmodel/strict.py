@@ -151,7 +151,23 @@ def reject_bool_numbers(model: Any, data: Any, *, text: bool = False) -> Any:
             hit = text_where_number(data[name], fld.annotation) if text else None
             if hit is not None:
                 raise ValueError(f"{name}{hit[0]}: {hit[1]}")
+            if _bool_only(fld.annotation) and data[name] is not None \
+                    and not isinstance(data[name], bool):  # pydantic reads 1, 'yes', 'no'
+                raise ValueError(f"{name}: must be true or false (got {short_repr(data[name])})")
     return data
+
+
+def _bool_only(annotation: Any) -> bool:
+    """The annotation is ``bool`` (or ``bool | None``): nothing but true or false fits."""
+    if annotation is bool:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _bool_only(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _bool_only(args[0])
+    return False
 
 
 _SHORT = reprlib.Repr()

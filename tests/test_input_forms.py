@@ -5,6 +5,7 @@ make (a pipe as ``--csv``) or a calibrations folder of the test's own (``fx.json
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -164,3 +165,49 @@ def test_out_a_broken_symlink_is_named_as_such(
     assert (code, err) == (2, "error: riskmodel run: --out: lnk is a broken symbolic link (to "
                               "nothere); give a folder\n")
     assert not (tmp_path / "nothere").exists()
+
+
+def test_a_report_of_a_run_refuses_an_fx_file_changed_since_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A report converts a run's costs with fx.json: today's rates times ten gave costs ten
+    times lower without a word; now the file must be the run's (as for a resume)."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    cals = tmp_path / "cals"
+    shutil.copytree(REPO / "calibrations", cals, ignore=shutil.ignore_patterns("validation"))
+    monkeypatch.setattr(config, "CALIBRATIONS_DIR", cals)
+    (tmp_path / "s.yaml").write_text(_base([("paths: 100, paths_per_chunk: 50",
+                                              "paths: 20, paths_per_chunk: 20")]),
+                                     encoding="utf-8")
+    code, _out, err = invoke(["run", "s.yaml", "--keep-annual", "--run-id", "A", "--out",
+                              "runs", "--quiet"], capsys)
+    assert code == 0, err
+    (tmp_path / "f.yaml").write_text((BASES / "firm.yaml").read_text(encoding="utf-8"),
+                                     encoding="utf-8")
+    fx = json.loads((cals / "fx.json").read_text(encoding="utf-8"))
+    fx["rates"] = {c: 10 * v for c, v in fx["rates"].items()}
+    (cals / "fx.json").write_text(json.dumps(fx), encoding="utf-8")
+    code, _out, err = invoke(["report", "--run", "runs/A", "--firm", "f.yaml", "--out", "rep"],
+                             capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: {cals / 'fx.json'}: fx: changed since the run was made")
+    assert not (tmp_path / "rep").exists()
+
+
+def test_a_calibration_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    """A BOM (some Windows editors write one) is read past, as in YAML inputs."""
+    from riskmodel.io import read_json
+
+    p = tmp_path / "c.json"
+    p.write_bytes(b"\xef\xbb\xbf" + b'{"a": 1}')
+    assert read_json(p) == {"a": 1}
+
+
+def test_firm_folders_read_yml_and_upper_case_suffixes(tmp_path: Path) -> None:
+    from riskmodel.firm.portfolio import firm_files
+
+    for name in ("a.yaml", "b.yml", "c.YAML", "notes.txt"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert [f.name for f in firm_files(tmp_path)] == ["a.yaml", "b.yml", "c.YAML"]

@@ -141,7 +141,7 @@ class Sourced(_Provenance):
     value: float | None
     unit: str
     high: float | None = None
-    year: int | None = None
+    year: Annotated[int, Field(ge=1990, le=2100)] | None = None  # the years the catalogue covers
 
     @model_validator(mode="after")
     def _range(self) -> Sourced:
@@ -432,8 +432,8 @@ class Link(_Strict):
     """A link to another catalogue market."""
 
     partner: str
-    since: int
-    until: int | None = None
+    since: Annotated[int, Field(ge=1990, le=2100)]
+    until: Annotated[int, Field(ge=1990, le=2100)] | None = None
     type: Literal["bilateral", "one_way", "multilateral"]
     source: Citation
     until_source: Citation | None = None

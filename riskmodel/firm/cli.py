@@ -100,6 +100,9 @@ def report(
 
     # (a str: Path("") would read as ".", writing the report into the working folder)
     dest = None if out is None else check_out_folder(out, field="--out")
+    if dest is not None and (dest / "manifest.json").is_file():
+        raise InputError(f"{dest} is a run folder; give a folder for the report (by default "
+                         "a run's reports go to <run>/reports/<firm>)", field="--out")
     if firms is not None:
         if run is None:
             raise InputError("--firms reads a run: give --run RUN (made with --keep-annual)",

@@ -41,9 +41,14 @@ def firm_files(ref: str | Path) -> list[Path]:
                          field="--firms")
     p = Path(ref)
     if p.is_dir():
-        out = sorted(p.glob("*.yaml"))
+        out = sorted(f for f in p.iterdir()
+                     if f.name.lower().endswith((".yaml", ".yml")) and f.is_file())
         if not out:
             raise InputError("no firm files (*.yaml) in the folder", file=p, field="--firms")
+        hidden = next((f for f in out if f.name.startswith(".")), None)
+        if hidden is not None:  # its report folder would be hidden (rep/.yaml/)
+            raise InputError("a firm file name starts with '.'; rename it (its report folder "
+                             "is named after it)", file=hidden, field="--firms")
         return out
     if not p.is_file():
         raise InputError("no such firm list (a folder of firm YAML files or a CSV)", file=p,

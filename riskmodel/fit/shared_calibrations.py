@@ -49,6 +49,7 @@ def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
     """``dependence.json``: market list, correlation matrix, optional copula nu."""
     if not isinstance(d, dict):
         raise InputError("a dependence calibration must be a JSON object", file=file)
+    _known_keys(d, DEPENDENCE_KEYS, "dependence", file)
     names = d.get("markets")
     if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
         raise InputError("must be a list of market ids", file=file, field="markets")
@@ -80,13 +81,41 @@ def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
 MAX_LOG_GROWTH = 0.5
 
 
+#: Keys of the shared calibration files (what ``riskmodel fit`` writes): any other key is a
+#: misspelling whose setting would be ignored (``copla: t`` left the copula Gaussian).
+DEPENDENCE_KEYS = frozenset({
+    "schema", "markets", "corr", "copula", "nu", "copula_fit", "dcc", "loglik", "low_overlap",
+    "method", "nobs", "overlap", "repair_note", "repaired", "sample", "versions"})
+FUNDAMENTALS_KEYS = frozenset({
+    "schema", "jurisdictions", "variables", "mean", "cov", "corr", "corr_output_emissions",
+    "cross_corr_emissions", "cross_corr_output", "data_hash", "model", "nobs", "repair_note",
+    "repaired", "report", "sources", "stats", "units", "var1", "versions", "years"})
+
+
+def _known_keys(d: dict[str, Any], keys: frozenset[str], kind: str,
+                file: str | Path | None) -> None:
+    odd = sorted(str(k) for k in set(d) - keys)
+    if odd:
+        raise InputError(f"unknown key in a {kind} calibration (keys: {', '.join(sorted(keys))})",
+                         file=file, field=odd[0])
+    schema = d.get("schema")
+    if schema is not None and schema != f"riskmodel.{kind}/1":
+        raise InputError(f"this version reads riskmodel.{kind}/1 (got {short_repr(schema)})",
+                         file=file, field="schema")
+
+
 def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
     """``fundamentals.json``: mean vector and covariance matrix over ``variables``."""
     if not isinstance(d, dict):
         raise InputError("a fundamentals calibration must be a JSON object", file=file)
+    _known_keys(d, FUNDAMENTALS_KEYS, "fundamentals", file)
     jurs = d.get("jurisdictions")
     if not isinstance(jurs, list) or not all(isinstance(j, str) for j in jurs):
         raise InputError("must be a list of jurisdiction ids", file=file, field="jurisdictions")
+    for i, j in enumerate(jurs):
+        if j in jurs[:i]:
+            raise InputError(f"{j!r} given twice (jurisdictions[{jurs.index(j)}] and "
+                             f"jurisdictions[{i}])", file=file, field=f"jurisdictions[{i}]")
     variables = d.get("variables")
     if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
         raise InputError("must be a list of variable names", file=file, field="variables")
@@ -145,6 +174,9 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
         raise InputError("must be a mapping of jurisdiction id to a correlation", file=file,
                          field="corr_output_emissions")
     for j, r in corr_oe.items():
+        if j not in jurs:
+            raise InputError(f"{j!r} is not one of the file's jurisdictions ({', '.join(jurs)})",
+                             file=file, field=f"corr_output_emissions.{j}")
         if isinstance(r, bool) or not isinstance(r, int | float) or not -1.0 <= r <= 1.0:
             raise InputError(f"must be a correlation, a finite number in [-1, 1] (got "
                              f"{short_repr(r)})", file=file, field=f"corr_output_emissions.{j}")
