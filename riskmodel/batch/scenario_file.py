@@ -229,7 +229,7 @@ def calibration_path(name: str, *, base_dir: Path | None = None) -> Path:
     if base_dir is not None:
         cands.insert(0, base_dir / p)
     for c in cands:
-        if c.is_file():
+        if c.exists():  # a folder of that name is reported as such (not as missing)
             return c
     return cands[-1]
 
@@ -257,12 +257,21 @@ def check_calibration_files(scenario: Scenario, *, file: str | Path | None = Non
     """Every calibration a scenario names (explicitly or by market id) must exist."""
     base_dir = Path(file).parent if file is not None else None
     for fld, (ref, path) in scenario_calibrations(scenario, base_dir=base_dir).items():
+        if path.is_dir():
+            raise InputError(f"{path} is a folder, not a calibration file", file=file, field=fld)
+        if path.exists() and not path.is_file():
+            raise InputError(f"{path} is not a regular file (a device or a pipe)", file=file,
+                             field=fld)
         if not path.is_file():
+            hint = "; or give the market an inline process" if fld.startswith("markets[") else ""
+            if Path(ref).is_absolute() or len(Path(ref).parts) > 1:  # a path: say which
+                raise InputError(f"no calibration file {path}{hint}", file=file, field=fld)
             have = sorted(p.stem for p in config.CALIBRATIONS_DIR.glob("*.json")
                           if p.stem not in config.NOT_MARKET_CALIBRATIONS)
+            listed = f"; available: {', '.join(have) or 'none'}" if hint else ""
             raise InputError(
-                f"unknown calibration {ref!r} (no {path.name} in {config.CALIBRATIONS_DIR.name}/; "
-                f"available: {', '.join(have) or 'none'}; or give the market an inline process)",
+                f"unknown calibration {ref!r} (no {path.name} in {config.CALIBRATIONS_DIR.name}/"
+                f"{listed}{hint})",
                 file=file,
                 field=fld,
             )

@@ -94,11 +94,17 @@ FUNDAMENTALS_KEYS = frozenset({
 
 def _known_keys(d: dict[str, Any], keys: frozenset[str], kind: str,
                 file: str | Path | None) -> None:
+    schema = d.get("schema")
+    if isinstance(schema, str) and schema.startswith("riskmodel.") and \
+            not schema.startswith(f"riskmodel.{kind}/"):
+        other = schema.removeprefix("riskmodel.").split("/")[0]
+        other = "a market's price-process" if other == "calibration" else f"a {other}"
+        raise InputError(f"{other} calibration ({schema}), not a {kind} calibration",
+                         file=file, field="schema")
     odd = sorted(str(k) for k in set(d) - keys)
     if odd:
         raise InputError(f"unknown key in a {kind} calibration (keys: {', '.join(sorted(keys))})",
                          file=file, field=odd[0])
-    schema = d.get("schema")
     if schema is not None and schema != f"riskmodel.{kind}/1":
         raise InputError(f"this version reads riskmodel.{kind}/1 (got {short_repr(schema)})",
                          file=file, field="schema")
