@@ -264,8 +264,12 @@ def check_calibration_files(scenario: Scenario, *, file: str | Path | None = Non
                              field=fld)
         if not path.is_file():
             hint = "; or give the market an inline process" if fld.startswith("markets[") else ""
-            if Path(ref).is_absolute() or len(Path(ref).parts) > 1:  # a path: say which
+            if Path(ref).is_absolute():  # a path: say which
                 raise InputError(f"no calibration file {path}{hint}", file=file, field=fld)
+            if len(Path(ref).parts) > 1:
+                raise InputError(f"no calibration file {path.relative_to(config.CALIBRATIONS_DIR)} "
+                                 f"beside the scenario or in {config.CALIBRATIONS_DIR.name}/"
+                                 f"{hint}", file=file, field=fld)
             have = sorted(p.stem for p in config.CALIBRATIONS_DIR.glob("*.json")
                           if p.stem not in config.NOT_MARKET_CALIBRATIONS)
             listed = f"; available: {', '.join(have) or 'none'}" if hint else ""
