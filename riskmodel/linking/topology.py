@@ -195,10 +195,10 @@ def _nm(names: Sequence[str], i: int) -> str:
 def _conversion_factors(n: int, links: Sequence[Link], names: Sequence[str]) -> np.ndarray:
     """s_i from the exchange rates: s_b = tau * s_a along links, checked around cycles."""
     s = np.full(n, np.nan)
-    adj: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    adj: list[list[tuple[int, float, Link]]] = [[] for _ in range(n)]
     for ln in links:
-        adj[ln.a].append((ln.b, ln.exchange_rate))
-        adj[ln.b].append((ln.a, 1.0 / ln.exchange_rate))
+        adj[ln.a].append((ln.b, ln.exchange_rate, ln))
+        adj[ln.b].append((ln.a, 1.0 / ln.exchange_rate, ln))
     for r in range(n):
         if not np.isnan(s[r]):
             continue
@@ -206,15 +206,20 @@ def _conversion_factors(n: int, links: Sequence[Link], names: Sequence[str]) -> 
         stack = [r]
         while stack:
             u = stack.pop()
-            for v, tau in adj[u]:
+            for v, tau, ln in adj[u]:
                 want = s[u] * tau
                 if np.isnan(s[v]):
                     s[v] = want
                     stack.append(v)
                 elif abs(s[v] - want) > 1e-12 * max(abs(want), 1.0):
+                    # the link closing the cycle, as written (a -> b), against what the other
+                    # links of the cycle imply for it
+                    implied = s[v] / s[u] if ln.a == u else s[u] / s[v]
                     raise InputError(
-                        f"exchange rates around a cycle through {names[u]} and {names[v]} disagree "
-                        f"({s[v]:.6g} vs {want:.6g})", field="links.exchange_rate")
+                        f"the exchange rates around a cycle through {_nm(names, ln.a)} and "
+                        f"{_nm(names, ln.b)} do not multiply to 1: that link has "
+                        f"{ln.exchange_rate:.6g}, the rest of the cycle implies {implied:.6g}",
+                        field="links.exchange_rate")
     return s
 
 
