@@ -224,3 +224,15 @@ def test_fundamentals_variables_of_engine_and_fit_agree() -> None:
     from riskmodel.fit.shared_calibrations import FUNDAMENTAL_VARS
 
     assert FUNDAMENTAL_VARS == VARS
+
+
+def test_a_short_regime_may_carry_a_large_mean_but_the_long_run_mean_is_bounded() -> None:
+    """Chongqing's ms2 fits put 13-18% a day on a short regime of limit-up days: a fit, not a
+    typo, while the regimes' long-run mean stays within 10% a day."""
+    base = json.loads((config.CALIBRATIONS_DIR / "eu_ets.json").read_text(encoding="utf-8"))
+    base["params"].update(mu_0=18.2, mu_1=0.1, p_00=0.5, p_01=0.5, p_10=0.01, p_11=0.99)
+    validate_calibration(base)  # long-run mean 18.2 * 0.0196 + 0.1 * 0.98 = 0.46
+    base["params"].update(mu_0=30.0, p_00=0.99, p_01=0.01, p_10=0.01, p_11=0.99)  # long run 15
+    with pytest.raises(InputError) as exc:
+        validate_calibration(base)
+    assert exc.value.field == "params.mu_0" and "long-run mean" in str(exc.value)
