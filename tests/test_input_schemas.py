@@ -236,3 +236,42 @@ def test_a_short_regime_may_carry_a_large_mean_but_the_long_run_mean_is_bounded(
     with pytest.raises(InputError) as exc:
         validate_calibration(base)
     assert exc.value.field == "params.mu_0" and "long-run mean" in str(exc.value)
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    (lambda d: d["rates"].update(CHF=1e300), "rates.CHF"),
+    (lambda d: d["rates"].update(CHF=1e-300), "rates.CHF"),
+    (lambda d: d["rates"].update(EUR=2.0), "rates.EUR"),
+    (lambda d: d["rates"].update(chf=1.0), "rates.chf"),
+    (lambda d: d.update(numeraire="XYZ"), "numeraire"),
+    (lambda d: d.update(year="2022"), "year"),
+    (lambda d: d.update(note="x"), "note"),
+])
+def test_fx_json_checks(edit, field) -> None:
+    """fx.json's rates are bounded (1e300 ran costs into inf, 1e-300 into NaN), its numeraire
+    known and its own rate 1, unknown keys refused."""
+    from riskmodel.fit.shared_calibrations import validate_fx
+
+    d = json.loads((config.CALIBRATIONS_DIR / "fx.json").read_text(encoding="utf-8"))
+    validate_fx(d)  # the shipped file passes
+    edit(d)
+    with pytest.raises(InputError) as exc:
+        validate_fx(d)
+    assert exc.value.field == field
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    (lambda d: d.update(schema="riskmodel.carry/9"), "schema"),
+    (lambda d: d.update(extra=1), "extra"),
+    (lambda d: d["days"].update(eu_ets=-5), "days.eu_ets"),
+    (lambda d: d["rates"].update({"EU ETS": 0.01}), "rates.EU ETS"),
+])
+def test_carry_json_checks(edit, field) -> None:
+    from riskmodel.fit.shared_calibrations import validate_carry
+
+    d = json.loads((config.CALIBRATIONS_DIR / "carry.json").read_text(encoding="utf-8"))
+    validate_carry(d)
+    edit(d)
+    with pytest.raises(InputError) as exc:
+        validate_carry(d)
+    assert exc.value.field == field

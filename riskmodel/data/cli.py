@@ -32,6 +32,14 @@ def summary(
         write_summary_json,
     )
 
+    if json_path is not None:  # checked before the work: a typo'd folder is not created
+        from riskmodel.errors import InputError
+
+        if json_path.is_dir():
+            raise InputError(f"{json_path} is a folder; give a .json file name", field="--json")
+        if not json_path.parent.is_dir():
+            raise InputError(f"no folder {json_path.parent} to write {json_path.name} into",
+                             field="--json")
     res = summarise(config.data_dir(), market=market)
     console = Console(width=200)
     console.print(summary_table(res))
@@ -91,7 +99,8 @@ def show(
 
 @app.command()
 def fx(
-    year: Annotated[int, typer.Option(help="Year whose average rates to use.")] = 2022,
+    year: Annotated[int, typer.Option(min=2000, max=2100,
+                                      help="Year whose average rates to use.")] = 2022,
     write: Annotated[bool, typer.Option(
         "--write/--no-write", help="Write calibrations/fx.json (used by simulations).")] = False,
 ) -> None:

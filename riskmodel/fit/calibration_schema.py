@@ -115,7 +115,7 @@ class ModelSpec(_Strict):
     family: Literal["garch", "gjr", "egarch", "ms", "msgarch"]
     mean: Literal["constant", "ar1"] = "constant"
     dist: Literal["normal", "t", "skewt"] = "normal"
-    k_regimes: Annotated[int, Field(ge=0, le=MAX_REGIMES)] | None = None
+    k_regimes: Annotated[int, Field(ge=1, le=MAX_REGIMES)] | None = None
 
 
 #: Largest thin-trading gap scaling a calibration may carry (``thin_trading.kappa``).
@@ -195,6 +195,15 @@ class StateSpec(_Strict):
     regime_variances: list[Annotated[float, Field(gt=0, le=MAX_VARIANCE)]] | None = None
 
 
+class ProxySpec(_Strict):
+    """``proxy``: a market without a fit of its own takes another market's process
+    (``of``), converted at ``fx_rate`` (``fx``: the pair, or 'level' for a price-level proxy)."""
+
+    of: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+    fx: str | None = None
+    fx_rate: Annotated[float, Field(ge=1e-5, le=1e5)] | None = None
+
+
 class CalibrationSpec(_Strict):
     """The parts of a calibration file the engine reads."""
 
@@ -207,6 +216,7 @@ class CalibrationSpec(_Strict):
     price_limit: PriceLimitSpec | None = None
     price_level: PriceLevelSpec | None = None
     diagnostics: DiagnosticsSpec | None = None
+    proxy: ProxySpec | None = None
 
     @field_validator("params", mode="before")
     @classmethod
@@ -263,9 +273,14 @@ def _check_keys(spec: CalibrationSpec, file: str | Path | None) -> None:
     for key, val in p.items():
         known = key in SINGLE_KEYS if single else (
             _REGIME_KEY.fullmatch(key) is not None or key in ("mu", "phi", "nu", "lambda"))
+        if fam == "msgarch" and key.startswith("sigma2_"):  # its regimes are GARCH recursions
+            known = False
+        if fam == "ms" and (key.startswith(("omega_", "alpha_", "beta_")) or key == "mu"):
+            known = False  # its regimes are a mean and a variance each
         if not known:
             allowed = ", ".join(sorted(SINGLE_KEYS)) if single else (
-                "mu, phi, nu, lambda, mu_k, sigma2_k, omega_k, alpha_k, beta_k, p_ij")
+                "mu_k, sigma2_k, p_ij" if fam == "ms"
+                else "mu, nu, lambda, omega_k, alpha_k, beta_k, p_ij")
             raise _fail(f"unknown parameter {key!r} for a {fam} model (parameters: {allowed})",
                         f"params.{key}", file)
         if key == "mu" and not abs(val) <= MAX_MEAN:
@@ -408,6 +423,7 @@ def _check_regimes(spec: CalibrationSpec, file: str | Path | None) -> None:
         if fam == "ms" and i == k - 1:
             _check_long_run_mean(p, k, file)
         if fam == "ms":
+            _need(p, f"mu_{i}", fam, file)
             s2 = _need(p, f"sigma2_{i}", fam, file)
             if not s2 > 0:
                 raise _fail(

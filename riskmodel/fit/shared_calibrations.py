@@ -13,6 +13,7 @@ and the field.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +189,34 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
                              f"{short_repr(r)})", file=file, field=f"corr_output_emissions.{j}")
 
 
+#: Keys of ``fx.json`` and ``carry.json`` (what ``riskmodel fit`` writes).
+FX_KEYS = frozenset({"numeraire", "rates", "source", "year"})
+CARRY_KEYS = frozenset({"schema", "unit", "years", "rates", "days", "default", "source"})
+#: Range of an exchange rate (numeraire per unit): the scenario's bound on a link's rate; a
+#: rate of 1e300 or 1e-300 ran the cost statistics into inf and NaN.
+FX_RANGE = (1e-5, 1e5)
+
+
 def validate_fx(d: Any, *, file: str | Path | None = None) -> None:
-    """``fx.json``: numeraire per unit of each currency, all finite and positive."""
+    """``fx.json``: numeraire per unit of each listed currency, finite, positive, bounded;
+    the numeraire's own rate 1."""
+    from riskmodel.sim.scenario import CURRENCIES
+
     if not isinstance(d, dict) or not isinstance(d.get("rates", {}), dict):
         raise InputError("must be a JSON object with a 'rates' mapping", file=file, field="rates")
+    odd = sorted(str(k) for k in set(d) - FX_KEYS)
+    if odd:
+        raise InputError(f"unknown key (keys: {', '.join(sorted(FX_KEYS))})", file=file,
+                         field=odd[0])
+    num = d.get("numeraire", "EUR")
+    if num not in CURRENCIES:
+        raise InputError(f"must be one of {', '.join(CURRENCIES)} (got {short_repr(num)})",
+                         file=file, field="numeraire")
+    lo, hi = FX_RANGE
     for ccy, rate in (d.get("rates") or {}).items():
+        if ccy not in CURRENCIES:
+            raise InputError(f"unknown currency (known: {', '.join(CURRENCIES)})", file=file,
+                             field=f"rates.{ccy}")
         if (
             isinstance(rate, bool)
             or not isinstance(rate, int | float)
@@ -202,6 +226,16 @@ def validate_fx(d: Any, *, file: str | Path | None = None) -> None:
             raise InputError(
                 f"must be a finite number > 0 (got {rate!r})", file=file, field=f"rates.{ccy}"
             )
+        if not lo <= rate <= hi:
+            raise InputError(f"{rate:g} {num} per {ccy} is outside [{lo:g}, {hi:g}] (a typo?)",
+                             file=file, field=f"rates.{ccy}")
+        if ccy == num and rate != 1.0:
+            raise InputError(f"the numeraire's own rate must be 1 (got {rate:g})", file=file,
+                             field=f"rates.{ccy}")
+    year = d.get("year")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+        raise InputError(f"must be a whole year (got {short_repr(year)})", file=file,
+                         field="year")
 
 
 def fx_rates(d: dict[str, Any], numeraire: str) -> dict[str, float]:
@@ -224,6 +258,24 @@ def validate_carry(d: Any, *, file: str | Path | None = None) -> None:
     [0, 0.2] per year (the scenario's own bound on ``banking.carry``)."""
     if not isinstance(d, dict) or not isinstance(d.get("rates"), dict):
         raise InputError("must be a JSON object with a 'rates' mapping", file=file, field="rates")
+    odd = sorted(str(k) for k in set(d) - CARRY_KEYS)
+    if odd:
+        raise InputError(f"unknown key (keys: {', '.join(sorted(CARRY_KEYS))})", file=file,
+                         field=odd[0])
+    if d.get("schema") not in (None, "riskmodel.carry/1"):
+        raise InputError(f"this version reads riskmodel.carry/1 (got {short_repr(d['schema'])})",
+                         file=file, field="schema")
     for mid, r in d["rates"].items():
+        if not isinstance(mid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", mid):
+            raise InputError("not a market id (lower-case letters, digits, _)", file=file,
+                             field=f"rates.{mid}")
         _rate(r, file, f"rates.{mid}")
     _rate(d.get("default"), file, "default")
+    days = d.get("days") or {}
+    if not isinstance(days, dict):
+        raise InputError("must be a mapping of market id to a number of days", file=file,
+                         field="days")
+    for mid, n in days.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise InputError(f"must be a whole number of days >= 0 (got {short_repr(n)})",
+                             file=file, field=f"days.{mid}")

@@ -90,7 +90,7 @@ def validate(
         markets = [market]
     else:
         raise InputError("give a MARKET or --all", field="market")
-    names = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
+    names = _candidate_names(candidates) if candidates is not None else None
     if vol_level != "causal":
         try:
             vl: float | str = float(vol_level)
@@ -128,3 +128,33 @@ def validate(
     if docs:
         atomic_write_text(out_dir / "README.md", readme(docs, cfg))
     console.print(f"written {out_dir}")
+
+
+def _candidate_names(candidates: str) -> list[str]:
+    """``--candidates``: model names, each known, none blank or repeated (checked before any
+    data is read; a blank list used to fall back to the default candidate silently)."""
+    from riskmodel.errors import FitError
+    from riskmodel.fit.cli import _check_regime_name, parse_models
+    from riskmodel.fit.thin_trading import parse_thin_name
+
+    names = [c.strip() for c in candidates.split(",")]
+    if not any(names):
+        raise InputError(f"no model names in {candidates!r}; give e.g. garch-t,ms2",
+                         field="--candidates")
+    for k, name in enumerate(names):
+        if not name:
+            raise InputError(f"a blank name in {candidates!r}", field="--candidates")
+        if name in names[:k]:
+            raise InputError(f"{name!r} given twice", field="--candidates")
+        try:
+            if name.lower().startswith("ms"):
+                _check_regime_name(name.lower())
+            elif name.lower().startswith("z"):
+                parse_thin_name(name.lower())
+            else:
+                parse_models(name, False)
+        except (ValueError, FitError, InputError) as exc:
+            reason = getattr(exc, "reason", None) or str(exc)
+            raise InputError(f"{name!r}: {reason}", field="--candidates") from None
+    return names
+

@@ -512,6 +512,10 @@ def _inputs_step(b: _Build) -> None:
         b.currencies.append(cur)
         b.src.set(f"{key}.currency", cur, where)
         px = b.cals[k].get("proxy")
+        if isinstance(px, dict) and not (config.MARKETS_DIR / f"{px.get('of')}.yaml").is_file():
+            raise InputError(f"{px.get('of')!r} is not a catalogue market: a proxy takes the "
+                             "process of a market the catalogue lists",
+                             file=b.cals[k].get("source"), field="proxy.of")
         # a linked proxy (Swiss ETS -> EUA) shares its market's shocks; a level proxy (Tokyo: the
         # K-ETS dynamics rescaled, no price series) does not, so it gets no borrowed correlation
         linked_proxy = isinstance(px, dict) and px.get("fx") != "level"
