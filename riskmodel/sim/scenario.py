@@ -268,6 +268,17 @@ class BankingSpec(_Model):
     #: Scenario-level only; bilateral links only.
     delink_convention: Literal["holder", "origin"] | None = None
 
+    @model_validator(mode="after")
+    def _consistent(self) -> BankingSpec:
+        if (self.min_bank is not None and self.terminal_bank is not None
+                and self.terminal_bank < self.min_bank):
+            raise ValueError(f"terminal_bank: {self.terminal_bank:g} Mt is below min_bank "
+                             f"{self.min_bank:g} Mt (the hedging floor the bank keeps)")
+        if self.horizon == 1 and self.borrowing_share:
+            raise ValueError("borrowing_share: a one-year window (horizon: 1) borrows nothing "
+                             "from later years; give a longer horizon or drop it")
+        return self
+
 
 #: Keys of a process's end state (Contract 2 ``state``; dates are kept but not read).
 STATE_KEYS = frozenset({
