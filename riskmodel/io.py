@@ -258,6 +258,26 @@ class _DuplicateKey(Exception):
     """A JSON object gave a key twice (raised by :func:`_unique_keys`)."""
 
 
+class DuplicateKeyError(Exception):
+    """A JSON object gave ``key`` twice (at ``line``, first at ``first``)."""
+
+    def __init__(self, key: str, line: int, first: int) -> None:
+        super().__init__(f"duplicate key {key!r} (first given on line {first}); each key may "
+                         "appear once")
+        self.key, self.line, self.first = key, line, first
+
+
+def loads_unique(text: str) -> Any:
+    """``json.loads`` that refuses a key given twice in one object (json keeps the last
+    silently): :class:`DuplicateKeyError` with its line."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey:
+        dup = _duplicate_key_lines(text)
+        key, line, first = dup if dup is not None else ("?", 0, 0)
+        raise DuplicateKeyError(key, line, first) from None
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``object_pairs_hook`` of :func:`read_json`: json keeps the last of a repeated key."""
     out = dict(pairs)
@@ -307,7 +327,7 @@ def read_json(path: str | Path, *, field: str | None = None) -> Any:
     raw = _input_bytes(path, "JSON", MAX_JSON_BYTES, field)
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM, as YAML inputs allow
-        return json.loads(text, object_pairs_hook=_unique_keys)
+        return loads_unique(text)
     except UnicodeDecodeError:
         raise InputError("not UTF-8 JSON text", file=path, field=field) from None
     except json.JSONDecodeError as exc:
@@ -319,14 +339,8 @@ def read_json(path: str | Path, *, field: str | None = None) -> Any:
             raise
         raise InputError("a number with thousands of digits; no input value needs more than a "
                          "few", file=path, field=field) from None
-    except _DuplicateKey:
-        dup = _duplicate_key_lines(text)
-        if dup is None:  # not expected: the hook saw one
-            raise InputError("a key is given twice in one object; each key may appear once",
-                             file=path, field=field) from None
-        key, line, first = dup
-        raise InputError(f"duplicate key {key!r} (first given on line {first}); each key may "
-                         "appear once", file=path, field=f"line {line}") from None
+    except DuplicateKeyError as exc:
+        raise InputError(str(exc), file=path, field=f"line {exc.line}") from None
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -166,6 +166,12 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         _edit_manifest(lambda m: m.setdefault("products", {}).update(firms="abc")),
         "error: runs/A/manifest.json: products.firms: input should be a valid list (got 'abc'); "
         + MANIFEST_DAMAGED),
+    "status_given_twice": (
+        lambda run: (run / "manifest.json").write_text(
+            (run / "manifest.json").read_text(encoding="utf-8").replace(
+                '"status": "complete"', '"status": "running", "status": "complete"', 1),
+            encoding="utf-8"),
+        "error: runs/A/manifest.json: line "),
     # an edited run id: the chunks are fine, the manifest is not (it is named, not the chunks)
     "run_id_edited": (
         _edit_manifest(lambda m: m.update(run_id="X")),

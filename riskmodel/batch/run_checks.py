@@ -182,8 +182,13 @@ def parse_manifest(path: Path) -> dict[str, Any]:
             file=path,
             field="manifest",
         ) from None
+    from riskmodel.io import DuplicateKeyError, loads_unique
+
     try:
-        m = json.loads(text)
+        m = loads_unique(text)
+    except DuplicateKeyError as exc:  # json would keep the last ('running' then 'complete')
+        raise DataError(f"{exc}; the folder cannot be resumed: delete it and run the scenario "
+                        "again", file=path, field=f"line {exc.line}") from None
     except RecursionError:
         raise DataError("nested too deeply to be a manifest; the folder cannot be resumed: "
                         "delete it and run the scenario again", file=path,
