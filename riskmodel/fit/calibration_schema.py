@@ -142,7 +142,16 @@ class ThinTrading(_Strict):
 class GuardSpec(_Strict):
     """``guard``: the engine's daily guard for this market (``riskmodel.fit.guard``)."""
 
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     max_daily_return: Annotated[float, Field(ge=MIN_GUARD, le=MAX_GUARD)]
+    # the evidence the fit recorded (``fit.guard.evidence_guard``); any other key is a typo
+    unit: str | None = None
+    largest_move_pct: float | None = None
+    largest_move_date: str | None = None
+    share_days_above_default: Annotated[float, Field(ge=0, le=1)] | None = None
+    margin: float | None = None
+    rule: str | None = None
 
 
 class PriceLevelSpec(_Strict):
@@ -251,6 +260,8 @@ def _format(exc: ValidationError, file: str | Path | None) -> InputError:
     if err.get("type") == "value_error" and sep and _KEY_PATH.fullmatch(head):
         # a validator naming the key (or list item) it refused
         return _fail(tail, f"{loc}{head}" if head.startswith("[") else f"{loc}.{head}", file)
+    if err.get("type") == "extra_forbidden":
+        return _fail("unknown key (a typo?)", loc, file)
     if "input" in err and err.get("type") not in ("missing", "value_error"):
         msg = f"{msg} (got {short_repr(err['input'])})"
     return _fail(msg, loc, file)
