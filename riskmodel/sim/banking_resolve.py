@@ -138,6 +138,9 @@ def _origin(b: Any) -> bool:
              and top.delink_convention is not None else sources.default("holder"))
     for mid in b.ids:
         b.src.set(f"markets.{mid}.banking.delink_convention", conv, where)
+    if top is not None and top.delink_convention is not None and not b.scn.all_links():
+        raise InputError("applies when a link can be suspended; the scenario has no link",
+                         field="banking.delink_convention")
     if conv != "origin":
         return False
     count: dict[str, int] = {}
