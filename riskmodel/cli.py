@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,6 +90,29 @@ class _LazyGroup(TyperGroup):
         return cmd
 
 
+def _whole_numbers_written_whole(cmd: Any, ctx: Any, values: dict[str, Any]) -> None:
+    """An option that takes a whole number refuses ``20.0`` (the library reads it as 20; a
+    scenario file refuses the same value), as it refuses ``20.5``."""
+    for param in cmd.params:
+        desc = getattr(param, "type_descriptor", None)
+        ann = getattr(desc, "annotation", None)
+        kinds = [a for a in typing.get_args(ann) if a is not type(None)] if typing.get_args(
+            ann) else [ann]
+        if kinds != [int] or param.name not in values:
+            continue
+        raw = values[param.name]
+        for v in raw if isinstance(raw, list | tuple) else [raw]:
+            if isinstance(v, str) and not v.strip().lstrip("+-").isdigit():
+                try:
+                    whole = float(v).is_integer()
+                except (ValueError, OverflowError):
+                    continue  # not a number at all: the library's own message says so
+                if not whole:
+                    continue  # 20.5: the library says it is not a valid integer
+                raise BadParameter(f"{v!r} is not a whole number as written; write it without "
+                                   "a decimal point or exponent", ctx=ctx, param=param)
+
+
 def refuse_repeated_options(cmd: Any) -> None:
     """Make ``cmd`` (and its subcommands) refuse an option given twice.
 
@@ -102,7 +126,8 @@ def refuse_repeated_options(cmd: Any) -> None:
 
     def parse_args(ctx: Any, args: list[str]) -> list[str]:
         if not ctx.resilient_parsing:
-            _, _, order = cmd.make_parser(ctx).parse_args(args=list(args))
+            values, _, order = cmd.make_parser(ctx).parse_args(args=list(args))
+            _whole_numbers_written_whole(cmd, ctx, values)
             seen: set[str] = set()
             for param in order:
                 if (getattr(param, "param_type_name", "") != "option" or param.multiple
