@@ -86,7 +86,7 @@ class _LazyGroup(TyperGroup):
             single.command(cmd_name)(obj)
             cmd = typer.main.get_command(single)
         cmd.name = cmd_name
-        refuse_repeated_options(cmd)
+        strict_option_parsing(cmd)
         return cmd
 
 
@@ -96,8 +96,7 @@ def _whole_numbers_written_whole(cmd: Any, ctx: Any, values: dict[str, Any]) -> 
     for param in cmd.params:
         desc = getattr(param, "type_descriptor", None)
         ann = getattr(desc, "annotation", None)
-        kinds = [a for a in typing.get_args(ann) if a is not type(None)] if typing.get_args(
-            ann) else [ann]
+        kinds = [a for a in typing.get_args(ann) if a is not type(None)] or [ann]
         if kinds != [int] or param.name not in values:
             continue
         raw = values[param.name]
@@ -113,14 +112,16 @@ def _whole_numbers_written_whole(cmd: Any, ctx: Any, values: dict[str, Any]) -> 
                                    "a decimal point or exponent", ctx=ctx, param=param)
 
 
-def refuse_repeated_options(cmd: Any) -> None:
-    """Make ``cmd`` (and its subcommands) refuse an option given twice.
+def strict_option_parsing(cmd: Any) -> None:
+    """Make ``cmd`` (and its subcommands) refuse an option given twice and a whole number
+    written as ``20.0``.
 
     click keeps the last of ``--paths 20 --paths 40`` without a word, so a user who edited one
     copy of a long command line would run the other. Options that take a list (``multiple``)
-    and counters may repeat. Uses the parser's record of every option in the order given.
+    and counters may repeat. Uses the parser's record of every option in the order given (a
+    second, cheap parse of the arguments before click's own).
     """
-    if getattr(cmd, "_repeats_refused", False):
+    if getattr(cmd, "_strict_parsing", False):
         return
     original = cmd.parse_args
 
@@ -139,9 +140,9 @@ def refuse_repeated_options(cmd: Any) -> None:
         return original(ctx, args)
 
     cmd.parse_args = parse_args
-    cmd._repeats_refused = True
+    cmd._strict_parsing = True
     for sub in (getattr(cmd, "commands", None) or {}).values():
-        refuse_repeated_options(sub)
+        strict_option_parsing(sub)
 
 
 app = typer.Typer(
@@ -187,7 +188,7 @@ def run(argv: list[str] | None = None) -> None:
     args = [a for a in args if a != "--debug"]
     try:
         group = typer.main.get_command(app)
-        refuse_repeated_options(group)
+        strict_option_parsing(group)
         group.main(args=args, prog_name="riskmodel", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

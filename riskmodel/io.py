@@ -112,6 +112,10 @@ class _StrictLoader(yaml.SafeLoader):
     """A SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
 
 
+class _ValidButRefused(yaml.constructor.ConstructorError):
+    """Valid YAML the strict loader refuses (reported without "not valid YAML")."""
+
+
 def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     # only the keys written in this mapping: a key merged in (``<<: *base``) and written again
     # is YAML's override, not a duplicate
@@ -122,7 +126,7 @@ def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = 
         key = loader.construct_object(key_node, deep=deep)
         try:
             if key in seen:
-                raise yaml.constructor.ConstructorError(
+                raise _ValidButRefused(
                     None, None, f"duplicate key {key!r} (first given on line {seen[key]}); "
                     "each key may appear once", key_node.start_mark)
             seen[key] = key_node.start_mark.line + 1
@@ -141,10 +145,6 @@ def _no_binary(loader: _StrictLoader, node: yaml.Node) -> Any:
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:binary", _no_binary)
-
-
-class _ValidButRefused(yaml.constructor.ConstructorError):
-    """Valid YAML the strict loader refuses (reported without "not valid YAML")."""
 
 
 def _surprising_number(node: yaml.Node, value: Any, *, integer: bool = True) -> None:
@@ -172,18 +172,16 @@ def _bounded_float(loader: _StrictLoader, node: yaml.Node) -> Any:
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:float", _bounded_float)
 
-
-
 _HUGE_NUMBER = "a number with thousands of digits; no input value needs more than a few"
 
 
 def _bounded_int(loader: _StrictLoader, node: yaml.Node) -> Any:
     try:
         value = yaml.SafeLoader.construct_yaml_int(loader, node)
-        _surprising_number(node, value)
-        return value
     except ValueError:  # over sys.get_int_max_str_digits() digits
         raise _ValidButRefused(None, None, _HUGE_NUMBER, node.start_mark) from None
+    _surprising_number(node, value)
+    return value
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
@@ -244,7 +242,7 @@ def read_yaml(path: str | Path) -> Any:
         where = f"line {mark.line + 1}" if mark is not None else "YAML"
         problem = getattr(exc, "problem", None)
         msg = f"not valid YAML ({problem or exc.__class__.__name__})"
-        if problem and (problem.startswith("duplicate key") or isinstance(exc, _ValidButRefused)):
+        if problem and isinstance(exc, _ValidButRefused):
             msg = problem
         elif problem and "but got '['" in problem and "'}'" in problem:
             msg += (" (a field path with [ ] inside { } must be quoted: "

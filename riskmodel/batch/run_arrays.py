@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from riskmodel.batch.runner import ANNUAL, PATHS, read_manifest
+from riskmodel.batch.runner import ANNUAL, PATHS, check_fx_unchanged, read_manifest
 from riskmodel.batch.scenario_file import ScenarioPlan, plan_from_dict, plan_from_json
 from riskmodel.errors import DataError, InputError
 from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet, read_yaml
@@ -101,7 +101,7 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
     if manifest.get("status") != "complete":
         raise InputError(f"the run has not finished; finish it with: riskmodel run --resume {d}",
                          file=d, field="RUN")
-    _fx_as_the_run_had_it(manifest)
+    check_fx_unchanged(manifest)
     prefix = f"p{point:04d}__"
     annual = _load_npz(d / ANNUAL, prefix)
     missing = [n for n in NEEDED if n not in annual]
@@ -118,23 +118,6 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
 
 
 _DAMAGED = "the stored arrays are damaged: delete the run and run it again"
-
-
-def _fx_as_the_run_had_it(manifest: dict[str, Any]) -> None:
-    """A report converts a run's costs with calibrations/fx.json: refused when the file is
-    not the one the run was made with (its sha256 in the manifest), as a resume is."""
-    from riskmodel import config
-    from riskmodel.batch.runner import _rel
-    from riskmodel.io import sha256_file
-
-    path = config.CALIBRATIONS_DIR / "fx.json"
-    then = (manifest.get("calibrations") or {}).get(_rel(path))
-    now = sha256_file(path) if path.is_file() else None
-    if then is not None and now != then:
-        raise InputError(f"{'changed' if now else 'is gone'} since the run was made (sha256 "
-                         f"{then[:12]} -> {str(now)[:12]}): the report would convert the run's "
-                         "costs at other rates; restore it, or run the scenario again",
-                         file=path, field="fx")
 
 
 def _check_annual(annual: dict[str, np.ndarray], scn: Scenario, n_paths: int, file: Path,

@@ -584,6 +584,20 @@ def check_inputs_unchanged(run_dir: Path, plan: ScenarioPlan, manifest: dict[str
                 "it or start a new run", file=name, field=key)
 
 
+def check_fx_unchanged(manifest: dict[str, Any]) -> None:
+    """A report converts a run's costs with calibrations/fx.json: refused when the file is
+    not the one the run was made with (its sha256 in the manifest), as a resume is
+    (:func:`check_inputs_unchanged`)."""
+    path = config.CALIBRATIONS_DIR / "fx.json"
+    then = (manifest.get("calibrations") or {}).get(_rel(path))
+    now = sha256_file(path) if path.is_file() else None
+    if then is not None and now != then:
+        raise InputError(f"{'changed' if now else 'is gone'} since the run was made (sha256 "
+                         f"{then[:12]} -> {str(now)[:12]}): the report would convert the run's "
+                         "costs at other rates; restore it, or run the scenario again",
+                         file=path, field="fx")
+
+
 def check_engine(plan: ScenarioPlan, engine: str) -> None:
     """Resolve every sweep point (calibrations, catalogue, fx) with the engine before any
     folder is made, so a scenario the engine cannot run writes nothing."""

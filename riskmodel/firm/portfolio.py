@@ -100,9 +100,10 @@ _PORTFOLIO_NAMES = {"portfolio.html", "portfolio.json", "portfolio.csv", "portfo
                     "figures"}
 
 
-def _refuse_repeated_names(loaded: list[tuple[Path, Firm]]) -> None:
-    """Two firm files with one ``name``: most likely a copied file left unedited, which would
-    count the firm twice in the portfolio total and show two rows no reader can tell apart."""
+def _check_firm_file_names(loaded: list[tuple[Path, Firm]]) -> None:
+    """No firm file named like a portfolio output (its report folder would take that name), and
+    no two with one ``name``: most likely a copied file left unedited, which would count the
+    firm twice in the portfolio total and show two rows no reader can tell apart."""
     first: dict[str, Path] = {}
     for path, firm in loaded:
         if path.stem.casefold() in _PORTFOLIO_NAMES:  # its report folder would be one of them
@@ -164,7 +165,7 @@ def make_portfolio(run: str | Path, firms: str | Path, *, out: str | Path | None
     d = find_run(run)
     files = firm_files(firms)
     loaded: list[tuple[Path, Firm]] = [(f, load_firm(f)) for f in files]
-    _refuse_repeated_names(loaded)
+    _check_firm_file_names(loaded)
 
     def precheck(scn: Any) -> None:  # every firm fits the run before anything is read
         check_run_paths(scn, d)

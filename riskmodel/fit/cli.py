@@ -74,7 +74,7 @@ def parse_models(model: str, regimes: bool) -> tuple[list[ModelSpec], list[str]]
     regime: list[str] = []
     for name in (n.strip() for n in text.split(",") if n.strip()):
         if name.startswith("ms"):
-            _check_regime_name(name)
+            check_regime_name(name)
             regime.append(name)
         else:
             specs.append(ModelSpec.parse(name))
@@ -85,7 +85,7 @@ def parse_models(model: str, regimes: bool) -> tuple[list[ModelSpec], list[str]]
     return specs, regime
 
 
-def _check_regime_name(name: str) -> None:
+def check_regime_name(name: str) -> None:
     k: int | None = None
     if name.startswith("msgarch"):
         from riskmodel.fit.msgarch import parse_msgarch_name
@@ -231,7 +231,7 @@ def check_model_names(model: str, regimes: bool) -> None:
             if name == "thin":
                 continue
             if name.startswith("ms"):
-                _check_regime_name(name)
+                check_regime_name(name)
             else:
                 try:
                     parse_thin_name(name)

@@ -51,14 +51,7 @@ def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
     if not isinstance(d, dict):
         raise InputError("a dependence calibration must be a JSON object", file=file)
     _known_keys(d, DEPENDENCE_KEYS, "dependence", file)
-    names = d.get("markets")
-    if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
-        raise InputError("must be a list of market ids", file=file, field="markets")
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise InputError(f"{name!r} given twice (markets[{names.index(name)}] and "
-                             f"markets[{i}]); each market has one row of corr",
-                             file=file, field=f"markets[{i}]")
+    names = _id_list(d, "markets", "market ids", file, "; each market has one row of corr")
     copula = d.get("copula", "gaussian")
     if copula not in COPULAS:
         raise InputError(f"must be {' or '.join(map(repr, COPULAS))} (got {short_repr(copula)})",
@@ -94,9 +87,11 @@ FUNDAMENTALS_KEYS = frozenset({
 
 
 def _known_keys(d: dict[str, Any], keys: frozenset[str], kind: str,
-                file: str | Path | None) -> None:
+                file: str | Path | None, *, schema_kind: bool = True) -> None:
+    """Only ``keys`` (a misspelt key would be ignored); with ``schema_kind``, a ``schema`` of
+    another kind of calibration or another version refused."""
     schema = d.get("schema")
-    if isinstance(schema, str) and schema.startswith("riskmodel.") and \
+    if schema_kind and isinstance(schema, str) and schema.startswith("riskmodel.") and \
             not schema.startswith(f"riskmodel.{kind}/"):
         other = schema.removeprefix("riskmodel.").split("/")[0]
         other = "a market's price-process" if other == "calibration" else f"a {other}"
@@ -104,11 +99,25 @@ def _known_keys(d: dict[str, Any], keys: frozenset[str], kind: str,
                          file=file, field="schema")
     odd = sorted(str(k) for k in set(d) - keys)
     if odd:
-        raise InputError(f"unknown key in a {kind} calibration (keys: {', '.join(sorted(keys))})",
-                         file=file, field=odd[0])
-    if schema is not None and schema != f"riskmodel.{kind}/1":
+        where = f" in a {kind} calibration" if schema_kind else ""
+        raise InputError(f"unknown key{where} (keys: {', '.join(sorted(keys))})", file=file,
+                         field=odd[0])
+    if schema_kind and schema is not None and schema != f"riskmodel.{kind}/1":
         raise InputError(f"this version reads riskmodel.{kind}/1 (got {short_repr(schema)})",
                          file=file, field="schema")
+
+
+def _id_list(d: dict[str, Any], key: str, what: str, file: str | Path | None,
+             hint: str = "") -> list[str]:
+    """``d[key]``: a list of ids, each given once."""
+    ids = d.get(key)
+    if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+        raise InputError(f"must be a list of {what}", file=file, field=key)
+    for i, name in enumerate(ids):
+        if name in ids[:i]:
+            raise InputError(f"{name!r} given twice ({key}[{ids.index(name)}] and {key}[{i}])"
+                             f"{hint}", file=file, field=f"{key}[{i}]")
+    return ids
 
 
 def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
@@ -116,13 +125,7 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
     if not isinstance(d, dict):
         raise InputError("a fundamentals calibration must be a JSON object", file=file)
     _known_keys(d, FUNDAMENTALS_KEYS, "fundamentals", file)
-    jurs = d.get("jurisdictions")
-    if not isinstance(jurs, list) or not all(isinstance(j, str) for j in jurs):
-        raise InputError("must be a list of jurisdiction ids", file=file, field="jurisdictions")
-    for i, j in enumerate(jurs):
-        if j in jurs[:i]:
-            raise InputError(f"{j!r} given twice (jurisdictions[{jurs.index(j)}] and "
-                             f"jurisdictions[{i}])", file=file, field=f"jurisdictions[{i}]")
+    jurs = _id_list(d, "jurisdictions", "jurisdiction ids", file)
     variables = d.get("variables")
     if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
         raise InputError("must be a list of variable names", file=file, field="variables")
@@ -204,10 +207,7 @@ def validate_fx(d: Any, *, file: str | Path | None = None) -> None:
 
     if not isinstance(d, dict) or not isinstance(d.get("rates", {}), dict):
         raise InputError("must be a JSON object with a 'rates' mapping", file=file, field="rates")
-    odd = sorted(str(k) for k in set(d) - FX_KEYS)
-    if odd:
-        raise InputError(f"unknown key (keys: {', '.join(sorted(FX_KEYS))})", file=file,
-                         field=odd[0])
+    _known_keys(d, FX_KEYS, "fx", file, schema_kind=False)
     num = d.get("numeraire", "EUR")
     if num not in CURRENCIES:
         raise InputError(f"must be one of {', '.join(CURRENCIES)} (got {short_repr(num)})",
@@ -258,13 +258,7 @@ def validate_carry(d: Any, *, file: str | Path | None = None) -> None:
     [0, 0.2] per year (the scenario's own bound on ``banking.carry``)."""
     if not isinstance(d, dict) or not isinstance(d.get("rates"), dict):
         raise InputError("must be a JSON object with a 'rates' mapping", file=file, field="rates")
-    odd = sorted(str(k) for k in set(d) - CARRY_KEYS)
-    if odd:
-        raise InputError(f"unknown key (keys: {', '.join(sorted(CARRY_KEYS))})", file=file,
-                         field=odd[0])
-    if d.get("schema") not in (None, "riskmodel.carry/1"):
-        raise InputError(f"this version reads riskmodel.carry/1 (got {short_repr(d['schema'])})",
-                         file=file, field="schema")
+    _known_keys(d, CARRY_KEYS, "carry", file)
     for mid, r in d["rates"].items():
         if not isinstance(mid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", mid):
             raise InputError("not a market id (lower-case letters, digits, _)", file=file,

@@ -134,7 +134,7 @@ def _candidate_names(candidates: str) -> list[str]:
     """``--candidates``: model names, each known, none blank or repeated (checked before any
     data is read; a blank list used to fall back to the default candidate silently)."""
     from riskmodel.errors import FitError
-    from riskmodel.fit.cli import _check_regime_name, parse_models
+    from riskmodel.fit.cli import check_regime_name, parse_models
     from riskmodel.fit.thin_trading import parse_thin_name
 
     names = [c.strip() for c in candidates.split(",")]
@@ -148,7 +148,7 @@ def _candidate_names(candidates: str) -> list[str]:
             raise InputError(f"{name!r} given twice", field="--candidates")
         try:
             if name.lower().startswith("ms"):
-                _check_regime_name(name.lower())
+                check_regime_name(name.lower())
             elif name.lower().startswith("z"):
                 parse_thin_name(name.lower())
             else:

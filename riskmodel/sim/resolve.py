@@ -496,7 +496,8 @@ def resolve(scn: Scenario) -> Resolved:
         elo=elo, estep=estep, bk=bk, notes=b.notes, meta=meta, sources=b.src.items)
 
 
-def _calibration_currency_of_its_market(cal: dict[str, Any], cur: str) -> None:
+def _calibration_currency_of_its_market(cal: dict[str, Any], cur: str, market: str,
+                                        cat: Any | None) -> None:
     """A calibration fitted to a catalogue market's prices (``market``, no ``proxy``) is in
     that market's currency: a file saying otherwise (eu_ets in KRW) would be converted by FX
     into a price a thousand times off. Using another market's calibration on purpose (K-ETS
@@ -505,12 +506,15 @@ def _calibration_currency_of_its_market(cal: dict[str, Any], cur: str) -> None:
     if cal.get("proxy") or not isinstance(own, str) or \
             not (config.MARKETS_DIR / f"{own}.yaml").is_file():
         return
-    from riskmodel.data.catalogue import load_market
+    if own == market and cat is not None:  # the scenario market's entry, already loaded
+        ccy = cat.currency
+    else:  # another market's calibration used on purpose: read that market's entry
+        from riskmodel.data.catalogue import load_market
 
-    try:
-        ccy = load_market(own).currency
-    except InputError:
-        return  # that market's own file reports its problems where it is read
+        try:
+            ccy = load_market(own).currency
+        except InputError:
+            return  # that market's own file reports its problems where it is read
     if ccy != cur:
         raise InputError(f"{cur!r}, but the calibration is of {own} (its 'market'), which trades "
                          f"in {ccy}", file=cal.get("source"), field="currency")
@@ -546,7 +550,7 @@ def _inputs_step(b: _Build) -> None:
     b.fx = _fx(b.scn, b.currencies, b.notes)
     b.cal_cur = [str(c.get("currency") or b.currencies[k]) for k, c in enumerate(b.cals)]
     for k, c in enumerate(b.cals):
-        _calibration_currency_of_its_market(c, b.cal_cur[k])
+        _calibration_currency_of_its_market(c, b.cal_cur[k], b.scn.markets[k].id, b.cats[k])
     b.fx_cal = _fx(b.scn, b.cal_cur, b.notes) if b.cal_cur != b.currencies else b.fx
     num = scn.simulation.numeraire
     for k, m in enumerate(scn.markets):
