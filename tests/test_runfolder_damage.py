@@ -225,6 +225,7 @@ def test_runs_list_shows_a_damaged_manifest_as_broken_with_its_field(
     assert code == 0 and err == ""
     assert "broken: seeds[0].n_chunks: input should be a valid integer (got '1')" in " ".join(
         out.split())
+    assert "NaN" not in out and "None" not in out  # a broken run's empty cells show "–"
 
 
 def test_an_error_inside_run_is_one_line_without_a_blank_line(
@@ -244,3 +245,21 @@ def test_an_error_inside_run_is_one_line_without_a_blank_line(
     assert code == 2
     assert err == ("error: riskmodel run: --run-id: use at most 120 letters, digits, '.', '_' "
                    "and '-' (got '..')\n")
+
+
+def test_resume_with_another_out_folder_is_refused_not_ignored(
+    run_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` with ``--resume <folder>`` elsewhere would be ignored (a resume finishes the
+    run where it is): refused in one line, nothing written there; a run id found in ``--out``
+    and a folder inside ``--out`` still resume."""
+    before = _tree(run_copy)
+    (run_copy.parent.parent / "elsewhere").mkdir()
+    code, _, err = invoke(["run", "--resume", "runs/A", "--out", "elsewhere"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: riskmodel run: --out: a resume finishes the run in its own "
+                          "folder (runs/A)")
+    assert not any((run_copy.parent.parent / "elsewhere").iterdir())
+    assert _tree(run_copy) == before
+    for args in (["A", "--out", "runs"], ["runs/A", "--out", "runs"]):
+        assert invoke(["run", "--resume", *args, "-q"], capsys)[0] == 0

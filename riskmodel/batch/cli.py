@@ -98,6 +98,11 @@ def _resume_folder(ref: Path, out: Path) -> Path:
                          field="--resume")
     if not ref.exists() and len(ref.parts) == 1 and (out / ref / "manifest.json").is_file():
         return out / ref
+    if out.resolve() != Path(config.RUNS_DIR).resolve() and ref.exists() and (
+            ref.resolve().parent != out.resolve()):
+        raise InputError(f"a resume finishes the run in its own folder ({ref}); --out only "
+                         "says where to find a run given by its id alone (--resume <id> --out "
+                         "<folder>)", field="--out")
     return ref
 
 
@@ -272,7 +277,9 @@ def _list(out: Path) -> None:
     if frame.empty:
         _out.print(f"no runs in {out}")
         return
-    _print_frame(frame, title=f"runs in {out}")
+    for c in ("points", "paths"):  # whole numbers, also beside a broken run's empty cells
+        frame[c] = frame[c].map(lambda v: v if pd.isna(v) else int(v)).astype(object)
+    _print_frame(frame.astype(object).where(frame.notna(), "–"), title=f"runs in {out}")
 
 
 @runs_app.command("list")

@@ -605,9 +605,20 @@ def set_path(data: dict[str, Any], tokens: list[str | int], value: Any) -> None:
             return
         nxt = obj[key] if isinstance(obj, list) else obj.get(key)
         if nxt is None:
+            if not isinstance(tokens[i + 1], str):  # an element of a list the file leaves out
+                raise _UnwrittenList(tokens[: i + 1])
             nxt = {}
             obj[key] = nxt
         obj = nxt
+
+
+class _UnwrittenList(KeyError):
+    """A sweep path indexes a list the file does not write (its default would be replaced by
+    a mapping); ``apply_point`` says so."""
+
+    def __init__(self, prefix: list[str | int]) -> None:
+        super().__init__(prefix)
+        self.prefix = "".join(f"[{t}]" if isinstance(t, int) else f".{t}" for t in prefix)[1:]
 
 
 def apply_point(
@@ -621,7 +632,12 @@ def apply_point(
     the same scenario as the file with those fields written out by hand."""
     data = user_form(base)
     for p, v in point.items():
-        set_path(data, parse_path(p), v)
+        try:
+            set_path(data, parse_path(p), v)
+        except _UnwrittenList as exc:
+            raise InputError(f"the file does not set {exc.prefix} (its default applies); write "
+                             "the list out to sweep one of its elements", file=file,
+                             field=f"sweep.{p}") from None
     label = ", ".join(f"{p}={show_value(v)}" for p, v in point.items())
     try:
         sc = scenario_from_dict(data, file=file)

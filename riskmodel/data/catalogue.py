@@ -562,6 +562,21 @@ def _iter_money(design: MarketDesign) -> list[tuple[str, Sourced | None]]:
     return items
 
 
+def _quantity_bases(design: MarketDesign) -> dict[str, tuple[str, str]]:
+    """Field -> (basis 'short ton' or 't', unit) for the quantities the file gives a value
+    (caps, covered emissions, the collar's reserve; units as ``_MT_UNIT_RE``)."""
+    facts: list[tuple[str, Sourced | None]] = [
+        ("coverage.covered_emissions", design.coverage.covered_emissions),
+        ("collar.reserve", design.collar.reserve),
+    ]
+    facts += [(f"cap.path.{y}", f) for y, f in sorted(design.cap.path.items())]
+    out: dict[str, tuple[str, str]] = {}
+    for field, f in facts:
+        if f is not None and f.value is not None:
+            out[field] = ("short ton" if f.unit.startswith("M short tons") else "t", f.unit)
+    return out
+
+
 def _per_tonne(unit: str) -> float | None:
     """Factor from a per-tonne money unit to CCY per metric tonne (None: not per tonne)."""
     m = _PER_TONNE_RE.match(unit)
@@ -622,6 +637,18 @@ def _semantic_problems(design: MarketDesign, stem: str | None) -> list[_Problem]
         out.append((f"{field}.unit", f"per {rare}, while the file's other prices are per "
                     f"{common}: the simulation reads every price of a market in one unit; "
                     f"convert it to {design.currency}/{common}"))
+    # ... and the same unit as its quantities: prices per short ton with caps in Mt (or the
+    # reverse) would be read on one basis, 10% off (a K-ETS floor of 20,000 KRW/short ton ran
+    # as 20,000 KRW/t)
+    qty = _quantity_bases(design)
+    valued = [(f, b) for f, b in bases if dict(_iter_money(design))[f].value is not None]
+    if len(set(kinds)) == 1 and qty and valued and kinds[0] not in {b for b, _ in qty.values()}:
+        field, basis = valued[0]
+        qfield, (_, qunit) = next(iter(qty.items()))
+        out.append((f"{field}.unit", f"per {basis}, while the market's quantities are in "
+                    f"{qunit} ({qfield}): the simulation reads a market's prices and quantities "
+                    f"on one basis; give prices in {design.currency}/"
+                    f"{'t' if basis == 'short ton' else 'short ton'}"))
     fl, ce = design.collar.floor, design.collar.ceiling
     for field, s in (("collar.ceiling", ce), ("penalty.amount", design.penalty.amount)):
         if s.value is not None and s.value < MIN_PRICE_CAP:
