@@ -23,6 +23,23 @@ def test_eu_banks_without_borrowing_or_expiry(cat):
     np.testing.assert_array_equal(window_bounds(rules, 2023, 10, np.full(10, 1000.0)), np.zeros(10))
 
 
+def test_a_scenario_borrowing_share_overrides_a_catalogue_without_borrowing(cat):
+    """The EU allows no borrowing; a scenario asking for 0.5 gets it (the resolver notes the
+    override), where it used to be dropped silently while design.json named the scenario as the
+    source of a 0 share."""
+    from riskmodel.sim.scenario import scenario_from_dict
+    from riskmodel.sim.resolve import resolve
+
+    rules = rules_from_catalogue(cat["eu_ets"], YEARS, borrowing_share=0.5)
+    assert rules.borrowing_share == 0.5
+    assert window_bounds(rules, 2023, 10, np.full(10, 1000.0))[0] == pytest.approx(-500.0)
+    sc = scenario_from_dict({"name": "b", "markets": [{"id": "eu_ets", "banking": {
+        "borrowing_share": 0.5}}], "horizon": {"start_year": 2024, "years": 2},
+        "simulation": {"paths": 20, "paths_per_chunk": 20}})
+    rs = resolve(sc)
+    assert any("borrows up to 0.5" in n and "allows no borrowing" in n for n in rs.notes)
+
+
 def test_korea_phase3_borrows_within_the_phase_and_expires_in_2026(cat):
     rules = rules_from_catalogue(cat["k_ets"], YEARS)
     assert rules.borrowing_share == 0.15  # seed line 268

@@ -55,18 +55,17 @@ def rules_from_catalogue(
     """BankRules of a catalogue market over ``years`` (unknown facts: no banking, no borrowing).
 
     ``borrowing_share`` overrides the catalogue's limit (the K-ETS 15 % of Phase 3's first year
-    is the only figure the seeds give).
+    is the only figure the seeds give) and its ``borrowing.allowed``: a scenario may ask what
+    borrowing would change where the rules allow none.
     """
     bank_ok = bool(design.banking.allowed.value)
     borrow_ok = bool(design.borrowing.allowed.value)
     share = 0.0
-    if borrow_ok:
+    if borrowing_share is not None:  # the scenario's counterfactual, also where the catalogue
+        share = float(borrowing_share)  # allows none (the resolver notes the override)
+    elif borrow_ok:
         lim = design.borrowing.limit_share
-        share = (
-            borrowing_share
-            if borrowing_share is not None
-            else (float(lim.value) if lim is not None and lim.value is not None else 0.0)
-        )
+        share = float(lim.value) if lim is not None and lim.value is not None else 0.0
     phases = [(ph.start, ph.end) for ph in design.cap.phases if ph.end is not None]
     expiry: dict[int, int] = {}
     if design.id == "k_ets":

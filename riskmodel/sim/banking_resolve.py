@@ -190,6 +190,12 @@ def _market(b: Any, k: int) -> dict[str, Any] | None:
         l_src = (sources.scenario(scn.banking_field(k, "borrowing_share") or "") if share_set
                  else sources.catalogue(m.id, "borrowing.limit_share" if rules.borrowing_share
                                         else "borrowing.allowed"))
+        if share_set and rules.borrowing_share > 0 and not cat.borrowing.allowed.value:
+            said = ("allows no borrowing" if cat.borrowing.allowed.value is False
+                    else "does not say whether borrowing is allowed")
+            b.notes.append(f"{m.id}: borrows up to {rules.borrowing_share:g} of each year's "
+                           f"allocation, as the scenario asks, although the catalogue {said} "
+                           "(borrowing.allowed)")
     else:
         rules = BankRules(borrowing_share=float(spec.borrowing_share or 0.0),
                           min_bank=float(bmin))
