@@ -196,6 +196,77 @@ _TOO_DEEP = ("nested too deeply to be a riskmodel input (lists or mappings insid
              "hundreds of levels down)")
 
 
+#: Most values an input may hold once YAML aliases are expanded (a scenario holds hundreds; a
+#: calibration's selection table thousands): a few lines of aliases ("billion laughs") expand
+#: to gigabytes when the input is copied into a manifest.
+MAX_INPUT_VALUES = 1_000_000
+#: Deepest nesting of lists and mappings an input may have (riskmodel's go about 6 deep;
+#: pydantic's serialiser gives up near 255 and json's decoder near 1,000).
+MAX_INPUT_DEPTH = 100
+#: Integers from here on do not fit a float (about 1.8e308): an input number never needs them.
+_BIG_INT = 2**1024
+
+
+class InputShapeError(Exception):
+    """An input value too large, too deep or with aliases that expand too far: ``where`` is
+    its path in the input (``markets[0].process.state``), ``problem`` what is wrong."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+        self.where, self.problem = where, problem
+
+
+def _shape_walk(o: Any, depth: int, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(values, height) of ``o``, each shared list or mapping counted at every reference but
+    walked once (so that an alias bomb costs the walk of its few distinct nodes)."""
+    if isinstance(o, bool) or not isinstance(o, (int, dict, list)):
+        return 1, 0
+    if isinstance(o, int):
+        if abs(o) >= _BIG_INT:
+            raise InputShapeError("", f"a number of about {int(o.bit_length() * 0.30103) + 1} "
+                                  "digits; no input value needs more than a few")
+        return 1, 0
+    if depth > MAX_INPUT_DEPTH:
+        raise InputShapeError("", _TOO_DEEP)
+    key = id(o)
+    if key in memo:
+        n, h = memo[key]
+        if depth + h > MAX_INPUT_DEPTH:
+            raise InputShapeError("", _TOO_DEEP)
+        return n, h
+    n, h = 1, 0
+    items = o.items() if isinstance(o, dict) else enumerate(o)
+    for k, v in items:
+        try:
+            vn, vh = _shape_walk(v, depth + 1, memo)
+        except InputShapeError as exc:
+            step = f"[{k}]" if isinstance(k, int) else f".{k}"
+            raise InputShapeError(step + exc.where, exc.problem) from None
+        n += vn
+        h = max(h, vh + 1)
+        if n > MAX_INPUT_VALUES:
+            raise InputShapeError("", f"holds more than {MAX_INPUT_VALUES:,} values once its "
+                                  "YAML aliases are expanded; no riskmodel input needs that "
+                                  "many: write the values out")
+    memo[key] = (n, h)
+    return n, h
+
+
+def check_shape(obj: Any) -> None:
+    """Refuse an input that nests deeper than MAX_INPUT_DEPTH, holds more than
+    MAX_INPUT_VALUES values with its aliases expanded, or a number beyond a float's range:
+    :class:`InputShapeError` naming where. Linear in the input's distinct nodes."""
+    try:
+        _shape_walk(obj, 0, {})
+    except InputShapeError as exc:
+        where = exc.where.removeprefix(".")
+        if len(where) > 60:  # a path hundreds of levels down: its start says where
+            where = where[:60] + "…"
+        raise InputShapeError(where, exc.problem) from None
+    except RecursionError:
+        raise InputShapeError("", _TOO_DEEP) from None
+
+
 def _input_bytes(path: Path, kind: str, limit: int, field: str | None = None) -> bytes:
     """The bytes of a YAML or JSON input file (``kind``), refused in one line when it is a
     folder, a device or a pipe (reading might never end), missing, unreadable or larger than
@@ -235,8 +306,21 @@ def read_yaml(path: str | Path) -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}); save the "
                          "file as UTF-8", file=path, field=f"line {line}") from None
+    for sep, name in (("\u2028", "a Unicode line separator (U+2028)"),
+                      ("\u2029", "a Unicode paragraph separator (U+2029)"),
+                      ("\x85", "a next-line character (U+0085)")):
+        at = text.find(sep)
+        if at >= 0:  # YAML reads it as a line break where editors show none (inside a comment)
+            line = text.count("\n", 0, at) + 1
+            raise InputError(f"{name}, which YAML reads as a line break where editors show "
+                             "none; use a plain newline", file=path, field=f"line {line}")
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (DEL, C0 codes)
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        ch = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+        raise InputError(f"a control character (0x{ch:02x}) that YAML does not allow; remove "
+                         "it", file=path, field=f"line {line}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "YAML"
@@ -250,6 +334,11 @@ def read_yaml(path: str | Path) -> Any:
         raise InputError(msg, file=path, field=where) from None
     except RecursionError:
         raise InputError(_TOO_DEEP, file=path) from None
+    try:
+        check_shape(data)
+    except InputShapeError as exc:
+        raise InputError(exc.problem, file=path, field=exc.where or None) from None
+    return data
 
 
 class _DuplicateKey(Exception):
@@ -325,7 +414,11 @@ def read_json(path: str | Path, *, field: str | None = None) -> Any:
     raw = _input_bytes(path, "JSON", MAX_JSON_BYTES, field)
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM, as YAML inputs allow
-        return loads_unique(text)
+        data = loads_unique(text)
+        check_shape(data)
+        return data
+    except InputShapeError as exc:
+        raise InputError(exc.problem, file=path, field=exc.where or field) from None
     except UnicodeDecodeError:
         raise InputError("not UTF-8 JSON text", file=path, field=field) from None
     except json.JSONDecodeError as exc:

@@ -9,6 +9,7 @@ call :func:`reject_bool_numbers` from a ``mode="before"`` model validator.
 from __future__ import annotations
 
 import datetime
+import math
 import re
 import reprlib
 import types
@@ -55,9 +56,15 @@ _YAML_TEXT_EXPONENT = re.compile(r"^[-+]?([0-9]+[eE][-+]?[0-9]+|[0-9]*\.[0-9]*[e
 def text_number_message(value: str) -> str:
     """The one wording for a quoted number or a word where a number belongs."""
     try:
-        float(value)
+        x = float(value)
     except ValueError:  # a word: quotes are not the problem
         return f"must be a number, not text ({short_repr(value)})"
+    if not math.isfinite(x):  # 'nan', 'Infinity': float() reads words YAML leaves as text
+        return f"must be a finite number, not text ({short_repr(value)})"
+    if not value.strip().isascii():  # Arabic-Indic or fullwidth digits: float() reads them
+        ascii_form = repr(x).removesuffix(".0") if x.is_integer() else repr(x)
+        return (f"must be a number, not text ({short_repr(value)}): write it in ASCII digits "
+                f"({ascii_form})")
     if _YAML_TEXT_EXPONENT.match(value.strip()):
         mant, _, exp = value.strip().lower().partition("e")
         exp = exp if exp[0] in "+-" else f"+{exp}"

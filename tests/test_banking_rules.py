@@ -27,8 +27,8 @@ def test_a_scenario_borrowing_share_overrides_a_catalogue_without_borrowing(cat)
     """The EU allows no borrowing; a scenario asking for 0.5 gets it (the resolver notes the
     override), where it used to be dropped silently while design.json named the scenario as the
     source of a 0 share."""
-    from riskmodel.sim.scenario import scenario_from_dict
     from riskmodel.sim.resolve import resolve
+    from riskmodel.sim.scenario import scenario_from_dict
 
     rules = rules_from_catalogue(cat["eu_ets"], YEARS, borrowing_share=0.5)
     assert rules.borrowing_share == 0.5

@@ -172,6 +172,18 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
                 '"status": "complete"', '"status": "running", "status": "complete"', 1),
             encoding="utf-8"),
         "error: runs/A/manifest.json: line "),
+    # hostile manifests (hunt 6): a number json cannot read, nesting the writer cannot write
+    "number_of_5000_digits": (
+        lambda run: (run / "manifest.json").write_text(
+            (run / "manifest.json").read_text(encoding="utf-8").replace(
+                '"run_id": "A"', '"run_id": ' + "7" * 5000, 1), encoding="utf-8"),
+        "error: runs/A/manifest.json: manifest: a number with thousands of digits; the folder "
+        "cannot be resumed: delete it and run the scenario again"),
+    "nested_300_deep": (
+        _edit_manifest(lambda m: m.update(host=json.loads("[" * 300 + "1" + "]" * 300))),
+        "error: runs/A/manifest.json: host" + "[0]" * 18 + "[0…: "
+        "nested too deeply to be a riskmodel input (lists or mappings inside each other "
+        "hundreds of levels down); the folder cannot be resumed"),
     # an edited run id: the chunks are fine, the manifest is not (it is named, not the chunks)
     "run_id_edited": (
         _edit_manifest(lambda m: m.update(run_id="X")),

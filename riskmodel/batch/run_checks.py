@@ -182,10 +182,14 @@ def parse_manifest(path: Path) -> dict[str, Any]:
             file=path,
             field="manifest",
         ) from None
-    from riskmodel.io import DuplicateKeyError, loads_unique
+    from riskmodel.io import DuplicateKeyError, InputShapeError, check_shape, loads_unique
 
     try:
         m = loads_unique(text)
+        check_shape(m)
+    except InputShapeError as exc:
+        raise DataError(f"{exc.problem}; the folder cannot be resumed: delete it and run the "
+                        "scenario again", file=path, field=exc.where or "manifest") from None
     except DuplicateKeyError as exc:  # json would keep the last ('running' then 'complete')
         raise DataError(f"{exc}; the folder cannot be resumed: delete it and run the scenario "
                         "again", file=path, field=f"line {exc.line}") from None
@@ -193,13 +197,19 @@ def parse_manifest(path: Path) -> dict[str, Any]:
         raise DataError("nested too deeply to be a manifest; the folder cannot be resumed: "
                         "delete it and run the scenario again", file=path,
                         field="manifest") from None
-    except json.JSONDecodeError as exc:
+    except json.JSONDecodeError as exc:  # (a ValueError: before the digits' one below)
         raise DataError(
             f"not valid JSON ({exc.msg}, line {exc.lineno}); the folder cannot be resumed: "
             "delete it and run the scenario again",
             file=path,
             field="manifest",
         ) from None
+    except ValueError as exc:  # json's integer of over sys.get_int_max_str_digits() digits
+        if "digits" not in str(exc):
+            raise
+        raise DataError("a number with thousands of digits; the folder cannot be resumed: "
+                        "delete it and run the scenario again", file=path,
+                        field="manifest") from None
     if not isinstance(m, dict):
         raise DataError(
             "not a JSON object; the folder cannot be resumed: delete it and run the scenario again",

@@ -93,7 +93,7 @@ class _Strict(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_bool_numbers(cls, data: Any) -> Any:
-        return reject_bool_numbers(cls, data)
+        return reject_bool_numbers(cls, data, text=True)  # quoted numbers too
 
 
 class _Provenance(_Strict):

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,10 +55,9 @@ def _linked_partners(b: Any, market_id: str) -> list[str]:
 def _read_carry(path: str, mtime_ns: int) -> dict[str, Any]:
     """``carry.json`` read and validated once per file version (every banking market of every
     resolve asks for it)."""
-    try:
-        d = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"not readable JSON ({e})", file=path, field="rates") from None
+    from riskmodel.io import read_json
+
+    d = read_json(path)  # one line for bad bytes, deep nesting, huge numbers, duplicate keys
     validate_carry(d, file=path)
     return d
 
@@ -72,8 +69,11 @@ def carry_default(b: Any, market_id: str) -> tuple[float, str]:
     so they carry at one rate: Switzerland with the EU), else that file's default (the median
     of the measured markets); ``DEFAULT_CARRY`` without the file."""
     path = config.CALIBRATIONS_DIR / CARRY_FILE
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         return DEFAULT_CARRY, sources.default("3 %/yr: no calibrations/carry.json (BANKING.md §4)")
+    if not path.is_file():  # a folder or a broken link is not "no file"
+        raise InputError("not a JSON file (a folder, a device or a broken link); remove it to "
+                         "use the default carry", file=path, field="rates")
     d = _read_carry(str(path), path.stat().st_mtime_ns)
     rates = d["rates"]
     if market_id in rates:

@@ -817,6 +817,14 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
         if p not in _UNION_MEMBERS and not str(p).startswith(("function-", "constrained-"))
     ).replace(".[", "[")
     msg = first.get("msg", "invalid").removeprefix("Value error, ")
+    key = (first.get("loc") or ("",))[-1]
+    if first.get("type") == "extra_forbidden" and isinstance(key, str) and not (
+            key.isascii() and key.isprintable()):  # an invisible or look-alike character
+        odd = next(c for c in key if not (c.isascii() and c.isprintable()))
+        shown = key.encode("unicode_escape").decode("ascii")
+        loc = loc[: len(loc) - len(key)] + shown
+        msg = (f"unknown key: it holds U+{ord(odd):04X} ({unicodedata.name(odd, 'unnamed')}); "
+               "keys are plain ASCII")
     head, sep, tail = msg.partition(": ")
     if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]]*", head):  # a validator that names its field
         loc = f"{loc}.{head}" if loc else head

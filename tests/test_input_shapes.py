@@ -1,0 +1,100 @@
+"""Hostile shapes of input (riskmodel.io.check_shape): YAML alias bombs, deep nesting and
+numbers beyond a float, refused in one line where they are read, before anything is written;
+and the calibrations' carry.json read through the same reader."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from riskmodel import config
+from riskmodel.errors import InputError
+from riskmodel.io import MAX_INPUT_DEPTH, MAX_INPUT_VALUES, InputShapeError, check_shape, read_yaml
+
+
+def test_an_alias_bomb_is_counted_expanded_but_walked_once(tmp_path: Path):
+    """Nine levels of nine aliases expand to 9^9 values: refused at once (the walk visits the
+    ten distinct lists, not the 387 million references), naming where the count passed the
+    bound; the same shape written out small is accepted."""
+    levels = ["&b0 [1,1,1,1,1,1,1,1,1]"] + [
+        f"&b{i} [" + ",".join([f"*b{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    (tmp_path / "bomb.yaml").write_text("x: {counts: [" + ", ".join(levels) + "]}\n")
+    t0 = time.process_time()
+    with pytest.raises(InputError) as exc:
+        read_yaml(tmp_path / "bomb.yaml")
+    assert time.process_time() - t0 < 2.0
+    assert exc.value.field == "x.counts[6]"
+    assert f"more than {MAX_INPUT_VALUES:,} values" in exc.value.reason
+    (tmp_path / "small.yaml").write_text("x: {counts: [&a [1, 2], *a, *a]}\n")
+    assert read_yaml(tmp_path / "small.yaml") == {"x": {"counts": [[1, 2]] * 3}}
+
+
+def test_depth_counts_through_a_shared_node():
+    """A list shared at depth 2 and referenced again deep down is as deep as its deepest
+    reference: the memo keeps each node's height."""
+    inner: list = [1]
+    for _ in range(40):
+        inner = [inner]
+    deep = inner
+    outer = {"a": inner, "b": deep}
+    for _ in range(MAX_INPUT_DEPTH - 30):
+        outer = {"b": outer}
+    with pytest.raises(InputShapeError) as exc:
+        check_shape({"first": inner, "then": outer})
+    assert exc.value.where.startswith("then.b.b.b") and "nested too deeply" in exc.value.problem
+    check_shape({"first": inner, "then": {"b": {"a": inner}}})  # 43 levels: fine
+
+
+@pytest.mark.parametrize("value,ok", [(2**1023, True), (-(2**1024), False), (10**400, False),
+                                      (1.0e308, True), (True, True)])
+def test_numbers_beyond_a_float_are_refused(value, ok):
+    if ok:
+        check_shape({"v": [value]})
+    else:
+        with pytest.raises(InputShapeError) as exc:
+            check_shape({"v": [value]})
+        assert exc.value.where == "v[0]" and "digits" in exc.value.problem
+
+
+@pytest.fixture
+def cals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of calibrations/ as config.CALIBRATIONS_DIR."""
+    d = tmp_path / "cals"
+    shutil.copytree(config.CALIBRATIONS_DIR, d, ignore=shutil.ignore_patterns("validation"))
+    monkeypatch.setattr(config, "CALIBRATIONS_DIR", d)
+    return d
+
+
+@pytest.mark.parametrize("damage,field,reason", [
+    (lambda p: p.write_text(p.read_text().replace('"rates": {', '"zz": ' + "9" * 5000
+                                                  + ', "rates": {', 1)),
+     None, "a number with thousands of digits"),
+    (lambda p: p.write_text(p.read_text().replace('"rates": {', '"zz": ' + "[" * 300 + "1"
+                                                  + "]" * 300 + ', "rates": {', 1)),
+     "zz" + "[0]" * 19 + "[…", "nested too deeply"),
+    (lambda p: (p.unlink(), p.mkdir()), "rates", "not a JSON file (a folder"),
+    (lambda p: (p.unlink(), p.symlink_to(p)), "rates", "not a JSON file (a folder"),
+])
+def test_a_damaged_carry_file_is_refused_not_replaced_by_the_default(cals, damage, field,
+                                                                    reason):
+    """carry.json with a huge number, deep nesting, or a folder / a looping link in its place:
+    one line naming the file (a folder used to mean "no file": the default 3% carry replaced
+    the EU's measured 0.47% without a word)."""
+    from riskmodel.sim import banking_resolve as br
+
+    damage(cals / "carry.json")
+    with pytest.raises(InputError) as exc:
+        br.carry_default(None, "eu_ets")
+    assert exc.value.field == field and exc.value.reason.startswith(reason)
+    assert Path(exc.value.file).name == "carry.json"
+
+
+def test_without_a_carry_file_the_default_applies_and_says_so(cals):
+    from riskmodel.sim import banking_resolve as br
+
+    (cals / "carry.json").unlink()
+    r, src = br.carry_default(None, "eu_ets")
+    assert r == br.DEFAULT_CARRY and "no calibrations/carry.json" in src
