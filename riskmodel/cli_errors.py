@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from typing import Any
 
 from riskmodel.errors import RiskmodelError, RunFailed
@@ -39,6 +40,56 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+#: C0 and C1 control characters, DEL, and the Unicode line separators and bidirectional
+#: overrides that would let an echoed name rewrite the terminal (ESC[2J clears it) or the line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def escape_controls(text: str) -> str:
+    r"""Control characters written as Python escapes (``\x1b``, ``\t``, ``\u202e``): an echoed
+    file name or value cannot move the cursor, clear the screen or break the line.
+
+    >>> escape_controls("x\x1b[2J\tb")
+    'x\\x1b[2J\\tb'
+    """
+    def one(m: re.Match[str]) -> str:
+        c = m.group(0)
+        return _ESCAPES.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+    return _CONTROL.sub(one, text)
+
+
+#: A line longer than this has its over-long tokens shortened (a 5,000-digit ``--seed``).
+MAX_LINE = 300
+#: A token (no spaces) longer than this is shortened when the line is too long.
+_LONG_TOKEN = re.compile(r"\S{101,}")
+
+
+def _shorten(m: re.Match[str]) -> str:
+    token = m.group(0)
+    lead = re.match(r"[(\[{'\"]*", token).group(0)  # type: ignore[union-attr]
+    rest = token[len(lead):]
+    core = rest.rstrip("'\")]},;:.")
+    close = re.match(r"['\")\]}]*", rest[len(core):]).group(0)  # type: ignore[union-attr]
+    tail = rest[len(core) + len(close):]
+    if core.lstrip("+-").isdigit():
+        short, size = f"{core[:20]}\u2026", f"{len(core.lstrip('+-'))} digits"
+    else:
+        short, size = f"{core[:30]}\u2026{core[-30:]}", f"{len(core)} characters"
+    return f"{lead}{short}{close} ({size}){tail}"
+
+
+def clean_line(line: str) -> str:
+    """The final stderr line: one line, control characters escaped, and when it is longer
+    than ``MAX_LINE`` its over-long tokens (a huge number, a long pasted value) shortened to
+    their start and their size."""
+    line = escape_controls(_one_line(line))
+    if len(line) > MAX_LINE:
+        line = _LONG_TOKEN.sub(_shorten, line)
+    return line
+
+
 def _param_field(exc: Any) -> str | None:
     """``--paths`` for an option, ``SCENARIO`` for an argument, else the option named."""
     param = getattr(exc, "param", None)
@@ -58,6 +109,7 @@ def _param_field(exc: Any) -> str | None:
 #: Wording for the commonest type errors of an option value (pydantic error types).
 _TYPE_WORDS = {
     "int_parsing": "is not a valid integer",
+    "int_parsing_size": "is not a valid integer (far too many digits)",
     "int_from_float": "is not a whole number",
     "float_parsing": "is not a valid number",
     "bool_parsing": "is not true or false",
@@ -127,7 +179,7 @@ def os_error_line(exc: OSError) -> str:
     }.get(exc.errno or -1)
     if hint and hint.lower() != what.lower():
         what = f"{what} ({hint})"
-    return f"{os.fspath(name)}: {what}"
+    return f"{escape_controls(os.fsdecode(name))}: {what}"
 
 
 def error_line(exc: BaseException, command: str = "riskmodel") -> tuple[str, int]:
@@ -137,26 +189,42 @@ def error_line(exc: BaseException, command: str = "riskmodel") -> tuple[str, int
     (a bad option value), so every line reads ``error: <file or command>: <field>: <what>``.
     """
     if isinstance(exc, RiskmodelError):
-        first, *more = str(exc).splitlines() or [""]
-        text = _one_line(first)
-        if more:  # a file with several problems (the catalogue lists all): the first, counted
-            text += f" (+{len(more)} more problem{'s' if len(more) > 1 else ''})"
-        if getattr(exc, "file", None) is None:
-            text = f"{command}: {text}"
-        return f"error: {text}", EXIT_RUN if isinstance(exc, RunFailed) else EXIT_INPUT
+        line, code = _riskmodel_error_line(exc, command)
+        return clean_line(line), code
     if is_usage_error(exc):
-        return f"error: {_one_line(usage_line(exc, command))}", EXIT_INPUT
+        return clean_line(f"error: {usage_line(exc, command)}"), EXIT_INPUT
     if is_click_exception(exc):
-        return f"error: {_one_line(exc.format_message())}", EXIT_INPUT  # type: ignore[attr-defined]
+        return clean_line(f"error: {exc.format_message()}"), EXIT_INPUT  # type: ignore[attr-defined]
     if isinstance(exc, UnicodeDecodeError):
         return f"error: input: not UTF-8 text ({exc.reason})", EXIT_INPUT
     if isinstance(exc, OSError):
-        return f"error: {_one_line(os_error_line(exc))}", EXIT_INPUT
+        return clean_line(f"error: {os_error_line(exc)}"), EXIT_INPUT
     what = _one_line(f"{type(exc).__name__}: {exc}")
     return (
-        f"error: riskmodel: internal: {what} (a bug; rerun with --debug for the traceback)",
+        clean_line(f"error: riskmodel: internal: {what} (a bug; rerun with --debug for the "
+                   "traceback)"),
         EXIT_RUN,
     )
+
+
+def _riskmodel_error_line(exc: RiskmodelError, command: str) -> tuple[str, int]:
+    """``error: <file>: <field>: <reason>``: the file and field (names the user gave) with
+    every control character escaped, a tab or newline included; of a reason that lists several
+    problems, one per line (the catalogue lists all), the first, counted."""
+    reason = getattr(exc, "reason", None)
+    if reason is not None:
+        names = [escape_controls(str(p)) for p in (exc.file, exc.field)  # type: ignore[attr-defined]
+                 if p]
+        body = str(reason)
+    else:
+        names, body = [], str(exc)
+    first, *more = body.splitlines() or [""]
+    text = ": ".join([*names, _one_line(first)])
+    if more:
+        text += f" (+{len(more)} more problem{'s' if len(more) > 1 else ''})"
+    if getattr(exc, "file", None) is None:
+        text = f"{command}: {text}"
+    return f"error: {text}", EXIT_RUN if isinstance(exc, RunFailed) else EXIT_INPUT
 
 
 def command_path(args: list[str], group: Any) -> str:

@@ -322,7 +322,13 @@ def compare_cmd(
 ) -> None:
     """Compare two runs (e.g. the same scenario under two designs) side by side."""
     out = ctx.obj["out"]
-    for folder in csv.resolve().parents if csv is not None else []:  # never over (or beside)
+    try:
+        csv_parents = csv.resolve().parents if csv is not None else []
+    except (RuntimeError, OSError):  # a symbolic-link loop (OSError from Python 3.13)
+        what = "is" if csv is not None and csv.is_symlink() else "passes through"
+        raise InputError(f"{csv} {what} a symbolic-link loop; give the path of a file to write",
+                         field="--csv") from None
+    for folder in csv_parents:  # never over (or beside)
         if (folder / "manifest.json").is_file():  # a run's own files
             raise InputError(f"{csv} is inside the run folder {folder.name}; give a path "
                              "outside run folders", field="--csv")

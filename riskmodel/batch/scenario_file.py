@@ -229,7 +229,9 @@ def calibration_path(name: str, *, base_dir: Path | None = None) -> Path:
     if base_dir is not None:
         cands.insert(0, base_dir / p)
     for c in cands:
-        if c.exists():  # a folder of that name is reported as such (not as missing)
+        # a folder of that name is reported as such (not as missing), and a broken or looping
+        # link as that (not passed over for a file of the name in calibrations/)
+        if c.exists() or c.is_symlink():
             return c
     return cands[-1]
 
@@ -259,6 +261,11 @@ def check_calibration_files(scenario: Scenario, *, file: str | Path | None = Non
     for fld, (ref, path) in scenario_calibrations(scenario, base_dir=base_dir).items():
         if path.is_dir():
             raise InputError(f"{path} is a folder, not a calibration file", file=file, field=fld)
+        if path.is_symlink() and not path.exists():
+            shown = (f"{config.CALIBRATIONS_DIR.name}/{path.relative_to(config.CALIBRATIONS_DIR)}"
+                     if path.is_relative_to(config.CALIBRATIONS_DIR) else str(path))
+            raise InputError(f"{shown} is a broken or looping symbolic link", file=file,
+                             field=fld)
         if path.exists() and not path.is_file():
             raise InputError(f"{path} is not a regular file (a device or a pipe)", file=file,
                              field=fld)

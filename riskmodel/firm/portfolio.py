@@ -10,8 +10,11 @@ cost at risk includes the diversification between firms. ``<out>/portfolio.html`
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
+import errno
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +44,12 @@ def firm_files(ref: str | Path) -> list[Path]:
                          field="--firms")
     p = Path(ref)
     if p.is_dir():
-        out = sorted(f for f in p.iterdir()
-                     if f.name.lower().endswith((".yaml", ".yml")) and f.is_file())
+        named = sorted(f for f in p.iterdir() if f.name.lower().endswith((".yaml", ".yml")))
+        for f in named:  # skipped, one firm would be missing from the portfolio without a word
+            if not f.is_file():
+                raise InputError(f"not a regular file ({_not_a_file(f)}); remove it or fix it",
+                                 file=f, field="--firms")
+        out = named
         if not out:
             raise InputError("no firm files (*.yaml) in the folder", file=p, field="--firms")
         hidden = next((f for f in out if f.name.startswith(".")), None)
@@ -57,6 +64,7 @@ def firm_files(ref: str | Path) -> list[Path]:
         raise InputError("a firm file, not a list of firms: give a folder of firm YAML files or "
                          "a CSV with a 'firm' column (report --firm takes one firm file)",
                          file=p, field="--firms")
+    _check_row_widths(p)
     try:
         frame = pd.read_csv(p, dtype=str)
     except (ValueError, pd.errors.ParserError) as exc:
@@ -93,6 +101,43 @@ def firm_files(ref: str | Path) -> list[Path]:
     if not out:
         raise InputError("lists no firms", file=p, field="firm")
     return out
+
+
+def _not_a_file(path: Path) -> str:
+    """What a folder entry named like a firm file is, when it is not a regular file."""
+    if path.is_dir():
+        return "a folder"
+    if path.exists():
+        return "a device or a pipe"
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic-link loop"
+    return "a broken symbolic link" if path.is_symlink() else "gone while the folder was read"
+
+
+def _check_row_widths(p: Path) -> None:
+    """No row with more fields than the header: pandas reads such a row's first field as the
+    row's index, so ``fs/a.yaml,fs/b.yaml`` under ``firm`` would list b alone (firm a missing
+    from the portfolio total without a word) and ``fs/a.yaml,2.0`` would name '2.0'. Text that
+    is not UTF-8, or not CSV, is left to pandas' own reading to refuse."""
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except (UnicodeDecodeError, OSError, csv.Error):
+        return
+    # pandas skips blank (and whitespace-only) lines; rows are numbered as its index is (+2)
+    rows = [r for r in rows if r and not (len(r) == 1 and not r[0].strip())]
+    if not rows:
+        return
+    header = rows[0]
+    for k, row in enumerate(rows[1:]):
+        if len(row) > len(header):
+            raise InputError(
+                f"row {k + 2} has {len(row)} fields but the header has {len(header)} "
+                f"({', '.join(repr(h) for h in header)}); list one firm per row",
+                file=p, field="firm")
 
 
 #: What the portfolio writes beside the firms' report folders (``<firm file stem>/``).
