@@ -129,6 +129,11 @@ def validation() -> str:
         if path.is_file():
             body = path.read_text().split("\n", 1)[1].strip().replace("\n## ", "\n#### ")
             parts.append(f"### {title}\n\n{body}")
+        why = path.parent / "why.md"  # the reasons of the failed checks (fit.check_reasons)
+        if sub and why.is_file():
+            body = why.read_text().split("\n", 1)[1].strip()
+            parts.append("### Why each market fails the checks it fails: "
+                         f"`calibrations/validation/vol_level/why.md`\n\n{body}")
     return "\n\n".join(parts)
 
 

@@ -62,8 +62,10 @@ def escape_controls(text: str) -> str:
 
 #: A line longer than this has its over-long tokens shortened (a 5,000-digit ``--seed``).
 MAX_LINE = 300
-#: A token (no spaces) longer than this is shortened when the line is too long.
-_LONG_TOKEN = re.compile(r"\S{101,}")
+#: Tokens (no spaces) shortened when the line is too long: a number of more than 100 digits,
+#: or anything else of more than 1,000 characters (a pasted value). A file path up to that
+#: length is kept whole: the user needs it to find the file.
+_LONG_TOKEN = re.compile(r"[(\[{'\"]*[+-]?\d{101,}\S*|\S{1001,}")
 
 
 def _shorten(m: re.Match[str]) -> str:

@@ -30,7 +30,8 @@ def test_guard_is_the_margin_times_the_largest_move_of_the_real_series():
     assert abs(float(r.loc[g["largest_move_date"]])) == big
     assert g["max_daily_return"] == math.ceil(1.25 * big * 10) / 10
     assert g["share_days_above_default"] == pytest.approx(float((r.abs() > 25).mean()))
-    calm = pd.Series([1.0, -3.0, 0.0, 19.9], index=pd.date_range("2020-01-01", periods=4))
+    calm = pd.Series([1.0, -3.0, 0.0, 19.9] + [0.0] * 96,  # 2% a day: 6 sds stay below 25
+                     index=pd.date_range("2020-01-01", periods=100))
     c = gd.evidence_guard(calm)
     assert c["max_daily_return"] == 25.0 and c["largest_move_date"] == "2020-01-04"
     assert gd.evidence_guard(None) is None
@@ -45,6 +46,28 @@ def test_guard_at_an_origin_uses_no_later_data():
     later.iloc[260] = 80.0
     assert gd.evidence_guard(later.iloc[:250]) == past
     assert gd.evidence_guard(later)["max_daily_return"] == 100.0
+
+
+def test_guard_is_at_least_six_daily_sds_of_the_data():
+    """Fujian's case: moves of at most 19.26% (1.25 x = 24.1 < 25), but 7% a day (root mean
+    square): the guard is 6 daily sds out, 42%, not 3.5 (25%); the rule and the sd are recorded.
+    A calm series (2% a day) keeps the default, and the largest move wins where it is larger."""
+    idx = pd.date_range("2020-01-01", periods=100, freq="B")
+    wild = pd.Series(np.where(np.arange(100) % 2, 7.0, -7.0), index=idx)
+    g = gd.evidence_guard(wild)
+    assert g["daily_sd_pct"] == pytest.approx(7.0) and g["sd_multiple"] == gd.SD_MULTIPLE == 6
+    assert g["max_daily_return"] == 42.0
+    assert g["rule"].startswith("6 x its daily volatility (7.00%, root mean square)")
+    calm = gd.evidence_guard(wild / 3.5)
+    assert calm["max_daily_return"] == 25.0 and calm["rule"].startswith("the default 25%")
+    jump = wild.copy()
+    jump.iloc[50] = 40.0  # rms 8.0, 6 x = 48.0 < 1.25 x 40 = 50
+    j = gd.evidence_guard(jump)
+    assert j["max_daily_return"] == 50.0 and j["rule"].startswith("1.25 x the largest")
+    # the block passes the calibration schema (no unknown keys)
+    c = load_calibration("eu_ets").to_dict()
+    c["guard"] = g
+    assert Calibration.from_dict(json.loads(json.dumps(c))).guard == g
 
 
 def test_guard_never_exceeds_the_largest_a_calibration_may_carry():
@@ -133,11 +156,9 @@ def test_every_shipped_calibration_has_finite_variance(cal):
 
 
 #: Markets whose chosen model's guard still binds on 1e-4 or more of market-days (issue 11), each
-#: with its reason (docs/THIN_TRADING.md): a test failure names any other.
-GUARD_EXCEPTIONS = {
-    "fujian": "at its +-10% limit on 39% of traded days: every continuous candidate with its "
-    "daily volatility crosses 25%; the censored estimator is not built",
-}
+#: with its reason (docs/THIN_TRADING.md): a test failure names any other. Fujian was the last
+#: (1.1e-3 at 25%, 3.5 of its daily sds), until the guard's sd term (guard.SD_MULTIPLE).
+GUARD_EXCEPTIONS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -76,13 +76,13 @@ MAX_EGARCH_LOG_VARIANCE = 2.0 * math.log(MAX_RETURN)
 #: its quantile function, which builds the engine's innovation table, refuses any other nu.
 SKEWT_NU_MIN, SKEWT_NU_MAX = 2.05, 300.0
 #: Range of the daily guard ``guard.max_daily_return`` (percent log return). The guard is the
-#: engine's safety net against an exploding variance: it clips a day's residual to +-R and caps
-#: the variance at R^2. A fitted guard is 1.25 x the largest daily move in the market's own data,
-#: at least 25 (``riskmodel.fit.guard``; the largest shipped is Shenzhen's 245.5 %). 1000 % is a
-#: price multiplied or divided by e^10 (about 22,000) in one day, a move no market's data shows;
-#: a guard above it guards nothing (at 1e300 its square is inf, no cap at all, and an explosive
-#: process runs to inf and NaN prices). Below 0.1 % it clips ordinary days and the price hardly
-#: moves. The scenario's ``markets[].max_daily_return`` has the same range.
+#: engine's safety net against an exploding variance: it clips a day's residual to +-R and caps the
+#: variance at R^2. A fitted guard is 1.25 x the largest daily move in the market's own data or 6
+#: times its daily sd, at least 25 (``riskmodel.fit.guard``; the largest shipped is Shenzhen's
+#: 245.5 %). 1000 % is a price multiplied or divided by e^10 (about 22,000) in one day, a move no
+#: market's data shows; a guard above it guards nothing (at 1e300 its square is inf, no cap at all,
+#: and an explosive process runs to inf and NaN prices). Below 0.1 % it clips ordinary days and the
+#: price hardly moves. The scenario's ``markets[].max_daily_return`` has the same range.
 MIN_GUARD, MAX_GUARD = 0.1, 1000.0
 #: The calibration schema this version reads.
 SCHEMA = "riskmodel.calibration/1"
@@ -151,6 +151,8 @@ class GuardSpec(_Strict):
     largest_move_date: str | None = None
     share_days_above_default: Annotated[float, Field(ge=0, le=1)] | None = None
     margin: float | None = None
+    daily_sd_pct: Annotated[float, Field(ge=0)] | None = None
+    sd_multiple: Annotated[float, Field(gt=0)] | None = None
     rule: str | None = None
 
 

@@ -54,7 +54,7 @@ def guard_text(cfg: ValidationConfig) -> str:
     text = "off" if cfg.guard is None else f"{cfg.guard}% a day"
     if cfg.guard == "calibration":
         text = ("each fit's own guard: max(25%, 1.25 x the largest daily move before the "
-                "origin), riskmodel.fit.guard")
+                "origin, 6 x its daily sd), riskmodel.fit.guard")
     if getattr(cfg, "vol_level", 0.0):
         text += (f"; volatility-level uncertainty {cfg.vol_level} (sd of log volatility, "
                  "docs/VALIDATION.md)")
