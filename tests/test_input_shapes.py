@@ -4,6 +4,7 @@ and the calibrations' carry.json read through the same reader."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -98,3 +99,59 @@ def test_without_a_carry_file_the_default_applies_and_says_so(cals):
     (cals / "carry.json").unlink()
     r, src = br.carry_default(None, "eu_ets")
     assert r == br.DEFAULT_CARRY and "no calibrations/carry.json" in src
+
+
+def _with_eu27_sd(d: dict, sd: float) -> dict:
+    d["stats"]["eu27"]["sd_dlog_emissions"] = sd
+    return d
+
+
+@pytest.mark.parametrize("damage,field,reason", [
+    (lambda p: (p.unlink(), p.mkdir()), "stats", "not a JSON file (a folder"),
+    (lambda p: p.write_text(json.dumps(_with_eu27_sd(json.loads(p.read_text()), -0.5))),
+     "stats.eu27.sd_dlog_emissions", "must be a number from 0 to 2"),
+    (lambda p: p.write_text("[1, 2]"), "stats", "must be a JSON object"),
+    (lambda p: p.write_text('{"stats": {"eu27": {"sd_dlog_emissions": 1' + "0" * 400 + "}}}"),
+     "stats.eu27.sd_dlog_emissions", "a number of about 401 digits"),
+])
+def test_a_damaged_fundamentals_file_is_refused_by_the_firm_reports(cals, damage, field, reason):
+    """Firm reports read a market's emission dispersion from fundamentals.json: a folder there
+    meant "no figure" (sd 0, the firm's own risk switched off), -0.5 or 1e300 were used as
+    given, and deep nesting, huge numbers or a list crashed."""
+    from riskmodel.firm.emissions_law import market_emissions_sd
+
+    damage(cals / "fundamentals.json")
+    with pytest.raises(InputError) as exc:
+        market_emissions_sd("eu_ets")
+    assert exc.value.field == field and exc.value.reason.startswith(reason)
+
+
+def test_a_damaged_fx_file_is_refused_by_the_collar_check(cals):
+    """Two linked markets in two currencies, both with collars: the design check reads
+    fx.json before the resolver does, and crashed on a list of rates or a huge rate."""
+    from riskmodel.sim.design_checks import _fx_table
+    from riskmodel.sim.scenario import scenario_from_dict
+
+    base = Path(__file__).parent / "bad_inputs" / "bases" / "scenario.yaml"
+    scn = scenario_from_dict(read_yaml(base))
+    (cals / "fx.json").write_text('{"numeraire": "EUR", "rates": [1, 2]}')
+    with pytest.raises(InputError) as exc:
+        _fx_table(scn)
+    assert Path(exc.value.file).name == "fx.json" and exc.value.field.startswith("rates")
+
+
+@pytest.mark.parametrize("text,field,reason", [
+    ('{"paths": 50, "points": {"0": ["x"]}, "points": {}}', "line 1", "duplicate key 'points'"),
+    ('{"paths": ' + "5" * 5000 + ', "points": {}}', "events", "a number with thousands"),
+    ('{"paths": 1000000000000, "points": {}}', "events.paths", "input should be less than"),
+])
+def test_a_damaged_events_index_is_refused(tmp_path, text, field, reason):
+    """A run's events.json: a key given twice dropped the stored events (json keeps the
+    last), and a huge paths crashed the report."""
+    from riskmodel.batch.run_arrays import read_events_index
+    from riskmodel.errors import DataError
+
+    (tmp_path / "events.json").write_text(text)
+    with pytest.raises(DataError) as exc:
+        read_events_index(tmp_path / "events.json")
+    assert exc.value.field == field and exc.value.reason.startswith(reason)

@@ -28,7 +28,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riskmodel.batch.runner import ANNUAL, PATHS, check_fx_unchanged, read_manifest
-from riskmodel.batch.scenario_file import ScenarioPlan, plan_from_dict, plan_from_json
+from riskmodel.batch.scenario_file import (
+    ScenarioPlan,
+    check_simulation_as_written,
+    plan_from_dict,
+    plan_from_json,
+)
 from riskmodel.errors import DataError, InputError
 from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet, read_yaml
 from riskmodel.sim.scenario import Scenario
@@ -54,6 +59,7 @@ def load_plan_keeping_annual(path: str | Path, *, paths: int | None = None,
         raise InputError("expected a scenario YAML file, got a directory", file=path)
     data = read_yaml(path)
     if isinstance(data, dict):
+        check_simulation_as_written(data, file=path)  # before keep_annual is set over it
         sim = data.setdefault("simulation", {})
         if isinstance(sim, dict):
             sim["keep_annual"] = True
@@ -189,7 +195,7 @@ class EventsIndex(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    paths: Annotated[int, Field(ge=1)]
+    paths: Annotated[int, Field(ge=1, le=100_000_000)]  # simulation.paths' bound
     points: dict[str, list[str]]
 
 
@@ -197,14 +203,27 @@ def read_events_index(path: Path) -> EventsIndex:
     """A run's ``events.json``; a damaged one is one line naming it (like the array files)."""
     again = ("delete the run and run it again (reports read these arrays and never "
              "re-simulate)")
+    from riskmodel.io import DuplicateKeyError, InputShapeError, check_shape, loads_unique
+
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = loads_unique(path.read_text(encoding="utf-8"))
+        check_shape(obj)
     except UnicodeDecodeError:
         raise DataError(f"not UTF-8 text; {again}", file=path, field="events") from None
+    except DuplicateKeyError as exc:  # json would keep the last (the events dropped)
+        raise DataError(f"{exc}; {again}", file=path, field=f"line {exc.line}") from None
+    except InputShapeError as exc:
+        raise DataError(f"{exc.problem}; {again}", file=path,
+                        field=f"events.{exc.where}" if exc.where else "events") from None
     except (json.JSONDecodeError, RecursionError) as exc:
         what = f"{exc.msg}, line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) \
             else "nested too deeply"
         raise DataError(f"not valid JSON ({what}); {again}", file=path, field="events") from None
+    except ValueError as exc:  # json's integer of over sys.get_int_max_str_digits() digits
+        if "digits" not in str(exc):
+            raise
+        raise DataError(f"a number with thousands of digits; {again}", file=path,
+                        field="events") from None
     try:
         return EventsIndex.model_validate(obj)
     except ValidationError as exc:
@@ -226,8 +245,14 @@ def point_event_arrays(run_dir: Path, point: int
     if not (run_dir / EVENTS).is_file() or not (run_dir / EVENTS_INDEX).is_file():
         return None
     index = read_events_index(run_dir / EVENTS_INDEX)
+    plan = run_plan_of(run_dir)
+    odd = sorted(set(index.points) - {str(k) for k in range(len(plan.scenarios))})
+    if odd:  # a point the run does not have: its events would be silently missing
+        raise DataError(f"sweep point {odd[0]!r}, but the run has {len(plan.scenarios)} "
+                        "point(s); delete the run and run it again", file=run_dir / EVENTS_INDEX,
+                        field=f"events.points.{odd[0]}")
     names = index.points.get(str(point), [])
-    scn = run_plan_of(run_dir).scenarios[point]
+    scn = plan.scenarios[point]
     scns = event_scenarios(scn, paths=index.paths)
     out = {}
     for i, name in enumerate(names):

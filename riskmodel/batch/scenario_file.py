@@ -162,6 +162,8 @@ def plan_from_dict(
     data = copy.deepcopy(data)
     sweep = data.pop("sweep", None)
     overrides: dict[str, Any] = {}
+    if paths is not None or seed is not None:
+        check_simulation_as_written(data, file=file)
     for key, val in (("paths", paths), ("seed", seed)):
         if val is not None:
             sim = data.setdefault("simulation", {})
@@ -182,6 +184,26 @@ def plan_from_dict(
         base=base, points=points, scenarios=scenarios, file=Path(file) if file else None,
         sweep=sweep, overrides=overrides,
     ), file)
+
+
+def check_simulation_as_written(data: dict[str, Any], *, file: str | Path | None = None
+                                ) -> None:
+    """The file's ``simulation`` block validated as written, before a command-line option
+    replaces one of its values (``--paths`` over ``paths: -5`` ran, and the file's error
+    surfaced only on the next run without the option)."""
+    from pydantic import ValidationError
+
+    from riskmodel.sim.scenario import SimulationSpec, format_validation_error
+
+    sim = data.get("simulation")
+    if not isinstance(sim, dict):
+        return  # the scenario's own validation says what is wrong with it
+    try:
+        SimulationSpec.model_validate(sim)
+    except ValidationError as exc:
+        err = format_validation_error(exc, file=file)
+        raise InputError(err.reason, file=file,
+                         field=f"simulation.{err.field}" if err.field else "simulation") from None
 
 
 #: Command-line options that set a simulation field (``--paths`` sets simulation.paths).

@@ -10,13 +10,18 @@ is bounded by the firm's ``capacity`` (a multiple of the year's expected level).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from riskmodel import config
+from riskmodel.errors import InputError
 from riskmodel.firm.firm import Firm
+from riskmodel.io import read_json
+from riskmodel.strict import short_repr
 
 FUNDAMENTALS = "fundamentals.json"
+#: Largest log sd of a market's emission growth read as a firm's default dispersion (the
+#: firm file's ``idiosyncratic_vol`` has the same bound).
+MAX_SD = 2.0
 
 
 def market_emissions_sd(market: str, path: Path | None = None) -> tuple[float, str] | None:
@@ -28,16 +33,29 @@ def market_emissions_sd(market: str, path: Path | None = None) -> tuple[float, s
     except Exception:  # noqa: BLE001 - a synthetic market has no catalogue entry
         return None
     path = path or config.CALIBRATIONS_DIR / FUNDAMENTALS
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         return None
-    d = json.loads(path.read_text(encoding="utf-8"))
+    if not path.is_file():  # a folder or a broken link is not "no file" (it meant sd 0)
+        raise InputError("not a JSON file (a folder, a device or a broken link); remove it to "
+                         "use no market dispersion", file=path, field="stats")
+    d = read_json(path)  # one line for bad bytes, deep nesting, huge numbers, duplicate keys
+    if not isinstance(d, dict) or not isinstance(d.get("stats") or {}, dict):
+        raise InputError("must be a JSON object with a 'stats' mapping", file=path,
+                         field="stats")
     st = (d.get("stats") or {}).get(jur)
-    if not st or "sd_dlog_emissions" not in st:
+    if not isinstance(st, dict) or "sd_dlog_emissions" not in st:
         return None
+    sd = st["sd_dlog_emissions"]
+    if isinstance(sd, bool) or not isinstance(sd, int | float) or not 0.0 <= sd <= MAX_SD:
+        raise InputError(f"must be a number from 0 to {MAX_SD:g} (a firm's idiosyncratic_vol "
+                         f"has the same range; got {short_repr(sd)})", file=path,
+                         field=f"stats.{jur}.sd_dlog_emissions")
     yrs = d.get("years") or []
-    span = f", {yrs[0]}-{yrs[-1]}" if yrs else ""
-    src = "; ".join((d.get("sources") or {}).get(jur, {}).get("emissions", []))
-    return (float(st["sd_dlog_emissions"]),
+    span = f", {yrs[0]}-{yrs[-1]}" if isinstance(yrs, list) and yrs else ""
+    srcs = d.get("sources") if isinstance(d.get("sources"), dict) else {}
+    em = (srcs.get(jur) or {}).get("emissions", []) if isinstance(srcs.get(jur), dict) else []
+    src = "; ".join(str(x) for x in em) if isinstance(em, list) else ""
+    return (float(sd),
             f"sd of annual log emission growth of {jur}{span} (calibrations/{FUNDAMENTALS}"
             + (f": {src}" if src else "") + ")")
 

@@ -19,7 +19,6 @@ validator reports it as ``<file>: <field>: <what is wrong>``.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from riskmodel import config
@@ -184,10 +183,14 @@ def _fx_table(scn: Scenario) -> dict[str, float]:
     if scn.simulation.fx:
         return {scn.simulation.numeraire: 1.0, **scn.simulation.fx}
     path = config.CALIBRATIONS_DIR / "fx.json"
-    try:
-        rates = json.loads(path.read_text(encoding="utf-8")).get("rates", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
+    if not (path.exists() or path.is_symlink()):
+        return {}  # the resolver says that no rates are known, where it needs them
+    from riskmodel.fit.shared_calibrations import validate_fx
+    from riskmodel.io import read_json
+
+    d = read_json(path)  # checked as the resolver checks it, in one line (InputError)
+    validate_fx(d, file=path)
+    rates = d.get("rates", {})
     return {str(c): float(v) for c, v in rates.items() if isinstance(v, int | float) and v > 0}
 
 
@@ -223,11 +226,16 @@ def _collars_across_links(scn: Scenario) -> None:
             floor, ceiling = lo.collar.floor, hi.collar.ceiling
             if floor is None or ceiling is None:
                 continue
-            fx = _fx_table(scn) if fx is None else fx
             clo, chi = _currency(lo), _currency(hi)
-            if clo not in fx or chi not in fx:
-                continue
-            f_num, c_num = floor * fx[clo], rate * ceiling * fx[chi]
+            if clo is None or chi is None:
+                continue  # an unknown market: check_markets_known says so
+            if clo == chi:  # one currency: no exchange rate enters (fx.json is not read)
+                f_num, c_num = float(floor), rate * ceiling
+            else:
+                fx = _fx_table(scn) if fx is None else fx
+                if clo not in fx or chi not in fx:
+                    continue
+                f_num, c_num = floor * fx[clo], rate * ceiling * fx[chi]
             if f_num > c_num + fee + 1e-9 * max(1.0, c_num):
                 raise ValueError(
                     f"{fld}: {lo.id}'s floor {floor:g} {clo} is above {hi.id}'s ceiling "
