@@ -155,3 +155,22 @@ def test_a_damaged_events_index_is_refused(tmp_path, text, field, reason):
     with pytest.raises(DataError) as exc:
         read_events_index(tmp_path / "events.json")
     assert exc.value.field == field and exc.value.reason.startswith(reason)
+
+
+def test_price_files_keep_na_words_as_text(tmp_path):
+    """pandas reads 'nan', 'NULL', 'N/A', '-1.#IND' as missing by default: 2,500 prices of
+    'nan' vanished from a fit without a word, while 'abc' was refused. Only an empty cell is
+    missing now; the words reach the non-number check (which refuses them for a fit)."""
+    import pandas as pd
+
+    from riskmodel.data.prices import ParseReport, _numeric, _read_csv
+
+    (tmp_path / "p.csv").write_text("date,price\n2020-01-01,NULL\n2020-01-02,\n2020-01-03,"
+                                    "nan\n2020-01-04,-1.#IND\n2020-01-05,20.5\n")
+    raw = _read_csv(tmp_path / "p.csv", dtype={"date": "string"})
+    assert raw["price"].tolist()[:1] == ["NULL"] and pd.isna(raw["price"].iloc[1])
+    rep = ParseReport(file="p.csv", loader="test")
+    num = _numeric(raw["price"], rep, "price")
+    assert num.iloc[4] == 20.5 and num.iloc[:4].isna().all()
+    assert rep.non_numeric_counts["price"] == 3
+    assert set(rep.non_numeric_cells["price"]) == {"NULL", "nan", "-1.#IND"}

@@ -275,3 +275,27 @@ def test_resume_with_another_out_folder_is_refused_not_ignored(
     assert _tree(run_copy) == before
     for args in (["A", "--out", "runs"], ["runs/A", "--out", "runs"]):
         assert invoke(["run", "--resume", *args, "-q"], capsys)[0] == 0
+
+
+def test_compare_refuses_rows_in_different_units_and_runs_without_a_common_market(
+    run_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A market in EUR/t in one run and CHF/t in the other: the table paired unlike numbers
+    under A's label; runs with no market in common gave a table of NaN."""
+    import pandas as pd
+
+    b = run_copy.parent / "B"
+    shutil.copytree(run_copy, b)
+    res = pd.read_parquet(b / "results.parquet")
+    res.loc[res["market"] == "north", "unit"] = res.loc[res["market"] == "north", "unit"].map(
+        lambda u: str(u).replace("EUR", "CHF"))
+    res.to_parquet(b / "results.parquet")
+    code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "RUN_B: north" in err and "is in CHF/" in err and "but EUR/" in err
+    res["market"] = res["market"].replace({"north": "east", "south": "west"})
+    res.to_parquet(b / "results.parquet")
+    code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
+    assert code == 2 and err == ("error: riskmodel runs compare: RUN_B: the runs have no market "
+                                 "in common (A: north, south; B: east, west)\n")
+    assert invoke(["runs", "--out", "runs", "compare", "A", "A"], capsys)[0] == 0

@@ -185,6 +185,27 @@ def run_mismatch(a: str | Path, b: str | Path, *, out: str | Path | None = None)
     return problems
 
 
+def _check_comparable(ra: pd.DataFrame, rb: pd.DataFrame) -> None:
+    """Refuse rows that would pair different units (a market in EUR in one run and CHF in the
+    other: differences of unlike numbers under one label), and runs without a common market
+    (a table of NaN)."""
+    ma, mb = set(ra["market"]) - {"total"}, set(rb["market"]) - {"total"}  # not a market
+    if not ma & mb:
+        raise InputError(f"the runs have no market in common (A: {', '.join(sorted(ma))}; B: "
+                         f"{', '.join(sorted(mb))})", field="RUN_B")
+    if "unit" in ra.columns and "unit" in rb.columns:
+        keys = [k for k in ("market", "statistic") if k in ra.columns]
+        ua = ra[[*keys, "unit"]].drop_duplicates(keys)
+        both = ua.merge(rb[[*keys, "unit"]].drop_duplicates(keys), on=keys,
+                        suffixes=("_a", "_b"))
+        odd = both[both["unit_a"].astype(str) != both["unit_b"].astype(str)]
+        if len(odd):
+            r = odd.iloc[0]
+            raise InputError(f"{r['market']} {r['statistic']} is in {r['unit_b']} in B but "
+                             f"{r['unit_a']} in A: rows would pair different units (pass "
+                             "--force to compare anyway)", field="RUN_B")
+
+
 def compare_runs(
     a: str | Path,
     b: str | Path,
@@ -209,6 +230,8 @@ def compare_runs(
                 "; ".join(problems) + ": rows would pair different designs or sample sizes "
                 "(pass --force to compare anyway)", field="RUN_B")
     ra, rb = load_results(a, out=out), load_results(b, out=out)
+    if not force:
+        _check_comparable(ra, rb)
     keep = [*KEYS, "value", "mcse"]
     m = ra[keep].merge(rb[keep], on=KEYS, how="outer", suffixes=("_a", "_b"))
     labels = [c for c in ("period", "unit") if c in ra.columns and c in rb.columns]

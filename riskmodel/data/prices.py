@@ -244,6 +244,10 @@ def _require(frame: pd.DataFrame, columns: Iterable[str], file: str) -> None:
 
 
 def _read_csv(path: Path, **kw: Any) -> pd.DataFrame:
+    """A price file as text cells: only an empty cell is missing (pandas' default NA words,
+    'nan', 'NULL', 'N/A', '-1.#IND', ... would silently drop a price; as text they are
+    refused as non-numbers, like 'abc')."""
+    kw = {"keep_default_na": False, "na_values": [""], **kw}
     try:
         return pd.read_csv(path, encoding="utf-8-sig", **kw)
     except UnicodeDecodeError as exc:

@@ -79,6 +79,12 @@ def report(
     if event_paths is not None:
         from riskmodel.firm.inputs import check_paths
 
+        if run is not None:  # as --paths: a run's report reads what the run stored
+            raise InputError("does not apply to --run: the report reads the run's stored "
+                             "events (run --keep-events), or none", field="--event-paths")
+        if not events:
+            raise InputError("has no effect with --no-events (no single-event simulation)",
+                             field="--event-paths")
         check_paths(event_paths, field="--event-paths", what="the single-event effects")
     shot = None if screenshot is None else Path(screenshot)
     if shot is not None:
