@@ -245,3 +245,17 @@ def test_a_calibration_beside_the_scenario_is_the_one_simulated_and_hashed(tmp_p
     # run from the scenario's own folder the reference stays as written
     monkeypatch.chdir(sub)
     assert load_scenario_file(Path("s.yaml")).scenarios[0].markets[0].calibration == "cal.json"
+
+
+def test_a_range_over_whole_numbers_gives_whole_numbers():
+    """{start: 50, stop: 100, num: 2} over simulation.paths gave 50.0 and 100.0, refused as
+    "write 50, not 50.0" (the user wrote 50); seeds beyond 2^53 were rounded by the float
+    range. Whole endpoints with a whole step now give exact integers."""
+    from riskmodel.batch.scenario_file import _values
+
+    assert _values({"start": 50, "stop": 100, "num": 2}, file=None, where="w") == [50, 100]
+    big = 9007199254740993
+    assert _values({"start": big, "stop": big + 2, "num": 3}, file=None, where="w") == [
+        big, big + 1, big + 2]
+    assert _values({"start": 1, "stop": 2, "num": 3}, file=None, where="w") == [1.0, 1.5, 2.0]
+    assert _values({"start": 0.1, "stop": 0.9, "num": 9}, file=None, where="w")[1] == 0.2

@@ -478,10 +478,16 @@ def _values(vals: Any, *, file: str | Path | None, where: str,
             raise InputError(f"the range {short_repr(start)}..{short_repr(stop)} is wider than "
                              "a float can hold (its width overflows beyond 1.8e308); narrow it",
                              file=file, field=where)
-        out = [round(float(x), 12) for x in np.linspace(start, stop, num)]
+        whole = [v for v in (start, stop) if isinstance(v, int) and not isinstance(v, bool)]
+        if len(whole) == 2 and (num == 1 or (stop - start) % (num - 1) == 0):
+            step = 0 if num == 1 else (stop - start) // (num - 1)  # exact: whole-number fields
+            out = [start + k * step for k in range(num)]  # (paths, seed, years) stay whole
+        else:
+            out = [round(float(x), 12) for x in np.linspace(start, stop, num)]
         if len(set(out)) != len(out):
-            raise InputError(f"values repeat (start equals stop with num {num})", file=file,
-                             field=where)
+            why = ("start equals stop with num" if start == stop else
+                   "the step is below 1e-12, where the values are rounded; num")
+            raise InputError(f"values repeat ({why} {num})", file=file, field=where)
         return out
     if not isinstance(vals, list) or not vals:
         raise InputError("must be a non-empty list of numbers or {start, stop, num}",
