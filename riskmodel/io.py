@@ -429,15 +429,38 @@ def read_json(path: str | Path, *, field: str | None = None) -> Any:
         raise InputError("not UTF-8 JSON text", file=path, field=field) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON (line {exc.lineno})", file=path, field=field) from None
-    except RecursionError:
-        raise InputError(_TOO_DEEP, file=path, field=field) from None
+    except RecursionError:  # the decoder's own limit: say where the nesting passes ours
+        raise InputError(_TOO_DEEP, file=path, field=_deep_line(text) or field) from None
     except ValueError as exc:  # json's integer of over sys.get_int_max_str_digits() digits
         if "digits" not in str(exc):
             raise
+        m = re.search(r"\d{4301,}", text)
+        where = f"line {text.count(chr(10), 0, m.start()) + 1}" if m else field
         raise InputError("a number with thousands of digits; no input value needs more than a "
-                         "few", file=path, field=field) from None
+                         "few", file=path, field=where) from None
     except DuplicateKeyError as exc:
         raise InputError(str(exc), file=path, field=f"line {exc.line}") from None
+
+
+def _deep_line(text: str) -> str | None:
+    """``line N`` where JSON ``text`` first nests deeper than MAX_INPUT_DEPTH (strings
+    skipped), or None."""
+    depth, line, in_str, esc = 0, 1, False, False
+    for ch in text:
+        if in_str:
+            esc, in_str = (False, True) if esc else (ch == "\\", ch != '"')
+            continue
+        if ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_INPUT_DEPTH:
+                return f"line {line}"
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "\n":
+            line += 1
+    return None
 
 
 def sha256_bytes(data: bytes) -> str:

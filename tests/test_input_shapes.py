@@ -72,7 +72,7 @@ def cals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize("damage,field,reason", [
     (lambda p: p.write_text(p.read_text().replace('"rates": {', '"zz": ' + "9" * 5000
                                                   + ', "rates": {', 1)),
-     None, "a number with thousands of digits"),
+     "line 8", "a number with thousands of digits"),
     (lambda p: p.write_text(p.read_text().replace('"rates": {', '"zz": ' + "[" * 300 + "1"
                                                   + "]" * 300 + ', "rates": {', 1)),
      "zz" + "[0]" * 19 + "[…", "nested too deeply"),
