@@ -306,9 +306,10 @@ def read_yaml(path: str | Path) -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}); save the "
                          "file as UTF-8", file=path, field=f"line {line}") from None
-    lone = text.replace("\r\n", "\n").find("\r")
-    if lone >= 0 and "\n" in text:  # a CR inside a line of a file with newlines: editors
-        line = text.replace("\r\n", "\n").count("\n", 0, lone) + 1  # show one line
+    lf = text.replace("\r\n", "\n")
+    lone = lf.find("\r")
+    if lone >= 0 and "\n" in lf:  # a CR inside a line of a file with newlines: editors
+        line = lf.count("\n", 0, lone) + 1  # show one line
         raise InputError("a lone carriage return (CR), which YAML reads as a line break where "
                          "editors show none; use a plain newline", file=path,
                          field=f"line {line}")

@@ -194,7 +194,7 @@ def _check_comparable(ra: pd.DataFrame, rb: pd.DataFrame) -> None:
         raise InputError(f"the runs have no market in common (A: {', '.join(sorted(ma))}; B: "
                          f"{', '.join(sorted(mb))})", field="RUN_B")
     if "unit" in ra.columns and "unit" in rb.columns:
-        keys = [k for k in ("market", "statistic") if k in ra.columns]
+        keys = ["market", "statistic"]
         ua = ra[[*keys, "unit"]].drop_duplicates(keys)
         both = ua.merge(rb[[*keys, "unit"]].drop_duplicates(keys), on=keys,
                         suffixes=("_a", "_b"))

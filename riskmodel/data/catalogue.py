@@ -641,7 +641,8 @@ def _semantic_problems(design: MarketDesign, stem: str | None) -> list[_Problem]
     # reverse) would be read on one basis, 10% off (a K-ETS floor of 20,000 KRW/short ton ran
     # as 20,000 KRW/t)
     qty = _quantity_bases(design)
-    valued = [(f, b) for f, b in bases if dict(_iter_money(design))[f].value is not None]
+    money = dict(_iter_money(design))
+    valued = [(f, b) for f, b in bases if money[f].value is not None]
     if len(set(kinds)) == 1 and qty and valued and kinds[0] not in {b for b, _ in qty.values()}:
         field, basis = valued[0]
         qfield, (_, qunit) = next(iter(qty.items()))

@@ -15,6 +15,7 @@ from pathlib import Path
 from riskmodel import config
 from riskmodel.errors import InputError
 from riskmodel.firm.firm import Firm
+from riskmodel.fit.shared_calibrations import optional_file
 from riskmodel.io import read_json
 from riskmodel.strict import short_repr
 
@@ -33,11 +34,8 @@ def market_emissions_sd(market: str, path: Path | None = None) -> tuple[float, s
     except Exception:  # noqa: BLE001 - a synthetic market has no catalogue entry
         return None
     path = path or config.CALIBRATIONS_DIR / FUNDAMENTALS
-    if not (path.exists() or path.is_symlink()):
+    if not optional_file(path, field="stats", without="use no market dispersion"):
         return None
-    if not path.is_file():  # a folder or a broken link is not "no file" (it meant sd 0)
-        raise InputError("not a JSON file (a folder, a device or a broken link); remove it to "
-                         "use no market dispersion", file=path, field="stats")
     d = read_json(path)  # one line for bad bytes, deep nesting, huge numbers, duplicate keys
     if not isinstance(d, dict) or not isinstance(d.get("stats") or {}, dict):
         raise InputError("must be a JSON object with a 'stats' mapping", file=path,

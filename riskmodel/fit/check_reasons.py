@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from riskmodel import config
-from riskmodel.fit.check_size import layout, pass_rates
+from riskmodel.fit.check_size import REPS, layout, pass_rates
 from riskmodel.fit.validation import chosen_candidate
 from riskmodel.io import atomic_write_text
 
 #: A PIT mean this far from 0.5 is reported as a bias in one direction.
 BIAS = 0.1
-#: Replications of ``check_size.pass_rates`` per market (as check_size.md).
-REPS = 2000
 
 
 def _vol_level_dir() -> Path:

@@ -46,6 +46,19 @@ def _matrix(d: dict[str, Any], key: str, n: int | None, file: str | Path | None)
     return a
 
 
+def optional_file(path: Path, *, field: str, without: str) -> bool:
+    """Whether an optional shared calibration file (carry.json, fundamentals.json) is there to
+    be read. Absent: False (the caller's default applies). A folder, a device or a broken or
+    looping link in its place is refused, not read as "no file" (it silently put the default
+    in place of the measured figure)."""
+    if not (path.exists() or path.is_symlink()):
+        return False
+    if not path.is_file():
+        raise InputError(f"not a JSON file (a folder, a device or a broken link); remove it to "
+                         f"{without}", file=path, field=field)
+    return True
+
+
 def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
     """``dependence.json``: market list, correlation matrix, optional copula nu."""
     if not isinstance(d, dict):

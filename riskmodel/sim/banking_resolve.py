@@ -20,7 +20,7 @@ import numpy as np
 from riskmodel import config
 from riskmodel.banking.rules import BankRules, calibrate_slope, rules_from_catalogue, window_bounds
 from riskmodel.errors import InputError
-from riskmodel.fit.shared_calibrations import validate_carry
+from riskmodel.fit.shared_calibrations import optional_file, validate_carry
 from riskmodel.sim import layout as L
 from riskmodel.sim import sources
 
@@ -69,11 +69,8 @@ def carry_default(b: Any, market_id: str) -> tuple[float, str]:
     so they carry at one rate: Switzerland with the EU), else that file's default (the median
     of the measured markets); ``DEFAULT_CARRY`` without the file."""
     path = config.CALIBRATIONS_DIR / CARRY_FILE
-    if not (path.exists() or path.is_symlink()):
+    if not optional_file(path, field="rates", without="use the default carry"):
         return DEFAULT_CARRY, sources.default("3 %/yr: no calibrations/carry.json (BANKING.md §4)")
-    if not path.is_file():  # a folder or a broken link is not "no file"
-        raise InputError("not a JSON file (a folder, a device or a broken link); remove it to "
-                         "use the default carry", file=path, field="rates")
     d = _read_carry(str(path), path.stat().st_mtime_ns)
     rates = d["rates"]
     if market_id in rates:
