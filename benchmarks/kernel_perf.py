@@ -41,6 +41,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
 def _scenario(name: str) -> object:
     from bench_engine import simple_scenario, three_market
 
+    if name == "nolink":  # the bench markets alone: no links, no events (two autarky variants)
+        return three_market(1000, 1, False, 1000)
     return simple_scenario(1000, 1) if name == "simple" else three_market(1000, 1, True, 1000)
 
 
@@ -141,7 +143,7 @@ def report(funcs_file: str, data: str, hot: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", choices=("simple", "bench"), default="simple")
+    ap.add_argument("--scenario", choices=("simple", "bench", "nolink"), default="simple")
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--hot", type=int, default=0)
     ap.add_argument("--dump", default="", help="folder for the kernel's machine code")

@@ -386,6 +386,10 @@ def garch_t_paths(mu, omega, alpha, gamma, beta, h0, lo, step, vals, state, zt, 
     """
     out = np.empty(npaths)
     nv = vals.shape[0]
+    dv = np.empty(nv)  # the table's slopes, once: one load a lookup fewer (bit-identical)
+    for k in range(nv - 1):
+        dv[k] = vals[k + 1] - vals[k]
+    dv[nv - 1] = 0.0
     inv = 1.0 / step
     top = nv - 2.0
     h = np.empty(_BLOCK)
@@ -405,7 +409,7 @@ def garch_t_paths(mu, omega, alpha, gamma, beta, h0, lo, step, vals, state, zt, 
                 f = (x[o + j] - lo) * inv
                 k = int(min(max(f, 0.0), top))
                 w = f - k  # linear extrapolation beyond the grid ends, as ``lookup``
-                z[j] = vals[k] + w * (vals[k + 1] - vals[k])
+                z[j] = vals[k] + w * dv[k]
             for j in range(nb):
                 hh = h[j]
                 e = math.sqrt(hh) * z[j]

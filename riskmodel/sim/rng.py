@@ -172,10 +172,12 @@ def fill_normal(s: np.ndarray, zt: np.ndarray, out: np.ndarray, pend: np.ndarray
         r, s0, s1, s2, s3 = _step(s0, s1, s2, s3)
         idx, rabs, x = _candidate(r, zt)
         out[k] = x
-        # branch-free bookkeeping: the slot is kept only when the candidate is rejected
-        pend[2 * npend] = k
-        pend[2 * npend + 1] = idx
-        npend += not rabs < zt[0, idx]
+        # a branch taken ~1% of the time (well predicted) rather than branch-free bookkeeping
+        # with two stores per draw: 2.45 -> 2.2 ns a normal (AMD EPYC, session 14)
+        if not rabs < zt[0, idx]:
+            pend[2 * npend] = k
+            pend[2 * npend + 1] = idx
+            npend += 1
     s[0] = s0
     s[1] = s1
     s[2] = s2
