@@ -84,7 +84,10 @@ def test_reuse_scores_refits_the_stored_choice_and_refuses_other_data(tmp_path, 
     assert cli() == 0
     got = json.loads((tmp_path / "uk_ets.json").read_text())
     assert got["model"] == shipped["model"]
-    assert got["params"] == pytest.approx(shipped["params"], rel=1e-9)
+    # the same optimum: bit for bit on the machine that fitted it; on another CPU numba's
+    # vectorised likelihood sums round differently (AVX-512 against AVX2) and the optimiser
+    # stops 3e-7 (relative) away (session 14, AMD EPYC), far inside the standard errors
+    assert got["params"] == pytest.approx(shipped["params"], rel=1e-5)
     assert got["selection"] == shipped["selection"]
     got["data_hash"] = "0" * 16
     (tmp_path / "uk_ets.json").write_text(json.dumps(got))
@@ -122,10 +125,21 @@ def test_reuse_scores_scores_only_the_missing_candidate_and_reproduces_its_row(t
     rows = {r["model"]: r for r in got["selection"]}
     ref = next(r for r in shipped["selection"] if r["model"] == drop)
     assert set(rows) == set(names)
-    assert rows[drop] == ref  # every column: score, checks, guard shares, BIC
+    # every column: score, checks, guard shares, BIC. Counts, flags and names exactly; numbers
+    # to 1e-5 (relative): bit for bit on the machine that scored the table, while on another
+    # CPU the candidate's refit stops 1e-6 away (BLAS and optimiser rounding; session 14)
+    assert rows[drop].keys() == ref.keys()
+    for key, value in ref.items():
+        if isinstance(value, float):
+            assert rows[drop][key] == pytest.approx(value, rel=1e-5), key
+        else:
+            assert rows[drop][key] == value, key
     assert all(rows[r["model"]] == r for r in stripped["selection"])
     assert got["model"] == shipped["model"]
-    assert got["params"] == pytest.approx(shipped["params"], rel=1e-9)
+    # the same optimum: bit for bit on the machine that fitted it; on another CPU numba's
+    # vectorised likelihood sums round differently (AVX-512 against AVX2) and the optimiser
+    # stops 3e-7 (relative) away (session 14, AMD EPYC), far inside the standard errors
+    assert got["params"] == pytest.approx(shipped["params"], rel=1e-5)
     assert got["backtest"] == shipped["backtest"]
 
 
