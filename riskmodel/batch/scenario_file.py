@@ -493,6 +493,11 @@ def _values(vals: Any, *, file: str | Path | None, where: str,
         if isinstance(num, bool) or not isinstance(num, int) or num < 1:
             raise InputError(f"num must be a positive integer (got {num!r})", file=file,
                              field=f"{where}.num")
+        if num == 1 and start != stop:  # linspace gives [start]: the stop would be dropped
+            raise InputError(f"num 1 gives the start {short_repr(start)} only, and the stop "
+                             f"{short_repr(stop)} would be dropped; give num 2 or more, or "
+                             f"a list of values ([{short_repr(start)}])", file=file,
+                             field=f"{where}.num")
         if num > MAX_SWEEP_POINTS:  # refused before numpy allocates the axis
             raise InputError(f"{num} points is more than {MAX_SWEEP_POINTS}", file=file,
                              field=f"{where}.num")
