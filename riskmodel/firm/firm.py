@@ -150,6 +150,16 @@ class AbatementSpec(_Model):
     curvature: Annotated[float, Field(ge=0, le=MAX_MAC_CURVATURE)] = 0.0
     max_share: Share = 1.0
 
+    @model_validator(mode="after")
+    def _curve_for_the_share(self) -> AbatementSpec:
+        # a share with no curve ran as no abatement at all, while the report listed the share
+        if "max_share" in self.model_fields_set and self.max_share > 0 and not (
+                self.slope > 0 or self.curvature > 0):
+            raise ValueError("max_share: the firm has no abatement curve (slope and curvature "
+                             "are 0), so it abates nothing and max_share never acts; give "
+                             "slope (and curvature) or drop max_share")
+        return self
+
     @property
     def active(self) -> bool:
         """True when the firm can abate at all."""
