@@ -26,6 +26,7 @@ from riskmodel.batch.run_checks import check_out_folder
 from riskmodel.batch.runner import RunOptions, resume_run, run_plan
 from riskmodel.batch.runs import compare_runs, find_run, list_runs, run_mismatch, show_run
 from riskmodel.batch.scenario_file import load_scenario_file
+from riskmodel.cli_errors import escape_controls
 from riskmodel.errors import InputError
 from riskmodel.sim.summary import denoise, terminal_width
 
@@ -240,25 +241,29 @@ _OutOpt = Annotated[Path, typer.Option("--out", help="Folder of run folders.")]
 def _print_frame(frame: pd.DataFrame, title: str | None = None, *, floatfmt: str = "{:.4g}"
                  ) -> None:
     frame = frame.copy()
+    title = escape_controls(title) if title else title
     if "period" in frame.columns and "year" in frame.columns:  # "2024–2026", not year -1
         frame = frame.drop(columns="year")
         frame.insert(list(frame.columns).index("market") + 1, "period", frame.pop("period"))
     for c in frame.columns:  # rounding noise (-6.3e-14 beside 60) prints as 0
         if frame[c].dtype.kind == "f":
             frame[c] = denoise(frame[c].to_numpy())
+        elif frame[c].dtype.kind == "O":  # names from folders and manifests, echoed safely
+            frame[c] = frame[c].map(lambda v: escape_controls(v) if isinstance(v, str) else v
+                                    ).astype(object)
     if not _out.is_terminal:  # piped: plain text, wrapped at COLUMNS (default 100)
         if title:
             typer.echo(title)
         typer.echo(frame.to_string(index=False, float_format=lambda v: floatfmt.format(v),
                                    line_width=terminal_width()))
         return
-    table = Table(title=title, show_lines=False)
+    table = Table(title=Text(title) if title else None, show_lines=False)  # no markup
     for c in frame.columns:
         table.add_column(str(c), justify="right" if frame[c].dtype.kind in "fiu" else "left")
     for row in frame.itertuples(index=False):
         table.add_row(*[
-            floatfmt.format(v) if isinstance(v, float) and pd.notna(v)
-            else ("" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+            Text(floatfmt.format(v) if isinstance(v, float) and pd.notna(v)
+                 else ("" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)))
             for v in row
         ])
     _out.print(table)
@@ -275,11 +280,12 @@ def _runs_default(ctx: typer.Context, out: _OutOpt = config.RUNS_DIR) -> None:
 def _list(out: Path) -> None:
     frame = list_runs(out)
     if frame.empty:
-        _out.print(f"no runs in {out}")
+        _out.print(f"no runs in {escape_controls(str(out))}", markup=False, highlight=False)
         return
     for c in ("points", "paths"):  # whole numbers, also beside a broken run's empty cells
         frame[c] = frame[c].map(lambda v: v if pd.isna(v) else int(v)).astype(object)
-    _print_frame(frame.astype(object).where(frame.notna(), "–"), title=f"runs in {out}")
+    _print_frame(frame.astype(object).where(frame.notna(), "–"),
+                 title=f"runs in {out}")
 
 
 @runs_app.command("list")
