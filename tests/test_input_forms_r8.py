@@ -68,3 +68,64 @@ def test_rerun_hint_names_a_file_as_given_quoted() -> None:
 
 def test_rerun_hint_without_a_file_is_the_name() -> None:
     assert rerun_argument(_plan(None)) == "corpus_base"
+
+
+# ------------------------------------------------------------------ F18: a damaged price file
+def _real_file(rel: str) -> Path:
+    from riskmodel.errors import InputError
+
+    try:
+        path = config.data_dir() / "prices" / rel
+    except InputError:
+        pytest.skip("no data directory (RISKMODEL_DATA)")
+    if not path.is_file():
+        pytest.skip(f"the data directory has no {rel}")
+    return path
+
+
+@pytest.fixture
+def damaged(work: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder of one real price file (linked, not copied) beside the place of another."""
+    data = work / "data"
+    (data / "prices" / "nzu").mkdir(parents=True)
+    (data / "prices" / "clearblue").mkdir()
+    (data / "prices" / "nzu" / "spotprices.csv").symlink_to(_real_file("nzu/spotprices.csv"))
+    monkeypatch.setenv(config.ENV_DATA, str(data))
+    return data / "prices" / "clearblue" / "eu_ets.csv"
+
+
+_FOLDER = ("error: clearblue/eu_ets.csv: a folder where the price file belongs: restore the "
+           "file, or delete the folder to go without it\n")
+_LINK = ("error: clearblue/eu_ets.csv: a broken symbolic link (its target is missing, or a "
+         "loop) where the price file belongs: restore the file, or delete the link to go "
+         "without it\n")
+
+
+@pytest.mark.parametrize("args", [["data", "summary"], ["data", "show", "eu_ets"],
+                                  ["data", "show", "clearblue.eua_front_dec"]])
+@pytest.mark.parametrize("kind", ["folder", "broken link"])
+def test_damaged_price_file_is_one_error_for_show_and_summary(
+        args: list[str], kind: str, damaged: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder or a broken link where a price file belongs: ``data summary`` skipped it as
+    absent while ``data show`` failed on it (a bare OSError for the link)."""
+    if kind == "folder":
+        damaged.mkdir()
+    else:
+        damaged.symlink_to("nowhere.csv")
+    code, out, err = invoke(args, capsys)
+    assert (code, err) == (2, _FOLDER if kind == "folder" else _LINK)
+
+
+def test_absent_price_file_is_named_by_data_show(damaged: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """An absent file: not 'no loader produces it' (the loader exists; its file is gone)."""
+    code, out, err = invoke(["data", "show", "eu_ets"], capsys)
+    assert (code, err) == (2, "error: clearblue/eu_ets.csv: not in the data folder "
+                              f"{damaged.parent.parent}, and it holds eu_ets's price series "
+                              "clearblue.eua_front_dec: restore the file, or point --data-dir "
+                              "at a complete data folder\n")
+    code, out, err = invoke(["data", "show", "clearblue.eua_front_dec"], capsys)
+    assert code == 2
+    assert err.startswith("error: riskmodel data show: clearblue.eua_front_dec: unknown price "
+                          "series, or its file is not in the data folder ")
+    assert "clearblue/eu_ets.csv" in err and err.endswith(" are absent\n")
