@@ -129,3 +129,50 @@ def test_absent_price_file_is_named_by_data_show(damaged: Path,
     assert err.startswith("error: riskmodel data show: clearblue.eua_front_dec: unknown price "
                           "series, or its file is not in the data folder ")
     assert "clearblue/eu_ets.csv" in err and err.endswith(" are absent\n")
+
+
+# ------------------------------------------------------------------ runs list: damaged folders
+def _run_folder(where: Path) -> None:
+    """A run that has not finished (nothing to check but its manifest), whose id is r1."""
+    import json
+
+    m = json.loads((BASES / "manifest.json").read_text(encoding="utf-8"))
+    m.update(run_id="r1", status="running")
+    where.mkdir(parents=True)
+    (where / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+
+
+def test_runs_list_names_each_run_by_its_folder(work: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A copied or renamed run folder was listed by its manifest's run id, which
+    ``runs show`` then did not find; the folder name is what show, compare and --resume take."""
+    _run_folder(work / "runs" / "copy_of_r1")
+    code, out, err = invoke(["runs", "--out", "runs", "list"], capsys)
+    assert (code, err) == (0, "")
+    assert "copy_of_r1" in out and " r1 " not in out
+    code, out, err = invoke(["runs", "--out", "runs", "show", "copy_of_r1", "--manifest"], capsys)
+    assert (code, err) == (0, "")
+
+
+@pytest.mark.parametrize(("make", "what"), [
+    (lambda p: p.symlink_to("nowhere.json"), "a broken symbolic link (or a loop)"),
+    (lambda p: p.symlink_to(p.name), "a broken symbolic link (or a loop)"),
+    (lambda p: p.mkdir(), "a folder"),
+])
+def test_run_with_a_damaged_manifest_is_listed_and_named(
+        make: object, what: str, work: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest.json that is a broken link, a link loop or a folder: the run was left out of
+    ``runs list`` and ``runs show`` said there was no such run."""
+    monkeypatch.setenv("COLUMNS", "400")  # one table line per run
+    (work / "runs" / "r2").mkdir(parents=True)
+    make(work / "runs" / "r2" / "manifest.json")  # type: ignore[operator]
+    code, out, err = invoke(["runs", "--out", "runs", "list"], capsys)
+    assert (code, err) == (0, "")
+    row = next(line for line in out.splitlines() if line.strip().startswith("r2 "))
+    assert f"broken: manifest.json is {what}" in row
+    for args in (["runs", "--out", "runs", "show", "r2"], ["run", "--resume", "runs/r2"]):
+        code, out, err = invoke(args, capsys)
+        assert (code, err) == (2, f"error: runs/r2/manifest.json: manifest: {what} where the "
+                                  "run's manifest belongs: the run folder is damaged; delete it "
+                                  "and run the scenario again\n")

@@ -370,6 +370,9 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     """The manifest of a run folder (InputError when there is none)."""
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
+        from riskmodel.batch.run_checks import check_manifest_not_damaged
+
+        check_manifest_not_damaged(Path(run_dir))
         raise InputError("not a run folder (no manifest.json); give a folder made by "
                          "riskmodel run", file=Path(run_dir), field="manifest")
     from riskmodel.batch.run_checks import parse_manifest
