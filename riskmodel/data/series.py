@@ -19,7 +19,12 @@ import pandas as pd
 
 from riskmodel import config
 from riskmodel.data.cleaning import CleaningReport, clean_series
-from riskmodel.data.prices import SeriesFileAbsent, load_file_of_series, price_file
+from riskmodel.data.prices import (
+    SeriesFileAbsent,
+    load_file_of_series,
+    price_file,
+    prices_dir,
+)
 from riskmodel.errors import DataError, InputError
 from riskmodel.io import hash_series, read_yaml
 
@@ -168,8 +173,9 @@ def load_series(market_or_series_id: str, data_dir: str | Path | None = None) ->
     if name in reg.markets:
         e = reg.markets[name]
         rel = e.file.removeprefix("prices/")
-        if price_file(dd / "prices", rel) is None:  # not "unknown series": its file is gone
-            raise DataError(f"not in the data folder {dd / 'prices'}, and it holds {name}'s "
+        prices = prices_dir(dd)  # a folder of no price files at all is refused as such
+        if price_file(prices, rel) is None:  # not "unknown series": its file is gone
+            raise DataError(f"not in the data folder {prices}, and it holds {name}'s "
                             f"price series {e.series_id}: restore the file, or point "
                             "--data-dir at a complete data folder", file=rel)
         ps = _load_cached(e.series_id, name, str(dd), e.why, _stamp(dd))
