@@ -288,10 +288,11 @@ _KETS_SETTINGS = ("kets_probability", "kets_release_share", "kets_reserve", "ket
 
 
 def settings_that_cannot_act(scn: Scenario) -> tuple[str, str] | None:
-    """(field, what is wrong) for a market setting of the user's file that can never act: an
-    offset price with offsets off, a collar reserve with no price to sell or withhold it at, a
-    collar currency with no collar, a K-ETS trigger setting with the triggers off. Each ran
-    silently as if not written while ``scenario show`` listed it as the scenario's."""
+    """(field, what is wrong) for a setting of the user's file that can never act: an offset
+    price with offsets off, a collar reserve with no price to sell or withhold it at, a collar
+    currency with no collar, a K-ETS trigger setting with the triggers off, regulatory events
+    with no ``linked_events`` variant to simulate them, a volatility-level persistence with the
+    draws off. Each ran silently as if not written."""
     for k, m in enumerate(scn.markets):
         fld, c = f"markets[{k}]", m.collar
         if m.offset_price is not None and not m.offset_limit_share > 0:
@@ -320,4 +321,14 @@ def settings_that_cannot_act(scn: Scenario) -> tuple[str, str] | None:
                 return f"{fld}.stabilisation.{given[0]}", (
                     "the K-ETS price triggers are off (kets_triggers is false), so it never "
                     "acts; set stabilisation.kets_triggers: true or drop it")
+    sim = scn.simulation
+    if (scn.events.links or scn.events.markets) and "linked_events" not in sim.variants:
+        return "events", (
+            f"simulation.variants ({', '.join(sim.variants)}) leaves out linked_events, the "
+            "only variant that simulates the events, so the block never acts; add "
+            "linked_events to simulation.variants or drop the events")
+    if sim.vol_level_persistence is not None and sim.vol_level_sd == 0:
+        return "simulation.vol_level_persistence", (
+            "volatility-level draws are off (vol_level_sd is 0), so their year-to-year "
+            "persistence never acts; give vol_level_sd above 0 or drop vol_level_persistence")
     return None
