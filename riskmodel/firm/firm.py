@@ -135,6 +135,13 @@ class EmissionsSpec(_Model):
                                        or self.driver != "bau"):
             raise ValueError("'annual_change', 'elasticity' and 'driver' apply to 'level' "
                              "mode only")
+        if self.idiosyncratic_vol == 0:  # no own shock: what shapes or seeds it never acts
+            given = [n for n in ("idiosyncratic_persistence", "seed")
+                     if n in self.model_fields_set]
+            if given:
+                raise ValueError(f"{given[0]}: the firm has no idiosyncratic shock "
+                                 "(idiosyncratic_vol is 0), so it never acts; give "
+                                 f"idiosyncratic_vol above 0 or drop {given[0]}")
         return self
 
 
