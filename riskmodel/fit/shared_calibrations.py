@@ -81,6 +81,10 @@ def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
         raise InputError(
             f"copula nu must be a finite number > 2 (got {nu!r})", file=file, field="nu"
         )
+    if copula == "t" and nu is None:  # the engine put its default of 8 in the fit's place
+        raise InputError(f"{'null' if 'nu' in d else 'missing'}, but the copula is t, whose "
+                         "degrees of freedom it gives; give nu > 2 (or copula: gaussian)",
+                         file=file, field="nu")
 
 
 #: Largest |mean| and sd of a fundamental's annual log change (output, intensity): the bounds of
