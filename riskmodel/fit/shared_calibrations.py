@@ -196,9 +196,18 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
         i, j = (int(x) for x in bad[0])
         raise InputError(f"{variables[i]} / {variables[j]}: a covariance implying the "
                          f"correlation {corr[i, j]:.3g}, outside [-1, 1]", file=file, field="cov")
-    corr_oe = d.get("corr_output_emissions", {})
+    if "corr_output_emissions" not in d:  # the engine used 0 for every market
+        raise InputError("missing: each jurisdiction's correlation of output and emissions, "
+                         "which the fit writes (every market would run with 0); restore it or "
+                         "refit", file=file, field="corr_output_emissions")
+    corr_oe = d["corr_output_emissions"]
     if not isinstance(corr_oe, dict):
         raise InputError("must be a mapping of jurisdiction id to a correlation", file=file,
+                         field="corr_output_emissions")
+    gone = [j for j in jurs if j not in corr_oe]
+    if gone:  # that jurisdiction's markets ran with 0 in place of its measured correlation
+        raise InputError(f"no entry for {gone[0]!r}, whose markets would run with 0; give one "
+                         f"per jurisdiction of the file ({', '.join(jurs)})", file=file,
                          field="corr_output_emissions")
     for j, r in corr_oe.items():
         if j not in jurs:
