@@ -1,6 +1,8 @@
 """Bad inputs of the eighth hunt that the corpus (tests/bad_inputs/) cannot make: names echoed
-on stdout by ``riskmodel runs list`` (control characters and rich markup in ``--out``), and
-the firm report's rerun hint for a library scenario (an absolute path in the manifest)."""
+on stdout by ``riskmodel runs list`` (control characters and rich markup in ``--out``), the
+firm report's rerun hint for a library scenario (an absolute path in the manifest), a price
+file of the data folder damaged into a folder or a broken link (F18), and run folders whose
+manifest.json or chunks/ is a broken or looping link (N9)."""
 
 from __future__ import annotations
 
@@ -176,3 +178,36 @@ def test_run_with_a_damaged_manifest_is_listed_and_named(
         assert (code, err) == (2, f"error: runs/r2/manifest.json: manifest: {what} where the "
                                   "run's manifest belongs: the run folder is damaged; delete it "
                                   "and run the scenario again\n")
+
+
+# ------------------------------------------------------------------ N9: chunks/ a looping link
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``runs/A``: the corpus base scenario, 20 paths in one chunk, finished."""
+    from riskmodel.batch.runner import run_plan
+
+    work = tmp_path_factory.mktemp("finished")
+    (work / "s.yaml").write_text((BASES / "scenario.yaml").read_text(encoding="utf-8"),
+                                 encoding="utf-8")
+    return run_plan(load_scenario_file(work / "s.yaml", paths=20), out=work / "runs",
+                    run_id="A")
+
+
+@pytest.mark.parametrize("target", ["chunks", "/nonexistent/chunks"])
+def test_resume_with_chunks_a_broken_or_looping_link(
+        target: str, finished_run: Path, work: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A resume failed part-way on it (exit 1, FileExistsError), marked the run failed and
+    advised the same resume; now one line, exit 2, and the manifest left as it was."""
+    import shutil
+
+    run = work / "runs" / "A"
+    shutil.copytree(finished_run, run)
+    shutil.rmtree(run / "chunks")
+    (run / "chunks").symlink_to(target)
+    before = (run / "manifest.json").read_bytes()
+    code, out, err = invoke(["run", "--resume", "runs/A"], capsys)
+    assert (code, err) == (2, "error: runs/A/chunks: chunks: a broken symbolic link (or a loop), "
+                              "not a folder: the run's finished chunks go there; delete the run "
+                              "folder and run the scenario again\n")
+    assert (run / "manifest.json").read_bytes() == before

@@ -534,10 +534,14 @@ def resume_run(
                          field="plan")
     check_inputs_unchanged(run_dir, plan, manifest)
     _check_layout_records(run_dir, plan, manifest)
-    if (run_dir / CHUNKS).exists() and not (run_dir / CHUNKS).is_dir():
-        raise InputError("not a folder: the run's finished chunks go there; delete the run "
-                         "folder and run the scenario again", file=run_dir / CHUNKS,
-                         field="chunks")
+    chunks = run_dir / CHUNKS
+    if (chunks.exists() or chunks.is_symlink()) and not chunks.is_dir():
+        # a broken or looping link too: making the folder there failed part-way (exit 1, the
+        # run marked failed, and the resume it advised failed the same way)
+        what = ("a broken symbolic link (or a loop), not a folder" if chunks.is_symlink()
+                and not chunks.exists() else "not a folder")
+        raise InputError(f"{what}: the run's finished chunks go there; delete the run "
+                         "folder and run the scenario again", file=chunks, field="chunks")
     for name in (RESULTS, DESIGN, PATHS, ANNUAL, SUMMARY, "events.npz", "events.json",
                  "firm_results.parquet"):  # the merge rewrites them: a folder there fails it
         if (run_dir / name).exists() and not (run_dir / name).is_file():
