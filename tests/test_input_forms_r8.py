@@ -211,3 +211,17 @@ def test_resume_with_chunks_a_broken_or_looping_link(
                               "not a folder: the run's finished chunks go there; delete the run "
                               "folder and run the scenario again\n")
     assert (run / "manifest.json").read_bytes() == before
+
+
+def test_run_id_of_a_looping_link(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--run-id X`` where ``<out>/X`` is a link to itself: a bare 'Too many levels of symbolic
+    links' naming X/chunks; now the run id is refused, naming the link."""
+    (work / "s.yaml").write_text((BASES / "scenario.yaml").read_text(encoding="utf-8"),
+                                 encoding="utf-8")
+    (work / "runs").mkdir()
+    (work / "runs" / "loop").symlink_to("loop")
+    code, out, err = invoke(["run", "s.yaml", "--out", "runs", "--run-id", "loop"], capsys)
+    assert (code, err) == (2, "error: runs/loop: --run-id: a broken symbolic link (or a loop) "
+                              "stands where the run folder would go; give another --run-id, "
+                              "or remove the link\n")
+    assert sorted(p.name for p in (work / "runs").iterdir()) == ["loop"]

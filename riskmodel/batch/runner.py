@@ -397,6 +397,17 @@ def new_run_dir(
             raise InputError(f"{folder} is a run folder; give the folder of run folders "
                              "(e.g. runs)", field="--out")
     run_dir = out / run_id
+    from riskmodel.batch.run_checks import manifest_damage
+
+    if run_dir.is_symlink() and not run_dir.exists():  # making its chunks/ failed on it
+        raise InputError("a broken symbolic link (or a loop) stands where the run folder "
+                         "would go; give another --run-id, or remove the link",
+                         file=run_dir, field="--run-id")
+    if run_dir.exists() and not (run_dir / MANIFEST).is_file() and not (
+            run_dir / "chunks").is_dir() and manifest_damage(run_dir / MANIFEST) is None:
+        raise InputError("something that is no run stands where the run folder would go (it "
+                         "has no manifest.json); give another --run-id, or remove it",
+                         file=run_dir, field="--run-id")
     if run_dir.exists():
         raise InputError("a run with this id exists; use --resume to finish it",
                          file=run_dir, field="--run-id")
