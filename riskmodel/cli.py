@@ -17,7 +17,6 @@ import importlib
 import os
 import sys
 import typing
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -161,9 +160,10 @@ app = typer.Typer(
 @app.callback()
 def main(
     data_dir: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--data-dir",
+            metavar="<path>",
             envvar=config.ENV_DATA,
             help="Directory of third-party price and fundamentals files, read in place "
             "(default: ../shared/data beside the checkout).",
@@ -177,6 +177,11 @@ def main(
     ] = False,
 ) -> None:
     """Global options."""
+    if data_dir is not None and not data_dir.strip():  # Path('') is the working folder
+        from riskmodel.errors import InputError
+
+        raise InputError("empty; give the data folder (or leave --data-dir out for the "
+                         "default)", field="--data-dir")
     config.set_data_dir(data_dir)
 
 

@@ -301,8 +301,10 @@ def test_load_series_and_summary_on_hand_made_data_dir(tmp_path):
     assert len(s.prices) == len(dates) and len(s.returns) == len(dates) - 2   # first + break
     assert pd.Timestamp("2008-01-01") not in s.returns.index
     assert s.report.step("phase_breaks").events[0]["date"] == "2008-01-01"
-    with pytest.raises(InputError, match="unknown price series 'icap.eu'"):
-        load_series("icap.eu", data_dir=tmp_path)                   # file absent
+    with pytest.raises(InputError, match=r"icap.eu: unknown price series, or its file is not "
+                       r"in the data folder .*: icap/allowance_price.csv \(where icap series are "
+                       r"read from\) is absent"):
+        load_series("icap.eu", data_dir=tmp_path)                   # file absent: named
     summ = summarise(tmp_path)
     assert set(summ["series"]) == {"clearblue.eua_front_dec"}
     trap = next(t for t in summ["known_traps"] if t["series_id"] == "clearblue.eua_front_dec")

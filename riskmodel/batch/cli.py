@@ -26,6 +26,7 @@ from riskmodel.batch.run_checks import check_out_folder
 from riskmodel.batch.runner import RunOptions, resume_run, run_plan
 from riskmodel.batch.runs import compare_runs, find_run, list_runs, run_mismatch, show_run
 from riskmodel.batch.scenario_file import load_scenario_file
+from riskmodel.cli_errors import escape_controls
 from riskmodel.errors import InputError
 from riskmodel.sim.summary import denoise, terminal_width
 
@@ -90,6 +91,14 @@ def _width() -> int:
     return _out.width if _out.is_terminal else terminal_width()
 
 
+def _given_path(value: str, option: str, what: str) -> Path:
+    """An option's path as given; an empty one is refused (``Path('')`` is the working
+    folder, which the command would then use in its place)."""
+    if not value.strip():
+        raise InputError(f"empty; give {what}", field=option)
+    return Path(value)
+
+
 def _resume_folder(ref: Path, out: Path) -> Path:
     """The run folder ``--resume`` names: a folder, its manifest.json, or a run id in ``--out``
     (as ``runs show`` finds it)."""
@@ -141,9 +150,9 @@ def run(
         "--chunk-size", help="Paths per task, rounded up to whole chunks of "
         "simulation.paths_per_chunk (default one chunk per task). Never changes results.",
         show_default=False)] = None,
-    resume: Annotated[Path | None, typer.Option(
+    resume: Annotated[str | None, typer.Option(
         "--resume", help="Finish an interrupted run folder (only its missing chunks).",
-        show_default=False)] = None,
+        metavar="<path>", show_default=False)] = None,
     run_id: Annotated[str | None, typer.Option(
         "--run-id", help="Run folder name (default <scenario>-<time>-<hash>).",
         show_default=False)] = None,
@@ -188,7 +197,8 @@ def run(
 
         firm_list = firm_files(firms)
     if resume is not None:
-        resume = _resume_folder(resume, out_dir)
+        resume = _resume_folder(_given_path(resume, "--resume", "a run folder or run id"),
+                                out_dir)
         bar = RichProgress(f"resume {resume.name}", quiet=quiet)
         try:
             run_dir = resume_run(resume, options=options, progress=bar)
@@ -234,52 +244,58 @@ runs_app = typer.Typer(
     invoke_without_command=True,
 )
 
-_OutOpt = Annotated[Path, typer.Option("--out", help="Folder of run folders.")]
+# a str, checked by check_out_folder: a Path option reads --out '' as the working folder
+_OutOpt = Annotated[str, typer.Option("--out", help="Folder of run folders.", metavar="<path>")]
 
 
 def _print_frame(frame: pd.DataFrame, title: str | None = None, *, floatfmt: str = "{:.4g}"
                  ) -> None:
     frame = frame.copy()
+    title = escape_controls(title) if title else title
     if "period" in frame.columns and "year" in frame.columns:  # "2024–2026", not year -1
         frame = frame.drop(columns="year")
         frame.insert(list(frame.columns).index("market") + 1, "period", frame.pop("period"))
     for c in frame.columns:  # rounding noise (-6.3e-14 beside 60) prints as 0
         if frame[c].dtype.kind == "f":
             frame[c] = denoise(frame[c].to_numpy())
+        elif frame[c].dtype.kind == "O":  # names from folders and manifests, echoed safely
+            frame[c] = frame[c].map(lambda v: escape_controls(v) if isinstance(v, str) else v
+                                    ).astype(object)
     if not _out.is_terminal:  # piped: plain text, wrapped at COLUMNS (default 100)
         if title:
             typer.echo(title)
         typer.echo(frame.to_string(index=False, float_format=lambda v: floatfmt.format(v),
                                    line_width=terminal_width()))
         return
-    table = Table(title=title, show_lines=False)
+    table = Table(title=Text(title) if title else None, show_lines=False)  # no markup
     for c in frame.columns:
         table.add_column(str(c), justify="right" if frame[c].dtype.kind in "fiu" else "left")
     for row in frame.itertuples(index=False):
         table.add_row(*[
-            floatfmt.format(v) if isinstance(v, float) and pd.notna(v)
-            else ("" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+            Text(floatfmt.format(v) if isinstance(v, float) and pd.notna(v)
+                 else ("" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)))
             for v in row
         ])
     _out.print(table)
 
 
 @runs_app.callback()
-def _runs_default(ctx: typer.Context, out: _OutOpt = config.RUNS_DIR) -> None:
+def _runs_default(ctx: typer.Context, out: _OutOpt = str(config.RUNS_DIR)) -> None:
     """Without a subcommand: list the runs."""
     ctx.obj = {"out": check_out_folder(out)}
     if ctx.invoked_subcommand is None:
-        _list(out)
+        _list(ctx.obj["out"])
 
 
 def _list(out: Path) -> None:
     frame = list_runs(out)
     if frame.empty:
-        _out.print(f"no runs in {out}")
+        _out.print(f"no runs in {escape_controls(str(out))}", markup=False, highlight=False)
         return
     for c in ("points", "paths"):  # whole numbers, also beside a broken run's empty cells
         frame[c] = frame[c].map(lambda v: v if pd.isna(v) else int(v)).astype(object)
-    _print_frame(frame.astype(object).where(frame.notna(), "–"), title=f"runs in {out}")
+    _print_frame(frame.astype(object).where(frame.notna(), "–"),
+                 title=f"runs in {out}")
 
 
 @runs_app.command("list")
@@ -314,14 +330,16 @@ def compare_cmd(
     variant: Annotated[str | None, typer.Option(
         "--variant", help="Only this variant (autarky, linked, linked_events).",
         show_default=False)] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="Also write the full comparison.",
-                                             show_default=False)] = None,
+    csv_arg: Annotated[str | None, typer.Option(
+        "--csv", help="Also write the full comparison.", metavar="<path>",
+        show_default=False)] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Compare even when the runs' sweep points or path counts differ.")
     ] = False,
 ) -> None:
     """Compare two runs (e.g. the same scenario under two designs) side by side."""
     out = ctx.obj["out"]
+    csv = None if csv_arg is None else _given_path(csv_arg, "--csv", "a .csv file name")
     try:
         csv_parents = csv.resolve().parents if csv is not None else []
     except (RuntimeError, OSError):  # a symbolic-link loop (OSError from Python 3.13)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from riskmodel import config
 from riskmodel.batch.runner import ANNUAL, PATHS, check_fx_unchanged, read_manifest
 from riskmodel.batch.scenario_file import (
     ScenarioPlan,
@@ -89,6 +91,17 @@ def run_plan_of(run_dir: Path) -> ScenarioPlan:
     return plan_from_json(read_manifest(run_dir)["plan"])
 
 
+def rerun_argument(plan: ScenarioPlan) -> str:
+    """What to give ``riskmodel run`` to run a plan's scenario again: a library scenario's
+    name, else its file as the run was given it (the scenario's ``name`` is no file name)."""
+    if plan.file is None:
+        return shlex.quote(plan.name)
+    file = Path(plan.file)
+    if file.suffix == ".yaml" and file.parent.resolve() == config.SCENARIOS_DIR.resolve():
+        return shlex.quote(file.stem)
+    return shlex.quote(str(file))
+
+
 def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | None = None,
                  precheck: Callable[[Scenario], None] | None = None
                  ) -> tuple[Scenario, dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -114,7 +127,8 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
     if missing:
         raise InputError(
             f"the run kept no per-path annual arrays ({', '.join(missing)}), which firm reports "
-            f"read; run the scenario again with `riskmodel run {plan.name} {KEEP_OPTION}`",
+            f"read; run the scenario again with `riskmodel run {rerun_argument(plan)} "
+            f"{KEEP_OPTION}`",
             file=d / ANNUAL, field="annual")
     scn = plan.scenarios[point]
     _check_annual(annual, scn, scn.simulation.paths, d / ANNUAL, "annual.")

@@ -308,13 +308,36 @@ def load_npz(path: Path) -> dict[str, Any]:
         ) from None
 
 
+def manifest_damage(path: Path) -> str | None:
+    """What stands where a run's manifest.json belongs when it is no file: 'a folder', 'a
+    broken symbolic link (or a loop)', ...; None when nothing is there (no run folder)."""
+    if path.is_file() or not (path.exists() or path.is_symlink()):
+        return None
+    if path.is_symlink() and not path.exists():
+        return "a broken symbolic link (or a loop)"
+    return "a folder" if path.is_dir() else "not a regular file"
+
+
+def check_manifest_not_damaged(run_dir: Path) -> None:
+    """InputError naming the manifest when something other than a file stands in its place
+    (the run folder is damaged, not 'no run folder')."""
+    from riskmodel.batch.runner import MANIFEST
+
+    damage = manifest_damage(run_dir / MANIFEST)
+    if damage:
+        raise InputError(f"{damage} where the run's manifest belongs: the run folder is "
+                         "damaged; delete it and run the scenario again",
+                         file=run_dir / MANIFEST, field="manifest")
+
+
 def problem(run_dir: Path) -> str | None:
     """What is wrong with a run folder, or None (for ``runs list``)."""
     from riskmodel.batch.runner import MANIFEST, RESULTS
 
     path = run_dir / MANIFEST
     if not path.is_file():
-        return "no manifest.json"
+        damage = manifest_damage(path)
+        return f"manifest.json is {damage}" if damage else "no manifest.json"
     try:
         m = parse_manifest(path)
         if m.get("status") == "complete":

@@ -370,6 +370,9 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     """The manifest of a run folder (InputError when there is none)."""
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
+        from riskmodel.batch.run_checks import check_manifest_not_damaged
+
+        check_manifest_not_damaged(Path(run_dir))
         raise InputError("not a run folder (no manifest.json); give a folder made by "
                          "riskmodel run", file=Path(run_dir), field="manifest")
     from riskmodel.batch.run_checks import parse_manifest
@@ -394,6 +397,17 @@ def new_run_dir(
             raise InputError(f"{folder} is a run folder; give the folder of run folders "
                              "(e.g. runs)", field="--out")
     run_dir = out / run_id
+    from riskmodel.batch.run_checks import manifest_damage
+
+    if run_dir.is_symlink() and not run_dir.exists():  # making its chunks/ failed on it
+        raise InputError("a broken symbolic link (or a loop) stands where the run folder "
+                         "would go; give another --run-id, or remove the link",
+                         file=run_dir, field="--run-id")
+    if run_dir.exists() and not (run_dir / MANIFEST).is_file() and not (
+            run_dir / "chunks").is_dir() and manifest_damage(run_dir / MANIFEST) is None:
+        raise InputError("something that is no run stands where the run folder would go (it "
+                         "has no manifest.json); give another --run-id, or remove it",
+                         file=run_dir, field="--run-id")
     if run_dir.exists():
         raise InputError("a run with this id exists; use --resume to finish it",
                          file=run_dir, field="--run-id")
@@ -531,10 +545,14 @@ def resume_run(
                          field="plan")
     check_inputs_unchanged(run_dir, plan, manifest)
     _check_layout_records(run_dir, plan, manifest)
-    if (run_dir / CHUNKS).exists() and not (run_dir / CHUNKS).is_dir():
-        raise InputError("not a folder: the run's finished chunks go there; delete the run "
-                         "folder and run the scenario again", file=run_dir / CHUNKS,
-                         field="chunks")
+    chunks = run_dir / CHUNKS
+    if (chunks.exists() or chunks.is_symlink()) and not chunks.is_dir():
+        # a broken or looping link too: making the folder there failed part-way (exit 1, the
+        # run marked failed, and the resume it advised failed the same way)
+        what = ("a broken symbolic link (or a loop), not a folder" if chunks.is_symlink()
+                and not chunks.exists() else "not a folder")
+        raise InputError(f"{what}: the run's finished chunks go there; delete the run "
+                         "folder and run the scenario again", file=chunks, field="chunks")
     for name in (RESULTS, DESIGN, PATHS, ANNUAL, SUMMARY, "events.npz", "events.json",
                  "firm_results.parquet"):  # the merge rewrites them: a folder there fails it
         if (run_dir / name).exists() and not (run_dir / name).is_file():

@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 
 from riskmodel import config
-from riskmodel.batch.run_checks import check_results, problem, read_results
+from riskmodel.batch.run_checks import (
+    check_manifest_not_damaged,
+    check_results,
+    problem,
+    read_results,
+)
 from riskmodel.batch.runner import (
     CHUNKS,
     MANIFEST,
@@ -57,6 +62,9 @@ def find_run(ref: str | Path, *, out: str | Path | None = None) -> Path:
         names = ", ".join(h.name for h in hits[:5])
         raise InputError(f"{ref!r} matches {len(hits)} runs ({names}); be more specific",
                          field="RUN")
+    for d in (p, runs_dir(out) / str(ref)):  # a run whose manifest is a folder or broken link
+        if d.is_dir():
+            check_manifest_not_damaged(d)
     raise InputError(f"no run {ref!r} (not a run folder, nor a run id in {base})", field="RUN")
 
 
@@ -65,7 +73,8 @@ def list_runs(out: str | Path | None = None) -> pd.DataFrame:
     base = runs_dir(out)
     rows: list[dict[str, Any]] = []
     for d in sorted(base.iterdir()) if base.is_dir() else []:
-        if not d.is_dir() or not ((d / MANIFEST).is_file() or (d / CHUNKS).is_dir()):
+        man = d / MANIFEST  # a manifest that is a folder or a broken link: a broken run
+        if not d.is_dir() or not (man.exists() or man.is_symlink() or (d / CHUNKS).is_dir()):
             continue
         broken = problem(d)
         if broken is not None:  # shown, not hidden: the user must resume or delete it
@@ -77,7 +86,7 @@ def list_runs(out: str | Path | None = None) -> pd.DataFrame:
         n_chunks = sum(s.get("n_chunks", 0) for s in seeds)
         done = len(finished_chunks(d)) if (d / CHUNKS).is_dir() else 0
         rows.append({
-            "run_id": m.get("run_id", d.name),
+            "run_id": d.name,  # what show, compare and --resume take (a copy keeps its id)
             "scenario": m.get("scenario"),
             "status": m.get("status"),
             "chunks": f"{done}/{n_chunks}",

@@ -148,6 +148,21 @@ def _events_act(plan: ScenarioPlan, file: str | Path | None) -> ScenarioPlan:
     return plan
 
 
+def _settings_act(plan: ScenarioPlan, file: str | Path | None) -> ScenarioPlan:
+    """A market setting that can act at no sweep point is refused (an offset price with
+    offsets off). One that acts at some point is kept: a sweep over ``offset_limit_share``
+    from 0 switches offsets off and on, and a sweep cannot unset the price at its 0 point."""
+    from riskmodel.sim.design_checks import settings_that_cannot_act
+
+    problems = [settings_that_cannot_act(scn) for scn in plan.scenarios]
+    if problems and all(p is not None for p in problems):
+        field, what = next(p for p in problems if p is not None)
+        if len(plan.scenarios) > 1:
+            what = what.replace("never acts", "never acts at any sweep point", 1)
+        raise InputError(what, file=file, field=field)
+    return plan
+
+
 def plan_from_dict(
     data: Any,
     *,
@@ -155,8 +170,12 @@ def plan_from_dict(
     paths: int | None = None,
     seed: int | None = None,
     check_calibrations: bool = True,
+    check_settings: bool = True,
 ) -> ScenarioPlan:
-    """Validate a parsed scenario mapping (with an optional ``sweep``) into a ``ScenarioPlan``."""
+    """Validate a parsed scenario mapping (with an optional ``sweep``) into a ``ScenarioPlan``.
+
+    ``check_settings``: refuse a market setting that can act at no sweep point (a user's
+    file; off for a run's manifest, which records what ran)."""
     if not isinstance(data, dict):
         raise InputError("a scenario file must be a mapping of fields", file=file)
     data = copy.deepcopy(data)
@@ -180,10 +199,11 @@ def plan_from_dict(
     _check_overrides_not_swept(points, base, overrides)
     scenarios = [apply_point(base, pt, file=file, check_calibrations=check_calibrations)
                  for pt in points] if sweep is not None else [base]
-    return _events_act(ScenarioPlan(
+    plan = _events_act(ScenarioPlan(
         base=base, points=points, scenarios=scenarios, file=Path(file) if file else None,
         sweep=sweep, overrides=overrides,
     ), file)
+    return _settings_act(plan, file) if check_settings else plan
 
 
 def check_simulation_as_written(data: dict[str, Any], *, file: str | Path | None = None
@@ -235,7 +255,9 @@ def plan_from_json(obj: dict[str, Any]) -> ScenarioPlan:
     data = dict(obj["scenario"])
     if obj.get("sweep") is not None:
         data["sweep"] = obj["sweep"]
-    plan = plan_from_dict(data, file=file, check_calibrations=False)
+    # what ran is read as it ran: a run's settings are not refused after the fact (and a
+    # manifest before the user form marks every default as set, kets_probability included)
+    plan = plan_from_dict(data, file=file, check_calibrations=False, check_settings=False)
     plan.overrides = dict(obj.get("overrides") or {})
     return plan
 
@@ -470,6 +492,11 @@ def _values(vals: Any, *, file: str | Path | None, where: str,
         num = vals["num"]
         if isinstance(num, bool) or not isinstance(num, int) or num < 1:
             raise InputError(f"num must be a positive integer (got {num!r})", file=file,
+                             field=f"{where}.num")
+        if num == 1 and start != stop:  # linspace gives [start]: the stop would be dropped
+            raise InputError(f"num 1 gives the start {short_repr(start)} only, and the stop "
+                             f"{short_repr(stop)} would be dropped; give num 2 or more, or "
+                             f"a list of values ([{short_repr(start)}])", file=file,
                              field=f"{where}.num")
         if num > MAX_SWEEP_POINTS:  # refused before numpy allocates the axis
             raise InputError(f"{num} points is more than {MAX_SWEEP_POINTS}", file=file,

@@ -13,9 +13,9 @@ app = typer.Typer(help="Price data: summary of every series and of its cleaning.
 
 @app.command()
 def summary(
-    json_path: Annotated[Path | None, typer.Option(
+    json_arg: Annotated[str | None, typer.Option(
         "--json", help="Also write the full summary (cleaning date by date) as JSON here.",
-        show_default=False)] = None,
+        metavar="<path>", show_default=False)] = None,
     market: Annotated[str | None, typer.Option(
         "--market", help="Only the series of this market id (e.g. eu_ets).",
         show_default=False)] = None,
@@ -32,9 +32,12 @@ def summary(
         write_summary_json,
     )
 
+    json_path = None if json_arg is None else Path(json_arg)
     if json_path is not None:  # checked before the work: a typo'd folder is not created
         from riskmodel.errors import InputError
 
+        if not json_arg.strip():  # Path('') is the working folder, refused as '.'
+            raise InputError("empty; give a .json file name", field="--json")
         if json_path.is_dir():
             raise InputError(f"{json_path} is a folder; give a .json file name", field="--json")
         if not json_path.parent.is_dir():

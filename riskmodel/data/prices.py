@@ -707,6 +707,28 @@ LOADERS: dict[str, Callable[..., LoaderResult]] = {
 }
 
 
+def price_file(base: Path, rel: str) -> Path | None:
+    """The known price file ``rel`` under ``base``, or None when it is absent. A folder, a
+    broken (or looping) link or another non-file at its place is damage, not absence: a
+    ``DataError`` naming the file, the same for every command that reads it (``data summary``
+    skipped it as absent while ``data show`` failed on it)."""
+    path = base / rel
+    if path.is_file():
+        return path
+    if not (path.exists() or path.is_symlink()):
+        return None
+    what, short = (("a broken symbolic link (its target is missing, or a loop)", "link")
+                   if path.is_symlink() and not path.exists()
+                   else ("a folder", "folder") if path.is_dir()
+                   else ("something not a regular file", "entry"))
+    raise DataError(f"{what} where the price file belongs: restore the file, or delete the "
+                    f"{short} to go without it", file=rel)
+
+
+class SeriesFileAbsent(DataError):
+    """No loader produced the series, and a file its series may come from is absent."""
+
+
 def load_all(data_dir: str | Path | None = None) -> tuple[pd.DataFrame, dict[str, ParseReport]]:
     """Every price file present under ``<data_dir>/prices``: (tidy frame, reports by file).
 
@@ -716,8 +738,8 @@ def load_all(data_dir: str | Path | None = None) -> tuple[pd.DataFrame, dict[str
     base = prices_dir(data_dir)
     frames, reports = [], {}
     for name, rel in FILES.items():
-        path = base / rel
-        if not path.is_file():
+        path = price_file(base, rel)
+        if path is None:
             rep = ParseReport(file=rel, loader=name)
             rep.notes.append("file not present in this data directory: skipped")
             reports[rel] = rep
@@ -746,13 +768,19 @@ def load_file_of_series(
     prefix = series_id.split(".", 1)[0]
     candidates = [n for n in FILES if _loader_prefix(n) == prefix]
     base = prices_dir(data_dir)
+    absent = []
     for name in candidates:
-        path = base / FILES[name]
-        if not path.is_file():
+        path = price_file(base, FILES[name])
+        if path is None:
+            absent.append(FILES[name])
             continue
         frame, rep = LOADERS[name](path)
         if series_id in rep.series:
             return frame[frame["series_id"] == series_id].reset_index(drop=True), rep
+    if absent:  # not "no loader produces it": its file may be the one missing
+        raise SeriesFileAbsent(f"unknown price series, or its file is not in the data folder "
+                        f"{base}: {', '.join(absent)} (where {prefix} series are read from) "
+                        f"{'is' if len(absent) == 1 else 'are'} absent", field=series_id)
     raise DataError("unknown price series (no loader produces it)", field=series_id)
 
 

@@ -19,7 +19,12 @@ import pandas as pd
 
 from riskmodel import config
 from riskmodel.data.cleaning import CleaningReport, clean_series
-from riskmodel.data.prices import load_file_of_series
+from riskmodel.data.prices import (
+    SeriesFileAbsent,
+    load_file_of_series,
+    price_file,
+    prices_dir,
+)
 from riskmodel.errors import DataError, InputError
 from riskmodel.io import hash_series, read_yaml
 
@@ -142,8 +147,16 @@ def _load_cached(series_id: str, market: str, data_dir: str, why: str, _stamp: t
 def _stamp(data_dir: Path) -> tuple:
     """Modification times of every price file: the cache key that invalidates on change."""
     base = data_dir / "prices"
-    return tuple(sorted((str(p.relative_to(base)), p.stat().st_mtime_ns)
-                        for p in base.glob("*/*.csv")))
+    return tuple(sorted((str(p.relative_to(base)), _mtime(p)) for p in base.glob("*/*.csv")))
+
+
+def _mtime(path: Path) -> int:
+    """A file's modification time; -1 for a broken link or an unreadable entry (the loader
+    reports it, naming the file, instead of a bare OSError here)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def load_series(market_or_series_id: str, data_dir: str | Path | None = None) -> PriceSeries:
@@ -159,6 +172,12 @@ def load_series(market_or_series_id: str, data_dir: str | Path | None = None) ->
         dd = config.data_dir(data_dir)
     if name in reg.markets:
         e = reg.markets[name]
+        rel = e.file.removeprefix("prices/")
+        prices = prices_dir(dd)  # a folder of no price files at all is refused as such
+        if price_file(prices, rel) is None:  # not "unknown series": its file is gone
+            raise DataError(f"not in the data folder {prices}, and it holds {name}'s "
+                            f"price series {e.series_id}: restore the file, or point "
+                            "--data-dir at a complete data folder", file=rel)
         ps = _load_cached(e.series_id, name, str(dd), e.why, _stamp(dd))
         _check_entry(e, ps)
     elif name in reg.no_data:
@@ -168,6 +187,8 @@ def load_series(market_or_series_id: str, data_dir: str | Path | None = None) ->
         try:
             ps = _load_cached(name, "", str(dd), "", _stamp(dd))
         except DataError as exc:
+            if exc.file is not None or isinstance(exc, SeriesFileAbsent):
+                raise  # a damaged or absent file of the series: said as such
             raise InputError(f"unknown price series {name!r}", field="series_id") from exc
     else:
         raise InputError(f"unknown market {name!r}; known: {', '.join(sorted(reg.markets))} "

@@ -135,6 +135,13 @@ class EmissionsSpec(_Model):
                                        or self.driver != "bau"):
             raise ValueError("'annual_change', 'elasticity' and 'driver' apply to 'level' "
                              "mode only")
+        if self.idiosyncratic_vol == 0:  # no own shock: what shapes or seeds it never acts
+            given = [n for n in ("idiosyncratic_persistence", "seed")
+                     if n in self.model_fields_set]
+            if given:
+                raise ValueError(f"{given[0]}: the firm has no idiosyncratic shock "
+                                 "(idiosyncratic_vol is 0), so it never acts; give "
+                                 f"idiosyncratic_vol above 0 or drop {given[0]}")
         return self
 
 
@@ -149,6 +156,16 @@ class AbatementSpec(_Model):
     slope: Annotated[float, Field(ge=0, le=MAX_MAC_SLOPE)] = 0.0
     curvature: Annotated[float, Field(ge=0, le=MAX_MAC_CURVATURE)] = 0.0
     max_share: Share = 1.0
+
+    @model_validator(mode="after")
+    def _curve_for_the_share(self) -> AbatementSpec:
+        # a share with no curve ran as no abatement at all, while the report listed the share
+        if "max_share" in self.model_fields_set and self.max_share > 0 and not (
+                self.slope > 0 or self.curvature > 0):
+            raise ValueError("max_share: the firm has no abatement curve (slope and curvature "
+                             "are 0), so it abates nothing and max_share never acts; give "
+                             "slope (and curvature) or drop max_share")
+        return self
 
     @property
     def active(self) -> bool:

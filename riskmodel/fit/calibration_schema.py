@@ -491,6 +491,26 @@ def _check_dist(spec: CalibrationSpec, file: str | Path | None) -> None:
             raise _fail(f"lambda must lie in (-1, 1) (got {lam:g})", "params.lambda", file)
 
 
+def _check_thin_flag(spec: CalibrationSpec, file: str | Path | None) -> None:
+    """``model.thin_trading`` (the fit's record that its parameters are of traded days'
+    returns) agrees with the ``thin_trading`` block the engine simulates: without the block a
+    thin-trading fit ran as a market trading every day, and with the flag false the block
+    still ran."""
+    flag = (spec.model.model_extra or {}).get("thin_trading")
+    if flag is None:
+        return
+    if not isinstance(flag, bool):
+        raise _fail(f"must be true or false (got {short_repr(flag)})", "model.thin_trading",
+                    file)
+    if flag and spec.thin_trading is None:
+        raise _fail("missing, but model.thin_trading is true: the parameters are of the traded "
+                    "days' returns and the no-trade chain they need is gone; restore the "
+                    "block (or refit the market)", "thin_trading", file)
+    if not flag and spec.thin_trading is not None:
+        raise _fail("is false, but the file has a thin_trading block, which the engine "
+                    "simulates; set it true or drop the block", "model.thin_trading", file)
+
+
 def validate_calibration(
     d: Any, *, file: str | Path | None = None, need_price: bool = False
 ) -> CalibrationSpec:
@@ -505,6 +525,7 @@ def validate_calibration(
     except ValidationError as exc:
         raise _format(exc, file) from None
     _check_keys(spec, file)
+    _check_thin_flag(spec, file)
     if spec.model.family in ("garch", "gjr", "egarch"):
         _check_single(spec.model.family, spec.params, file, spec.model.dist)
     else:

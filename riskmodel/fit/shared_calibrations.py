@@ -81,6 +81,10 @@ def validate_dependence(d: Any, *, file: str | Path | None = None) -> None:
         raise InputError(
             f"copula nu must be a finite number > 2 (got {nu!r})", file=file, field="nu"
         )
+    if copula == "t" and nu is None:  # the engine put its default of 8 in the fit's place
+        raise InputError(f"{'null' if 'nu' in d else 'missing'}, but the copula is t, whose "
+                         "degrees of freedom it gives; give nu > 2 (or copula: gaussian)",
+                         file=file, field="nu")
 
 
 #: Largest |mean| and sd of a fundamental's annual log change (output, intensity): the bounds of
@@ -192,9 +196,18 @@ def validate_fundamentals(d: Any, *, file: str | Path | None = None) -> None:
         i, j = (int(x) for x in bad[0])
         raise InputError(f"{variables[i]} / {variables[j]}: a covariance implying the "
                          f"correlation {corr[i, j]:.3g}, outside [-1, 1]", file=file, field="cov")
-    corr_oe = d.get("corr_output_emissions", {})
+    if "corr_output_emissions" not in d:  # the engine used 0 for every market
+        raise InputError("missing: each jurisdiction's correlation of output and emissions, "
+                         "which the fit writes (every market would run with 0); restore it or "
+                         "refit", file=file, field="corr_output_emissions")
+    corr_oe = d["corr_output_emissions"]
     if not isinstance(corr_oe, dict):
         raise InputError("must be a mapping of jurisdiction id to a correlation", file=file,
+                         field="corr_output_emissions")
+    gone = [j for j in jurs if j not in corr_oe]
+    if gone:  # that jurisdiction's markets ran with 0 in place of its measured correlation
+        raise InputError(f"no entry for {gone[0]!r}, whose markets would run with 0; give one "
+                         f"per jurisdiction of the file ({', '.join(jurs)})", file=file,
                          field="corr_output_emissions")
     for j, r in corr_oe.items():
         if j not in jurs:
