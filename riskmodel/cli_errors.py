@@ -130,6 +130,18 @@ def _bad_value(exc: Any) -> tuple[Any, str | None]:
     return None, None
 
 
+def _parent_with_option(ctx: Any, opt: Any) -> tuple[str, str] | None:
+    """(command path, its subcommand on the line) of the nearest enclosing command that has
+    option ``opt`` (``riskmodel runs``, ``show``), if any."""
+    child, parent = ctx, getattr(ctx, "parent", None)
+    while parent is not None and isinstance(opt, str):
+        for param in getattr(parent.command, "params", []):
+            if opt in (getattr(param, "opts", None) or []):
+                return str(parent.command_path), str(child.info_name)
+        child, parent = parent, parent.parent
+    return None
+
+
 def usage_line(exc: Any, fallback: str = "riskmodel") -> str:
     """``<command>: <field>: <message>`` for a click/typer usage error."""
     ctx = getattr(exc, "ctx", None)
@@ -139,6 +151,11 @@ def usage_line(exc: Any, fallback: str = "riskmodel") -> str:
     field = _param_field(exc)
     if "NoSuchOption" in cls:
         opt = getattr(exc, "option_name", field)
+        found = _parent_with_option(ctx, opt)
+        if found is not None:  # `runs show X --out D`: an option of `runs`, given too late
+            owner, sub = found
+            return (f"{command}: {opt}: an option of '{owner}', not of '{ctx.info_name}'; give "
+                    f"it before '{sub}' ({owner} {opt} ... {sub} ...)")
         allowed = sorted(getattr(exc, "possibilities", None) or [])
         more = f" (did you mean {' or '.join(allowed)}?)" if allowed else ""
         return f"{command}: {opt}: no such option{more}; see '{command} --help' for the options"
