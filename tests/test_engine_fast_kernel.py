@@ -148,7 +148,7 @@ def test_features_follow_the_scenario():
     """Each shipped scenario's features switch on exactly what it uses (a pool kernel without
     a feature the scenario has would silently skip it)."""
     ck = resolve(_scenario("china_korea", paths=4, days=5))
-    ks = resolve(_scenario("korea_stabilisation", paths=4, days=5))
+    ks = resolve(_scenario("korea_stabilisation", paths=4, days=12))  # K-ETS needs months
     eu = resolve(_scenario("eu_china", paths=4, days=5))
     ev = resolve(_scenario("regulatory_events", paths=4, days=5))
     # annual arrays and volatility-level draws by default
