@@ -177,11 +177,11 @@ def main(
     ] = False,
 ) -> None:
     """Global options."""
-    if data_dir is not None and not data_dir.strip():  # Path('') is the working folder
-        from riskmodel.errors import InputError
+    if data_dir is not None:  # Path('') would be the working folder
+        from riskmodel.cli_errors import given_path
 
-        raise InputError("empty; give the data folder (or leave --data-dir out for the "
-                         "default)", field="--data-dir")
+        given_path(data_dir, "--data-dir",
+                   "the data folder (or leave --data-dir out for the default)")
     config.set_data_dir(data_dir)
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import errno
 import os
 import re
+from pathlib import Path
 from typing import Any
 
-from riskmodel.errors import RiskmodelError, RunFailed
+from riskmodel.errors import InputError, RiskmodelError, RunFailed
 
 #: Exit status of a usage or input error (a bad argument, file, field or run folder).
 EXIT_INPUT = 2
@@ -128,6 +129,14 @@ def _bad_value(exc: Any) -> tuple[Any, str | None]:
         except Exception:  # noqa: BLE001 - best effort only
             return None, None
     return None, None
+
+
+def given_path(value: str, option: str, what: str) -> Path:
+    """An option's path as given; an empty one is refused (``Path('')`` is the working
+    folder, which the command would then use in its place)."""
+    if not value.strip():
+        raise InputError(f"empty; give {what}", field=option)
+    return Path(value)
 
 
 def _parent_with_option(ctx: Any, opt: Any) -> tuple[str, str] | None:

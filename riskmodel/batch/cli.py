@@ -26,7 +26,7 @@ from riskmodel.batch.run_checks import check_out_folder
 from riskmodel.batch.runner import RunOptions, resume_run, run_plan
 from riskmodel.batch.runs import compare_runs, find_run, list_runs, run_mismatch, show_run
 from riskmodel.batch.scenario_file import load_scenario_file
-from riskmodel.cli_errors import escape_controls
+from riskmodel.cli_errors import escape_controls, given_path
 from riskmodel.errors import InputError
 from riskmodel.sim.summary import denoise, terminal_width
 
@@ -89,14 +89,6 @@ class RichProgress:
 def _width() -> int:
     """Columns to fit: the terminal's, or ``COLUMNS`` (default 100) when piped."""
     return _out.width if _out.is_terminal else terminal_width()
-
-
-def _given_path(value: str, option: str, what: str) -> Path:
-    """An option's path as given; an empty one is refused (``Path('')`` is the working
-    folder, which the command would then use in its place)."""
-    if not value.strip():
-        raise InputError(f"empty; give {what}", field=option)
-    return Path(value)
 
 
 def _resume_folder(ref: Path, out: Path) -> Path:
@@ -197,7 +189,7 @@ def run(
 
         firm_list = firm_files(firms)
     if resume is not None:
-        resume = _resume_folder(_given_path(resume, "--resume", "a run folder or run id"),
+        resume = _resume_folder(given_path(resume, "--resume", "a run folder or run id"),
                                 out_dir)
         bar = RichProgress(f"resume {resume.name}", quiet=quiet)
         try:
@@ -294,8 +286,7 @@ def _list(out: Path) -> None:
         return
     for c in ("points", "paths"):  # whole numbers, also beside a broken run's empty cells
         frame[c] = frame[c].map(lambda v: v if pd.isna(v) else int(v)).astype(object)
-    _print_frame(frame.astype(object).where(frame.notna(), "–"),
-                 title=f"runs in {out}")
+    _print_frame(frame.astype(object).where(frame.notna(), "–"), title=f"runs in {out}")
 
 
 @runs_app.command("list")
@@ -339,7 +330,7 @@ def compare_cmd(
 ) -> None:
     """Compare two runs (e.g. the same scenario under two designs) side by side."""
     out = ctx.obj["out"]
-    csv = None if csv_arg is None else _given_path(csv_arg, "--csv", "a .csv file name")
+    csv = None if csv_arg is None else given_path(csv_arg, "--csv", "a .csv file name")
     try:
         csv_parents = csv.resolve().parents if csv is not None else []
     except (RuntimeError, OSError):  # a symbolic-link loop (OSError from Python 3.13)

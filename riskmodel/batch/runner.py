@@ -404,7 +404,7 @@ def new_run_dir(
                          "would go; give another --run-id, or remove the link",
                          file=run_dir, field="--run-id")
     if run_dir.exists() and not (run_dir / MANIFEST).is_file() and not (
-            run_dir / "chunks").is_dir() and manifest_damage(run_dir / MANIFEST) is None:
+            run_dir / CHUNKS).is_dir() and manifest_damage(run_dir / MANIFEST) is None:
         raise InputError("something that is no run stands where the run folder would go (it "
                          "has no manifest.json); give another --run-id, or remove it",
                          file=run_dir, field="--run-id")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,12 +31,12 @@ def summary(
         write_summary_json,
     )
 
-    json_path = None if json_arg is None else Path(json_arg)
-    if json_path is not None:  # checked before the work: a typo'd folder is not created
+    json_path = None
+    if json_arg is not None:  # checked before the work: a typo'd folder is not created
+        from riskmodel.cli_errors import given_path
         from riskmodel.errors import InputError
 
-        if not json_arg.strip():  # Path('') is the working folder, refused as '.'
-            raise InputError("empty; give a .json file name", field="--json")
+        json_path = given_path(json_arg, "--json", "a .json file name")
         if json_path.is_dir():
             raise InputError(f"{json_path} is a folder; give a .json file name", field="--json")
         if not json_path.parent.is_dir():
