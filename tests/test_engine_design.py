@@ -86,3 +86,29 @@ def test_kets_lower_trigger_fires_with_its_probability(prob):
     s = r.annual["supply"][0][:, 0, 0]
     q = 900.0
     np.testing.assert_allclose(s, q * (1 - 0.05 * prob), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dpy", [250, 252])
+def test_kets_months_are_twelfths_of_each_year(dpy):
+    """A K-ETS month is a twelfth of the compliance year (days ((m + 1) dpy) // 12), so every
+    year starts with a whole month: the lower trigger, certain to fire at the first month end
+    of each year (the price sits far below 60% of the two-year average), moves the price from
+    the same day of every year. With 250 days a year, months of 250 // 12 = 20 days would end
+    10 days into the second year. Runs with and without the trigger share every price draw
+    (K-ETS draws from its own stream), so the first day they differ is the day after it acted."""
+    def kept(prob):
+        st = {"kets_triggers": True, "kets_probability": prob, "kets_release_share": 0.05}
+        m = market("a", 10, 1000, stabilisation=st, abatement={"price_level": 100.0})
+        d = {"name": "d", "markets": [m], "links": [],
+             "horizon": {"years": 2, "days_per_year": dpy},
+             "dependence": {"corr": [[1.0]]},
+             "simulation": {"paths": 4, "paths_per_chunk": 4, "keep_paths": 4, "seed": 3,
+                            "variants": ["autarky"]}}
+        return simulate(scenario_from_dict(d)).paths["price"][0, :, 0, :]  # (path, day)
+
+    moved = kept(1.0) != kept(0.0)
+    first_month = dpy // 12  # month 0 ends on day dpy // 12 - 1; the trigger acts from the next
+    for year in range(2):
+        days = moved[:, year * dpy:(year + 1) * dpy]
+        assert not days[:, :first_month].any()
+        assert days[:, first_month].all()

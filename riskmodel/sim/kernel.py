@@ -337,7 +337,7 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
     hown = np.zeros(N)
     hsum = np.zeros((4, N))
     hxl = np.full(N, np.nan)
-    mlen = max(1, dpy // 12)
+    km = 0  # K-ETS: this compliance year's month (twelfths of the year: see the triggers)
     # per-block draw buffers (one block = up to one year of days)
     msx = np.full(N, -1, dtype=np.int64)  # slot of market i among the regime-switching ones
     nms = np.int64(0)  # not a literal: a literal 0 would type (and compile) shock_block twice
@@ -706,8 +706,15 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
                             keep_bau[p, i, t] = U[i]
                     if _KETS and mi[i, L.KETS_ON]:
                         msum[v, i] += pv
-            # ---- K-ETS triggers (monthly)
-            if _KETS and (t + 1) % mlen == 0:
+            # ---- K-ETS triggers (monthly). Month km of a compliance year ends on its day
+            # ((km + 1) dpy) // 12 - 1: twelve months a year whatever dpy (with dpy = 252, every
+            # 21 days), so the two-year average (24 months) and the runs of months do not drift
+            # across year ends (the resolver refuses dpy < 12 with the triggers on)
+            if td == 0:
+                km = 0
+            if _KETS and td + 1 == ((km + 1) * dpy) // 12:
+                mlen = ((km + 1) * dpy) // 12 - (km * dpy) // 12
+                km += 1
                 for v in range(nv):
                     for i in range(N):
                         if not mi[i, L.KETS_ON]:

@@ -1023,11 +1023,11 @@ def _stabilisation_step(b: _Build, k: int) -> None:
         b.src.given(f"{key}.msr.reserve0", sb, "msr_reserve0", f"{fld}.stabilisation")
     if sb.kets_triggers:
         dpy = b.scn.horizon.days_per_year
-        if dpy < 12:  # the kernel's month is dpy // 12 days (at least 1)
+        if dpy < 12:  # the kernel's month is a twelfth of the year's days (kernel.run_paths)
             raise InputError(
                 f"{dpy} trading days a year make no month, and {m.id}'s K-ETS price triggers "
-                "compare monthly average prices (a 'month' would be a single day, and their "
-                "runs of months would be runs of days); give 12 days a year or more, or set "
+                "compare monthly average prices (a month, a twelfth of the year, would be less "
+                "than a day); give 12 days a year or more, or set "
                 f"{fld}.stabilisation.kets_triggers: false", field="horizon.days_per_year")
         c_k = getattr(getattr(cat, "stabilisation", None), "kets_triggers", None)
         mi[k, L.KETS_ON] = 1
