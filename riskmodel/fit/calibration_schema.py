@@ -526,6 +526,11 @@ def validate_calibration(
         raise _format(exc, file) from None
     _check_keys(spec, file)
     _check_thin_flag(spec, file)
+    own = d.get("market")
+    if spec.proxy is not None and spec.proxy.of == own:
+        raise _fail(f"{own!r} is the calibration's own market (its 'market'): a proxy takes the "
+                    "process of another market, the one it is linked to; name that market (or "
+                    "drop the proxy block and fit the market itself)", "proxy.of", file)
     if spec.model.family in ("garch", "gjr", "egarch"):
         _check_single(spec.model.family, spec.params, file, spec.model.dist)
     else:
