@@ -596,7 +596,21 @@ def check_sweep_path(
             seq = obj if isinstance(obj, list) else []
             idx = _index(seq, tok)
             if idx is None:
-                raise InputError(f"{here} has no element [{tok}] (it has {len(seq)})",
+                elem = typing.get_args(tp)[0]
+                by_id = isinstance(elem, type) and issubclass(elem, BaseModel) and \
+                    "id" in elem.model_fields
+                n = len(seq)
+                if by_id and not isinstance(tok, int):
+                    ids = ", ".join(str(getattr(el, "id", "?")) for el in seq)
+                    why = f" (its ids: {ids})" if seq else " (it has none)"
+                elif not isinstance(tok, int):  # links[north-south]: no id to match
+                    span = (f": {here}[0]" if n == 1 else f": {here}[0] to {here}[{n - 1}]"
+                            if n else "")
+                    why = (f": its elements are addressed by number (it has "
+                           f"{n or 'none'}{span})")
+                else:
+                    why = f" (it has {n})"
+                raise InputError(f"{here} has no element [{tok}]{why}",
                                  file=file, field=where)
             tp = typing.get_args(tp)[0]
             obj = seq[idx]
