@@ -407,6 +407,15 @@ class MarketSpec(_Model):
             ]
             if missing:
                 raise ValueError(f"a synthetic market needs {', '.join(missing)}")
+        pair = {"output_growth": self.output_growth, "output_vol": self.output_vol}
+        given = [k for k, v in pair.items() if v is not None]
+        if len(given) == 1:  # the pair replaces the jurisdiction's process; the other was 0
+            other = "output_vol" if given[0] == "output_growth" else "output_growth"
+            what = "no output risk" if other == "output_vol" else "no output growth"
+            raise ValueError(
+                f"{other}: missing, but {given[0]} is given: the two together replace the "
+                f"output process of the market's jurisdiction, and the missing one would be 0 "
+                f"({what}); give {other} (0 for none) or drop {given[0]}")
         return self
 
 
