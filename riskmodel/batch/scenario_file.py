@@ -583,7 +583,7 @@ def check_sweep_path(
     for tok in tokens:
         tp, _ = _unwrap(tp)
         origin = typing.get_origin(tp)
-        here = ".".join(walked) or "scenario"
+        here = ".".join(walked).replace(".[", "[") or "scenario"
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if not isinstance(tok, str) or tok not in tp.model_fields:
                 allowed = ", ".join(tp.model_fields)
