@@ -817,7 +817,13 @@ _UNION_MEMBERS = ("float", "str", "int", "bool", "none", "list[float]", "dict[st
 
 def format_validation_error(exc: ValidationError, *, file: str | Path | None = None) -> InputError:
     """Turn a pydantic error into an ``InputError`` naming the file and the dotted field."""
-    first = exc.errors()[0]
+    errors = exc.errors()
+    first = errors[0]
+    for err in errors:  # 'name ' (a space inside the quotes): its key first, not 'name missing'
+        key = (err.get("loc") or ("",))[-1]
+        if err.get("type") == "extra_forbidden" and isinstance(key, str) and key != key.strip():
+            first = err
+            break
     if first.get("type") == "invalid_key":  # a YAML key read as a number, null or a boolean
         return _invalid_key(first, exc, file)
     loc = ".".join(  # without the union member a value was tried as (``price_limit.float``)
@@ -827,7 +833,12 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
     ).replace(".[", "[")
     msg = first.get("msg", "invalid").removeprefix("Value error, ")
     key = (first.get("loc") or ("",))[-1]
-    if first.get("type") == "extra_forbidden" and isinstance(key, str) and not (
+    if first.get("type") == "extra_forbidden" and isinstance(key, str) and key != key.strip() \
+            and key.strip().isascii() and key.strip().isprintable():
+        loc = loc[: len(loc) - len(key)] + key.strip()
+        msg = (f"unknown key {key!r}: it has a space (or a tab) at its start or end, so it is "
+               f"not the key {key.strip()!r}; write the key without it")
+    elif first.get("type") == "extra_forbidden" and isinstance(key, str) and not (
             key.isascii() and key.isprintable()):  # an invisible or look-alike character
         odd = next(c for c in key if not (c.isascii() and c.isprintable()))
         shown = key.encode("unicode_escape").decode("ascii")
@@ -843,7 +854,7 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
         "(got " not in msg
     ):
         msg = f"{msg} (got {short_repr(inp)})"
-    more = len(exc.errors()) - 1
+    more = len(errors) - 1
     if more:
         msg += f" (+{more} more problem{'s' if more > 1 else ''})"
     return InputError(msg, file=file, field=loc or None)
