@@ -1,7 +1,7 @@
 """Bad inputs of the ninth hunt that the corpus (tests/bad_inputs/) cannot make, because they
 need the real data folder: ``validate --start/--end`` leaving no validation origin (the error
 named the returns, not the option), ``data fx --year`` outside the years of the exchange-rate
-export (the error named the file)."""
+export (the error named the file), ``data summary --market`` of no series (named 'market')."""
 
 from __future__ import annotations
 
@@ -69,3 +69,11 @@ def test_data_fx_year_inside_the_export(work: Path, capsys: pytest.CaptureFixtur
     code, out, err = invoke(["data", "fx", "--year", "2021"], capsys)
     assert (code, err) == (0, "")
     assert "mean of 12 monthly rates in 2021" in out
+
+
+# ------------------------------------------------------------------ data summary --market
+def test_data_summary_unknown_market_names_the_option(work: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    _refused(["data", "summary", "--market", "atlantis"],
+             "error: riskmodel data summary: --market: no price series for market 'atlantis'",
+             work, capsys)

@@ -45,7 +45,17 @@ def summary(
         if json_path.suffix.lower() != ".json":  # as --csv: a typo must not write over a file
             raise InputError(f"give a file name ending in .json (got {json_arg!r}): --json "
                              "writes over the file it names", field="--json")
-    res = summarise(config.data_dir(), market=market)
+    from riskmodel.errors import DataError, InputError
+
+    if market is not None and not market.strip():  # '' read as no --market: every series
+        raise InputError("empty; give a market id (e.g. eu_ets), or leave --market out for "
+                         "every series", field="--market")
+    try:
+        res = summarise(config.data_dir(), market=market)
+    except DataError as exc:
+        if market is None or exc.field != "market":
+            raise
+        raise InputError(exc.reason, field="--market") from None
     console = Console(width=200)
     console.print(summary_table(res))
     if res.get("known_traps"):
