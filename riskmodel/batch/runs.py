@@ -39,6 +39,9 @@ def runs_dir(out: str | Path | None = None) -> Path:
 
 def find_run(ref: str | Path, *, out: str | Path | None = None) -> Path:
     """A run folder from a path, a run id, or a unique prefix of a run id."""
+    if not str(ref).strip():  # Path('') is '.': the working folder's only run was taken
+        raise InputError(f"empty ({str(ref)!r}); give a run folder or a run id (riskmodel runs "
+                         "list shows them)", field="RUN")
     p = Path(ref)
     if (p / MANIFEST).is_file():
         return p
