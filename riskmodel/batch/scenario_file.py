@@ -152,11 +152,13 @@ def _settings_act(plan: ScenarioPlan, file: str | Path | None) -> ScenarioPlan:
     """A market setting that can act at no sweep point is refused (an offset price with
     offsets off). One that acts at some point is kept: a sweep over ``offset_limit_share``
     from 0 switches offsets off and on, and a sweep cannot unset the price at its 0 point."""
-    from riskmodel.sim.design_checks import settings_that_cannot_act
+    from riskmodel.sim.design_checks import unused_settings
 
-    problems = [settings_that_cannot_act(scn) for scn in plan.scenarios]
-    if problems and all(p is not None for p in problems):
-        field, what = next(p for p in problems if p is not None)
+    # the same field at every point (one point's closed link is another point's open one)
+    per_point = [dict(unused_settings(scn)) for scn in plan.scenarios]
+    common = [f for f in per_point[0] if all(f in p for p in per_point[1:])] if per_point else []
+    if common:
+        field, what = common[0], per_point[0][common[0]]
         if len(plan.scenarios) > 1:
             what = what.replace("never acts", "never acts at any sweep point", 1)
         raise InputError(what, file=file, field=field)
