@@ -301,8 +301,8 @@ def unused_settings(scn: Scenario) -> Iterator[tuple[str, str]]:
     price with offsets off, a collar reserve with no price to sell or withhold it at, a collar
     currency with no collar, a K-ETS trigger setting with the triggers off, regulatory events
     with no ``linked_events`` variant to simulate them, a volatility-level persistence with the
-    draws off, a closed link's fee, quota, exchange rate, direction or start year. Each ran
-    silently as if not written."""
+    draws off, a closed link's fee, quota, exchange rate, direction, start year or events. Each
+    ran silently as if not written."""
     for k, m in enumerate(scn.markets):
         fld, c = f"markets[{k}]", m.collar
         if m.offset_price is not None and not m.offset_limit_share > 0:
@@ -339,6 +339,12 @@ def unused_settings(scn: Scenario) -> Iterator[tuple[str, str]]:
             yield f"links[{k}].{given[0]}", (
                 f"the link is closed (state: closed), so no permits cross it and its "
                 f"{given[0]} never acts; set state: open or drop {given[0]}")
+    closed = {"-".join(sorted(lk.markets)) for lk in scn.links if lk.state == "closed"}
+    for k, ev in enumerate(scn.events.links):
+        if "-".join(sorted(ev.link.replace(">", "").split("-"))) in closed:
+            yield f"events.links[{k}].link", (
+                f"the link {ev.link} is closed (state: closed), so no permits cross it and its "
+                "events never act; set the link's state: open or drop the event")
     sim = scn.simulation
     if (scn.events.links or scn.events.markets) and "linked_events" not in sim.variants:
         yield "events", (
