@@ -349,7 +349,7 @@ class MarketSpec(_Model):
     """One market in a scenario: a catalogue id plus overrides, or a fully synthetic market."""
 
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=MAX_MARKET_ID)]
-    #: Calibration file or market id (default: calibrations/<id>.json); ignored with ``process``.
+    #: Calibration file or market id (default: calibrations/<id>.json); not with ``process``.
     calibration: str | None = None
     process: ProcessSpec | None = None
     currency: Literal[CURRENCIES] | None = None  # type: ignore[valid-type]
@@ -407,6 +407,10 @@ class MarketSpec(_Model):
             ]
             if missing:
                 raise ValueError(f"a synthetic market needs {', '.join(missing)}")
+        if self.process is not None and self.calibration is not None:  # read neither way
+            raise ValueError("calibration: the market has its own process block, which "
+                             "replaces any calibration, so the calibration is never read; drop "
+                             "calibration (or drop process to simulate the calibration)")
         pair = {"output_growth": self.output_growth, "output_vol": self.output_vol}
         given = [k for k, v in pair.items() if v is not None]
         if len(given) == 1:  # the pair replaces the jurisdiction's process; the other was 0
