@@ -54,11 +54,12 @@ def materialise(spec: dict[str, Any], path: Path) -> None:
 
         pd.DataFrame(spec["parquet"]).to_parquet(path, index=False)
         return
-    if "npz" in spec:  # arrays: a nested list, or {shape: [...], fill: value}
+    if "npz" in spec:  # arrays: a nested list, or {shape: [...], fill: value[, dtype: name]}
         import numpy as np
 
-        arrays = {k: np.full(v["shape"], float(v["fill"])) if isinstance(v, dict)
-                  else np.asarray(v, dtype=float) for k, v in spec["npz"].items()}
+        arrays = {k: np.full(v["shape"], v["fill"], dtype=v.get("dtype", float))
+                  if isinstance(v, dict) else np.asarray(v, dtype=float)
+                  for k, v in spec["npz"].items()}
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)
         return

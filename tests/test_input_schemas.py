@@ -201,7 +201,7 @@ def test_egarch_bounds_refuse_explosive_and_keep_real_fits() -> None:
         validate_calibration(d)
     assert e.value.field == "params.beta"
     # a pilot's EGARCH-t refit (nu at arch's 2.05): omega / (1 - beta) = 35.7, but E|z| ~ 0.2
-    d["model"]["dist"] = "t"
+    d["model"].update(dist="t", name="zegarch-t")  # (the name records the law: hunt 9)
     d["params"].update(omega=2.272, alpha=3.399, gamma=0.0, beta=0.93632, nu=2.05)
     validate_calibration(d)
 

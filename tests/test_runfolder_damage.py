@@ -299,3 +299,39 @@ def test_compare_refuses_rows_in_different_units_and_runs_without_a_common_marke
     assert code == 2 and err == ("error: riskmodel runs compare: RUN_B: the runs have no market "
                                  "in common (A: north, south; B: east, west)\n")
     assert invoke(["runs", "--out", "runs", "compare", "A", "A"], capsys)[0] == 0
+
+
+def test_compare_refuses_runs_over_different_horizons(
+    run_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Runs over 2024-2026 and 2024-2025: their horizon totals (year -1) were paired as one
+    row under A's period label (a 3-year sum minus a 2-year sum); runs over 2024-2026 and
+    2030-2032 gave a table of NaN (hunt 9). --force pairs a total only with the same period."""
+    import pandas as pd
+
+    b = run_copy.parent / "B"
+    shutil.copytree(run_copy, b)
+    res = pd.read_parquet(b / "results.parquet")
+    short = res[res["year"] != 2026].copy()
+    short.loc[short["year"] == -1, "period"] = "2024–2025"
+    short.to_parquet(b / "results.parquet")
+    code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
+    assert code == 2
+    assert err == ("error: riskmodel runs compare: RUN_B: the runs simulate different horizons "
+                   "(A: 2024–2026; B: 2024–2025): their totals over the horizon are sums over "
+                   "different years and their years do not all pair (pass --force to compare "
+                   "anyway)\n")
+    code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B", "--force", "--csv",
+                           "c.csv"], capsys)
+    assert code == 0
+    frame = pd.read_csv("c.csv")
+    totals = frame[frame["year"] == -1]
+    assert set(totals["period"]) == {"2024–2026", "2024–2025"}
+    assert totals["diff"].isna().all()  # never paired across periods
+    later = res.copy()
+    later["year"] = later["year"].where(later["year"] == -1, later["year"] + 6)
+    later["period"] = later["period"].str.replace("2024–2026", "2030–2032").where(
+        later["year"] == -1, later["year"].astype(str))
+    later.to_parquet(b / "results.parquet")
+    code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
+    assert code == 2 and "(A: 2024–2026; B: 2030–2032)" in err and err.count("\n") == 1

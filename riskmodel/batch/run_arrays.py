@@ -149,13 +149,29 @@ def _check_annual(annual: dict[str, np.ndarray], scn: Scenario, n_paths: int, fi
         arr = annual.get(name)
         if arr is None:
             continue
-        if arr.shape != want or arr.dtype.kind not in "fiu":
+        if arr.shape != want or arr.dtype.kind != "f":  # the engine keeps float64
             raise DataError(
                 f"expected numbers shaped [variant, path, market, year] = {want}, got "
                 f"{arr.dtype} {arr.shape}; {_DAMAGED}", file=file, field=f"{label}{name}")
-        if not np.all(np.isfinite(arr)):
-            raise DataError(f"{int((~np.isfinite(arr)).sum())} non-finite value(s); {_DAMAGED}",
-                            file=file, field=f"{label}{name}")
+        _check_values(arr, name, file, f"{label}{name}")
+
+
+#: What the engine's stored arrays cannot hold: prices and BAU emissions below 0, output not
+#: above 0 (a damaged file that kept its shape would be read into a firm's costs).
+_LOWER = {"price": (0.0, "below 0"), "bau": (0.0, "below 0"), "output": (0.0, "at or below 0")}
+
+
+def _check_values(arr: np.ndarray, name: str, file: Path, field: str) -> None:
+    if not np.all(np.isfinite(arr)):
+        raise DataError(f"{int((~np.isfinite(arr)).sum())} non-finite value(s); {_DAMAGED}",
+                        file=file, field=field)
+    lo, what = _LOWER.get(name, (None, ""))
+    if lo is None:
+        return
+    bad = arr <= lo if name == "output" else arr < lo
+    if bad.any():
+        raise DataError(f"{int(bad.sum())} value(s) {what} (the lowest {arr.min():.6g}), which "
+                        f"the engine never stores; {_DAMAGED}", file=file, field=field)
 
 
 def _check_kept_paths(paths: dict[str, np.ndarray], scn: Scenario, file: Path) -> None:
@@ -165,7 +181,7 @@ def _check_kept_paths(paths: dict[str, np.ndarray], scn: Scenario, file: Path) -
     days = scn.horizon.years * scn.horizon.days_per_year
     for name, arr in paths.items():
         lead = (nv,) if name == "price" else ()
-        ok = (arr.dtype.kind in "fiu" and arr.ndim == len(lead) + 3
+        ok = (arr.dtype.kind == "f" and arr.ndim == len(lead) + 3
               and arr.shape[:len(lead)] == lead and arr.shape[-2:] == (nm, days))
         if not ok:
             shape = "variant, path, market, day" if lead else "path, market, day"
@@ -173,6 +189,7 @@ def _check_kept_paths(paths: dict[str, np.ndarray], scn: Scenario, file: Path) -
                 f"expected numbers shaped [{shape}] with {nm} market(s) and {days} days"
                 f"{f' and {nv} variant(s)' if lead else ''}, got {arr.dtype} {arr.shape}; "
                 f"{_DAMAGED}", file=file, field=f"paths.{name}")
+        _check_values(arr, name, file, f"paths.{name}")
 
 
 def write_event_arrays(run_dir: str | Path, *, paths: int | None = None) -> Path | None:

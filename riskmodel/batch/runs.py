@@ -39,6 +39,9 @@ def runs_dir(out: str | Path | None = None) -> Path:
 
 def find_run(ref: str | Path, *, out: str | Path | None = None) -> Path:
     """A run folder from a path, a run id, or a unique prefix of a run id."""
+    if not str(ref).strip():  # Path('') is '.': the working folder's only run was taken
+        raise InputError(f"empty ({str(ref)!r}); give a run folder or a run id (riskmodel runs "
+                         "list shows them)", field="RUN")
     p = Path(ref)
     if (p / MANIFEST).is_file():
         return p
@@ -202,6 +205,13 @@ def _check_comparable(ra: pd.DataFrame, rb: pd.DataFrame) -> None:
     if not ma & mb:
         raise InputError(f"the runs have no market in common (A: {', '.join(sorted(ma))}; B: "
                          f"{', '.join(sorted(mb))})", field="RUN_B")
+    if "period" in ra.columns and "period" in rb.columns:  # the horizon's totals (year -1)
+        pa, pb = (sorted(set(r.loc[r["year"] == -1, "period"].astype(str))) for r in (ra, rb))
+        if pa and pb and pa != pb:
+            raise InputError(f"the runs simulate different horizons (A: {', '.join(pa)}; B: "
+                             f"{', '.join(pb)}): their totals over the horizon are sums over "
+                             "different years and their years do not all pair (pass --force "
+                             "to compare anyway)", field="RUN_B")
     if "unit" in ra.columns and "unit" in rb.columns:
         keys = ["market", "statistic"]
         ua = ra[[*keys, "unit"]].drop_duplicates(keys)
@@ -241,12 +251,14 @@ def compare_runs(
     ra, rb = load_results(a, out=out), load_results(b, out=out)
     if not force:
         _check_comparable(ra, rb)
-    keep = [*KEYS, "value", "mcse"]
-    m = ra[keep].merge(rb[keep], on=KEYS, how="outer", suffixes=("_a", "_b"))
-    labels = [c for c in ("period", "unit") if c in ra.columns and c in rb.columns]
-    if labels:  # what each row is: "2024–2026", "KRW/t" (from either run)
-        lab = pd.concat([ra[[*KEYS, *labels]], rb[[*KEYS, *labels]]]).drop_duplicates(KEYS)
-        m = m.merge(lab, on=KEYS, how="left")
+    # a total over the horizon pairs only with a total over the same years (--force)
+    keys = [*KEYS, "period"] if "period" in ra.columns and "period" in rb.columns else KEYS
+    keep = [*keys, "value", "mcse"]
+    m = ra[keep].merge(rb[keep], on=keys, how="outer", suffixes=("_a", "_b"))
+    labels = [c for c in ("unit",) if c in ra.columns and c in rb.columns]
+    if labels:  # what each row is: "KRW/t" (from either run)
+        lab = pd.concat([ra[[*keys, *labels]], rb[[*keys, *labels]]]).drop_duplicates(keys)
+        m = m.merge(lab, on=keys, how="left")
     if statistics:
         have = sorted(set(m["statistic"]))
         unknown = [s for s in statistics if s not in have]

@@ -152,11 +152,13 @@ def _settings_act(plan: ScenarioPlan, file: str | Path | None) -> ScenarioPlan:
     """A market setting that can act at no sweep point is refused (an offset price with
     offsets off). One that acts at some point is kept: a sweep over ``offset_limit_share``
     from 0 switches offsets off and on, and a sweep cannot unset the price at its 0 point."""
-    from riskmodel.sim.design_checks import settings_that_cannot_act
+    from riskmodel.sim.design_checks import unused_settings
 
-    problems = [settings_that_cannot_act(scn) for scn in plan.scenarios]
-    if problems and all(p is not None for p in problems):
-        field, what = next(p for p in problems if p is not None)
+    # the same field at every point (one point's closed link is another point's open one)
+    per_point = [dict(unused_settings(scn)) for scn in plan.scenarios]
+    common = [f for f in per_point[0] if all(f in p for p in per_point[1:])] if per_point else []
+    if common:
+        field, what = common[0], per_point[0][common[0]]
         if len(plan.scenarios) > 1:
             what = what.replace("never acts", "never acts at any sweep point", 1)
         raise InputError(what, file=file, field=field)
@@ -583,7 +585,7 @@ def check_sweep_path(
     for tok in tokens:
         tp, _ = _unwrap(tp)
         origin = typing.get_origin(tp)
-        here = ".".join(walked) or "scenario"
+        here = ".".join(walked).replace(".[", "[") or "scenario"
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if not isinstance(tok, str) or tok not in tp.model_fields:
                 allowed = ", ".join(tp.model_fields)
@@ -596,7 +598,21 @@ def check_sweep_path(
             seq = obj if isinstance(obj, list) else []
             idx = _index(seq, tok)
             if idx is None:
-                raise InputError(f"{here} has no element [{tok}] (it has {len(seq)})",
+                elem = typing.get_args(tp)[0]
+                by_id = isinstance(elem, type) and issubclass(elem, BaseModel) and \
+                    "id" in elem.model_fields
+                n = len(seq)
+                if by_id and not isinstance(tok, int):
+                    ids = ", ".join(str(getattr(el, "id", "?")) for el in seq)
+                    why = f" (its ids: {ids})" if seq else " (it has none)"
+                elif not isinstance(tok, int):  # links[north-south]: no id to match
+                    span = (f": {here}[0]" if n == 1 else f": {here}[0] to {here}[{n - 1}]"
+                            if n else "")
+                    why = (f": its elements are addressed by number (it has "
+                           f"{n or 'none'}{span})")
+                else:
+                    why = f" (it has {n})"
+                raise InputError(f"{here} has no element [{tok}]{why}",
                                  file=file, field=where)
             tp = typing.get_args(tp)[0]
             obj = seq[idx]

@@ -702,6 +702,9 @@ def _semantic_problems(design: MarketDesign, stem: str | None) -> list[_Problem]
         out.append(("price_series.note", "a market without a price series needs a note"))
     if ps.market is not None and ps.instrument is None:
         out.append(("price_series.instrument", "required when price_series.market is given"))
+    if ps.proxy is not None and ps.proxy.of == design.id:
+        out.append(("price_series.proxy.of", "a market cannot be its own proxy: name the "
+                    "market whose process it takes (the one it is linked to)"))
     for i, link in enumerate(design.links):
         if link.partner == design.id:
             out.append((f"links.{i}.partner", "a market cannot link with itself"))

@@ -42,7 +42,20 @@ def summary(
         if not json_path.parent.is_dir():
             raise InputError(f"no folder {json_path.parent} to write {json_path.name} into",
                              field="--json")
-    res = summarise(config.data_dir(), market=market)
+        if json_path.suffix.lower() != ".json":  # as --csv: a typo must not write over a file
+            raise InputError(f"give a file name ending in .json (got {json_arg!r}): --json "
+                             "writes over the file it names", field="--json")
+    from riskmodel.errors import DataError, InputError
+
+    if market is not None and not market.strip():  # '' read as no --market: every series
+        raise InputError("empty; give a market id (e.g. eu_ets), or leave --market out for "
+                         "every series", field="--market")
+    try:
+        res = summarise(config.data_dir(), market=market)
+    except DataError as exc:
+        if market is None or exc.field != "market":
+            raise
+        raise InputError(exc.reason, field="--market") from None
     console = Console(width=200)
     console.print(summary_table(res))
     if res.get("known_traps"):
@@ -108,8 +121,20 @@ def fx(
 ) -> None:
     """Exchange rates for simulation: EUR per unit of each currency (constant, one year's mean)."""
     from riskmodel import config, io
-    from riskmodel.data.fx import fx_calibration
+    from riskmodel.data.fx import CALIBRATION_CURRENCIES, FX_FILE, fx_calibration, fx_years
 
+    years = fx_years(config.data_dir())
+    if year not in years:  # checked here: the file's error named the file, not the option
+        from riskmodel.errors import InputError
+
+        ccys = ", ".join(CALIBRATION_CURRENCIES)
+        if not years:
+            raise InputError(f"{FX_FILE} has no year with rates of all of {ccys}",
+                             field="--year")
+        span = (f"{years[0]}-{years[-1]}" if years == list(range(years[0], years[-1] + 1))
+                else ", ".join(map(str, years)))
+        raise InputError(f"{FX_FILE} has rates of all of {ccys} in {span} only (not in "
+                         f"{year}); give a year from {span}", field="--year")
     cal = fx_calibration(year, data_dir=config.data_dir())
     for ccy, rate in cal["rates"].items():
         typer.echo(f"{ccy}  {rate:.6g} EUR   ({cal['source'][ccy]})")

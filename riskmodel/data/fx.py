@@ -222,13 +222,27 @@ def convert(
 ECB_2022_PER_EUR = {"CAD": 1.3695, "CHF": 1.0047, "JPY": 138.03}
 
 
+#: The currencies ``fx_calibration`` takes from the ICAP export (the rest: ECB_2022_PER_EUR).
+CALIBRATION_CURRENCIES = ("USD", "KRW", "CNY", "NZD", "GBP")
+
+
+def fx_years(data_dir: str | Path | None = None) -> list[int]:
+    """The years in which every currency of CALIBRATION_CURRENCIES has a monthly rate: those
+    ``fx_calibration`` can average."""
+    years: set[int] | None = None
+    for ccy in CALIBRATION_CURRENCIES:
+        have = {int(y) for y in monthly_rate(ccy, "EUR", data_dir=data_dir).index.year}
+        years = have if years is None else years & have
+    return sorted(years or ())
+
+
 def fx_calibration(year: int = 2022, *, data_dir: str | Path | None = None) -> dict[str, Any]:
     """Constant exchange rates for simulation: EUR per unit of each currency, the mean of the
     monthly ICAP rates over ``year``; currencies the file lacks come from ``ECB_2022_PER_EUR``
     and are flagged as such. Written to ``calibrations/fx.json`` by ``riskmodel data fx``."""
     rates: dict[str, float] = {"EUR": 1.0}
     origin: dict[str, str] = {"EUR": "numeraire"}
-    for ccy in ("USD", "KRW", "CNY", "NZD", "GBP"):
+    for ccy in CALIBRATION_CURRENCIES:
         monthly = monthly_rate(ccy, "EUR", data_dir=data_dir)
         sel = monthly[monthly.index.year == year].dropna()
         if sel.empty:

@@ -70,7 +70,11 @@ def firm_files(ref: str | Path) -> list[Path]:
     except (ValueError, pd.errors.ParserError) as exc:
         raise InputError(f"unreadable CSV ({exc})", file=p, field="--firms") from None
     if "firm" not in frame.columns:
-        raise InputError(f"needs a 'firm' column (has: {', '.join(frame.columns)})", file=p,
+        near = next((str(c) for c in frame.columns if str(c).strip().lower() == "firm"), None)
+        hint = (f"; {near!r} is not it: name the column firm, in lower case without spaces"
+                if near is not None else "")
+        raise InputError(f"needs a 'firm' column (has: "
+                         f"{', '.join(repr(str(c)) for c in frame.columns)}){hint}", file=p,
                          field="firm")
     extra = [str(c) for c in frame.columns if c != "firm"]
     if extra:  # a weight or hedge column would be ignored; a second 'firm' reads as firm.1

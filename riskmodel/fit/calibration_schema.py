@@ -320,6 +320,10 @@ def _check_keys(spec: CalibrationSpec, file: str | Path | None) -> None:
     if spec.model.mean == "ar1" and fam in ("ms", "msgarch"):
         raise _fail(f"a {fam} model has a constant mean (its regimes carry the dynamics); the "
                     "engine simulates no AR(1) term for it (got 'ar1')", "model.mean", file)
+    if spec.model.mean != "ar1" and "phi" in p:  # the engine reads phi for ar1 means only
+        raise _fail(f"applies to an AR(1) mean only, and the mean is {spec.model.mean!r}, so "
+                    "the engine never reads it; set model.mean: ar1 (single-regime models) or "
+                    "drop phi", "params.phi", file)
     if spec.model.mean == "ar1":
         phi = _need(p, "phi", f"{fam} (ar1)", file)
         if not abs(phi) < 1:
@@ -511,6 +515,30 @@ def _check_thin_flag(spec: CalibrationSpec, file: str | Path | None) -> None:
                     "simulates; set it true or drop the block", "model.thin_trading", file)
 
 
+#: A single-regime fit's ``model.name`` (``zgarch-t-vt1``, ``ar1-egarch-normal``): thin trading,
+#: mean, variance family and innovation law (suffixes after them are the fit's options).
+_MODEL_NAME = re.compile(r"(z)?(ar1-)?(garch|gjr|egarch)-(normal|t|skewt)(?:-[a-z0-9.]+)*")
+
+
+def _check_name(spec: CalibrationSpec, file: str | Path | None) -> None:
+    """``model.name`` (the fit's record of its model) agrees with the family, mean and law the
+    engine simulates: a family edited to another one (garch -> egarch) read the parameters of
+    one model as those of another."""
+    name = (spec.model.model_extra or {}).get("name")
+    m = _MODEL_NAME.fullmatch(name.strip().lower()) if isinstance(name, str) else None
+    if m is None:
+        return
+    said = {"model.family": m.group(3), "model.mean": "ar1" if m.group(2) else "constant",
+            "model.dist": m.group(4)}
+    has = {"model.family": spec.model.family, "model.mean": spec.model.mean,
+           "model.dist": spec.model.dist}
+    for key, want in said.items():
+        if has[key] != want:
+            raise _fail(f"{has[key]!r}, but model.name {name!r} says {want!r}: the parameters "
+                        f"are of the named model; restore {key} {want!r} (or refit the market)",
+                        key, file)
+
+
 def validate_calibration(
     d: Any, *, file: str | Path | None = None, need_price: bool = False
 ) -> CalibrationSpec:
@@ -526,11 +554,17 @@ def validate_calibration(
         raise _format(exc, file) from None
     _check_keys(spec, file)
     _check_thin_flag(spec, file)
+    own = d.get("market")
+    if spec.proxy is not None and spec.proxy.of == own:
+        raise _fail(f"{own!r} is the calibration's own market (its 'market'): a proxy takes the "
+                    "process of another market, the one it is linked to; name that market (or "
+                    "drop the proxy block and fit the market itself)", "proxy.of", file)
     if spec.model.family in ("garch", "gjr", "egarch"):
         _check_single(spec.model.family, spec.params, file, spec.model.dist)
     else:
         _check_regimes(spec, file)
     _check_dist(spec, file)
+    _check_name(spec, file)  # after the parameters' own checks, which say more
     if need_price and (spec.state is None or spec.state.last_price is None):
         raise _fail(
             "missing; the simulation starts from the last observed price", "state.last_price", file

@@ -6,7 +6,7 @@ import json
 import time
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from riskmodel.errors import InputError
 from riskmodel.fit import validation as va
 from riskmodel.fit.validation_report import readme, write_market
 from riskmodel.io import atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console(stderr=True)
 
@@ -108,9 +111,12 @@ def validate(
     from riskmodel.fit.garch import FitWarning
 
     warnings.simplefilter("ignore", FitWarning)  # fallbacks are in each origin's notes
+    series = {m: load_series(m) for m in markets}
+    for m, ps in series.items():  # every market before any is written
+        _check_origins(m, ps.returns, start, end)
     for m in markets:
         t0 = time.process_time()
-        ps = load_series(m)
+        ps = series[m]
         res = [va.validate_candidate(m, ps.prices, ps.returns, c, cfg=cfg, currency=ps.currency)
                for c in (names or va.default_candidates(m))]
         best, table = va.select_by_validation(res)
@@ -128,6 +134,25 @@ def validate(
     if docs:
         atomic_write_text(out_dir / "README.md", readme(docs, cfg))
     console.print(f"written {out_dir}")
+
+
+def _check_origins(market: str, returns: pd.Series, start: str, end: str) -> None:
+    """A validation needs an origin (a quarter start from ``--start`` to ``--end``) with
+    MIN_TRAIN returns before it and data after it; without one every candidate failed with a
+    message naming the returns, not the option that left them out."""
+    import pandas as pd
+
+    r = returns[returns.index <= pd.Timestamp(end)]
+    if va.quarterly_origins(r.index, start, end)[0]:
+        return
+    if len(r) <= va.MIN_TRAIN:
+        have = (f"{len(r)} of its returns up to {end}" if len(r) else
+                f"none of its returns up to {end} (they start {returns.index.min().date()})")
+        raise InputError(f"{market} has {have}, and a validation origin needs "
+                         f"{va.MIN_TRAIN} returns before it; give a later --end", field="--end")
+    raise InputError(f"no quarter start from {start} to --end {end} has {va.MIN_TRAIN} of "
+                     f"{market}'s returns before it and data after it; give an earlier --start "
+                     f"(the default is {va.START})", field="--start")
 
 
 def _candidate_names(candidates: str) -> list[str]:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from riskmodel import config
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from riskmodel.sim.scenario import LinkSpec, MarketSpec, Scenario
 
 
@@ -283,52 +285,73 @@ def events_that_cannot_act(scn: Scenario) -> tuple[str, str] | None:
     return None
 
 
+#: A link's settings that only act while permits cross it (not with ``state: closed``).
+_LINK_SETTINGS = ("direction", "quota", "fee", "exchange_rate", "start_year")
 #: K-ETS trigger settings that only act with ``stabilisation.kets_triggers: true``.
 _KETS_SETTINGS = ("kets_probability", "kets_release_share", "kets_reserve", "kets_release")
 
 
 def settings_that_cannot_act(scn: Scenario) -> tuple[str, str] | None:
+    """The first of :func:`unused_settings` (None when every setting can act)."""
+    return next(unused_settings(scn), None)
+
+
+def unused_settings(scn: Scenario) -> Iterator[tuple[str, str]]:
     """(field, what is wrong) for a setting of the user's file that can never act: an offset
     price with offsets off, a collar reserve with no price to sell or withhold it at, a collar
     currency with no collar, a K-ETS trigger setting with the triggers off, regulatory events
     with no ``linked_events`` variant to simulate them, a volatility-level persistence with the
-    draws off. Each ran silently as if not written."""
+    draws off, a closed link's fee, quota, exchange rate, direction, start year or events. Each
+    ran silently as if not written."""
     for k, m in enumerate(scn.markets):
         fld, c = f"markets[{k}]", m.collar
         if m.offset_price is not None and not m.offset_limit_share > 0:
-            return f"{fld}.offset_price", (
+            yield f"{fld}.offset_price", (
                 "offsets are off (offset_limit_share is 0), so the offset price never acts; "
                 "give offset_limit_share (the share of the obligation offsets may cover) or "
                 "drop offset_price")
         # the scenario's collar replaces the catalogue's as a whole (resolve._collar_step)
         if c.reserve_up is not None and c.ceiling is None:
-            return f"{fld}.collar.reserve_up", (
+            yield f"{fld}.collar.reserve_up", (
                 "the reserve is sold at the ceiling, and the collar has no ceiling (a "
                 "scenario's collar replaces the catalogue's as a whole), so it never acts; "
                 "give collar.ceiling or drop reserve_up")
         if c.reserve_down is not None and not (c.floor is not None and c.floor > 0):
-            return f"{fld}.collar.reserve_down", (
+            yield f"{fld}.collar.reserve_down", (
                 "permits are withheld at the floor, and the collar has no floor above 0 (a "
                 "scenario's collar replaces the catalogue's as a whole), so it never acts; "
                 "give collar.floor or drop reserve_down")
         if c.currency is not None and c.floor is None and c.ceiling is None:
-            return f"{fld}.collar.currency", (
+            yield f"{fld}.collar.currency", (
                 "the collar has no floor and no ceiling to state in it, so it never acts; "
                 "give collar.floor or collar.ceiling, or drop currency")
         if not m.stabilisation.kets_triggers:
             given = [n for n in _KETS_SETTINGS if n in m.stabilisation.model_fields_set]
             if given:
-                return f"{fld}.stabilisation.{given[0]}", (
+                yield f"{fld}.stabilisation.{given[0]}", (
                     "the K-ETS price triggers are off (kets_triggers is false), so it never "
                     "acts; set stabilisation.kets_triggers: true or drop it")
+    for k, lk in enumerate(scn.links):
+        if lk.state != "closed":
+            continue
+        given = [n for n in _LINK_SETTINGS if n in lk.model_fields_set]
+        if given:  # resolve.open_links leaves a closed link out of the simulation whole
+            yield f"links[{k}].{given[0]}", (
+                f"the link is closed (state: closed), so no permits cross it and its "
+                f"{given[0]} never acts; set state: open or drop {given[0]}")
+    closed = {"-".join(sorted(lk.markets)) for lk in scn.links if lk.state == "closed"}
+    for k, ev in enumerate(scn.events.links):
+        if "-".join(sorted(ev.link.replace(">", "").split("-"))) in closed:
+            yield f"events.links[{k}].link", (
+                f"the link {ev.link} is closed (state: closed), so no permits cross it and its "
+                "events never act; set the link's state: open or drop the event")
     sim = scn.simulation
     if (scn.events.links or scn.events.markets) and "linked_events" not in sim.variants:
-        return "events", (
+        yield "events", (
             f"simulation.variants ({', '.join(sim.variants)}) leaves out linked_events, the "
             "only variant that simulates the events, so the block never acts; add "
             "linked_events to simulation.variants or drop the events")
     if sim.vol_level_persistence is not None and sim.vol_level_sd == 0:
-        return "simulation.vol_level_persistence", (
+        yield "simulation.vol_level_persistence", (
             "volatility-level draws are off (vol_level_sd is 0), so their year-to-year "
             "persistence never acts; give vol_level_sd above 0 or drop vol_level_persistence")
-    return None

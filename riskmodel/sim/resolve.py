@@ -621,6 +621,13 @@ def _output_step(b: _Build, fund: dict[str, Any] | None) -> dict[str, Any]:
             rho[k] = float(fund["corr_output_emissions"][jur])
             rwhere = sources.calibration(fpath or "fundamentals.json",
                                          f"corr_output_emissions.{jur}")
+        elif fund and m.jurisdiction is not None and m.jurisdiction not in fj:
+            # a typo'd jurisdiction ('eu28') left the correlation at 0 without a word
+            raise InputError(
+                f"{m.jurisdiction!r} is not a jurisdiction of the fundamentals calibration "
+                f"({', '.join(fj)}), so {m.id}'s correlation of output and emissions would be "
+                f"0; give one of them, give fundamentals.output_emissions_corr.{m.id}, or drop "
+                "jurisdiction", field=f"markets[{k}].jurisdiction")
         else:
             rwhere = sources.default()
         b.src.set(f"{key}.price_output_corr", float(rho[k]), rwhere)

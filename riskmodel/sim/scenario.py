@@ -349,7 +349,7 @@ class MarketSpec(_Model):
     """One market in a scenario: a catalogue id plus overrides, or a fully synthetic market."""
 
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=MAX_MARKET_ID)]
-    #: Calibration file or market id (default: calibrations/<id>.json); ignored with ``process``.
+    #: Calibration file or market id (default: calibrations/<id>.json); not with ``process``.
     calibration: str | None = None
     process: ProcessSpec | None = None
     currency: Literal[CURRENCIES] | None = None  # type: ignore[valid-type]
@@ -407,6 +407,19 @@ class MarketSpec(_Model):
             ]
             if missing:
                 raise ValueError(f"a synthetic market needs {', '.join(missing)}")
+        if self.process is not None and self.calibration is not None:  # read neither way
+            raise ValueError("calibration: the market has its own process block, which "
+                             "replaces any calibration, so the calibration is never read; drop "
+                             "calibration (or drop process to simulate the calibration)")
+        pair = {"output_growth": self.output_growth, "output_vol": self.output_vol}
+        given = [k for k, v in pair.items() if v is not None]
+        if len(given) == 1:  # the pair replaces the jurisdiction's process; the other was 0
+            other = "output_vol" if given[0] == "output_growth" else "output_growth"
+            what = "no output risk" if other == "output_vol" else "no output growth"
+            raise ValueError(
+                f"{other}: missing, but {given[0]} is given: the two together replace the "
+                f"output process of the market's jurisdiction, and the missing one would be 0 "
+                f"({what}); give {other} (0 for none) or drop {given[0]}")
         return self
 
 
@@ -808,7 +821,13 @@ _UNION_MEMBERS = ("float", "str", "int", "bool", "none", "list[float]", "dict[st
 
 def format_validation_error(exc: ValidationError, *, file: str | Path | None = None) -> InputError:
     """Turn a pydantic error into an ``InputError`` naming the file and the dotted field."""
-    first = exc.errors()[0]
+    errors = exc.errors()
+    first = errors[0]
+    for err in errors:  # 'name ' (a space inside the quotes): its key first, not 'name missing'
+        key = (err.get("loc") or ("",))[-1]
+        if err.get("type") == "extra_forbidden" and isinstance(key, str) and key != key.strip():
+            first = err
+            break
     if first.get("type") == "invalid_key":  # a YAML key read as a number, null or a boolean
         return _invalid_key(first, exc, file)
     loc = ".".join(  # without the union member a value was tried as (``price_limit.float``)
@@ -818,7 +837,12 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
     ).replace(".[", "[")
     msg = first.get("msg", "invalid").removeprefix("Value error, ")
     key = (first.get("loc") or ("",))[-1]
-    if first.get("type") == "extra_forbidden" and isinstance(key, str) and not (
+    if first.get("type") == "extra_forbidden" and isinstance(key, str) and key != key.strip() \
+            and key.strip().isascii() and key.strip().isprintable():
+        loc = loc[: len(loc) - len(key)] + key.strip()
+        msg = (f"unknown key {key!r}: it has a space (or a tab) at its start or end, so it is "
+               f"not the key {key.strip()!r}; write the key without it")
+    elif first.get("type") == "extra_forbidden" and isinstance(key, str) and not (
             key.isascii() and key.isprintable()):  # an invisible or look-alike character
         odd = next(c for c in key if not (c.isascii() and c.isprintable()))
         shown = key.encode("unicode_escape").decode("ascii")
@@ -834,7 +858,7 @@ def format_validation_error(exc: ValidationError, *, file: str | Path | None = N
         "(got " not in msg
     ):
         msg = f"{msg} (got {short_repr(inp)})"
-    more = len(exc.errors()) - 1
+    more = len(errors) - 1
     if more:
         msg += f" (+{more} more problem{'s' if more > 1 else ''})"
     return InputError(msg, file=file, field=loc or None)
