@@ -307,3 +307,17 @@ def test_shapley_shares_match_the_population_closed_form_within_monte_carlo_erro
     assert abs(got - want) < 4 * se
     assert got == pytest.approx(share(p, e), rel=1e-9)  # the report's number is this estimator
     assert 0.6 < want < 0.95
+
+
+def test_zero_hedge_and_zero_abatement_share_are_a_baseline_as_written() -> None:
+    """A hedge of ratio or volume 0 and an abatement curve capped at max_share 0 are accepted
+    and act as written: the costs of a firm with none (a no-hedge, no-abatement baseline, e.g.
+    one row of a comparison of hedge ratios)."""
+    mp = make_paths(n=500)
+    base = firm()
+    zero = firm(hedges=[{"type": "futures", "year": 2024, "ratio": 0.0},
+                        {"type": "futures", "year": 2025, "volume": 0.0}],
+                abatement={"slope": 60.0, "max_share": 0.0})
+    a, b = firm_costs(base, mp), firm_costs(zero, mp)
+    np.testing.assert_array_equal(a.total, b.total)
+    np.testing.assert_array_equal(a.cost, b.cost)

@@ -165,10 +165,6 @@ class AbatementSpec(_Model):
             raise ValueError("max_share: the firm has no abatement curve (slope and curvature "
                              "are 0), so it abates nothing and max_share never acts; give "
                              "slope (and curvature) or drop max_share")
-        if self.max_share == 0 and (self.slope > 0 or self.curvature > 0):
-            raise ValueError("max_share: 0 lets the firm abate none of its emissions, so its "
-                             "abatement curve (slope, curvature) never acts; give max_share "
-                             "above 0 (the most of its emissions it can abate), or drop the curve")
         return self
 
     @property
@@ -223,11 +219,6 @@ class HedgeSpec(_Model):
             raise ValueError("give exactly one of 'volume' (Mt) or 'ratio' (of expected purchase)")
         if self.type == "fixed_price" and self.price is None:
             raise ValueError("a fixed_price contract needs 'price'")
-        for key in ("volume", "ratio"):  # a hedge of nothing never acts
-            if getattr(self, key) == 0:
-                raise ValueError(f"{key}: 0 hedges nothing, so the hedge never acts; give a "
-                                 f"{key} other than 0 (negative: a short position) or drop the "
-                                 "hedge")
         return self
 
 
