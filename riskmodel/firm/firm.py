@@ -135,6 +135,9 @@ class EmissionsSpec(_Model):
                                        or self.driver != "bau"):
             raise ValueError("'annual_change', 'elasticity' and 'driver' apply to 'level' "
                              "mode only")
+        if self.level is not None and self.elasticity == 0 and "driver" in self.model_fields_set:
+            raise ValueError("driver: the firm's emissions follow no driver (elasticity is 0), "
+                             "so driver never acts; give elasticity above 0 or drop driver")
         if self.idiosyncratic_vol == 0:  # no own shock: what shapes or seeds it never acts
             given = [n for n in ("idiosyncratic_persistence", "seed")
                      if n in self.model_fields_set]
