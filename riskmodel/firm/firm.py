@@ -235,6 +235,14 @@ class HedgePolicy(_Model):
     allow_short: bool = False
     max_share: Annotated[float, Field(ge=0, le=3)] = 1.0
 
+    @model_validator(mode="after")
+    def _short_within_a_bound(self) -> HedgePolicy:
+        if self.allow_short and self.max_share == 0:  # bounds [-0, 0]: no short leg either
+            raise ValueError("allow_short: max_share is 0, which bounds the proposed hedge to "
+                             "nothing either way, so allow_short never acts; give max_share "
+                             "above 0 or drop allow_short")
+        return self
+
 
 #: Smallest penalty per missing tonne without make-good (market currency; the catalogue's
 #: ``MIN_PRICE_CAP``).
