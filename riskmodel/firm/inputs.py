@@ -381,12 +381,12 @@ def load_inputs(
     if isinstance(scenario, Scenario):
         scn, source = scenario, f"scenario {scenario.name}"
     else:
-        from riskmodel.batch.scenario_file import load_scenario_file
+        from riskmodel.batch.scenario_file import load_scenario_file, point_range
 
         plan = load_scenario_file(scenario, paths=paths)
         if not 0 <= point < len(plan.scenarios):
-            raise InputError(f"the scenario has {len(plan.scenarios)} sweep point(s); got "
-                             f"{point}", file=scenario, field="--point")
+            raise InputError(point_range("scenario", len(plan.scenarios), point), file=scenario,
+                             field="--point")
         scn = plan.scenarios[point]
         source = f"scenario file {Path(scenario).name} (sweep point {plan.point_label(point)})"
     if paths is None:  # the scenario's own number of paths: name its field
