@@ -224,6 +224,10 @@ def inputs_from_arrays(firm: Firm, scn: Scenario, annual: dict[str, np.ndarray],
     ccy = market_currency(scn, firm.market, file=firm_file)
     report_ccy = firm.currency or ccy
     mp = market_paths(annual, scn, firm.market, ccy)
+    if firm.emissions.driver == "output" and mp.output is None:  # (cost.py cannot name the file)
+        raise InputError("the simulation kept no 'output' annual array (covered output), which "
+                         "driver: output follows; use driver: bau", file=firm_file,
+                         field="emissions.driver")
     fx = fx_rate(scn, firm, ccy, report_ccy, file=firm_file)
     resolved, src = with_default_dispersion(firm)
     notes = []
