@@ -52,6 +52,12 @@ def firm_files(ref: str | Path) -> list[Path]:
         out = named
         if not out:
             raise InputError("no firm files (*.yaml) in the folder", file=p, field="--firms")
+        by_stem: dict[str, Path] = {}
+        for f in out:  # a.yaml and a.yml: one report folder, one label (the first overwritten)
+            if f.stem in by_stem:
+                raise InputError(f"{by_stem[f.stem].name} and {f.name} would both be reported "
+                                 f"as {f.stem!r}; rename one file", file=f, field="--firms")
+            by_stem[f.stem] = f
         hidden = next((f for f in out if f.name.startswith(".")), None)
         if hidden is not None:  # its report folder would be hidden (rep/.yaml/)
             raise InputError("a firm file name starts with '.'; rename it (its report folder "
