@@ -271,3 +271,21 @@ def test_a_run_with_other_random_streams_is_not_resumed(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="other random streams") as err:
         resume_run(run, options=RunOptions(n_jobs=1))
     assert err.value.field == "streams" and "manifest.json" in str(err.value.file)
+
+
+@pytest.mark.parametrize("damage", ["deleted", "edited"])
+def test_a_resume_writes_the_design_again(tmp_path: Path, damage: str) -> None:
+    """design.json is written when the run begins and read by nobody after: deleted or edited,
+    a resume finished the run without it (or with a design that never ran). The resume gives it
+    again from the plan, byte for byte as the run began."""
+    run = run_dir_for(tmp_path, "d", RunOptions(n_jobs=1), toy_scenario(paths=80))
+    design = run / "design.json"
+    first = design.read_bytes()
+    if damage == "deleted":
+        design.unlink()
+    else:
+        d = json.loads(first)
+        d["points"][0]["label"] = "edited"
+        design.write_text(json.dumps(d))
+    resume_run(run, options=RunOptions(n_jobs=1))
+    assert design.read_bytes() == first

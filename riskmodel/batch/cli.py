@@ -171,6 +171,14 @@ def run(
     if chunk_size is not None and chunk_size < 1:
         raise InputError(f"must be a positive number of paths (got {chunk_size})",
                          field="--chunk-size")
+    if scheduler is not None and not scheduler.strip():
+        raise InputError("empty; give the scheduler's address (tcp://host:port), or leave "
+                         "--scheduler out to run local processes", field="--scheduler")
+    if scheduler is not None and n_jobs != 1:  # the cluster's workers run every chunk
+        what = "all cores" if n_jobs < 0 else f"{n_jobs}"
+        raise InputError(f"asks for local worker processes ({what}), but --scheduler runs the "
+                         "chunks on the dask cluster's workers, so --n-jobs would be ignored; "
+                         "drop --n-jobs (or --scheduler)", field="--n-jobs")
     out_dir = check_out_folder(out)  # (a str: Path("") would read as ".")
     options = RunOptions(n_jobs=n_jobs, scheduler=scheduler, chunk_size=chunk_size)
     if resume is not None:

@@ -35,6 +35,7 @@ from riskmodel.batch.scenario_file import (
     check_simulation_as_written,
     plan_from_dict,
     plan_from_json,
+    point_range,
 )
 from riskmodel.errors import DataError, InputError
 from riskmodel.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet, read_yaml
@@ -113,8 +114,7 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
     manifest = read_manifest(d)
     plan = plan or plan_from_json(manifest["plan"])
     if not 0 <= point < len(plan.scenarios):
-        raise InputError(f"the run has {len(plan.scenarios)} sweep point(s); got {point}",
-                         field="--point")
+        raise InputError(point_range("run", len(plan.scenarios), point), field="--point")
     if precheck is not None:
         precheck(plan.scenarios[point])
     if manifest.get("status") != "complete":

@@ -581,6 +581,10 @@ def resume_run(
     with connect(options.scheduler) as client:
         for tmp in run_dir.rglob("*.tmp"):  # half-written files of a killed session
             tmp.unlink(missing_ok=True)
+        # written once when the run began, read by nobody since: deleted or edited, the
+        # finished run would hold no design, or one that never ran; the plan (checked above
+        # against its hash, with its calibrations and catalogue) gives it again
+        write_design(run_dir, plan)
         opts = replace(options, scheduler=client) if client is not None else options
         return _execute(run_dir, plan, manifest, opts, progress)
 

@@ -118,6 +118,15 @@ def form_hash(form: dict[str, Any], point: dict[str, Any] | None = None) -> str:
 # --------------------------------------------------------------------------- loading
 
 
+def point_range(what: str, n: int, point: int) -> str:
+    """The message refusing ``--point`` ``point`` of a run or scenario of ``n`` sweep points
+    (numbered from 0, so "has 1 sweep point; got 1" named no problem one could see)."""
+    if n == 1:
+        return (f"the {what} has one sweep point, point 0: give --point 0 or leave it out "
+                f"(got {point})")
+    return f"the {what} has {n} sweep points, numbered 0 to {n - 1} (got {point})"
+
+
 def load_scenario_file(
     path: str | Path,
     *,

@@ -131,6 +131,12 @@ def report(
         return
     assert firm is not None
     firm_path = _library(firm, config.FIRMS_DIR, "firm")
+    if firm_path.is_dir() or firm_path.suffix.lower() == ".csv":  # (read as YAML: "must be a
+        # mapping of fields" or "expected a YAML file, got a folder", --firms never named)
+        what = "a folder" if firm_path.is_dir() else "a CSV list"
+        raise InputError(f"{what}, not a firm file: report --firms takes a folder of firm YAML "
+                         "files or a CSV with a 'firm' column; --firm takes one firm YAML file",
+                         file=firm_path, field="--firm")
     scn = _library(scenario, config.SCENARIOS_DIR, "scenario") if scenario else None
     if dest is None:  # beside the run, or reports/<firm>-<scenario>
         if run is not None:

@@ -135,6 +135,9 @@ class EmissionsSpec(_Model):
                                        or self.driver != "bau"):
             raise ValueError("'annual_change', 'elasticity' and 'driver' apply to 'level' "
                              "mode only")
+        if self.level is not None and self.elasticity == 0 and "driver" in self.model_fields_set:
+            raise ValueError("driver: the firm's emissions follow no driver (elasticity is 0), "
+                             "so driver never acts; give elasticity above 0 or drop driver")
         if self.idiosyncratic_vol == 0:  # no own shock: what shapes or seeds it never acts
             given = [n for n in ("idiosyncratic_persistence", "seed")
                      if n in self.model_fields_set]
@@ -231,6 +234,14 @@ class HedgePolicy(_Model):
 
     allow_short: bool = False
     max_share: Annotated[float, Field(ge=0, le=3)] = 1.0
+
+    @model_validator(mode="after")
+    def _short_within_a_bound(self) -> HedgePolicy:
+        if self.allow_short and self.max_share == 0:  # bounds [-0, 0]: no short leg either
+            raise ValueError("allow_short: max_share is 0, which bounds the proposed hedge to "
+                             "nothing either way, so allow_short never acts; give max_share "
+                             "above 0 or drop allow_short")
+        return self
 
 
 #: Smallest penalty per missing tonne without make-good (market currency; the catalogue's

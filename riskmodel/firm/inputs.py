@@ -224,6 +224,10 @@ def inputs_from_arrays(firm: Firm, scn: Scenario, annual: dict[str, np.ndarray],
     ccy = market_currency(scn, firm.market, file=firm_file)
     report_ccy = firm.currency or ccy
     mp = market_paths(annual, scn, firm.market, ccy)
+    if firm.emissions.driver == "output" and mp.output is None:  # (cost.py cannot name the file)
+        raise InputError("the simulation kept no 'output' annual array (covered output), which "
+                         "driver: output follows; use driver: bau", file=firm_file,
+                         field="emissions.driver")
     fx = fx_rate(scn, firm, ccy, report_ccy, file=firm_file)
     resolved, src = with_default_dispersion(firm)
     notes = []
@@ -381,12 +385,12 @@ def load_inputs(
     if isinstance(scenario, Scenario):
         scn, source = scenario, f"scenario {scenario.name}"
     else:
-        from riskmodel.batch.scenario_file import load_scenario_file
+        from riskmodel.batch.scenario_file import load_scenario_file, point_range
 
         plan = load_scenario_file(scenario, paths=paths)
         if not 0 <= point < len(plan.scenarios):
-            raise InputError(f"the scenario has {len(plan.scenarios)} sweep point(s); got "
-                             f"{point}", file=scenario, field="--point")
+            raise InputError(point_range("scenario", len(plan.scenarios), point), file=scenario,
+                             field="--point")
         scn = plan.scenarios[point]
         source = f"scenario file {Path(scenario).name} (sweep point {plan.point_label(point)})"
     if paths is None:  # the scenario's own number of paths: name its field

@@ -52,6 +52,12 @@ def firm_files(ref: str | Path) -> list[Path]:
         out = named
         if not out:
             raise InputError("no firm files (*.yaml) in the folder", file=p, field="--firms")
+        by_stem: dict[str, Path] = {}
+        for f in out:  # a.yaml and a.yml: one report folder, one label (the first overwritten)
+            if f.stem in by_stem:
+                raise InputError(f"{by_stem[f.stem].name} and {f.name} would both be reported "
+                                 f"as {f.stem!r}; rename one file", file=f, field="--firms")
+            by_stem[f.stem] = f
         hidden = next((f for f in out if f.name.startswith(".")), None)
         if hidden is not None:  # its report folder would be hidden (rep/.yaml/)
             raise InputError("a firm file name starts with '.'; rename it (its report folder "
@@ -90,6 +96,11 @@ def firm_files(ref: str | Path) -> list[Path]:
         hit = next((c for c in cands if ref_k and c.is_file()), None)
         if hit is None:
             raise InputError(f"row {k + 2}: no firm file {ref_k!r}", file=p, field="firm")
+        if hit.suffix.lower() == ".csv":  # read as a firm file: "must be a mapping", of the row
+            what = "this list itself" if hit.resolve() == p.resolve() else "a list of firms"
+            raise InputError(f"row {k + 2}: {ref_k!r} is {what}, not a firm file; list firm "
+                             "YAML files (a list does not take other lists)", file=p,
+                             field="firm")
         # one firm twice would count twice in the portfolio total; two files of one stem would
         # share a report folder (the second overwrote the first) and a firm_results label
         if hit.resolve() in seen:

@@ -19,6 +19,7 @@ dotted field.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from pathlib import Path
@@ -539,6 +540,57 @@ def _check_name(spec: CalibrationSpec, file: str | Path | None) -> None:
                         key, file)
 
 
+#: Keys a fit writes that the engine does not read (the record of the fit), per block ("": the
+#: top level): any other key near one the engine reads is that key misspelt.
+_RECORD_KEYS = {
+    "": {"market", "series_id", "instrument", "currency", "std_errors", "loglik", "aic", "bic",
+         "nobs", "sample", "data_hash", "versions", "fit", "selection", "backtest", "source"},
+    "state": {"last_date", "last_price_date", "next_mean"},
+    "model": {"variance_target", "variance_target_years", "window_years"},
+    "price_level": {"last", "n_prices"},
+    "diagnostics": set(),
+    "thin_trading": {"counts", "empirical_share", "kappa_profile", "loglik_chain", "source",
+                     "variance_target"},
+    "price_limit": {"carry_over", "fitted_mean_square_pct2", "n_days", "next_mean_pct",
+                    "next_same_limit_share", "pile_p", "rule", "scale_rule", "share_beyond",
+                    "share_inside_band", "traded_mean_square_pct2", "unit", "window"},
+    "proxy": {"auction_prices", "fx_source", "link_start", "reason"},
+}
+
+
+def _read_keys(prefix: str) -> set[str]:
+    """The keys of a block (``prefix``; "" the top level) that the engine reads."""
+    if prefix == "":
+        return {f.alias or n for n, f in CalibrationSpec.model_fields.items()}
+    if prefix == "model":  # and the flags read from its extra keys
+        return set(ModelSpec.model_fields) | {"thin_trading", "name"}
+    spec = CalibrationSpec.model_fields[prefix].annotation
+    model = next(a for a in getattr(spec, "__args__", (spec,)) if a is not type(None))
+    return set(model.model_fields)
+
+
+def _check_misspelt_blocks(d: dict[str, Any], file: str | Path | None) -> None:
+    """A key near one the engine reads (``gaurd``, ``price_level ``) is that key misspelt: it
+    would be kept as a record and the engine would put its default in place of the block (the
+    fitted guard replaced by the default 25 %, the abatement price level by the last price)."""
+    where = [("", d)] + [(b, d[b]) for b in _RECORD_KEYS if b and isinstance(d.get(b), dict)]
+    for prefix, block in where:
+        read = _read_keys(prefix)
+        for key in block:
+            if not isinstance(key, str) or key in read or key in _RECORD_KEYS[prefix]:
+                continue
+            norm = key.strip().lower().replace(" ", "_").replace("-", "_")
+            near = norm if norm in read else next(
+                iter(difflib.get_close_matches(norm, sorted(read), n=1, cutoff=0.8)), None)
+            if near is None:
+                continue
+            why = ("it has a space (or a tab) at its start or end, so it is not the key "
+                   f"{near!r}" if key.strip() == near else f"it looks like {near!r}")
+            raise _fail(f"unknown key {key!r}: {why}, which the engine reads (without it the "
+                        f"engine puts a default in its place); write {near!r}",
+                        f"{prefix}.{near}" if prefix else near, file)
+
+
 def validate_calibration(
     d: Any, *, file: str | Path | None = None, need_price: bool = False
 ) -> CalibrationSpec:
@@ -548,6 +600,7 @@ def validate_calibration(
     """
     if not isinstance(d, dict):
         raise _fail("a calibration must be a JSON object", "calibration", file)
+    _check_misspelt_blocks(d, file)
     try:
         spec = CalibrationSpec.model_validate(d)
     except ValidationError as exc:
