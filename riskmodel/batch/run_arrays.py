@@ -156,19 +156,20 @@ def _check_annual(annual: dict[str, np.ndarray], scn: Scenario, n_paths: int, fi
         _check_values(arr, name, file, f"{label}{name}")
 
 
-#: What the engine's stored arrays cannot hold: prices and BAU emissions below 0, output not
-#: above 0 (a damaged file that kept its shape would be read into a firm's costs).
-_LOWER = {"price": (0.0, "below 0"), "bau": (0.0, "below 0"), "output": (0.0, "at or below 0")}
+#: Arrays the engine stores at or above 0 (False) or above 0 (True): prices and BAU emissions,
+#: output (a damaged file that kept its shape would be read into a firm's costs).
+_POSITIVE = {"price": False, "bau": False, "output": True}
 
 
 def _check_values(arr: np.ndarray, name: str, file: Path, field: str) -> None:
     if not np.all(np.isfinite(arr)):
         raise DataError(f"{int((~np.isfinite(arr)).sum())} non-finite value(s); {_DAMAGED}",
                         file=file, field=field)
-    lo, what = _LOWER.get(name, (None, ""))
-    if lo is None:
+    if name not in _POSITIVE:
         return
-    bad = arr <= lo if name == "output" else arr < lo
+    strict = _POSITIVE[name]
+    bad = arr <= 0.0 if strict else arr < 0.0
+    what = "at or below 0" if strict else "below 0"
     if bad.any():
         raise DataError(f"{int(bad.sum())} value(s) {what} (the lowest {arr.min():.6g}), which "
                         f"the engine never stores; {_DAMAGED}", file=file, field=field)

@@ -30,11 +30,11 @@ def summary(
         traps_table,
         write_summary_json,
     )
+    from riskmodel.errors import DataError, InputError
 
     json_path = None
     if json_arg is not None:  # checked before the work: a typo'd folder is not created
         from riskmodel.cli_errors import given_path
-        from riskmodel.errors import InputError
 
         json_path = given_path(json_arg, "--json", "a .json file name")
         if json_path.is_dir():
@@ -45,8 +45,6 @@ def summary(
         if json_path.suffix.lower() != ".json":  # as --csv: a typo must not write over a file
             raise InputError(f"give a file name ending in .json (got {json_arg!r}): --json "
                              "writes over the file it names", field="--json")
-    from riskmodel.errors import DataError, InputError
-
     if market is not None and not market.strip():  # '' read as no --market: every series
         raise InputError("empty; give a market id (e.g. eu_ets), or leave --market out for "
                          "every series", field="--market")

@@ -710,10 +710,10 @@ def run_paths(chunk, proc, dep, des, links, events, streams, acc, work):
             # ((km + 1) dpy) // 12 - 1: twelve months a year whatever dpy (with dpy = 252, every
             # 21 days), so the two-year average (24 months) and the runs of months do not drift
             # across year ends (the resolver refuses dpy < 12 with the triggers on)
-            if td == 0:
+            if _KETS and td == 0:
                 km = 0
             if _KETS and td + 1 == ((km + 1) * dpy) // 12:
-                mlen = ((km + 1) * dpy) // 12 - (km * dpy) // 12
+                mlen = td + 1 - (km * dpy) // 12  # this month's days
                 km += 1
                 for v in range(nv):
                     for i in range(N):
