@@ -40,8 +40,8 @@ def test_quota_callees_are_the_bare_quota_pool_kernels_call_sites():
     # calls the pool kernel's callees and the two quota_pools functions, in this order
     sc = load_scenario_file(ROOT / "data" / "scenarios" / "nested_collars.yaml").scenarios[0]
     assert compile_ahead.bare_pool_callees(sc, quota=True) == list(
-        compile_ahead.callees("run_paths_qpool_000000"))
-    assert compile_ahead.callees("run_paths_pool_000000") == CALLEES
+        compile_ahead.callees("run_paths_qpool_000001"))
+    assert compile_ahead.callees("run_paths_pool_000001") == CALLEES
     assert compile_ahead.callees("run_paths") == CALLEES
 
 
@@ -120,3 +120,58 @@ def test_idle_cpus_reads_the_idle_share_of_proc_stat(tmp_path, monkeypatch):
     assert compile_ahead.idle_cpus(stat=str(tmp_path / "missing")) is None
     real = compile_ahead.idle_cpus(sample_s=0.0)
     assert real is None or 0.0 <= real <= 2.0 + 1e-9
+
+
+class _FakeHelper:
+    """A helper process that never ends by itself (``poll`` None until terminated)."""
+
+    def __init__(self) -> None:
+        self.ended = False
+
+    def poll(self) -> int | None:
+        return -15 if self.ended else None
+
+    def terminate(self) -> None:
+        self.ended = True
+
+
+def test_a_helper_started_ahead_is_the_one_the_first_chunk_uses(monkeypatch):
+    # the run's preflight (runner.check_engine) starts the helper as soon as the first sweep
+    # point is resolved, for the kernel its chunks take on a cold cache; simulate_chunk's start
+    # then finds it running (one helper, not two) and stops it once the kernel is built
+    from riskmodel.batch.runner import check_engine
+    from riskmodel.sim import engine
+
+    started: list[str] = []
+
+    def popen(argv, **_kw):
+        started.append(argv[-1])
+        return _FakeHelper()
+
+    monkeypatch.setenv(ENV, "1")
+    monkeypatch.setattr(compile_ahead.subprocess, "Popen", popen)
+    monkeypatch.setattr(engine, "cache_is_cold", lambda k: True)
+    monkeypatch.setattr(engine, "announce_compile", lambda k: False)
+    plan = load_scenario_file(CHINA_KOREA)
+    check_engine(plan, "riskmodel.sim.engine")
+    assert started == ["run_paths_pool_000001"]  # the bare pool kernel of china_korea
+    ahead = compile_ahead._RUNNING["run_paths_pool_000001"]
+    assert compile_ahead.start("run_paths_pool_000001") is ahead
+    sc = plan.scenarios[0].model_copy(update={"simulation": plan.scenarios[0].simulation
+                                              .model_copy(update={"paths": 10,
+                                                                  "paths_per_chunk": 10})})
+    engine.simulate_chunk(sc, 0)
+    assert started == ["run_paths_pool_000001"]
+    assert ahead.ended and "run_paths_pool_000001" not in compile_ahead._RUNNING
+
+
+def test_no_helper_ahead_for_a_warm_kernel(monkeypatch):
+    from riskmodel.sim import engine
+
+    started: list[str] = []
+    monkeypatch.setenv(ENV, "1")
+    monkeypatch.setattr(compile_ahead.subprocess, "Popen",
+                        lambda argv, **_kw: started.append(argv[-1]) or _FakeHelper())
+    monkeypatch.setattr(engine, "cache_is_cold", lambda k: False)
+    engine.start_compile_ahead(load_scenario_file(CHINA_KOREA).scenarios[0])
+    assert started == []

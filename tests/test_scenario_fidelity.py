@@ -436,6 +436,18 @@ def test_china_intensity_cap_in_the_design_json_of_a_run(tmp_path: Path) -> None
         assert p["label"] == f"links[0].quota.share={0.1 * (k + 1):g}"
 
 
+def test_design_json_from_the_runs_own_resolution_is_a_fresh_one(tmp_path: Path) -> None:
+    """A run writes design.json from the resolution its preflight made (not a second one per
+    point): every point's design is the one ``scenario show`` resolves afresh."""
+    from riskmodel.sim.provenance import design_report
+
+    run = _run(tmp_path, "eu_china_quota", "d")
+    design = json.loads((run / "design.json").read_text())
+    plan = plan_from_dict(_small("eu_china_quota"), file=tmp_path / "eu_china_quota.yaml")
+    fresh = [json.loads(json.dumps(design_report(sc))) for sc in plan.scenarios]
+    assert [p["design"] for p in design["points"]] == fresh
+
+
 def test_the_resolve_cache_tells_set_fields_from_defaults() -> None:
     """Two scenarios with equal values, one with every field marked set (as sweep points were
     built before), resolve differently; the per-process cache must not hand one the other's."""

@@ -35,6 +35,7 @@ import platform
 import re
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from importlib import metadata
@@ -461,8 +462,13 @@ def write_design(run_dir: Path, plan: ScenarioPlan) -> None:
     """``design.json``: per sweep point, the design that runs with each value's source."""
     from riskmodel.sim.provenance import design_report
 
+    # the engine's resolution, cached in this process where the engine ran check_engine: not
+    # a second one (design_report resolves as the engine does)
+    cached = DEFAULT_ENGINE in sys.modules
     points = [{"point": k, "label": plan.point_label(k), "scenario_hash": plan.scenario_hash(k),
-               "design": design_report(sc)} for k, sc in enumerate(plan.scenarios)]
+               "design": design_report(sc, resolve_scenario(DEFAULT_ENGINE, sc) if cached
+                                       else None)}
+              for k, sc in enumerate(plan.scenarios)]
     atomic_write_json(run_dir / DESIGN, {"scenario": plan.name, "points": points})
 
 
@@ -625,7 +631,13 @@ def check_engine(plan: ScenarioPlan, engine: str) -> None:
     folder is made, so a scenario the engine cannot run writes nothing."""
     for k, sc in enumerate(plan.scenarios):
         try:
-            resolve_scenario(engine, sc)
+            rs = resolve_scenario(engine, sc)
+            if k == 0 and rs is not None:
+                # a cold numba cache: the kernel's callees start compiling now, while the
+                # other points resolve and the run's folder is written
+                ahead = getattr(load_engine(engine), "start_compile_ahead", None)
+                if ahead is not None:
+                    ahead(sc, rs)
         except InputError as exc:
             where = f" at sweep point {k} ({plan.point_label(k)})" if plan.sweep else ""
             raise InputError(f"{exc.reason}{where}", file=exc.file or plan.file,

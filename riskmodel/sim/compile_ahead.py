@@ -24,6 +24,7 @@ kernel's compile);
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import math
 import os
@@ -47,13 +48,21 @@ CPUS_NEEDED = 1.0
 #: work at the default priority) leaves idle.
 NICE = 10
 
-#: (function, numba signature) of each call site of the bare pool kernel, in the order the
-#: kernel's type inference reaches them (``print_callees`` writes this).
+#: (function, numba signature) of each call site of the bare pool kernel as the engine builds it
+#: (``run_paths_pool_000001``: the volatility-level draws in), in the order the kernel's type
+#: inference reaches them (``print_callees`` writes this). (``rng.normal`` and
+#: ``price_kernels.vol_level``, the draws' callees, were missing while the list was taken from
+#: a kernel without them: the kernel compiled them itself, about 1.5 s of a first run.)
 CALLEES: tuple[tuple[str, str], ...] = (
     (
         "riskmodel.sim.price_kernels.init_state",
         "(int64, float64[:, ::1], int64[:, ::1], float64[:, ::1], float64[:, ::1], float64, "
         "float64[:, ::1], float64[:, ::1], int64[::1])",
+    ),
+    ("riskmodel.sim.rng.normal", "(uint64[::1], float64[:, ::1])"),
+    (
+        "riskmodel.sim.price_kernels.vol_level",
+        "(int64, float64[:, ::1], int64[:, ::1], float64[:, ::1], float64[:, ::1], float64)",
     ),
     ("riskmodel.sim.rng.fill_normal", "(uint64[::1], float64[:, ::1], float64[::1], int64[::1])"),
     ("riskmodel.sim.rng.fill_uniform", "(uint64[::1], float64[::1])"),
@@ -233,13 +242,16 @@ def start(kernel_name: str = "") -> subprocess.Popen[bytes] | None:
     ``kernel_name`` (``callees``) in the numba cache folder of this process
     (``numba_cache.configure`` has set ``NUMBA_CACHE_DIR``); None when not ``wanted`` or it
     cannot start."""
+    running = _RUNNING.get(kernel_name)
+    if running is not None and running.poll() is None:
+        return running  # started ahead (``engine.start_compile_ahead``)
     if not wanted():
         return None
     # the helper imports this copy of the package (its numba functions, the same cache folder)
     root = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     try:
-        return subprocess.Popen(
+        helper = subprocess.Popen(
             [sys.executable, "-m", "riskmodel.sim.compile_ahead", str(os.getpid()),
              kernel_name],
             stdin=subprocess.DEVNULL,
@@ -249,12 +261,29 @@ def start(kernel_name: str = "") -> subprocess.Popen[bytes] | None:
         )
     except OSError:
         return None
+    if not _RUNNING:
+        atexit.register(_stop_all)  # a run that ends before its kernel compiled
+    _RUNNING[kernel_name] = helper
+    return helper
+
+
+#: Helpers started in this process and not yet stopped, by kernel name: a second ``start`` for
+#: the same kernel (``simulate_chunk`` after ``engine.start_compile_ahead``) finds it here.
+_RUNNING: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def _stop_all() -> None:
+    for helper in list(_RUNNING.values()):
+        stop(helper)
 
 
 def stop(helper: subprocess.Popen[bytes] | None) -> None:
     """Ask the helper to end if it is still compiling (the kernel is built: nothing left to
     gain), without waiting for it: at its low priority on a busy machine it may take a while to
     be scheduled, and the run goes on meanwhile (``reap`` collects it later)."""
+    for name, running in list(_RUNNING.items()):
+        if running is helper:
+            del _RUNNING[name]
     if helper is not None and helper.poll() is None:
         helper.terminate()
         _STOPPED.append(helper)
@@ -280,7 +309,8 @@ def compile_callees(parent: int | None = None, kernel_name: str = "") -> None:
 
 
 def bare_pool_callees(scenario: Any, quota: bool = False) -> list[tuple[str, str]]:
-    """``kernel_callees`` of the bare pool kernel (``quota``: the bare quota-pool kernel)
+    """``kernel_callees`` of the bare pool kernel as the engine builds it (``quota``: the bare
+    quota-pool kernel; the volatility-level draws compiled in, ``engine.kernel_flags``)
     compiled afresh in this process (a copy without the on-disk cache) for the argument types
     of ``scenario``'s first chunk."""
     from numba import njit
@@ -293,7 +323,7 @@ def bare_pool_callees(scenario: Any, quota: bool = False) -> list[tuple[str, str
 
     rs = resolve(scenario)
     sim = scenario.simulation
-    bare = (quota_pool_kernel if quota else pool_kernel)(*(False,) * 6)
+    bare = (quota_pool_kernel if quota else pool_kernel)(*(False,) * 5, True)
     kernel = njit(error_model="numpy")(bare.py_func)
     args = (
         Chunk(1, 0, rs.years, rs.dpy, 3 if rs.has_events else 2),

@@ -194,6 +194,17 @@ def chunk_streams(seed: int, chunk_index: int) -> tuple[np.ndarray, ...]:
     return tuple(state_from_seed(s) for s in ss.spawn(3))
 
 
+def start_compile_ahead(scenario: Scenario, rs: Resolved | None = None) -> None:
+    """Start the compile-ahead helper (``compile_ahead``) for the first kernel the scenario's
+    chunks take, where its numba cache is cold, as soon as the scenario is resolved: the run
+    resolves its other sweep points and writes its folder meanwhile, a head start on the
+    kernel's compile (``simulate_chunk`` then finds the helper running)."""
+    rs = rs if rs is not None else resolve(scenario)
+    kernel = kernels_for(rs, scenario.simulation.keep_annual)[0]
+    if cache_is_cold(kernel):
+        compile_ahead.start(kernel.__name__)
+
+
 def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = None,
                    first_path: int | None = None, *, resolved: Resolved | None = None
                    ) -> ChunkStats:
@@ -224,7 +235,8 @@ def simulate_chunk(scenario: Scenario, chunk_index: int, n_paths: int | None = N
         inputs = kernel_inputs(rs, *chunk_streams(sim.seed, chunk_index))
         acc = accumulators(rs, exp_n, nkeep, sim.keep_paths, ann_on)
         work = Workspace(*workspace(n, len(rs.ends)))
-        # a cold kernel: its callees compile in a helper process meanwhile (compile_ahead)
+        # a cold kernel: its callees compile in a helper process meanwhile (compile_ahead;
+        # started ahead by start_compile_ahead where the run's preflight could)
         helper = compile_ahead.start(kernel.__name__) if cache_is_cold(kernel) else None
         announce_compile(kernel)
         try:

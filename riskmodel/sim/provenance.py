@@ -8,9 +8,12 @@ kernel gets. Sources read ``scenario: <field>``, ``catalogue: data/markets/<id>.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskmodel.sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from riskmodel.sim.resolve import Resolved
 
 #: Units of the design values (shown beside each value).
 UNITS = {
@@ -56,12 +59,13 @@ PRICE_ITEMS = (
 _RATE_SUFFIXES = ("_to_restricted", "_to_suspended", "_to_active", "_on", "_off")
 
 
-def design_report(scenario: Scenario) -> dict[str, Any]:
+def design_report(scenario: Scenario, resolved: Resolved | None = None) -> dict[str, Any]:
     """The resolved design of a scenario: ``{scenario, markets, dependence, links, notes}``;
-    each leaf is ``{value, source, unit?}``."""
+    each leaf is ``{value, source, unit?}``. ``resolved``: the scenario already resolved (a
+    run has resolved every sweep point before it writes design.json: not twice)."""
     from riskmodel.sim.resolve import resolve
 
-    r = resolve(scenario)
+    r = resolved if resolved is not None else resolve(scenario)
     out: dict[str, Any] = {
         "scenario": scenario.name,
         "markets": {},
