@@ -175,3 +175,9 @@ def test_no_helper_ahead_for_a_warm_kernel(monkeypatch):
     monkeypatch.setattr(engine, "cache_is_cold", lambda k: False)
     engine.start_compile_ahead(load_scenario_file(CHINA_KOREA).scenarios[0])
     assert started == []
+    # nor for a run on a dask cluster (its workers have their own numba caches)
+    from riskmodel.batch.runner import check_engine
+
+    monkeypatch.setattr(engine, "cache_is_cold", lambda k: True)
+    check_engine(load_scenario_file(CHINA_KOREA), "riskmodel.sim.engine", compile_ahead=False)
+    assert started == []

@@ -486,7 +486,9 @@ def run_plan(
     options = options or RunOptions()
     run_dir = new_run_dir(plan, out=out, run_id=run_id)
     if preflight:
-        check_engine(plan, options.engine)
+        # the compile-ahead head start serves a run whose chunks run here or in local workers
+        # (one numba cache), not a dask cluster's
+        check_engine(plan, options.engine, compile_ahead=options.scheduler is None)
     with connect(options.scheduler) as client:  # an unreachable cluster writes nothing
         run_dir = create_run(plan, out=out, run_id=run_dir.name, engine=options.engine,
                              products=products)
@@ -626,13 +628,15 @@ def check_fx_unchanged(manifest: dict[str, Any]) -> None:
                          file=path, field="fx")
 
 
-def check_engine(plan: ScenarioPlan, engine: str) -> None:
+def check_engine(plan: ScenarioPlan, engine: str, compile_ahead: bool = True) -> None:
     """Resolve every sweep point (calibrations, catalogue, fx) with the engine before any
-    folder is made, so a scenario the engine cannot run writes nothing."""
+    folder is made, so a scenario the engine cannot run writes nothing. ``compile_ahead``: once
+    the first point is resolved, let the engine start compiling what its chunks need
+    (``engine.start_compile_ahead``: a cold numba cache only)."""
     for k, sc in enumerate(plan.scenarios):
         try:
             rs = resolve_scenario(engine, sc)
-            if k == 0 and rs is not None:
+            if k == 0 and rs is not None and compile_ahead:
                 # a cold numba cache: the kernel's callees start compiling now, while the
                 # other points resolve and the run's folder is written
                 ahead = getattr(load_engine(engine), "start_compile_ahead", None)
