@@ -303,6 +303,17 @@ def test_portfolio_reads_one_run_and_ranks_cost_at_risk(run_dir: Path,
     assert all(f'href="{f}/report.html"' in html for f in FIRMS)
 
 
+def _as_if_never_kept(d: Path) -> None:
+    """A copy of a run without annual.npz, as a run without --keep-annual is: its manifest
+    does not list the arrays either (an annual.npz the manifest lists and the folder lacks is
+    a damaged run, tests/bad_inputs/cases_r11.yaml)."""
+    import json
+
+    man = json.loads((d / "manifest.json").read_text())
+    man["outputs"].pop("annual.npz")
+    (d / "manifest.json").write_text(json.dumps(man))
+
+
 def test_a_run_without_annual_arrays_is_refused_naming_the_option(tmp_path: Path,
                                                                    run_dir: Path) -> None:
     import shutil
@@ -312,6 +323,7 @@ def test_a_run_without_annual_arrays_is_refused_naming_the_option(tmp_path: Path
 
     d = tmp_path / "bare"
     shutil.copytree(run_dir, d, ignore=shutil.ignore_patterns("annual.npz", "reports"))
+    _as_if_never_kept(d)
     with pytest.raises(InputError, match="--keep-annual") as ei:
         make_portfolio(d, config.FIRMS_DIR, out=tmp_path / "out")
     assert ei.value.field == "annual"
@@ -461,6 +473,7 @@ def test_cli_report_of_a_run_without_arrays_is_one_line_naming_the_option(
 
     d = tmp_path / "runs" / "bare-run"
     shutil.copytree(run_dir, d, ignore=shutil.ignore_patterns("annual.npz", "reports"))
+    _as_if_never_kept(d)
     # an absolute path prefix and an absolute folder of runs both find the run
     assert find_run(str(d.resolve())[:-2]) == d.resolve()
     assert find_run(d.parent.resolve()) == d.resolve()

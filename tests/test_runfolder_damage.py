@@ -315,6 +315,9 @@ def test_compare_refuses_runs_over_different_horizons(
     short = res[res["year"] != 2026].copy()
     short.loc[short["year"] == -1, "period"] = "2024–2025"
     short.to_parquet(b / "results.parquet")
+    man = json.loads((b / "manifest.json").read_text())  # what a run over 2024-2025 records
+    man["outputs"]["results.parquet"]["rows"] = len(short)
+    (b / "manifest.json").write_text(json.dumps(man))
     code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
     assert code == 2
     assert err == ("error: riskmodel runs compare: RUN_B: the runs simulate different horizons "
@@ -333,5 +336,7 @@ def test_compare_refuses_runs_over_different_horizons(
     later["period"] = later["period"].str.replace("2024–2026", "2030–2032").where(
         later["year"] == -1, later["year"].astype(str))
     later.to_parquet(b / "results.parquet")
+    man["outputs"]["results.parquet"]["rows"] = len(later)
+    (b / "manifest.json").write_text(json.dumps(man))
     code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
     assert code == 2 and "(A: 2024–2026; B: 2030–2032)" in err and err.count("\n") == 1

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from riskmodel import config
 from riskmodel.batch.run_checks import check_out_folder
-from riskmodel.batch.runner import RunOptions, resume_run, run_plan
+from riskmodel.batch.runner import RunOptions, read_manifest, resume_run, run_plan
 from riskmodel.batch.runs import compare_runs, find_run, list_runs, run_mismatch, show_run
 from riskmodel.batch.scenario_file import load_scenario_file
 from riskmodel.cli_errors import escape_controls, given_path
@@ -313,6 +313,7 @@ def show_cmd(
     out = ctx.obj["out"]
     if manifest:
         d = find_run(run_ref, out=out)
+        read_manifest(d)  # a damaged manifest is one line naming it, as without --manifest
         typer.echo((d / "manifest.json").read_text(encoding="utf-8"))
         return
     typer.echo(show_run(run_ref, out=out, width=_width()))

@@ -29,7 +29,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riskmodel import config
-from riskmodel.batch.runner import ANNUAL, PATHS, check_fx_unchanged, read_manifest
+from riskmodel.batch.runner import (
+    ANNUAL,
+    MANIFEST,
+    PATHS,
+    SCHEMA,
+    check_fx_unchanged,
+    plan_hash,
+    read_manifest,
+)
 from riskmodel.batch.scenario_file import (
     ScenarioPlan,
     check_simulation_as_written,
@@ -75,8 +83,11 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def _load_npz(path: Path, prefix: str) -> dict[str, np.ndarray]:
-    """The arrays of one sweep point (prefix stripped); a damaged file is one line."""
+def _load_npz(path: Path, prefix: str, *, names: tuple[str, ...], shape: tuple[int, ...],
+              label: str) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of one sweep point (prefix stripped), none larger than a float64
+    array of ``shape`` (the largest the run stores there: its header is checked before it is
+    read); a damaged file is one line."""
     from riskmodel.batch.run_checks import load_npz
 
     if path.exists() and not path.is_file():
@@ -84,12 +95,35 @@ def _load_npz(path: Path, prefix: str) -> dict[str, np.ndarray]:
                         f"{_DAMAGED}", file=path, field=path.stem)
     if not path.is_file():
         return {}
-    return {k[len(prefix):]: v for k, v in load_npz(path).items() if k.startswith(prefix)}
+    arrays = load_npz(path, prefix=prefix, names=names, label=label,
+                      max_bytes=int(np.prod(shape, dtype=np.int64)) * 8)
+    return {k[len(prefix):]: v for k, v in arrays.items()}
 
 
 def run_plan_of(run_dir: Path) -> ScenarioPlan:
     """The plan a run folder ran (from its manifest)."""
-    return plan_from_json(read_manifest(run_dir)["plan"])
+    return checked_plan(read_manifest(run_dir), run_dir)
+
+
+def checked_plan(manifest: dict[str, Any], run_dir: Path) -> ScenarioPlan:
+    """The manifest's plan, refused when it does not hash to the run's ``plan_hash`` (as a
+    resume refuses it): an edited plan would read the run's arrays under a scenario (markets,
+    currencies, years) that never made them. Manifests of older schemas are read as stored."""
+    plan = plan_from_json(manifest["plan"])
+    want = manifest.get("plan_hash")
+    if manifest.get("schema") == SCHEMA and want is not None and plan_hash(plan) != want:
+        raise DataError("does not match the run's plan_hash (one of them was edited after the "
+                        "run): a report would read the run's arrays under a scenario that did "
+                        "not make them; the manifest is damaged: delete the folder and run the "
+                        "scenario again", file=run_dir / MANIFEST, field="plan")
+    return plan
+
+
+def _stored(manifest: dict[str, Any], name: str, prefix: str) -> bool:
+    """Whether the run's merge wrote arrays of the sweep point ``prefix`` into ``name`` (the
+    manifest's ``outputs``: the keys and shapes it wrote)."""
+    entry = (manifest.get("outputs") or {}).get(name)
+    return isinstance(entry, dict) and any(str(k).startswith(prefix) for k in entry)
 
 
 def rerun_argument(plan: ScenarioPlan) -> str:
@@ -112,7 +146,7 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
     not finished, or it kept no annual arrays (the message names ``--keep-annual``)."""
     d = Path(run_dir)
     manifest = read_manifest(d)
-    plan = plan or plan_from_json(manifest["plan"])
+    plan = plan or checked_plan(manifest, d)
     if not 0 <= point < len(plan.scenarios):
         raise InputError(point_range("run", len(plan.scenarios), point), field="--point")
     if precheck is not None:
@@ -122,7 +156,14 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
                          file=d, field="RUN")
     check_fx_unchanged(manifest)
     prefix = f"p{point:04d}__"
-    annual = _load_npz(d / ANNUAL, prefix)
+    for name in (ANNUAL, PATHS):  # written by the merge, gone since: not 'kept none'
+        if not (d / name).exists() and _stored(manifest, name, prefix):
+            raise DataError(f"missing, though the run wrote it (its manifest lists the arrays); "
+                            f"{_DAMAGED}", file=d / name, field=Path(name).stem)
+    scn = plan.scenarios[point]
+    nv, nm, years = len(scn.simulation.variants), len(scn.markets), scn.horizon.years
+    annual = _load_npz(d / ANNUAL, prefix, names=(*NEEDED, "output"), label="annual.",
+                       shape=(nv, scn.simulation.paths, nm, years))
     missing = [n for n in NEEDED if n not in annual]
     if missing:
         raise InputError(
@@ -130,9 +171,10 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
             f"read; run the scenario again with `riskmodel run {rerun_argument(plan)} "
             f"{KEEP_OPTION}`",
             file=d / ANNUAL, field="annual")
-    scn = plan.scenarios[point]
     _check_annual(annual, scn, scn.simulation.paths, d / ANNUAL, "annual.")
-    paths = _load_npz(d / PATHS, prefix)
+    kept = min(scn.simulation.keep_paths, scn.simulation.paths)  # the engine keeps these
+    paths = _load_npz(d / PATHS, prefix, names=NEEDED, label="paths.",
+                      shape=(nv, kept, nm, years * scn.horizon.days_per_year))
     _check_kept_paths(paths, scn, d / PATHS)
     return scn, annual, paths
 
@@ -162,6 +204,9 @@ _POSITIVE = {"price": False, "bau": False, "output": True}
 
 
 def _check_values(arr: np.ndarray, name: str, file: Path, field: str) -> None:
+    if arr.dtype.itemsize != 8:  # float16, float32 (rounded), float128: not the engine's
+        raise DataError(f"{arr.dtype} numbers, where the engine stores float64; {_DAMAGED}",
+                        file=file, field=field)
     if not np.all(np.isfinite(arr)):
         raise DataError(f"{int((~np.isfinite(arr)).sum())} non-finite value(s); {_DAMAGED}",
                         file=file, field=field)
@@ -274,7 +319,19 @@ def point_event_arrays(run_dir: Path, point: int
     None when the run stored none."""
     from riskmodel.firm.inputs import event_scenarios
 
-    if not (run_dir / EVENTS).is_file() or not (run_dir / EVENTS_INDEX).is_file():
+    have = {name: (run_dir / name).is_file() for name in (EVENTS, EVENTS_INDEX)}
+    if not all(have.values()):
+        gone = [name for name, ok in have.items() if not ok]
+        if (read_manifest(run_dir).get("products") or {}).get("events"):
+            # written after the merge: gone since, or never written (a run killed then)
+            raise DataError(f"missing, though the run was made with --keep-events (the report "
+                            "would show the events' joint effect as if it was not); run riskmodel "
+                            f"run --resume {run_dir} to simulate the events again",
+                            file=run_dir / gone[0], field="events")
+        if len(gone) == 1:  # one without the other: which arrays are which is lost
+            raise DataError(f"missing beside {[n for n in have if n not in gone][0]}; delete the "
+                            "run and run it again (reports read these arrays and never "
+                            "re-simulate)", file=run_dir / gone[0], field="events")
         return None
     index = read_events_index(run_dir / EVENTS_INDEX)
     plan = run_plan_of(run_dir)
@@ -286,9 +343,18 @@ def point_event_arrays(run_dir: Path, point: int
     names = index.points.get(str(point), [])
     scn = plan.scenarios[point]
     scns = event_scenarios(scn, paths=index.paths)
+    if names != list(scns):  # the arrays are stored in this order: another would swap them
+        raise DataError(f"sweep point {point} lists the events {names}, but its scenario's "
+                        f"events, in the order the run stores them, are {list(scns)}; delete "
+                        "the run and run it again",
+                        file=run_dir / EVENTS_INDEX, field=f"events.points.{point}")
     out = {}
     for i, name in enumerate(names):
-        annual = _load_npz(run_dir / EVENTS, f"p{point:04d}__e{i:02d}__")
+        one = scns[name]  # (every name is one of them: checked above)
+        annual = _load_npz(run_dir / EVENTS, f"p{point:04d}__e{i:02d}__",
+                           names=(*NEEDED, "output"), label=f"events.p{point:04d}__e{i:02d}__",
+                           shape=(len(one.simulation.variants), index.paths, len(one.markets),
+                                  one.horizon.years))
         if name not in scns or not all(n in annual for n in NEEDED):
             raise InputError(f"stored event {name!r} does not match the run's scenario",
                              file=run_dir / EVENTS, field="events")

@@ -86,6 +86,8 @@ class ProductsShape(BaseModel):
 
     model_config = ConfigDict(extra="allow", strict=True)
 
+    #: ``--keep-events``: a resume writes the single-event arrays when true
+    events: bool = False
     firms: list[str] = []
 
 
@@ -250,15 +252,31 @@ def parse_manifest(path: Path) -> dict[str, Any]:
     return m
 
 
-def check_results(run_dir: Path, name: str = "results.parquet") -> None:
-    """``results.parquet`` must be a readable Parquet file with the expected columns."""
+def written_rows(manifest: dict[str, Any] | None, name: str = "results.parquet") -> int | None:
+    """How many rows the run's merge wrote into ``name`` (its manifest's ``outputs``), if
+    recorded."""
+    entry = ((manifest or {}).get("outputs") or {}).get(name)
+    rows = entry.get("rows") if isinstance(entry, dict) else None
+    return rows if isinstance(rows, int) and not isinstance(rows, bool) else None
+
+
+#: Columns that identify one row of ``results.parquet``: whole numbers, and text.
+_KEY_INTEGERS = ("sweep_point", "year")
+_KEY_TEXT = ("variant", "market", "statistic")
+
+
+def check_results(run_dir: Path, name: str = "results.parquet", *,
+                  rows: int | None = None) -> None:
+    """``results.parquet`` must be a readable Parquet file with the expected columns and
+    column types, and (``rows``: what the manifest says the merge wrote) as many rows."""
     import pyarrow.parquet as pq
 
     path = run_dir / name
     if not path.is_file():
         raise DataError(f"missing; {_what_next(run_dir)}", file=path, field="results")
     try:
-        schema = pq.read_schema(path)
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
         raise DataError(
             f"not a readable Parquet file ({type(exc).__name__}); {_rebuild(run_dir)}",
@@ -276,36 +294,119 @@ def check_results(run_dir: Path, name: str = "results.parquet") -> None:
         kind = schema.field(col).type
         if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
             raise DataError(f"not numbers ({kind}); {_rebuild(run_dir)}", file=path, field=col)
+    # the columns rows are matched on (runs compare): another type fails the merge, or pairs
+    # nothing
+    for col in _KEY_INTEGERS:
+        kind = schema.field(col).type
+        if not pa.types.is_integer(kind):
+            raise DataError(f"not whole numbers ({kind}); {_rebuild(run_dir)}", file=path,
+                            field=col)
+    for col in _KEY_TEXT:
+        kind = schema.field(col).type
+        if pa.types.is_dictionary(kind):  # (a pandas category)
+            kind = kind.value_type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+                or pa.types.is_string_view(kind)):
+            raise DataError(f"not text ({kind}); {_rebuild(run_dir)}", file=path, field=col)
+    if rows is not None and meta.num_rows != rows:
+        raise DataError(f"holds {meta.num_rows} row(s), but the run wrote {rows} (its manifest's "
+                        f"outputs); {_rebuild(run_dir)}", file=path, field="results")
 
 
-def read_results(run_dir: Path, name: str = "results.parquet") -> Any:
-    """A run's results as a DataFrame, after :func:`check_results`."""
+def read_results(run_dir: Path, name: str = "results.parquet", *,
+                 rows: int | None = None) -> Any:
+    """A run's results as a DataFrame, after :func:`check_results`; refused when a row lacks
+    a key or repeats another's (a merge on them would pair rows twice, or drop them)."""
     import pandas as pd
 
-    check_results(run_dir, name)
+    check_results(run_dir, name, rows=rows)
     path = run_dir / name
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001
         raise DataError(
             f"unreadable ({type(exc).__name__}); {_rebuild(run_dir)}", file=path, field="results"
         ) from None
+    keys = [*_KEY_INTEGERS, *_KEY_TEXT, *(["period"] if "period" in frame.columns else [])]
+    for col in keys:
+        n = int(frame[col].isna().sum())
+        if n:
+            raise DataError(f"{n} row(s) without one; {_rebuild(run_dir)}", file=path, field=col)
+    n = int(frame.duplicated(keys).sum())
+    if n:
+        raise DataError(f"{n} row(s) repeat another row's {', '.join(keys)}; "
+                        f"{_rebuild(run_dir)}", file=path, field="results")
+    return frame
 
 
-def load_npz(path: Path) -> dict[str, Any]:
-    """Arrays of an ``.npz`` file of a run folder; a damaged file is one line."""
+_AGAIN = "delete the run and run it again (reports read these arrays and never re-simulate)"
+
+
+def _size(n: int) -> str:
+    """A byte count for a message: '5.8 kB', '4.0 GB'."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _check_member(zf: Any, member: str, path: Path, field: str, max_bytes: int | None) -> None:
+    """An array of an ``.npz`` file, judged by its header before a byte of it is read: numbers
+    (no pickled Python objects), no larger than ``max_bytes`` (what the run can have stored: a
+    header claiming an enormous shape, or a zip bomb of zeros, would otherwise be allocated and
+    decompressed in full), and exactly as long as its header says."""
+    import numpy as np
+    from numpy.lib import format as npf
+
+    with zf.open(member) as fh:
+        version = npf.read_magic(fh)  # ValueError: not an array (raw bytes would be returned)
+        if version == (1, 0):
+            shape, _, dtype = npf.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = npf.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"array format version {version}")
+        start = fh.tell()
+    if dtype.hasobject:
+        raise DataError(f"an array of Python objects (pickled), where the engine stores numbers; "
+                        f"{_AGAIN}", file=path, field=field)
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if max_bytes is not None and nbytes > max_bytes:
+        raise DataError(f"its header claims a {dtype} array shaped {tuple(shape)} "
+                        f"({_size(nbytes)}), more than this run can have stored (at most "
+                        f"{_size(max_bytes)}); {_AGAIN}", file=path, field=field)
+    held = zf.getinfo(member).file_size - start
+    if held != nbytes:
+        raise DataError(f"its header claims {_size(nbytes)} of data, the file holds "
+                        f"{_size(max(held, 0))}; {_AGAIN}", file=path, field=field)
+
+
+def load_npz(path: Path, *, prefix: str = "", names: tuple[str, ...] | None = None,
+             max_bytes: int | None = None, label: str | None = None) -> dict[str, Any]:
+    """Arrays of an ``.npz`` file of a run folder whose key starts with ``prefix`` (and, with
+    ``names``, is ``prefix + name`` for one of them): only those are read, each after its
+    header is checked (:func:`_check_member`, against ``max_bytes``). A damaged file is one
+    line; ``label`` names the arrays in it (``annual.``: ``annual.price``)."""
     import numpy as np
 
+    label = f"{path.stem}." if label is None else label
     try:
+        with open(path, "rb") as fh:  # a bare .npy file would be read whole by np.load
+            if fh.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # (an empty archive)
+                raise ValueError("not an .npz (zip) archive")
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            members = set(z.zip.namelist())
+            keys = [k for k in z.files if k.startswith(prefix)
+                    and (names is None or k[len(prefix):] in names)]
+            for k in keys:
+                _check_member(z.zip, f"{k}.npy" if f"{k}.npy" in members else k, path,
+                              f"{label}{k[len(prefix):]}", max_bytes)
+            return {k: z[k] for k in keys}
+    except DataError:
+        raise
     except Exception as exc:  # noqa: BLE001 - zipfile/numpy raise several types
-        raise DataError(
-            f"unreadable array file ({type(exc).__name__}); delete the run and run "
-            "it again (reports read these arrays and never re-simulate)",
-            file=path,
-            field=path.stem,
-        ) from None
+        raise DataError(f"unreadable array file ({type(exc).__name__}); {_AGAIN}", file=path,
+                        field=path.stem) from None
 
 
 def manifest_damage(path: Path) -> str | None:
@@ -341,7 +442,7 @@ def problem(run_dir: Path) -> str | None:
     try:
         m = parse_manifest(path)
         if m.get("status") == "complete":
-            check_results(run_dir, RESULTS)
+            check_results(run_dir, RESULTS, rows=written_rows(m, RESULTS))
     except InputError as exc:
         what = exc.reason.split(";")[0]
         # a field of the manifest (seeds[0].n_chunks) says where; the file's own label not

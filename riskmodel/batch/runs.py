@@ -15,6 +15,7 @@ from riskmodel.batch.run_checks import (
     check_results,
     problem,
     read_results,
+    written_rows,
 )
 from riskmodel.batch.runner import (
     CHUNKS,
@@ -120,7 +121,8 @@ def show_run(ref: str | Path, *, out: str | Path | None = None, width: int | Non
     d = find_run(ref, out=out)
     m = read_manifest(d)
     if m.get("status") == "complete":
-        check_results(d, RESULTS)  # never show an old summary over damaged results
+        # never show an old summary over damaged results
+        check_results(d, RESULTS, rows=written_rows(m, RESULTS))
         text = _read_summary(d)
         return text if width is None else fit_summary(d, text, width)
     seeds = m.get("seeds") or []
@@ -170,10 +172,11 @@ def _wrap_lines(text: str, width: int) -> str:
 def load_results(ref: str | Path, *, out: str | Path | None = None) -> pd.DataFrame:
     """A finished run's ``results.parquet``."""
     d = find_run(ref, out=out)
+    m = read_manifest(d)
     path = d / RESULTS
-    if not path.is_file():
+    if not path.is_file() and m.get("status") != "complete":
         raise InputError("the run has no results yet (resume it first)", file=d)
-    return read_results(d, RESULTS)
+    return read_results(d, RESULTS, rows=written_rows(m, RESULTS))
 
 
 def run_mismatch(a: str | Path, b: str | Path, *, out: str | Path | None = None) -> list[str]:
