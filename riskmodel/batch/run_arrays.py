@@ -355,7 +355,7 @@ def point_event_arrays(run_dir: Path, point: int
                            names=(*NEEDED, "output"), label=f"events.p{point:04d}__e{i:02d}__",
                            shape=(len(one.simulation.variants), index.paths, len(one.markets),
                                   one.horizon.years))
-        if name not in scns or not all(n in annual for n in NEEDED):
+        if not all(n in annual for n in NEEDED):
             raise InputError(f"stored event {name!r} does not match the run's scenario",
                              file=run_dir / EVENTS, field="events")
         _check_annual(annual, scns[name], index.paths, run_dir / EVENTS,

@@ -252,7 +252,7 @@ def parse_manifest(path: Path) -> dict[str, Any]:
     return m
 
 
-def written_rows(manifest: dict[str, Any] | None, name: str = "results.parquet") -> int | None:
+def _written_rows(manifest: dict[str, Any] | None, name: str) -> int | None:
     """How many rows the run's merge wrote into ``name`` (its manifest's ``outputs``), if
     recorded."""
     entry = ((manifest or {}).get("outputs") or {}).get(name)
@@ -266,9 +266,9 @@ _KEY_TEXT = ("variant", "market", "statistic")
 
 
 def check_results(run_dir: Path, name: str = "results.parquet", *,
-                  rows: int | None = None) -> None:
+                  manifest: dict[str, Any] | None = None) -> None:
     """``results.parquet`` must be a readable Parquet file with the expected columns and
-    column types, and (``rows``: what the manifest says the merge wrote) as many rows."""
+    column types, and as many rows as the run's ``manifest`` says its merge wrote."""
     import pyarrow.parquet as pq
 
     path = run_dir / name
@@ -308,18 +308,19 @@ def check_results(run_dir: Path, name: str = "results.parquet", *,
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
                 or pa.types.is_string_view(kind)):
             raise DataError(f"not text ({kind}); {_rebuild(run_dir)}", file=path, field=col)
+    rows = _written_rows(manifest, name)
     if rows is not None and meta.num_rows != rows:
         raise DataError(f"holds {meta.num_rows} row(s), but the run wrote {rows} (its manifest's "
                         f"outputs); {_rebuild(run_dir)}", file=path, field="results")
 
 
 def read_results(run_dir: Path, name: str = "results.parquet", *,
-                 rows: int | None = None) -> Any:
+                 manifest: dict[str, Any] | None = None) -> Any:
     """A run's results as a DataFrame, after :func:`check_results`; refused when a row lacks
     a key or repeats another's (a merge on them would pair rows twice, or drop them)."""
     import pandas as pd
 
-    check_results(run_dir, name, rows=rows)
+    check_results(run_dir, name, manifest=manifest)
     path = run_dir / name
     try:
         frame = pd.read_parquet(path)
@@ -442,7 +443,7 @@ def problem(run_dir: Path) -> str | None:
     try:
         m = parse_manifest(path)
         if m.get("status") == "complete":
-            check_results(run_dir, RESULTS, rows=written_rows(m, RESULTS))
+            check_results(run_dir, RESULTS, manifest=m)
     except InputError as exc:
         what = exc.reason.split(";")[0]
         # a field of the manifest (seeds[0].n_chunks) says where; the file's own label not

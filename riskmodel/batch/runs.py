@@ -15,7 +15,6 @@ from riskmodel.batch.run_checks import (
     check_results,
     problem,
     read_results,
-    written_rows,
 )
 from riskmodel.batch.runner import (
     CHUNKS,
@@ -122,7 +121,7 @@ def show_run(ref: str | Path, *, out: str | Path | None = None, width: int | Non
     m = read_manifest(d)
     if m.get("status") == "complete":
         # never show an old summary over damaged results
-        check_results(d, RESULTS, rows=written_rows(m, RESULTS))
+        check_results(d, RESULTS, manifest=m)
         text = _read_summary(d)
         return text if width is None else fit_summary(d, text, width)
     seeds = m.get("seeds") or []
@@ -176,7 +175,7 @@ def load_results(ref: str | Path, *, out: str | Path | None = None) -> pd.DataFr
     path = d / RESULTS
     if not path.is_file() and m.get("status") != "complete":
         raise InputError("the run has no results yet (resume it first)", file=d)
-    return read_results(d, RESULTS, rows=written_rows(m, RESULTS))
+    return read_results(d, RESULTS, manifest=m)
 
 
 def run_mismatch(a: str | Path, b: str | Path, *, out: str | Path | None = None) -> list[str]:
