@@ -277,6 +277,18 @@ def test_resume_with_another_out_folder_is_refused_not_ignored(
         assert invoke(["run", "--resume", *args, "-q"], capsys)[0] == 0
 
 
+def _as_written(run: Path) -> None:
+    """Record the run's results.parquet, edited by a test to stand for another run's, in its
+    manifest (rows and digest) as the run's merge would have."""
+    import pyarrow.parquet as pq
+
+    man = json.loads((run / "manifest.json").read_text())
+    man["outputs"]["results.parquet"]["rows"] = pq.read_metadata(run / "results.parquet").num_rows
+    man["digests"]["results.parquet"] = hashlib.sha256(
+        (run / "results.parquet").read_bytes()).hexdigest()
+    (run / "manifest.json").write_text(json.dumps(man))
+
+
 def test_compare_refuses_rows_in_different_units_and_runs_without_a_common_market(
     run_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -290,11 +302,13 @@ def test_compare_refuses_rows_in_different_units_and_runs_without_a_common_marke
     res.loc[res["market"] == "north", "unit"] = res.loc[res["market"] == "north", "unit"].map(
         lambda u: str(u).replace("EUR", "CHF"))
     res.to_parquet(b / "results.parquet")
+    _as_written(b)
     code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
     assert code == 2 and err.count("\n") == 1
     assert "RUN_B: north" in err and "is in CHF/" in err and "but EUR/" in err
     res["market"] = res["market"].replace({"north": "east", "south": "west"})
     res.to_parquet(b / "results.parquet")
+    _as_written(b)
     code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
     assert code == 2 and err == ("error: riskmodel runs compare: RUN_B: the runs have no market "
                                  "in common (A: north, south; B: east, west)\n")
@@ -315,9 +329,7 @@ def test_compare_refuses_runs_over_different_horizons(
     short = res[res["year"] != 2026].copy()
     short.loc[short["year"] == -1, "period"] = "2024–2025"
     short.to_parquet(b / "results.parquet")
-    man = json.loads((b / "manifest.json").read_text())  # what a run over 2024-2025 records
-    man["outputs"]["results.parquet"]["rows"] = len(short)
-    (b / "manifest.json").write_text(json.dumps(man))
+    _as_written(b)  # what a run over 2024-2025 records
     code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
     assert code == 2
     assert err == ("error: riskmodel runs compare: RUN_B: the runs simulate different horizons "
@@ -336,7 +348,6 @@ def test_compare_refuses_runs_over_different_horizons(
     later["period"] = later["period"].str.replace("2024–2026", "2030–2032").where(
         later["year"] == -1, later["year"].astype(str))
     later.to_parquet(b / "results.parquet")
-    man["outputs"]["results.parquet"]["rows"] = len(later)
-    (b / "manifest.json").write_text(json.dumps(man))
+    _as_written(b)
     code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
     assert code == 2 and "(A: 2024–2026; B: 2030–2032)" in err and err.count("\n") == 1

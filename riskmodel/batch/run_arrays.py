@@ -29,6 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from riskmodel import config
+from riskmodel.batch.run_checks import check_digest, rebuild_advice
 from riskmodel.batch.runner import (
     ANNUAL,
     MANIFEST,
@@ -172,10 +173,13 @@ def point_arrays(run_dir: str | Path, point: int = 0, *, plan: ScenarioPlan | No
             f"{KEEP_OPTION}`",
             file=d / ANNUAL, field="annual")
     _check_annual(annual, scn, scn.simulation.paths, d / ANNUAL, "annual.")
+    check_digest(d / ANNUAL, manifest, field="annual", what_next=rebuild_advice(d))
     kept = min(scn.simulation.keep_paths, scn.simulation.paths)  # the engine keeps these
     paths = _load_npz(d / PATHS, prefix, names=NEEDED, label="paths.",
                       shape=(nv, kept, nm, years * scn.horizon.days_per_year))
     _check_kept_paths(paths, scn, d / PATHS)
+    if paths:
+        check_digest(d / PATHS, manifest, field="paths", what_next=rebuild_advice(d))
     return scn, annual, paths
 
 
@@ -333,8 +337,11 @@ def point_event_arrays(run_dir: Path, point: int
                             "run and run it again (reports read these arrays and never "
                             "re-simulate)", file=run_dir / gone[0], field="events")
         return None
+    manifest = read_manifest(run_dir)
     index = read_events_index(run_dir / EVENTS_INDEX)
-    plan = run_plan_of(run_dir)
+    again = f"delete it and run riskmodel run --resume {run_dir} to simulate the events again"
+    check_digest(run_dir / EVENTS_INDEX, manifest, field="events", what_next=again)
+    plan = checked_plan(manifest, run_dir)
     odd = sorted(set(index.points) - {str(k) for k in range(len(plan.scenarios))})
     if odd:  # a point the run does not have: its events would be silently missing
         raise DataError(f"sweep point {odd[0]!r}, but the run has {len(plan.scenarios)} "
@@ -361,6 +368,8 @@ def point_event_arrays(run_dir: Path, point: int
         _check_annual(annual, scns[name], index.paths, run_dir / EVENTS,
                       f"events.p{point:04d}__e{i:02d}__")
         out[name] = (scns[name], annual)
+    if out:
+        check_digest(run_dir / EVENTS, manifest, field="events", what_next=again)
     return out
 
 
@@ -413,4 +422,10 @@ def finish_products(run_dir: str | Path) -> list[str]:
     if firms and not (d / FIRM_RESULTS).is_file():
         write_firm_results(d, [Path(f) for f in firms])
         written.append(FIRM_RESULTS)
+    if written:  # their digests beside the merge's (readers check them)
+        from riskmodel.batch.run_checks import record_digests
+
+        manifest = read_manifest(d)
+        record_digests(manifest, d, [EVENTS_INDEX, *written] if EVENTS in written else written)
+        atomic_write_json(d / MANIFEST, manifest)
     return written

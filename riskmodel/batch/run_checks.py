@@ -113,6 +113,8 @@ class ManifestShape(BaseModel):
     products: ProductsShape = ProductsShape()
     calibrations: dict[str, str] = {}
     catalogue: dict[str, str] = {}
+    #: file name -> sha256 of what the run wrote after its chunks (:func:`record_digests`)
+    digests: dict[str, Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = {}
 
     @field_validator("ledger", mode="before")
     @classmethod
@@ -150,11 +152,44 @@ def _what_next(run_dir: Path) -> str:
     return f"resume it (riskmodel run --resume {run_dir}) or delete the folder"
 
 
-def _rebuild(run_dir: Path) -> str:
+def rebuild_advice(run_dir: Path) -> str:
+    """What to do with a damaged file of the merge's (results, arrays, summary)."""
     return (
         f"delete it and run riskmodel run --resume {run_dir} to rebuild it from the "
         "chunks (or delete the run folder)"
     )
+
+
+#: The manifest's key holding the sha256 of each file the run wrote after its chunks: the
+#: merge's results, arrays and summary, then the single-event arrays and firm results.
+DIGESTS = "digests"
+
+
+def record_digests(manifest: dict[str, Any], run_dir: Path, names: Any) -> None:
+    """Put the sha256 of each written file ``names`` into ``manifest[DIGESTS]`` (the caller
+    writes the manifest)."""
+    from riskmodel.io import sha256_file
+
+    digests = manifest.setdefault(DIGESTS, {})
+    for name in names:
+        digests[name] = sha256_file(run_dir / name)
+
+
+def check_digest(path: Path, manifest: dict[str, Any] | None, *, field: str,
+                 what_next: str) -> None:
+    """A file of a run folder must be the one the run wrote, where its manifest recorded a
+    digest (runs before the digests were recorded are read as they are): a file edited,
+    copied from another run or damaged without becoming unreadable (a Parquet or zip file
+    keeps no checksum of its values) would otherwise be read as the run's numbers. Called
+    after a reader's own checks, which say more precisely what is wrong where they can."""
+    want = ((manifest or {}).get(DIGESTS) or {}).get(path.name)
+    if want is None:
+        return
+    from riskmodel.io import sha256_file
+
+    if sha256_file(path) != want:
+        raise DataError(f"changed since the run wrote it (its sha256 is not the one the run's "
+                        f"manifest recorded); {what_next}", file=path, field=field)
 
 
 def check_out_folder(out: str | Path, *, field: str = "--out") -> Path:
@@ -266,10 +301,13 @@ _KEY_TEXT = ("variant", "market", "statistic")
 
 
 def check_results(run_dir: Path, name: str = "results.parquet", *,
-                  manifest: dict[str, Any] | None = None) -> None:
+                  manifest: dict[str, Any] | None = None, digest: bool = True) -> None:
     """``results.parquet`` must be a readable Parquet file with the expected columns and
-    column types, and as many rows as the run's ``manifest`` says its merge wrote."""
+    column types, as many rows as the run's ``manifest`` says its merge wrote and (``digest``)
+    the digest it recorded."""
     import pyarrow.parquet as pq
+
+    fix = rebuild_advice(run_dir)
 
     path = run_dir / name
     if not path.is_file():
@@ -279,27 +317,27 @@ def check_results(run_dir: Path, name: str = "results.parquet", *,
         schema = meta.schema.to_arrow_schema()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
         raise DataError(
-            f"not a readable Parquet file ({type(exc).__name__}); {_rebuild(run_dir)}",
+            f"not a readable Parquet file ({type(exc).__name__}); {fix}",
             file=path,
             field="results",
         ) from None
     missing = [c for c in (*RESULTS_COLUMNS, "year", "mcse") if c not in schema.names]
     if missing:
         raise DataError(
-            f"lacks column(s) {', '.join(missing)}; {_rebuild(run_dir)}", file=path, field="results"
+            f"lacks column(s) {', '.join(missing)}; {fix}", file=path, field="results"
         )
     import pyarrow as pa
 
     for col in ("value", "mcse"):
         kind = schema.field(col).type
         if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
-            raise DataError(f"not numbers ({kind}); {_rebuild(run_dir)}", file=path, field=col)
+            raise DataError(f"not numbers ({kind}); {fix}", file=path, field=col)
     # the columns rows are matched on (runs compare): another type fails the merge, or pairs
     # nothing
     for col in _KEY_INTEGERS:
         kind = schema.field(col).type
         if not pa.types.is_integer(kind):
-            raise DataError(f"not whole numbers ({kind}); {_rebuild(run_dir)}", file=path,
+            raise DataError(f"not whole numbers ({kind}); {fix}", file=path,
                             field=col)
     for col in _KEY_TEXT:
         kind = schema.field(col).type
@@ -307,36 +345,41 @@ def check_results(run_dir: Path, name: str = "results.parquet", *,
             kind = kind.value_type
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
                 or pa.types.is_string_view(kind)):
-            raise DataError(f"not text ({kind}); {_rebuild(run_dir)}", file=path, field=col)
+            raise DataError(f"not text ({kind}); {fix}", file=path, field=col)
     rows = _written_rows(manifest, name)
     if rows is not None and meta.num_rows != rows:
         raise DataError(f"holds {meta.num_rows} row(s), but the run wrote {rows} (its manifest's "
-                        f"outputs); {_rebuild(run_dir)}", file=path, field="results")
+                        f"outputs); {fix}", file=path, field="results")
+    if digest:
+        check_digest(path, manifest, field="results", what_next=fix)
 
 
 def read_results(run_dir: Path, name: str = "results.parquet", *,
                  manifest: dict[str, Any] | None = None) -> Any:
     """A run's results as a DataFrame, after :func:`check_results`; refused when a row lacks
-    a key or repeats another's (a merge on them would pair rows twice, or drop them)."""
+    a key or repeats another's (a merge on them would pair rows twice, or drop them), then
+    checked against the manifest's digest."""
     import pandas as pd
 
-    check_results(run_dir, name, manifest=manifest)
+    fix = rebuild_advice(run_dir)
+    check_results(run_dir, name, manifest=manifest, digest=False)
     path = run_dir / name
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001
         raise DataError(
-            f"unreadable ({type(exc).__name__}); {_rebuild(run_dir)}", file=path, field="results"
+            f"unreadable ({type(exc).__name__}); {fix}", file=path, field="results"
         ) from None
     keys = [*_KEY_INTEGERS, *_KEY_TEXT, *(["period"] if "period" in frame.columns else [])]
     for col in keys:
         n = int(frame[col].isna().sum())
         if n:
-            raise DataError(f"{n} row(s) without one; {_rebuild(run_dir)}", file=path, field=col)
+            raise DataError(f"{n} row(s) without one; {fix}", file=path, field=col)
     n = int(frame.duplicated(keys).sum())
     if n:
         raise DataError(f"{n} row(s) repeat another row's {', '.join(keys)}; "
-                        f"{_rebuild(run_dir)}", file=path, field="results")
+                        f"{fix}", file=path, field="results")
+    check_digest(path, manifest, field="results", what_next=fix)
     return frame
 
 

@@ -876,6 +876,9 @@ def finalize(run_dir: Path, plan: ScenarioPlan, manifest: dict[str, Any], engine
     manifest["status"] = "complete"
     manifest["ledger"] = {"chunks": len(ledger), "entries": ledger}
     manifest["outputs"] = outputs
+    from riskmodel.batch.run_checks import record_digests
+
+    record_digests(manifest, run_dir, outputs)
     manifest["engine_notes"] = notes
     atomic_write_json(run_dir / MANIFEST, manifest)
 

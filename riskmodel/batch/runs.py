@@ -11,6 +11,7 @@ import pandas as pd
 
 from riskmodel import config
 from riskmodel.batch.run_checks import (
+    check_digest,
     check_manifest_not_damaged,
     check_results,
     problem,
@@ -122,7 +123,7 @@ def show_run(ref: str | Path, *, out: str | Path | None = None, width: int | Non
     if m.get("status") == "complete":
         # never show an old summary over damaged results
         check_results(d, RESULTS, manifest=m)
-        text = _read_summary(d)
+        text = _read_summary(d, m)
         return text if width is None else fit_summary(d, text, width)
     seeds = m.get("seeds") or []
     n_chunks = sum(s.get("n_chunks", 0) for s in seeds)
@@ -131,7 +132,7 @@ def show_run(ref: str | Path, *, out: str | Path | None = None, width: int | Non
             f"{done} of {n_chunks} chunks finished; finish it with: riskmodel run --resume {d}\n")
 
 
-def _read_summary(run_dir: Path) -> str:
+def _read_summary(run_dir: Path, manifest: dict[str, Any] | None = None) -> str:
     """A complete run's ``summary.txt``; a missing or damaged one is one line saying how to
     rebuild it (a resume of a complete run merges its chunks again and rewrites it)."""
     path = run_dir / SUMMARY
@@ -140,10 +141,12 @@ def _read_summary(run_dir: Path) -> str:
     if not path.is_file():
         raise DataError(f"missing from a complete run; {rebuild}", file=path, field="summary")
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise DataError(f"not UTF-8 text; delete it and {rebuild}", file=path,
                         field="summary") from None
+    check_digest(path, manifest, field="summary", what_next=f"delete it and {rebuild}")
+    return text
 
 
 def fit_summary(run_dir: Path, text: str, width: int) -> str:
