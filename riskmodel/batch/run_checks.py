@@ -192,9 +192,11 @@ def check_digest(path: Path, manifest: dict[str, Any] | None, *, field: str,
                         f"manifest recorded); {what_next}", file=path, field=field)
 
 
-def check_out_folder(out: str | Path, *, field: str = "--out") -> Path:
+def check_out_folder(out: str | Path, *, field: str = "--out", what: str = "run folders"
+                     ) -> Path:
     """``--out`` must be a folder (or not exist yet), never a file, nor an empty path (which
-    ``Path`` reads as the working folder)."""
+    ``Path`` reads as the working folder), nor inside a run folder's ``chunks/`` (which a
+    resume and the merge read as the run's own); ``what`` it holds is named in messages."""
     if isinstance(out, str) and not out.strip():
         raise InputError(f"give a folder (got an empty path {out!r})", field=field)
     out = Path(out)
@@ -202,10 +204,17 @@ def check_out_folder(out: str | Path, *, field: str = "--out") -> Path:
         raise InputError(f"{out} is a broken symbolic link (to {os.readlink(out)}); give a "
                          "folder", field=field)
     if out.exists() and not out.is_dir():
-        raise InputError(f"{out} is a file; give a folder for run folders", field=field)
+        raise InputError(f"{out} is a file; give a folder for {what}", field=field)
     for parent in out.parents:
         if parent.exists() and not parent.is_dir():
-            raise InputError(f"{parent} is a file; give a folder for run folders", field=field)
+            raise InputError(f"{parent} is a file; give a folder for {what}", field=field)
+    from riskmodel.batch.runner import CHUNKS, MANIFEST
+
+    for folder in (out, *out.parents):
+        if folder.name == CHUNKS and (folder.parent / MANIFEST).is_file():
+            raise InputError(f"{out} is inside the chunks folder of the run {folder.parent} "
+                             f"(its finished chunks); give a folder for {what} outside it",
+                             field=field)
     return out
 
 

@@ -11,6 +11,9 @@ import typer
 from riskmodel import config
 from riskmodel.errors import InputError
 
+#: What ``--out`` holds, for its messages.
+REPORT = "the report"
+
 
 def _library(ref: str, folder: Path, what: str) -> Path:
     """A file path, or the name of a file in the project library (``folder/<name>.yaml``)."""
@@ -105,7 +108,7 @@ def report(
     from riskmodel.batch.run_checks import check_out_folder
 
     # (a str: Path("") would read as ".", writing the report into the working folder)
-    dest = None if out is None else check_out_folder(out, field="--out")
+    dest = None if out is None else check_out_folder(out, field="--out", what=REPORT)
     if dest is not None and (dest / "manifest.json").is_file():
         raise InputError(f"{dest} is a run folder; give a folder for the report (by default "
                          "a run's reports go to <run>/reports/<firm>)", field="--out")
@@ -145,7 +148,7 @@ def report(
             dest = find_run(run) / "reports" / firm_path.stem
         else:
             dest = config.PROJECT_ROOT / "reports" / f"{firm_path.stem}-{scn.stem}"
-    check_out_folder(dest, field="--out")
+    check_out_folder(dest, field="--out", what=REPORT)
     t0 = time.perf_counter()
     files = make_report(firm_path, out=dest, run=run, scenario=scn, paths=paths, point=point,
                         events=events, event_paths=event_paths, pdf=pdf)
