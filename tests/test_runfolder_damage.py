@@ -351,3 +351,20 @@ def test_compare_refuses_runs_over_different_horizons(
     _as_written(b)
     code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
     assert code == 2 and "(A: 2024–2026; B: 2030–2032)" in err and err.count("\n") == 1
+
+
+def test_compare_reads_sweep_points_and_paths_from_the_checked_plan(
+    run_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``runs compare`` judged two runs comparable from the manifest's ``seeds`` and
+    ``plan.points`` as written: an empty ``seeds`` list gave "path counts differ (A: 20 paths,
+    B:  paths)", and an edited plan was compared as if the run had made it. It now reads both
+    from the plan, refused where the plan does not hash to the run's ``plan_hash``."""
+    b = run_copy.parent / "B"
+    shutil.copytree(run_copy, b)
+    _edit_manifest(lambda m: m.update(seeds=[]))(b)
+    assert invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)[0] == 0
+    _edit_manifest(lambda m: m["plan"]["scenario"]["simulation"].update(paths=40))(b)
+    code, _, err = invoke(["runs", "--out", "runs", "compare", "A", "B"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: runs/B/manifest.json: plan: does not match the run's plan_hash")

@@ -182,10 +182,13 @@ def load_results(ref: str | Path, *, out: str | Path | None = None) -> pd.DataFr
 
 
 def run_mismatch(a: str | Path, b: str | Path, *, out: str | Path | None = None) -> list[str]:
-    """How two runs' sweep points and path counts differ (empty when they match)."""
-    ma, mb = (read_manifest(find_run(r, out=out)) for r in (a, b))
-    pa = (ma.get("plan") or {}).get("points") or [{}]
-    pb = (mb.get("plan") or {}).get("points") or [{}]
+    """How two runs' sweep points and path counts differ (empty when they match), read from
+    each run's plan (checked against its ``plan_hash``, as a resume and a report check it)."""
+    from riskmodel.batch.run_arrays import checked_plan
+
+    plan_a, plan_b = (checked_plan(read_manifest(d), d)
+                      for d in (find_run(r, out=out) for r in (a, b)))
+    pa, pb = plan_a.points, plan_b.points
     problems: list[str] = []
     if pa != pb:
         def show(pts: list[dict[str, Any]]) -> str:
@@ -194,8 +197,8 @@ def run_mismatch(a: str | Path, b: str | Path, *, out: str | Path | None = None)
             return "; ".join(labels) + (f"; ... ({len(pts)} points)" if len(pts) > 3 else "")
 
         problems.append(f"sweep points differ (A: {show(pa)} | B: {show(pb)})")
-    na = sorted({s.get("paths") for s in ma.get("seeds") or []})
-    nb = sorted({s.get("paths") for s in mb.get("seeds") or []})
+    na, nb = (sorted({sc.simulation.paths for sc in plan.scenarios})
+              for plan in (plan_a, plan_b))
     if na != nb:
         problems.append(f"path counts differ (A: {', '.join(map(str, na))} paths, "
                         f"B: {', '.join(map(str, nb))} paths)")
