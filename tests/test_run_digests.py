@@ -175,3 +175,27 @@ def test_the_events_arrays_digests_are_recorded_after_the_merge(
     with pytest.raises(DataError, match="changed since the run wrote it") as exc:
         point_event_arrays(run, 0)
     assert exc.value.field == "events"
+
+
+def test_a_large_file_is_hashed_once_per_process_until_it_changes(
+        runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A portfolio's firms read the same arrays: a large file found equal to its digest is
+    not hashed again while its size, time and inode stay; rewritten, it is."""
+    import riskmodel.io
+    from riskmodel.batch import run_checks
+    from riskmodel.errors import DataError
+
+    calls: list[Path] = []
+    real = riskmodel.io.sha256_file
+    monkeypatch.setattr(riskmodel.io, "sha256_file", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(run_checks, "_MEMO_BYTES", 0)
+    m = _manifest(runs / "A")
+    path = runs / "A" / "annual.npz"
+    for _ in range(3):
+        run_checks.check_digest(path, m, field="annual", what_next="-")
+    assert len(calls) == 1
+    keep = path.read_bytes()
+    path.write_bytes(keep + b"x")  # one byte more (within the same clock tick, maybe)
+    with pytest.raises(DataError, match="changed since the run wrote it"):
+        run_checks.check_digest(path, m, field="annual", what_next="-")
+    assert len(calls) == 2
