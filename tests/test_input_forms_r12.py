@@ -1,5 +1,5 @@
 """Bad inputs of the twelfth hunt that the corpus (tests/bad_inputs/) cannot make: a folder the
-command may not write into. The atomic writer (``riskmodel.io``) makes a temporary file beside
+command may not write into, and a terminal width (COLUMNS) too narrow for any table. The atomic writer (``riskmodel.io``) makes a temporary file beside
 the one asked for; when the folder refused it, the error line named that temporary file
 (``/proc/.x.json.hbn9pw9u.tmp: No such file or directory``), a name the user never gave."""
 
@@ -61,3 +61,22 @@ def test_a_read_only_folder_is_named_by_the_file_asked_for(
 def test_the_writer_still_writes_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     io.atomic_write_text(tmp_path / "a.txt", "x")
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+# ------------------------------------------------------------------ COLUMNS below any table
+@pytest.mark.parametrize("columns", ["0", "1"])
+def test_columns_too_narrow_for_a_table_still_prints(columns: str, tmp_path: Path) -> None:
+    """``COLUMNS=0`` made ``scenario show`` print nothing at all with exit 0 (rich laid the
+    tables out in no columns), ``COLUMNS=1`` a character a line: below 40 columns the width is
+    read as 40, as the run tables (``riskmodel.sim.summary.terminal_width``) read it."""
+    import subprocess
+    import sys
+
+    base = Path(__file__).resolve().parent / "bad_inputs" / "bases" / "scenario.yaml"
+    env = {**os.environ, "COLUMNS": columns, "PYTHONPATH": str(base.parents[3])}
+    env.pop("RISKMODEL_DEBUG", None)
+    r = subprocess.run([sys.executable, "-m", "riskmodel", "scenario", "show", str(base)],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert "corpus_base" in r.stdout and "market north" in r.stdout
+    assert max(len(line) for line in r.stdout.splitlines()) >= 40
