@@ -1,7 +1,8 @@
 """Bad inputs of the twelfth hunt that the corpus (tests/bad_inputs/) cannot make: a folder the
-command may not write into, and a terminal width (COLUMNS) too narrow for any table. The atomic writer (``riskmodel.io``) makes a temporary file beside
-the one asked for; when the folder refused it, the error line named that temporary file
-(``/proc/.x.json.hbn9pw9u.tmp: No such file or directory``), a name the user never gave."""
+command may not write into, and a terminal width (COLUMNS) too narrow for any table. The atomic
+writer (``riskmodel.io``) makes a temporary file beside the one asked for; when the folder
+refused it, the error line named that temporary file (``/proc/.x.json.hbn9pw9u.tmp: No such
+file or directory``), a name the user never gave."""
 
 from __future__ import annotations
 
