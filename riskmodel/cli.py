@@ -185,9 +185,23 @@ def main(
     config.set_data_dir(data_dir)
 
 
+#: Narrowest terminal width the tables are laid out for (``riskmodel.sim.summary``'s too).
+MIN_COLUMNS = 40
+
+
+def _sane_columns() -> None:
+    """``COLUMNS`` below ``MIN_COLUMNS`` is read as ``MIN_COLUMNS``, as the run tables read it:
+    rich laid its tables out in 0 columns (``scenario show`` printed nothing, exit 0) or one
+    (a character a line)."""
+    cols = os.environ.get("COLUMNS")
+    if cols is not None and cols.strip().isdigit() and int(cols) < MIN_COLUMNS:
+        os.environ["COLUMNS"] = str(MIN_COLUMNS)
+
+
 def run(argv: list[str] | None = None) -> None:
     """Entry point: every failure prints one line (``riskmodel.cli_errors``) and exits non-zero;
     ``--debug`` (anywhere on the line) or ``RISKMODEL_DEBUG=1`` shows the traceback instead."""
+    _sane_columns()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("RISKMODEL_DEBUG", "") not in ("", "0")
     args = [a for a in args if a != "--debug"]

@@ -32,7 +32,10 @@ def _atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
         raise InputError("not a regular file (a device or a pipe); give the path of a file to "
                          "write", file=path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # named by the file asked for, not by a temporary name never made
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)

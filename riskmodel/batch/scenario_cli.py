@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from riskmodel.batch.cli import _scenario_path
-from riskmodel.batch.scenario_file import load_scenario_file
+from riskmodel.batch.scenario_file import load_scenario_file, point_range
 from riskmodel.errors import InputError
 from riskmodel.io import to_json
 
@@ -58,9 +58,7 @@ def show(
     plan = load_scenario_file(_scenario_path(scenario))
     n = len(plan.scenarios)
     if point is not None and not 0 <= point < n:
-        raise InputError(
-            f"the scenario has {n} sweep point(s) (0..{n - 1}); got {point}", field="--point"
-        )
+        raise InputError(point_range("scenario", n, point), field="--point")
     sc = plan.base if point is None else plan.scenarios[point]
     try:
         rep = design_report(sc)

@@ -163,15 +163,39 @@ def _settings_act(plan: ScenarioPlan, file: str | Path | None) -> ScenarioPlan:
     from 0 switches offsets off and on, and a sweep cannot unset the price at its 0 point."""
     from riskmodel.sim.design_checks import unused_settings
 
-    # the same field at every point (one point's closed link is another point's open one)
+    # a field that acts at no point that sets it (one point's closed link is another point's
+    # open one; a sweep.list point may set a field no other point has, and there it never acted)
     per_point = [dict(unused_settings(scn)) for scn in plan.scenarios]
-    common = [f for f in per_point[0] if all(f in p for p in per_point[1:])] if per_point else []
-    if common:
-        field, what = common[0], per_point[0][common[0]]
-        if len(plan.scenarios) > 1:
+    n = len(per_point)
+    for fld in dict.fromkeys(f for p in per_point for f in p):
+        setting = [k for k in range(n) if fld in per_point[k] or _sets(plan.point_form(k), fld)]
+        if any(fld not in per_point[k] for k in setting):
+            continue
+        what = next(per_point[k][fld] for k in setting)
+        if n > 1 and len(setting) == n:
             what = what.replace("never acts", "never acts at any sweep point", 1)
-        raise InputError(what, file=file, field=field)
+        elif n > 1:
+            many = len(setting) > 1
+            at = ", ".join(str(k) for k in setting)
+            what = what.replace("never acts", f"never acts at sweep point{'s' * many} {at}, the "
+                                f"only {'ones that set' if many else 'one that sets'} it", 1)
+        raise InputError(what, file=file, field=fld)
     return plan
+
+
+def _sets(form: Any, path: str) -> bool:
+    """Whether a user form (``user_form``) holds ``path`` (``markets[0].collar.reserve_up``)."""
+    node = form
+    for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        if index:
+            if not isinstance(node, list) or int(index) >= len(node):
+                return False
+            node = node[int(index)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            return False
+    return True
 
 
 def plan_from_dict(

@@ -217,9 +217,17 @@ def parse_dates(
     return out, label
 
 
+#: Range of a price cell, in any currency per tonne: the calibrations' largest starting price
+#: (riskmodel.fit.calibration_schema.MAX_PRICE, 1e7) and the scenarios' smallest price level
+#: (a thousandth of a unit; the real files' smallest positive price is 0.01, the EUA of 2007).
+#: Zero and negative prices are the cleaning's (rule non_positive), not refused here.
+MAX_PRICE, MIN_PRICE = 1e7, 1e-3
+
+
 def _numeric(col: pd.Series, report: ParseReport, name: str) -> pd.Series:
     """Numbers from a column; non-empty cells that are not numbers are reported, then NaN.
-    An infinite price (``inf``, or a number too large for a float) is refused."""
+    An infinite price (``inf``, or a number too large for a float) is refused, and so is a
+    finite one outside ``MIN_PRICE``..``MAX_PRICE`` (zero and below: the cleaning's)."""
     if pd.api.types.is_numeric_dtype(col):
         num = col.astype(float)
     else:
@@ -229,10 +237,22 @@ def _numeric(col: pd.Series, report: ParseReport, name: str) -> pd.Series:
         if len(bad):
             report.non_numeric_cells[name] = sorted(set(bad.astype(str)))[:10]
             report.non_numeric_counts[name] = int(len(bad))
-    inf = np.isinf(num.to_numpy())
+    values = num.to_numpy()
+    inf = np.isinf(values)
     if inf.any():
         i = int(np.argmax(inf))
         raise DataError(f"{num.iloc[i]:g} (row {col.index[i]}) is not a finite price",
+                        file=report.file, field=name)
+    # a finite number no carbon price reaches (1e308, 5e-324) is a typo: kept, it became a
+    # return of hundreds of log points that the fits met as "no model converged"
+    with np.errstate(invalid="ignore"):
+        absurd = (values > MAX_PRICE) | ((values > 0) & (values < MIN_PRICE))
+    if absurd.any():
+        i = int(np.argmax(absurd))
+        what = (f"above {MAX_PRICE:g}, beyond any carbon price" if values[i] > MAX_PRICE else
+                f"positive but below {MIN_PRICE:g}, under any carbon price")
+        raise DataError(f"{float(num.iloc[i])!r} (row {col.index[i]}) is {what} in any "
+                        "currency per tonne; fix the cell (or empty it: no price that day)",
                         file=report.file, field=name)
     return num
 

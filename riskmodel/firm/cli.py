@@ -26,6 +26,29 @@ def _library(ref: str, folder: Path, what: str) -> Path:
     raise InputError(f"no {what} file {ref!r} (nor {cand})", field=f"--{what}")
 
 
+def _out_beside_no_run(dest: Path, run: str | None) -> None:
+    """``--out`` inside a run folder is that run's ``reports/`` folder or nothing: elsewhere in
+    it (its chunks/, beside its arrays) a report mixes with the files the run's commands read,
+    and a report of a scenario, or of another run, there reads as this run's."""
+    try:
+        where = dest.resolve()
+    except (RuntimeError, OSError):  # a symbolic-link loop: refused where the folder is made
+        return
+    for folder in where.parents:
+        if not (folder / "manifest.json").is_file():
+            continue
+        own = False
+        if run is not None and where.is_relative_to(folder / "reports"):
+            from riskmodel.batch.runs import find_run
+
+            own = find_run(run).resolve() == folder
+        if not own:
+            raise InputError(f"{dest} is inside the run folder {folder.name}; give a folder "
+                             "outside run folders (a run's own reports go to <run>/reports/"
+                             "<firm>, the default with --run)", field="--out")
+        return
+
+
 def report(
     firm: Annotated[str | None, typer.Option("--firm", help="Firm YAML file, or the name of "
                                              "one in data/firms/.", show_default=False)] = None,
@@ -112,6 +135,8 @@ def report(
     if dest is not None and (dest / "manifest.json").is_file():
         raise InputError(f"{dest} is a run folder; give a folder for the report (by default "
                          "a run's reports go to <run>/reports/<firm>)", field="--out")
+    if dest is not None:
+        _out_beside_no_run(dest, run)
     if firms is not None:
         if run is None:
             raise InputError("--firms reads a run: give --run RUN (made with --keep-annual)",

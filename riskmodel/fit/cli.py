@@ -73,11 +73,17 @@ def parse_models(model: str, regimes: bool) -> tuple[list[ModelSpec], list[str]]
     specs: list[ModelSpec] = []
     regime: list[str] = []
     for name in (n.strip() for n in text.split(",") if n.strip()):
+        if name in ("auto", "all"):  # else "model name 'auto' not understood"
+            raise InputError(f"{name!r} stands alone, not in a list (got {model!r}); give "
+                             f"{name} or a list of model names", field="--model")
         if name.startswith("ms"):
             check_regime_name(name)
             regime.append(name)
         else:
-            specs.append(ModelSpec.parse(name))
+            try:
+                specs.append(ModelSpec.parse(name))
+            except FitError as exc:  # a bad name is the option's error, named as such
+                raise InputError(str(exc), field="--model") from None
     if regimes:
         regime += [r for r in REGIME_DEFAULT if r not in regime]
     if not specs and not regime:
@@ -239,6 +245,40 @@ def check_model_names(model: str, regimes: bool) -> None:
                     raise InputError(str(exc), field="--model") from None
         return
     parse_models(model, regimes)
+
+
+def _check_regimes_act(model: str, regimes: bool) -> None:
+    """``--regimes`` where it would add nothing is refused, not ignored: ``--model all`` fits
+    ms2 and msgarch2-t already, thin-trading selections never take it (``thin`` scores both
+    regime models itself), and a list may name both already."""
+    if not regimes:
+        return
+    names = [n.strip().lower() for n in model.split(",") if n.strip()]
+    if _is_thin(model):
+        why = ("--model thin scores ms2 and msgarch2-t already" if "thin" in names else
+               "a list of thin-trading models is scored as given (name ms2 and msgarch2-t in "
+               "it to score them)")
+    elif names == ["all"]:
+        why = "--model all fits ms2 and msgarch2-t already"
+    elif set(REGIME_DEFAULT) <= set(names):
+        why = "the --model list names ms2 and msgarch2-t already"
+    else:
+        return
+    raise InputError(f"would add nothing: {why}; leave it out", field="--regimes")
+
+
+def _check_proxy_options(ctx: typer.Context, market: str) -> None:
+    """A proxy market (no price series of its own to fit) is written from its linked market's
+    calibration: an option about fitting would be ignored, so it is refused."""
+    for name, opt in (("model", "--model"), ("regimes", "--regimes"), ("backtest", "--backtest"),
+                      ("plots", "--plots"), ("reuse_scores", "--reuse-scores")):
+        given = ctx.get_parameter_source(name)
+        if given is not None and given.name == "COMMANDLINE":
+            raise InputError(
+                f"{market} is not fitted: its calibration is a proxy of {PROXIES[market]['of']}'s "
+                f"({'no price series' if 'price_level' in PROXIES[market] else 'too few prices'}"
+                f" of its own), so {opt} would never act; leave it out",
+                field=opt)
 
 
 def _is_thin(model: str) -> bool:
@@ -779,6 +819,7 @@ def fit(
         raise InputError(f"give a folder (got an empty path {out!r})", field="--out")
     out_dir = Path(out) if out is not None else config.CALIBRATIONS_DIR
     check_model_names(model, regimes)
+    _check_regimes_act(model, regimes)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} is a file; give a folder for calibrations", field="--out")
     if all_ and market:
@@ -789,6 +830,10 @@ def fit(
         if not backtest and given is not None and given.name == "COMMANDLINE":
             raise InputError("applies with --backtest only (the out-of-sample VaR backtest)",
                              field=opt)
+    if plot_markets is not None and not plot_markets.strip():  # else the default markets
+        raise InputError(f"empty ({plot_markets!r}); give comma-separated market ids, or leave "
+                         f"it out for the default ({','.join(DEFAULT_PLOT_MARKETS)})",
+                         field="--plot-markets")
     if plot_markets is not None and not (all_ and plots):  # else it would be ignored
         raise InputError("applies with --all --plots only (one market's PNGs: MARKET --plots)",
                          field="--plot-markets")
@@ -813,6 +858,7 @@ def fit(
     if not market:
         raise InputError("give a MARKET or --all", field="market")
     if market in PROXIES:
+        _check_proxy_options(ctx, market)
         cal = fit_proxy(market, out_dir)
         console.print(f"{market}: proxy of {cal.proxy['of']} written ({cal.proxy['reason']})")
         return

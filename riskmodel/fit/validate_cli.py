@@ -16,6 +16,7 @@ from riskmodel.errors import InputError
 from riskmodel.fit import validation as va
 from riskmodel.fit.validation_report import readme, write_market
 from riskmodel.io import atomic_write_text
+from riskmodel.strict import short_repr
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +59,11 @@ def validate(
     if out_arg is not None and not out_arg.strip():  # (a str: Path("") would read as ".")
         raise InputError(f"give a folder (got an empty path {out_arg!r})", field="--out")
     out = Path(out_arg) if out_arg is not None else None
+    from riskmodel.sim.scenario import MAX_SEED
+
+    if seed > MAX_SEED:  # as a scenario's simulation.seed
+        raise InputError(f"at most {MAX_SEED} (2**63 - 1, as a scenario's simulation.seed); got "
+                         f"{short_repr(seed)}", field="--seed")
     if paths < 100 or paths > 10_000:
         raise InputError("must be between 100 and 10000", field="--paths")
     import pandas as pd

@@ -569,7 +569,19 @@ class HorizonSpec(_Model):
 
     start_year: Annotated[int, Field(ge=2000, le=LAST_YEAR)] = 2023
     years: Annotated[int, Field(ge=1, le=50)] = 5
-    days_per_year: Annotated[int, Field(ge=1, le=366)] = 252
+    #: (at least 2: checked below, with the reason)
+    days_per_year: Annotated[int, Field(le=366)] = 252
+
+    @field_validator("days_per_year")
+    @classmethod
+    def _a_return_a_year(cls, v: int) -> int:
+        # the first day of the horizon has no daily return (no day before it): with one day a
+        # year the first year had none, and its volatility read 0 (not undefined)
+        if v < 2:
+            raise ValueError(f"must be at least 2 trading days a year (got {v}): the horizon's "
+                             "first day has no daily return, so with one day a year the first "
+                             "year would have none (its volatility read 0)")
+        return v
 
     @model_validator(mode="after")
     def _ends_by_last_year(self) -> HorizonSpec:
