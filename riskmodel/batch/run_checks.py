@@ -224,7 +224,8 @@ def check_out_folder(out: str | Path, *, field: str = "--out", what: str = "run 
 
     for folder in (out, *out.parents):
         if folder.name == CHUNKS and (folder.parent / MANIFEST).is_file():
-            raise InputError(f"{out} is inside the chunks folder of the run {folder.parent} "
+            where = "is" if folder == out else "is inside"
+            raise InputError(f"{out} {where} the chunks folder of the run {folder.parent} "
                              f"(its finished chunks); give a folder for {what} outside it",
                              field=field)
     return out
