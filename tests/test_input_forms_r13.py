@@ -60,3 +60,50 @@ def test_a_catalogue_penalty_is_converted_into_the_scenarios_currency(catalogue:
     rate = json.loads((REPO / "calibrations" / "fx.json").read_text())["rates"]["KRW"]
     assert eur.mp[0, L.CEIL] == pytest.approx(100000.0 * rate)
     assert any("catalogue penalty 100000 KRW = 73.68 EUR" in n for n in eur.notes)
+
+
+PROBE = """
+import os, sys
+import riskmodel
+from riskmodel.sim import kernel
+from riskmodel.sim.compile_notice import message
+print(os.environ["NUMBA_CACHE_DIR"])
+print(kernel.run_paths._cache._cache_path)
+print(message())
+"""
+
+
+@pytest.mark.parametrize("where", ["a_file", "a_file/below"])
+def test_a_numba_cache_dir_that_cannot_be_used(tmp_path: Path, where: str) -> None:
+    """NUMBA_CACHE_DIR naming a file (or a folder below one): numba quietly kept the kernels
+    beside the sources (``riskmodel/**/__pycache__``, not keyed by the source fingerprint, so
+    an edit of the link solver the kernel inlines left a stale kernel) and the notice said
+    later runs would load them from the numba cache. Now a temporary folder of this run holds
+    them, removed at exit, and the notice says that later runs compile again."""
+    import subprocess
+    import sys
+
+    from riskmodel import numba_cache
+
+    (tmp_path / "a_file").write_text("not a folder\n", encoding="utf-8")
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / where)}
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
+                         text=True, check=True)
+    assert "Traceback" not in out.stderr
+    used, kernel_cache, notice = out.stdout.rstrip("\n").split("\n")
+    assert Path(used).name == f"src-{numba_cache.fingerprint()}"
+    assert Path(used).parent.name.startswith("riskmodel-numba-")
+    assert Path(kernel_cache).is_relative_to(Path(used))  # not the sources' __pycache__
+    assert not Path(used).exists()  # removed when the process ended
+    assert notice == (f"compiling kernels for this run only (the numba cache folder "
+                      f"{tmp_path / where} cannot be used: a file is in the way; later runs "
+                      "compile again: set NUMBA_CACHE_DIR to a writable folder) ...")
+
+
+def test_a_usable_numba_cache_dir_keeps_the_plain_notice(tmp_path: Path) -> None:
+    from riskmodel import numba_cache
+
+    assert numba_cache.unusable(tmp_path / "new" / "cache") is None
+    assert (tmp_path / "new" / "cache").is_dir()
+    (tmp_path / "f").write_text("x", encoding="utf-8")
+    assert numba_cache.unusable(tmp_path / "f") == "a file is in the way"
