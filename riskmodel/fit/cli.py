@@ -677,6 +677,32 @@ def build_dependence(resids: dict[str, pd.Series], out: Path) -> str:
     return f"dependence.json written (CCC on {frame.shape[1]} markets, {frame.shape[0]} dates)"
 
 
+def _check_plot_markets(given: str) -> None:
+    """``--plot-markets`` names markets ``--all`` fits, each once: a proxy or a market without
+    daily prices gets no fit and so no PNGs, and naming it drew nothing, without a word."""
+    names = [m.strip() for m in given.split(",")]
+    if "" in names:
+        raise InputError(f"an empty market id in {given!r}; give comma-separated market ids",
+                         field="--plot-markets")
+    twice = sorted({m for m in names if names.count(m) > 1})
+    if twice:
+        raise InputError(f"{twice[0]!r} given twice", field="--plot-markets")
+    fitted = [m for m in daily_markets() if m not in PROXIES]
+    known = {p.stem for p in config.MARKETS_DIR.glob("*.yaml")}
+    for m in names:
+        if m not in known:
+            raise InputError(f"unknown market {m!r}", field="--plot-markets")
+        if m in PROXIES:
+            raise InputError(f"{m!r} is a proxy (its calibration is written from "
+                             f"{PROXIES[m]['of']}'s, with no fit): --all draws no PNGs for it; "
+                             f"give markets --all fits: {', '.join(fitted)}",
+                             field="--plot-markets")
+        if m not in fitted:
+            raise InputError(f"{m!r} has no daily prices, so --all neither fits it nor draws "
+                             f"PNGs for it; give markets --all fits: {', '.join(fitted)}",
+                             field="--plot-markets")
+
+
 def fit_all(
     *,
     model: str,
@@ -841,6 +867,8 @@ def fit(
         pm = plot_markets.split(",") if plot_markets else list(DEFAULT_PLOT_MARKETS)
         unknown = sorted({m.strip() for m in pm} - {p.stem for p in
                                                     config.MARKETS_DIR.glob("*.yaml")})
+        if plot_markets is not None:
+            _check_plot_markets(plot_markets)
         if unknown:
             raise InputError(f"unknown market {unknown[0]!r}", field="--plot-markets")
         fit_all(

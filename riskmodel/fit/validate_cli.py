@@ -82,6 +82,9 @@ def validate(
             raise InputError(f"a calendar date without a time of day, such as 2016-01-01 (got "
                              f"{v!r})", field=name)
     if pd.Timestamp(start) > pd.Timestamp(end):
+        if start == va.START:  # only --end given: name it, and the default it falls before
+            raise InputError(f"{end} is before --start {start} (its default); give a later "
+                             "--end or an earlier --start", field="--end")
         raise InputError(f"{start} is after --end {end}", field="--start")
     if out is not None and out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; give a folder for the validation", field="--out")

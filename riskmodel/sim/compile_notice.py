@@ -12,6 +12,19 @@ MESSAGE = "compiling kernels (once; later runs load them from the numba cache) .
 _announced = False
 
 
+def message() -> str:
+    """``MESSAGE``, or, where ``NUMBA_CACHE_DIR`` could not be used (a file, a read-only
+    folder: ``numba_cache.UNUSABLE``), a notice that the kernels are kept for this run only."""
+    from riskmodel import numba_cache
+
+    if numba_cache.UNUSABLE is None:
+        return MESSAGE
+    folder, why = numba_cache.UNUSABLE
+    return (f"compiling kernels for this run only (the numba cache folder {folder} cannot be "
+            f"used: {why}; later runs compile again: set NUMBA_CACHE_DIR to a writable "
+            "folder) ...")
+
+
 def cache_is_cold(dispatcher: Any) -> bool:
     """True when ``dispatcher`` has nothing compiled in this process and its on-disk cache has
     no entry valid for the current source (numba's index is stamped with the source file's
@@ -31,5 +44,5 @@ def announce_compile(dispatcher: Any) -> bool:
     if _announced or not cache_is_cold(dispatcher):
         return False
     _announced = True
-    print(MESSAGE, file=sys.stderr, flush=True)
+    print(message(), file=sys.stderr, flush=True)
     return True

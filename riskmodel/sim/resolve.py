@@ -939,12 +939,32 @@ def _collar_step(b: _Build, k: int) -> None:
     else:
         fl, ce = _val(cat, "collar", "floor"), _val(cat, "collar", "ceiling")
         rup, rdn = _val(cat, "collar", "reserve"), None
+        rate = _catalogue_rate(b, k)
+        if rate != 1.0 and (fl is not None or ce is not None):
+            shown = ", ".join(f"{n} {v:g} {cat.currency} = {v * rate:.4g} {b.currencies[k]}"
+                              for n, v in (("floor", fl), ("ceiling", ce)) if v is not None)
+            b.notes.append(f"{m.id}: catalogue collar {shown} ({rate:.6g} "
+                           f"{b.currencies[k]}/{cat.currency})")
+            fl = None if fl is None else fl * rate
+            ce = None if ce is None else ce * rate
         b.src.set(f"{key}.collar.floor", fl, sources.catalogue(m.id, "collar.floor"))
         b.src.set(f"{key}.collar.ceiling", ce, sources.catalogue(m.id, "collar.ceiling"))
         b.src.set(f"{key}.collar.reserve_up", rup, sources.catalogue(m.id, "collar.reserve"))
         b.src.set(f"{key}.collar.reserve_down", None, sources.default("none (unlimited)"))
-    _collar(k, m, cat, fl, ce, rup, rdn, b.mp, b.notes, b.src)
+    _collar(k, m, cat, fl, ce, rup, rdn, b.mp, b.notes, b.src,
+            cat_rate=_catalogue_rate(b, k), currency=b.currencies[k])
     _abatement_at_floor(b, k)
+
+
+def _catalogue_rate(b: _Build, k: int) -> float:
+    """Market k's currency per unit of its catalogue's: the catalogue states its money amounts
+    (collar, penalty) in the catalogue's currency, which a scenario's ``markets[].currency``
+    may replace; they are then converted at the scenario's exchange rates, as the calibration's
+    prices are."""
+    cat = b.cats[k]
+    if cat is None or str(cat.currency) == b.currencies[k]:
+        return 1.0
+    return float(_fx(b.scn, [str(cat.currency)], []).item()) / float(b.fx[k])
 
 
 def _abatement_at_floor(b: _Build, k: int) -> None:
@@ -1126,7 +1146,7 @@ def open_links(scn: Scenario) -> list[Any]:
 
 def _collar(k: int, m: MarketSpec, cat: Any, fl: float | None, ce: float | None,
             rup: float | None, rdn: float | None, mp: np.ndarray, notes: list[str],
-            src: Sources) -> None:
+            src: Sources, *, cat_rate: float = 1.0, currency: str = "") -> None:
     """Map collar, penalty and offsets onto the solver's one floor and one ceiling."""
     fld = f"markets[{k}]"
     key = f"markets.{m.id}"
@@ -1143,6 +1163,13 @@ def _collar(k: int, m: MarketSpec, cat: Any, fl: float | None, ce: float | None,
     if pen is None and cat is not None and cat.penalty.make_good.value is False:
         pen = _val(cat, "penalty", "amount")
         pwhere = sources.catalogue(m.id, "penalty.amount (make_good: false)")
+        if pen and cat_rate != 1.0:  # stated in the catalogue's currency, not the market's
+            notes.append(f"{m.id}: catalogue penalty {pen:g} {cat.currency} = "
+                         f"{pen * cat_rate:.4g} {currency} ({cat_rate:.6g} "
+                         f"{currency}/{cat.currency})")
+            pen *= cat_rate
+            pwhere = sources.catalogue(m.id, f"penalty.amount (make_good: false), converted "
+                                             f"from {cat.currency}")
         if pen:
             notes.append(f"{m.id}: penalty {pen:g} without make-good acts as a price cap")
     src.set(f"{key}.penalty_cap", pen or None, pwhere)
