@@ -323,10 +323,11 @@ def point_event_arrays(run_dir: Path, point: int
     None when the run stored none."""
     from riskmodel.firm.inputs import event_scenarios
 
+    manifest = read_manifest(run_dir)
     have = {name: (run_dir / name).is_file() for name in (EVENTS, EVENTS_INDEX)}
     if not all(have.values()):
         gone = [name for name, ok in have.items() if not ok]
-        if (read_manifest(run_dir).get("products") or {}).get("events"):
+        if (manifest.get("products") or {}).get("events"):
             # written after the merge: gone since, or never written (a run killed then)
             raise DataError(f"missing, though the run was made with --keep-events (the report "
                             "would show the events' joint effect as if it was not); run riskmodel "
@@ -337,7 +338,6 @@ def point_event_arrays(run_dir: Path, point: int
                             "run and run it again (reports read these arrays and never "
                             "re-simulate)", file=run_dir / gone[0], field="events")
         return None
-    manifest = read_manifest(run_dir)
     index = read_events_index(run_dir / EVENTS_INDEX)
     again = f"delete it and run riskmodel run --resume {run_dir} to simulate the events again"
     check_digest(run_dir / EVENTS_INDEX, manifest, field="events", what_next=again)
@@ -413,11 +413,12 @@ def finish_products(run_dir: str | Path) -> list[str]:
     Returns the names written."""
 
     d = Path(run_dir)
-    products = read_manifest(d).get("products") or {}
+    manifest = read_manifest(d)
+    products = manifest.get("products") or {}
     written = []
     if products.get("events") and not ((d / EVENTS).is_file() and (d / EVENTS_INDEX).is_file()):
         if write_event_arrays(d) is not None:
-            written.append(EVENTS)
+            written += [EVENTS, EVENTS_INDEX]
     firms = products.get("firms")
     if firms and not (d / FIRM_RESULTS).is_file():
         write_firm_results(d, [Path(f) for f in firms])
@@ -425,7 +426,6 @@ def finish_products(run_dir: str | Path) -> list[str]:
     if written:  # their digests beside the merge's (readers check them)
         from riskmodel.batch.run_checks import record_digests
 
-        manifest = read_manifest(d)
-        record_digests(manifest, d, [EVENTS_INDEX, *written] if EVENTS in written else written)
+        record_digests(manifest, d, written)
         atomic_write_json(d / MANIFEST, manifest)
     return written

@@ -167,8 +167,15 @@ def _settings_act(plan: ScenarioPlan, file: str | Path | None) -> ScenarioPlan:
     # open one; a sweep.list point may set a field no other point has, and there it never acted)
     per_point = [dict(unused_settings(scn)) for scn in plan.scenarios]
     n = len(per_point)
+    forms: dict[int, Any] = {}  # user forms, made only for points asked about
+
+    def sets(k: int, fld: str) -> bool:
+        if k not in forms:
+            forms[k] = plan.point_form(k)
+        return _sets(forms[k], fld)
+
     for fld in dict.fromkeys(f for p in per_point for f in p):
-        setting = [k for k in range(n) if fld in per_point[k] or _sets(plan.point_form(k), fld)]
+        setting = [k for k in range(n) if fld in per_point[k] or sets(k, fld)]
         if any(fld not in per_point[k] for k in setting):
             continue
         what = next(per_point[k][fld] for k in setting)
@@ -186,13 +193,13 @@ def _settings_act(plan: ScenarioPlan, file: str | Path | None) -> ScenarioPlan:
 def _sets(form: Any, path: str) -> bool:
     """Whether a user form (``user_form``) holds ``path`` (``markets[0].collar.reserve_up``)."""
     node = form
-    for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
-        if index:
-            if not isinstance(node, list) or int(index) >= len(node):
+    for tok in parse_path(path):
+        if isinstance(tok, int):
+            if not isinstance(node, list) or not 0 <= tok < len(node):
                 return False
-            node = node[int(index)]
-        elif isinstance(node, dict) and key in node:
-            node = node[key]
+            node = node[tok]
+        elif isinstance(node, dict) and tok in node:
+            node = node[tok]
         else:
             return False
     return True

@@ -34,8 +34,10 @@ def _out_beside_no_run(dest: Path, run: str | None) -> None:
         where = dest.resolve()
     except (RuntimeError, OSError):  # a symbolic-link loop: refused where the folder is made
         return
+    from riskmodel.batch.runner import MANIFEST
+
     for folder in where.parents:
-        if not (folder / "manifest.json").is_file():
+        if not (folder / MANIFEST).is_file():
             continue
         own = False
         if run is not None and where.is_relative_to(folder / "reports"):
